@@ -128,11 +128,15 @@ impl<S: Session> Session for Confirmed<S> {
                     reason: "confirmation must be a broadcast",
                 });
             }
-            let hash: [u8; 32] = msg.payload.as_slice().try_into().map_err(|_| Error::Malformed {
-                from: msg.from,
-                round: msg.round,
-                reason: "transcript hash must be 32 bytes".into(),
-            })?;
+            let hash: [u8; 32] =
+                msg.payload
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| Error::Malformed {
+                        from: msg.from,
+                        round: msg.round,
+                        reason: "transcript hash must be 32 bytes".into(),
+                    })?;
             if self.confirms.contains_key(&msg.from) {
                 return Err(Error::Duplicate {
                     from: msg.from,
@@ -149,7 +153,8 @@ impl<S: Session> Session for Confirmed<S> {
                 round: msg.round,
             });
         }
-        let record = (msg.to.is_none()).then(|| (msg.round, msg.from, Sha256::digest(&msg.payload)));
+        let record =
+            (msg.to.is_none()).then(|| (msg.round, msg.from, Sha256::digest(&msg.payload)));
         self.inner.receive(msg)?;
         if let Some((round, from, digest)) = record {
             self.transcript.insert((round, from), digest.into());

@@ -115,8 +115,7 @@ pub trait Scheme: Sync {
 
     /// Verifies a signature under the (derived) public key with this crate's own verifier.
     /// (Tests use independent verifiers on top.)
-    fn verify(&self, public_key: &PublicKey, message: &SignMessage, sig: &Signature)
-        -> Result<()>;
+    fn verify(&self, public_key: &PublicKey, message: &SignMessage, sig: &Signature) -> Result<()>;
 }
 
 /// The implementation of `id`.

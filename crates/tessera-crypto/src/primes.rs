@@ -39,7 +39,10 @@ impl fmt::Debug for PaillierPrimes {
 
 /// Generates one safe prime of [`PRIME_BITS`] bits. Slow (seconds); call it off the hot path.
 pub fn generate_safe_prime() -> SafePrime {
-    SafePrime(Integer::generate_safe_prime(&mut rand_core::OsRng, PRIME_BITS))
+    SafePrime(Integer::generate_safe_prime(
+        &mut rand_core::OsRng,
+        PRIME_BITS,
+    ))
 }
 
 /// One safe prime. Secret.
@@ -84,7 +87,11 @@ impl PaillierPrimes {
     /// proofs (a non-prime makes aux-info generation fail).
     pub fn from_json(s: &str) -> Result<Self> {
         let bad = || Error::InvalidArgs("malformed prime list".into());
-        let inner = s.trim().strip_prefix('[').and_then(|s| s.strip_suffix(']')).ok_or_else(bad)?;
+        let inner = s
+            .trim()
+            .strip_prefix('[')
+            .and_then(|s| s.strip_suffix(']'))
+            .ok_or_else(bad)?;
         let ints = inner
             .split(',')
             .map(|h| {

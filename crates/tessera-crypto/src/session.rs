@@ -19,7 +19,9 @@ use crate::{Error, PartyIndex, Result};
 ///
 /// It is bound into every message envelope and passed to the protocol crates as their execution
 /// / session id, so a message from one execution is useless in another.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct SessionId(pub [u8; 32]);
 
 impl SessionId {
@@ -317,7 +319,10 @@ impl<S: Session, O, F: FnOnce(S::Output) -> Result<O>> Session for Map<S, F> {
             Poll::Send(m) => Ok(Poll::Send(m)),
             Poll::Waiting => Ok(Poll::Waiting),
             Poll::Done(o) => {
-                let f = self.f.take().ok_or(Error::Misuse("polled after completion"))?;
+                let f = self
+                    .f
+                    .take()
+                    .ok_or(Error::Misuse("polled after completion"))?;
                 Ok(Poll::Done(f(o)?))
             }
         }
@@ -351,8 +356,11 @@ pub(crate) trait Rounds {
     /// Emits round 1.
     fn start(&mut self, out: &mut Outbox<'_>) -> Result<()>;
     /// Consumes a completed round; emits the next round or returns the output.
-    fn on_round(&mut self, msgs: RoundMessages, out: &mut Outbox<'_>)
-        -> Result<Option<Self::Output>>;
+    fn on_round(
+        &mut self,
+        msgs: RoundMessages,
+        out: &mut Outbox<'_>,
+    ) -> Result<Option<Self::Output>>;
 }
 
 /// Drives a [`Rounds`] protocol through the [`Session`] interface.

@@ -278,7 +278,9 @@ impl PresignatureLedger for MemoryLedger {
         if self.used.insert(*id) {
             Ok(())
         } else {
-            Err(Error::PresignatureReused { id: hex::encode(id) })
+            Err(Error::PresignatureReused {
+                id: hex::encode(id),
+            })
         }
     }
 }
@@ -303,10 +305,14 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?[0])
     }
     fn u16(&mut self) -> Result<u16> {
-        Ok(u16::from_be_bytes(self.take(2)?.try_into().map_err(bad_len)?))
+        Ok(u16::from_be_bytes(
+            self.take(2)?.try_into().map_err(bad_len)?,
+        ))
     }
     fn u32(&mut self) -> Result<u32> {
-        Ok(u32::from_be_bytes(self.take(4)?.try_into().map_err(bad_len)?))
+        Ok(u32::from_be_bytes(
+            self.take(4)?.try_into().map_err(bad_len)?,
+        ))
     }
     fn finish(&self) -> Result<()> {
         if self.bytes.is_empty() {

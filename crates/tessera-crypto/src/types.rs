@@ -11,8 +11,9 @@ pub type PartyIndex = u16;
 pub const MAX_PARTIES: u16 = 64;
 
 /// The four schemes Tessera offers, each t-of-n.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[non_exhaustive]
 pub enum SchemeId {
     /// ECDSA over secp256k1, DKLs23 (crate `dkls23` 0.6.2). Fast profile. **Unaudited crate.**
@@ -138,7 +139,9 @@ impl ThresholdParams {
             return Err(Error::InvalidArgs("signer index out of range".into()));
         }
         if !signers.contains(&me) {
-            return Err(Error::InvalidArgs("this party is not in the signer set".into()));
+            return Err(Error::InvalidArgs(
+                "this party is not in the signer set".into(),
+            ));
         }
         Ok(())
     }
@@ -351,7 +354,9 @@ impl DerivationPath {
     pub fn parse(s: &str) -> Result<Self> {
         let mut parts = s.split('/');
         if parts.next() != Some("m") {
-            return Err(Error::InvalidArgs("derivation path must start with m".into()));
+            return Err(Error::InvalidArgs(
+                "derivation path must start with m".into(),
+            ));
         }
         let idx = parts
             .map(|p| {

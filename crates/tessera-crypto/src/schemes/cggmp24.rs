@@ -96,7 +96,7 @@ impl AuxInfo {
         Ok(aux)
     }
     fn parse(&self) -> Result<cggmp24::key_share::AuxInfo> {
-        postcard::from_bytes(&self.bytes).map_err(|_| Error::InvalidKeyShare("aux info".into()))
+        json_decode(&self.bytes).map_err(|_| Error::InvalidKeyShare("aux info".into()))
     }
 }
 
@@ -114,6 +114,8 @@ struct Lockness<M, O> {
     seen: HashSet<(u16, bool, PartyIndex)>,
     next_id: u64,
     finished: bool,
+    /// Output held back until the messages sent in the same step are flushed.
+    output: Option<O>,
 }
 
 impl<M, O> Lockness<M, O>
@@ -137,6 +139,7 @@ where
             seen: HashSet::new(),
             next_id: 0,
             finished: false,
+            output: None,
         }
     }
 
@@ -152,6 +155,9 @@ where
     type Output = O;
 
     fn poll(&mut self) -> Result<Poll<O>> {
+        if let Some(o) = self.output.take() {
+            return Ok(Poll::Done(o));
+        }
         if self.finished {
             return Err(Error::Misuse("polled after completion"));
         }
@@ -194,11 +200,12 @@ where
                 ProceedResult::Output(result) => {
                     self.finished = true;
                     let o = result?;
-                    if !out.is_empty() {
-                        // Protocols end on a receive; a final send would be lost.
-                        return Err(Error::Bug("protocol finished with unsent messages".into()));
+                    if out.is_empty() {
+                        return Ok(Poll::Done(o));
                     }
-                    return Ok(Poll::Done(o));
+                    // Last messages first (the others may still need them), output next poll.
+                    self.output = Some(o);
+                    return Ok(Poll::Send(out));
                 }
                 ProceedResult::Error(e) => {
                     self.finished = true;
@@ -226,9 +233,7 @@ where
                 round: msg.round,
             });
         }
-        let sender = self
-            .position(from)
-            .ok_or(Error::UnknownSender { from })?;
+        let sender = self.position(from).ok_or(Error::UnknownSender { from })?;
         self.next_id += 1;
         self.inbox.push_back(Incoming {
             id: self.next_id,
@@ -294,12 +299,29 @@ where
 
 // ---------------------------------------------------------------- shares
 
+// cggmp24's secret types use serde features postcard cannot read back, so they are stored as
+// JSON (inside our versioned envelope).
+fn json_encode<T: Serialize>(v: &T) -> Result<Zeroizing<Vec<u8>>> {
+    serde_json::to_vec(v)
+        .map(Zeroizing::new)
+        .map_err(|e| Error::Bug(format!("encode: {e}")))
+}
+
+fn json_decode<T: serde::de::DeserializeOwned>(
+    b: &[u8],
+) -> std::result::Result<T, serde_json::Error> {
+    serde_json::from_slice(b)
+}
+
 fn load(share: &KeyShare) -> Result<CoreShare> {
     if share.scheme != SchemeId::EcdsaCggmp24 {
-        return Err(Error::InvalidArgs(format!("key share is {}, not cggmp24", share.scheme)));
+        return Err(Error::InvalidArgs(format!(
+            "key share is {}, not cggmp24",
+            share.scheme
+        )));
     }
     let bad = |m: &str| Error::InvalidKeyShare(m.to_string());
-    let core: CoreShare = postcard::from_bytes(&share.secret).map_err(|_| bad("payload"))?;
+    let core: CoreShare = json_decode(&share.secret).map_err(|_| bad("payload"))?;
     if public_key(&core)? != share.public_key {
         return Err(bad("public key does not match header"));
     }
@@ -318,7 +340,9 @@ fn load(share: &KeyShare) -> Result<CoreShare> {
 fn public_key(core: &CoreShare) -> Result<PublicKey> {
     let b = core.core.shared_public_key.to_bytes(true);
     Ok(PublicKey::Secp256k1(
-        b.as_ref().try_into().map_err(|_| Error::Bug("point length".into()))?,
+        b.as_ref()
+            .try_into()
+            .map_err(|_| Error::Bug("point length".into()))?,
     ))
 }
 
@@ -372,9 +396,9 @@ fn data_to_sign(message: &SignMessage) -> Result<DataToSign<E>> {
             MessageHash::DoubleSha256 => DataToSign::digest::<Sha256d>(bytes),
             MessageHash::Keccak256 => DataToSign::digest::<sha3::Keccak256>(bytes),
         }),
-        SignMessage::Preimage { hash: None, .. } => {
-            Err(Error::InvalidArgs("ECDSA needs a named hash for the preimage".into()))
-        }
+        SignMessage::Preimage { hash: None, .. } => Err(Error::InvalidArgs(
+            "ECDSA needs a named hash for the preimage".into(),
+        )),
         SignMessage::RawDigest(_) => Err(Error::PresignatureNotAllowed(
             "a raw digest (preimage unknown to the signers) enables a known forgery with \
              presignatures; use full signing",
@@ -408,22 +432,20 @@ impl Cggmp24 {
         let parties: Vec<PartyIndex> = (0..n).collect();
         let sid_bytes = sid.derive("cggmp24/aux").0;
         let blame = parties.clone();
-        let machine = sm(
-            move |party| async move {
-                let mut rng = rand_core::OsRng;
-                let eid = ExecutionId::new(&sid_bytes);
-                cggmp24::aux_info_gen(eid, me, n, primes.0)
-                    .start(&mut rng, party)
-                    .await
-                    .map_err(|e| protocol_error(&e, &blame))
-            },
-        );
+        let machine = sm(move |party| async move {
+            let mut rng = rand_core::OsRng;
+            let eid = ExecutionId::new(&sid_bytes);
+            cggmp24::aux_info_gen(eid, me, n, primes.0)
+                .start(&mut rng, party)
+                .await
+                .map_err(|e| protocol_error(&e, &blame))
+        });
         let inner = Lockness::new(machine, sid, me, parties);
         Ok(Box::new(crate::session::Map::new(inner, move |aux| {
             Ok(AuxInfo {
                 index: me,
                 n,
-                bytes: Zeroizing::new(crate::session::encode(&aux)?),
+                bytes: json_encode(&aux)?,
             })
         })))
     }
@@ -452,44 +474,47 @@ impl Scheme for Cggmp24 {
             Error::InvalidArgs("cggmp24 keygen needs this party's aux info for the group".into())
         })?;
         if aux.index != me || aux.n != n {
-            return Err(Error::InvalidArgs("aux info belongs to another party or group".into()));
+            return Err(Error::InvalidArgs(
+                "aux info belongs to another party or group".into(),
+            ));
         }
         let aux_parsed = aux.parse()?;
         let parties: Vec<PartyIndex> = (0..n).collect();
         let sid_bytes = input.sid.derive("cggmp24/keygen").0;
         let blame = parties.clone();
-        let machine = sm(
-            move |party| async move {
-                let mut rng = rand_core::OsRng;
-                let eid = ExecutionId::new(&sid_bytes);
-                cggmp24::keygen::<E>(eid, me, n)
-                    .set_threshold(t)
-                    .hd_wallet(true)
-                    .start(&mut rng, party)
-                    .await
-                    .map_err(|e| protocol_error(&e, &blame))
-            },
-        );
+        let machine = sm(move |party| async move {
+            let mut rng = rand_core::OsRng;
+            let eid = ExecutionId::new(&sid_bytes);
+            cggmp24::keygen::<E>(eid, me, n)
+                .set_threshold(t)
+                .hd_wallet(true)
+                .start(&mut rng, party)
+                .await
+                .map_err(|e| protocol_error(&e, &blame))
+        });
         let params = input.params;
         let inner = Lockness::new(machine, input.sid, me, parties);
-        Ok(Box::new(crate::session::Map::new(inner, move |incomplete| {
-            let core = CoreShare::from_parts((incomplete, aux_parsed))
-                .map_err(|e| Error::Bug(format!("key share assembly: {e}")))?;
-            let chain_code = core
-                .core
-                .chain_code
-                .ok_or_else(|| Error::Bug("no chain code".into()))?;
-            let share = KeyShare {
-                scheme: SchemeId::EcdsaCggmp24,
-                params,
-                index: me,
-                public_key: public_key(&core)?,
-                chain_code,
-                secret: Zeroizing::new(crate::session::encode(&core)?),
-            };
-            load(&share)?;
-            Ok(share)
-        })))
+        Ok(Box::new(crate::session::Map::new(
+            inner,
+            move |incomplete| {
+                let core = CoreShare::from_parts((incomplete, aux_parsed))
+                    .map_err(|e| Error::Bug(format!("key share assembly: {e}")))?;
+                let chain_code = core
+                    .core
+                    .chain_code
+                    .ok_or_else(|| Error::Bug("no chain code".into()))?;
+                let share = KeyShare {
+                    scheme: SchemeId::EcdsaCggmp24,
+                    params,
+                    index: me,
+                    public_key: public_key(&core)?,
+                    chain_code,
+                    secret: json_encode(&core)?,
+                };
+                load(&share)?;
+                Ok(share)
+            },
+        )))
     }
 
     fn validate(&self, share: &KeyShare) -> Result<()> {
@@ -564,7 +589,7 @@ impl Scheme for Cggmp24 {
         Ok(Box::new(crate::session::Map::new(
             inner,
             move |(presig, public): (cggmp24::Presignature<E>, PresignaturePublicData<E>)| {
-                let secret = Zeroizing::new(crate::session::encode(&presig)?);
+                let secret = json_encode(&presig)?;
                 drop(presig);
                 let data = PublicData {
                     gamma: public.Gamma.to_bytes(true).to_vec(),
@@ -612,10 +637,12 @@ impl Scheme for Cggmp24 {
             ));
         }
         if presig.scheme != SchemeId::EcdsaCggmp24 || presig.index != share.index {
-            return Err(Error::InvalidArgs("presignature does not belong to this share".into()));
+            return Err(Error::InvalidArgs(
+                "presignature does not belong to this share".into(),
+            ));
         }
         let data = data_to_sign(message)?;
-        let p: cggmp24::Presignature<E> = postcard::from_bytes(&presig.secret)
+        let p: cggmp24::Presignature<E> = json_decode(&presig.secret)
             .map_err(|_| Error::InvalidKeyShare("presignature payload".into()))?;
         // Single use: record the id durably before the partial signature exists.
         ledger.consume(&presig.id)?;
@@ -676,7 +703,10 @@ impl Scheme for Cggmp24 {
             }
             let ps: cggmp24::PartialSignature<E> = crate::session::decode(&p.bytes, p.from, 1)?;
             if by_party.insert(p.from, ps).is_some() {
-                return Err(Error::Duplicate { from: p.from, round: 1 });
+                return Err(Error::Duplicate {
+                    from: p.from,
+                    round: 1,
+                });
             }
         }
         let mut ordered = Vec::with_capacity(public.signers.len());
@@ -685,23 +715,26 @@ impl Scheme for Cggmp24 {
                 Error::InvalidArgs(format!("missing partial signature of party {s}"))
             })?);
         }
-        let sig = cggmp24::PartialSignature::combine(&ordered, &public_data, data).ok_or_else(|| {
-            // Name the party whose partial does not satisfy its public commitment.
-            let r = public_data.Gamma.x().to_scalar();
-            let m = data.to_scalar();
-            let culprits = public
-                .signers
-                .iter()
-                .zip(ordered.iter().zip(&public_data.commitments))
-                .filter(|(_, (ps, c))| ps.sigma * public_data.Gamma != m * c.tilde_Delta + r * c.tilde_S)
-                .map(|(p, _)| *p)
-                .collect();
-            Error::Aborted {
-                culprits,
-                reason: "partial signature does not match its presignature commitment".into(),
-                ban: false,
-            }
-        })?;
+        let sig =
+            cggmp24::PartialSignature::combine(&ordered, &public_data, data).ok_or_else(|| {
+                // Name the party whose partial does not satisfy its public commitment.
+                let r = public_data.Gamma.x().to_scalar();
+                let m = data.to_scalar();
+                let culprits = public
+                    .signers
+                    .iter()
+                    .zip(ordered.iter().zip(&public_data.commitments))
+                    .filter(|(_, (ps, c))| {
+                        ps.sigma * public_data.Gamma != m * c.tilde_Delta + r * c.tilde_S
+                    })
+                    .map(|(p, _)| *p)
+                    .collect();
+                Error::Aborted {
+                    culprits,
+                    reason: "partial signature does not match its presignature commitment".into(),
+                    ban: false,
+                }
+            })?;
         let (r, s) = signature(sig);
         let digest: [u8; 32] = data
             .to_scalar()

@@ -31,7 +31,9 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::echo::Confirmed;
-use crate::session::{decode, encode, Driver, Inbox, Map, Outbox, RoundMessages, RoundSpec, Rounds};
+use crate::session::{
+    decode, encode, Driver, Inbox, Map, Outbox, RoundMessages, RoundSpec, Rounds,
+};
 use crate::{
     BoxSession, DerivationPath, Error, KeyShare, KeygenInput, PartialSignature, PartyIndex,
     PresignPublic, Presignature, PresignatureLedger, PublicKey, Result, Scheme, SchemeId,
@@ -127,7 +129,10 @@ struct Loaded {
 
 fn load(share: &KeyShare) -> Result<Loaded> {
     if share.scheme != SchemeId::EcdsaDkls23 {
-        return Err(Error::InvalidArgs(format!("key share is {}, not dkls23", share.scheme)));
+        return Err(Error::InvalidArgs(format!(
+            "key share is {}, not dkls23",
+            share.scheme
+        )));
     }
     let bad = |m: &str| Error::InvalidKeyShare(m.to_string());
     let stored: StoredShare = postcard::from_bytes(&share.secret).map_err(|_| bad("payload"))?;
@@ -187,7 +192,10 @@ impl Rounds for Dkg {
     type Output = (Party<C>, PublicKeyPackage<C>);
 
     fn start(&mut self, out: &mut Outbox<'_>) -> Result<()> {
-        let session = self.session.as_ref().ok_or(Error::Misuse("started twice"))?;
+        let session = self
+            .session
+            .as_ref()
+            .ok_or(Error::Misuse("started twice"))?;
         let fragments = Zeroizing::new(session.phase1());
         for p in 0..self.params.n {
             let f = fragments
@@ -210,13 +218,19 @@ impl Rounds for Dkg {
     ) -> Result<Option<Self::Output>> {
         match msgs.round {
             1 => {
-                let own = self.own_fragment.take().ok_or(Error::Misuse("round 1 twice"))?;
+                let own = self
+                    .own_fragment
+                    .take()
+                    .ok_or(Error::Misuse("round 1 twice"))?;
                 let mut fragments = Zeroizing::new(Vec::with_capacity(usize::from(self.params.n)));
                 for p in 0..self.params.n {
                     if p == self.me {
                         fragments.push(*own);
                     } else {
-                        let bytes = msgs.p2p.get(&p).ok_or_else(|| Error::Bug("missing".into()))?;
+                        let bytes = msgs
+                            .p2p
+                            .get(&p)
+                            .ok_or_else(|| Error::Bug("missing".into()))?;
                         fragments.push(decode::<Scalar>(bytes, p, 1)?);
                     }
                 }
@@ -279,7 +293,7 @@ impl Rounds for Dkg {
                     mul3.push(m.mul);
                 }
                 let session = self.session.take().ok_or(Error::Misuse("finished"))?;
-                let out = session
+                let (party, pkg) = session
                     .phase4(
                         &self.proofs,
                         &self.zero2,
@@ -290,11 +304,64 @@ impl Rounds for Dkg {
                         |_| String::new(),
                     )
                     .map_err(abort_error)?;
-                Ok(Some(out))
+                check_shares_consistent(&pkg, self.params)?;
+                Ok(Some((party, pkg)))
             }
             _ => Err(Error::Bug("unexpected round".into())),
         }
     }
+}
+
+/// Checks that the n verifying shares lie on one polynomial of degree t-1 whose value at 0 is the
+/// group key (Lagrange interpolation in the exponent from the first t shares). The crate accepted
+/// a DKG in which one party's fragment was altered in transit (found by our negative tests); this
+/// glue check makes every party abort instead of holding an unusable share.
+fn check_shares_consistent(pkg: &PublicKeyPackage<C>, params: ThresholdParams) -> Result<()> {
+    use k256_dkls::ProjectivePoint;
+    let t = params.t;
+    let base: Vec<(Scalar, ProjectivePoint)> = (0..t)
+        .map(|p| {
+            let v = pkg
+                .verifying_share(didx(p)?)
+                .ok_or_else(|| Error::Bug("missing verifying share".into()))?;
+            Ok((Scalar::from(u64::from(p) + 1), ProjectivePoint::from(*v)))
+        })
+        .collect::<Result<_>>()?;
+    let interpolate = |x: Scalar| -> Result<ProjectivePoint> {
+        let mut acc = ProjectivePoint::IDENTITY;
+        for (i, (xi, vi)) in base.iter().enumerate() {
+            let mut num = Scalar::ONE;
+            let mut den = Scalar::ONE;
+            for (m, (xm, _)) in base.iter().enumerate() {
+                if m != i {
+                    num *= x - xm;
+                    den *= *xi - xm;
+                }
+            }
+            let inv = Option::<Scalar>::from(den.invert())
+                .ok_or_else(|| Error::Bug("duplicate interpolation point".into()))?;
+            acc += *vi * (num * inv);
+        }
+        Ok(acc)
+    };
+    let inconsistent = || Error::Aborted {
+        culprits: Vec::new(),
+        reason: "DKG produced shares that do not lie on one polynomial (a fragment was altered)"
+            .into(),
+        ban: false,
+    };
+    if interpolate(Scalar::ZERO)? != ProjectivePoint::from(*pkg.verifying_key()) {
+        return Err(inconsistent());
+    }
+    for p in t..params.n {
+        let v = pkg
+            .verifying_share(didx(p)?)
+            .ok_or_else(|| Error::Bug("missing verifying share".into()))?;
+        if interpolate(Scalar::from(u64::from(p) + 1))? != ProjectivePoint::from(*v) {
+            return Err(inconsistent());
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------- signing
@@ -361,7 +428,8 @@ impl Rounds for Sign {
                 Ok(None)
             }
             3 => {
-                let mut received = vec![self.own_b3.take().ok_or(Error::Misuse("round 3 twice"))?];
+                let mut received =
+                    vec![self.own_b3.take().ok_or(Error::Misuse("round 3 twice"))?];
                 for (from, bytes) in &msgs.broadcast {
                     received.push(decode::<Broadcast3to4<C>>(bytes, *from, 3)?);
                 }
@@ -417,9 +485,18 @@ impl Scheme for Dkls23 {
             input.me,
             &parties,
             vec![
-                RoundSpec { broadcast: false, p2p: true },
-                RoundSpec { broadcast: true, p2p: true },
-                RoundSpec { broadcast: true, p2p: true },
+                RoundSpec {
+                    broadcast: false,
+                    p2p: true,
+                },
+                RoundSpec {
+                    broadcast: true,
+                    p2p: true,
+                },
+                RoundSpec {
+                    broadcast: true,
+                    p2p: true,
+                },
             ],
         );
         let me = input.me;
@@ -483,7 +560,8 @@ impl Scheme for Dkls23 {
                 .party
                 .derive_from_path(&path.to_string(), |_| String::new())
                 .map_err(|e| Error::InvalidArgs(format!("derivation failed: {e:?}")))?;
-            let expected = crate::hd::derive_public_key(&share.public_key, &share.chain_code, path)?;
+            let expected =
+                crate::hd::derive_public_key(&share.public_key, &share.chain_code, path)?;
             if PublicKey::Secp256k1(pk_bytes(&party.pk)?) != expected {
                 return Err(Error::Bug("dkls23 child key differs from BIP-32".into()));
             }
@@ -501,9 +579,18 @@ impl Scheme for Dkls23 {
             share.index,
             &signers,
             vec![
-                RoundSpec { broadcast: false, p2p: true },
-                RoundSpec { broadcast: false, p2p: true },
-                RoundSpec { broadcast: true, p2p: false },
+                RoundSpec {
+                    broadcast: false,
+                    p2p: true,
+                },
+                RoundSpec {
+                    broadcast: false,
+                    p2p: true,
+                },
+                RoundSpec {
+                    broadcast: true,
+                    p2p: false,
+                },
             ],
         );
         Ok(Box::new(Driver::new(

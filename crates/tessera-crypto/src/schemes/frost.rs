@@ -71,7 +71,9 @@ impl Suite for Ed {
 
     fn public_key(vk: &frost::VerifyingKey<Self::C>) -> Result<PublicKey> {
         let b = vk.serialize().map_err(|e| Error::Bug(e.to_string()))?;
-        Ok(PublicKey::Ed25519(b.try_into().map_err(|_| Error::Bug("vk length".into()))?))
+        Ok(PublicKey::Ed25519(
+            b.try_into().map_err(|_| Error::Bug("vk length".into()))?,
+        ))
     }
     fn verifying_key(pk: &PublicKey) -> Result<frost::VerifyingKey<Self::C>> {
         match pk {
@@ -105,7 +107,9 @@ impl Suite for Ed {
     }
     fn signature(sig: &frost::Signature<Self::C>) -> Result<Signature> {
         let b = sig.serialize().map_err(|e| Error::Bug(e.to_string()))?;
-        Ok(Signature::Ed25519(b.try_into().map_err(|_| Error::Bug("sig length".into()))?))
+        Ok(Signature::Ed25519(
+            b.try_into().map_err(|_| Error::Bug("sig length".into()))?,
+        ))
     }
     fn verify(pk: &PublicKey, msg: &[u8], sig: &Signature) -> Result<()> {
         let Signature::Ed25519(b) = sig else {
@@ -124,7 +128,9 @@ impl Suite for Tr {
 
     fn public_key(vk: &frost::VerifyingKey<Self::C>) -> Result<PublicKey> {
         let b = vk.serialize().map_err(|e| Error::Bug(e.to_string()))?;
-        Ok(PublicKey::Secp256k1(b.try_into().map_err(|_| Error::Bug("vk length".into()))?))
+        Ok(PublicKey::Secp256k1(
+            b.try_into().map_err(|_| Error::Bug("vk length".into()))?,
+        ))
     }
     fn verifying_key(pk: &PublicKey) -> Result<frost::VerifyingKey<Self::C>> {
         match pk {
@@ -156,14 +162,17 @@ impl Suite for Tr {
     }
     fn signature(sig: &frost::Signature<Self::C>) -> Result<Signature> {
         let b = sig.serialize().map_err(|e| Error::Bug(e.to_string()))?;
-        Ok(Signature::Bip340(b.try_into().map_err(|_| Error::Bug("sig length".into()))?))
+        Ok(Signature::Bip340(
+            b.try_into().map_err(|_| Error::Bug("sig length".into()))?,
+        ))
     }
     fn verify(pk: &PublicKey, msg: &[u8], sig: &Signature) -> Result<()> {
         use frost_secp256k1_tr::keys::Tweak;
         let Signature::Bip340(b) = sig else {
             return Err(Error::InvalidSignature);
         };
-        let s = frost_secp256k1_tr::Signature::deserialize(b).map_err(|_| Error::InvalidSignature)?;
+        let s =
+            frost_secp256k1_tr::Signature::deserialize(b).map_err(|_| Error::InvalidSignature)?;
         let vk = Self::verifying_key(pk)?;
         let output = frost_secp256k1_tr::keys::PublicKeyPackage::new(BTreeMap::new(), vk)
             .tweak(None::<&[u8]>);
@@ -240,7 +249,8 @@ fn load<S: Suite>(share: &KeyShare) -> Result<Loaded<S::C>> {
     let bad = |m: &str| Error::InvalidKeyShare(m.to_string());
     let stored: StoredShare = postcard::from_bytes(&share.secret).map_err(|_| bad("payload"))?;
     let kp_bytes = Zeroizing::new(stored.key_package);
-    let kp = frost::keys::KeyPackage::<S::C>::deserialize(&kp_bytes).map_err(|_| bad("key package"))?;
+    let kp =
+        frost::keys::KeyPackage::<S::C>::deserialize(&kp_bytes).map_err(|_| bad("key package"))?;
     let pubkeys = frost::keys::PublicKeyPackage::<S::C>::deserialize(&stored.public_key_package)
         .map_err(|_| bad("public key package"))?;
     if S::public_key(kp.verifying_key())? != share.public_key
@@ -251,7 +261,9 @@ fn load<S: Suite>(share: &KeyShare) -> Result<Loaded<S::C>> {
     if *kp.identifier() != ident::<S::C>(share.index)? {
         return Err(bad("party index does not match header"));
     }
-    if *kp.min_signers() != share.params.t || pubkeys.verifying_shares().len() != usize::from(share.params.n) {
+    if *kp.min_signers() != share.params.t
+        || pubkeys.verifying_shares().len() != usize::from(share.params.n)
+    {
         return Err(bad("threshold does not match header"));
     }
     let own = pubkeys
@@ -293,7 +305,12 @@ fn derive<S: Suite>(
     let shares = pubkeys
         .verifying_shares()
         .iter()
-        .map(|(i, vs)| (*i, frost::keys::VerifyingShare::new(vs.to_element() + delta_g)))
+        .map(|(i, vs)| {
+            (
+                *i,
+                frost::keys::VerifyingShare::new(vs.to_element() + delta_g),
+            )
+        })
         .collect();
     let pubkeys = frost::keys::PublicKeyPackage::new(shares, vk);
     let kp = kp.map(|kp| {
@@ -326,7 +343,10 @@ impl<S: Suite> Dkg<S> {
 }
 
 impl<S: Suite> Rounds for Dkg<S> {
-    type Output = (frost::keys::KeyPackage<S::C>, frost::keys::PublicKeyPackage<S::C>);
+    type Output = (
+        frost::keys::KeyPackage<S::C>,
+        frost::keys::PublicKeyPackage<S::C>,
+    );
 
     fn start(&mut self, out: &mut Outbox<'_>) -> Result<()> {
         let (secret, package) = frost::keys::dkg::part1::<S::C, _>(
@@ -337,7 +357,10 @@ impl<S: Suite> Rounds for Dkg<S> {
         )
         .map_err(|e| Error::InvalidArgs(e.to_string()))?;
         self.secret1 = Some(secret);
-        out.broadcast(1, package.serialize().map_err(|e| Error::Bug(e.to_string()))?);
+        out.broadcast(
+            1,
+            package.serialize().map_err(|e| Error::Bug(e.to_string()))?,
+        );
         Ok(())
     }
 
@@ -364,7 +387,8 @@ impl<S: Suite> Rounds for Dkg<S> {
                     let pkg = packages
                         .get(&self.id_of(p)?)
                         .ok_or_else(|| Error::Bug("missing round-2 package".into()))?;
-                    let bytes = Zeroizing::new(pkg.serialize().map_err(|e| Error::Bug(e.to_string()))?);
+                    let bytes =
+                        Zeroizing::new(pkg.serialize().map_err(|e| Error::Bug(e.to_string()))?);
                     out.p2p(2, p, bytes.to_vec());
                 }
                 Ok(None)
@@ -439,18 +463,21 @@ impl<S: Suite> Rounds for Sign<S> {
 
     fn start(&mut self, out: &mut Outbox<'_>) -> Result<()> {
         let kp = self.kp.as_ref().ok_or(Error::Misuse("no key"))?;
-        let (nonces, commitments) = frost::round1::commit(kp.signing_share(), &mut rand_core::OsRng);
-        out.broadcast(1, commitments.serialize().map_err(|e| Error::Bug(e.to_string()))?);
-        self.commitments.insert(ident::<S::C>(self.me)?, commitments);
+        let (nonces, commitments) =
+            frost::round1::commit(kp.signing_share(), &mut rand_core::OsRng);
+        out.broadcast(
+            1,
+            commitments
+                .serialize()
+                .map_err(|e| Error::Bug(e.to_string()))?,
+        );
+        self.commitments
+            .insert(ident::<S::C>(self.me)?, commitments);
         self.nonces = Some(nonces);
         Ok(())
     }
 
-    fn on_round(
-        &mut self,
-        msgs: RoundMessages,
-        out: &mut Outbox<'_>,
-    ) -> Result<Option<SignOut>> {
+    fn on_round(&mut self, msgs: RoundMessages, out: &mut Outbox<'_>) -> Result<Option<SignOut>> {
         match msgs.round {
             1 => {
                 for (from, bytes) in &msgs.broadcast {
@@ -464,7 +491,8 @@ impl<S: Suite> Rounds for Sign<S> {
                 let pkg = frost::SigningPackage::new(self.commitments.clone(), &message);
                 let nonces = self.nonces.take().ok_or(Error::Misuse("nonces used"))?;
                 let kp = self.kp.as_ref().ok_or(Error::Misuse("no key"))?;
-                let share = S::sign_share(&pkg, &nonces, kp).map_err(|e| blame(e, &self.signers))?;
+                let share =
+                    S::sign_share(&pkg, &nonces, kp).map_err(|e| blame(e, &self.signers))?;
                 drop(nonces);
                 out.broadcast(2, share.serialize());
                 self.own_share = Some(share);
@@ -512,7 +540,10 @@ impl<S: Suite> Sign<S> {
         zeroize::Zeroize::zeroize(&mut stored.nonces);
         let public = PublicNonces {
             commitments,
-            public_key_package: self.pubkeys.serialize().map_err(|e| Error::Bug(e.to_string()))?,
+            public_key_package: self
+                .pubkeys
+                .serialize()
+                .map_err(|e| Error::Bug(e.to_string()))?,
         };
         Ok(SignOut::Presig(
             Presignature {
@@ -575,8 +606,14 @@ impl<S: Suite> Frost<S> {
             share.index,
             &signers,
             vec![
-                RoundSpec { broadcast: true, p2p: false },
-                RoundSpec { broadcast: true, p2p: false },
+                RoundSpec {
+                    broadcast: true,
+                    p2p: false,
+                },
+                RoundSpec {
+                    broadcast: true,
+                    p2p: false,
+                },
             ],
         );
         Ok(Box::new(Driver::new(
@@ -614,8 +651,14 @@ impl<S: Suite> Scheme for Frost<S> {
             input.me,
             &parties,
             vec![
-                RoundSpec { broadcast: true, p2p: false },
-                RoundSpec { broadcast: false, p2p: true },
+                RoundSpec {
+                    broadcast: true,
+                    p2p: false,
+                },
+                RoundSpec {
+                    broadcast: false,
+                    p2p: true,
+                },
             ],
         );
         let dkg = Driver::new(
@@ -631,28 +674,36 @@ impl<S: Suite> Scheme for Frost<S> {
         );
         let me = input.me;
         let confirmed = Confirmed::new(dkg, input.sid, &parties);
-        Ok(Box::new(Map::new(confirmed, move |((kp, pubkeys), transcript): (
-            (frost::keys::KeyPackage<S::C>, frost::keys::PublicKeyPackage<S::C>),
-            [u8; 32],
-        )| {
-            let stored = StoredShare {
-                key_package: kp.serialize().map_err(|e| Error::Bug(e.to_string()))?,
-                public_key_package: pubkeys.serialize().map_err(|e| Error::Bug(e.to_string()))?,
-            };
-            let secret = Zeroizing::new(encode(&stored)?);
-            let mut stored = stored;
-            zeroize::Zeroize::zeroize(&mut stored.key_package);
-            let share = KeyShare {
-                scheme: S::ID,
-                params,
-                index: me,
-                public_key: S::public_key(pubkeys.verifying_key())?,
-                chain_code: chain_code_from_transcript(&transcript),
-                secret,
-            };
-            load::<S>(&share)?;
-            Ok(share)
-        })))
+        Ok(Box::new(Map::new(
+            confirmed,
+            move |((kp, pubkeys), transcript): (
+                (
+                    frost::keys::KeyPackage<S::C>,
+                    frost::keys::PublicKeyPackage<S::C>,
+                ),
+                [u8; 32],
+            )| {
+                let stored = StoredShare {
+                    key_package: kp.serialize().map_err(|e| Error::Bug(e.to_string()))?,
+                    public_key_package: pubkeys
+                        .serialize()
+                        .map_err(|e| Error::Bug(e.to_string()))?,
+                };
+                let secret = Zeroizing::new(encode(&stored)?);
+                let mut stored = stored;
+                zeroize::Zeroize::zeroize(&mut stored.key_package);
+                let share = KeyShare {
+                    scheme: S::ID,
+                    params,
+                    index: me,
+                    public_key: S::public_key(pubkeys.verifying_key())?,
+                    chain_code: chain_code_from_transcript(&transcript),
+                    secret,
+                };
+                load::<S>(&share)?;
+                Ok(share)
+            },
+        )))
     }
 
     fn validate(&self, share: &KeyShare) -> Result<()> {
@@ -697,7 +748,9 @@ impl<S: Suite> Scheme for Frost<S> {
         ledger: &mut dyn PresignatureLedger,
     ) -> Result<PartialSignature> {
         if presig.scheme != S::ID || presig.index != share.index {
-            return Err(Error::InvalidArgs("presignature does not belong to this share".into()));
+            return Err(Error::InvalidArgs(
+                "presignature does not belong to this share".into(),
+            ));
         }
         let msg = S::message(message)?;
         let loaded = load::<S>(share)?;
@@ -718,8 +771,7 @@ impl<S: Suite> Scheme for Frost<S> {
         let pkg = signing_package::<S>(&stored.commitments, &msg)?;
         // Single use: record before anything derived from the nonces leaves this function.
         ledger.consume(&presig.id)?;
-        let share_sig = S::sign_share(&pkg, &nonces, &kp)
-            .map_err(|e| blame(e, &presig.signers))?;
+        let share_sig = S::sign_share(&pkg, &nonces, &kp).map_err(|e| blame(e, &presig.signers))?;
         drop(nonces);
         Ok(PartialSignature {
             presignature: presig.id,
@@ -746,7 +798,9 @@ impl<S: Suite> Scheme for Frost<S> {
         let pubkeys = frost::keys::PublicKeyPackage::<S::C>::deserialize(&data.public_key_package)
             .map_err(|_| Error::InvalidArgs("public key package".into()))?;
         if S::public_key(pubkeys.verifying_key())? != *public_key {
-            return Err(Error::InvalidArgs("presignature belongs to another key".into()));
+            return Err(Error::InvalidArgs(
+                "presignature belongs to another key".into(),
+            ));
         }
         let (_, pubkeys, verify_key) = derive::<S>(public_key, chain_code, path, None, &pubkeys)?;
         let pkg = signing_package::<S>(&data.commitments, &msg)?;
@@ -761,7 +815,10 @@ impl<S: Suite> Scheme for Frost<S> {
             let s = frost::round2::SignatureShare::<S::C>::deserialize(&p.bytes)
                 .map_err(|_| malformed(p.from, 2, "partial signature"))?;
             if shares.insert(ident::<S::C>(p.from)?, s).is_some() {
-                return Err(Error::Duplicate { from: p.from, round: 2 });
+                return Err(Error::Duplicate {
+                    from: p.from,
+                    round: 2,
+                });
             }
         }
         if shares.len() != public.signers.len() {

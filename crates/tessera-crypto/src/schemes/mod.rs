@@ -26,7 +26,12 @@ pub(crate) fn verify_ecdsa(pk: &PublicKey, message: &SignMessage, sig: &Signatur
 }
 
 /// Recovery id (parity of R.y) for a verified low-s ECDSA signature, found by trial recovery.
-pub(crate) fn recovery_id(pk: &[u8; 33], digest: &[u8; 32], r: &[u8; 32], s: &[u8; 32]) -> Result<u8> {
+pub(crate) fn recovery_id(
+    pk: &[u8; 33],
+    digest: &[u8; 32],
+    r: &[u8; 32],
+    s: &[u8; 32],
+) -> Result<u8> {
     let sig = k256::ecdsa::Signature::from_scalars(*r, *s).map_err(|_| Error::InvalidSignature)?;
     for v in 0u8..2 {
         let id = k256::ecdsa::RecoveryId::from_byte(v).ok_or_else(|| Error::Bug("recid".into()))?;

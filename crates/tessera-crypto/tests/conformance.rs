@@ -1,0 +1,614 @@
+//! The conformance suite: one generic body, run for every scheme.
+//!
+//! Every signature is checked by an independent verifier: libsecp256k1 (through the `bitcoin`
+//! crate) for ECDSA, BIP-340 and the BIP-341 tweak and BIP-32 derivation; `ed25519-dalek` for
+//! Ed25519. The scheme's own verifier is never the only judge.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Mutex, OnceLock};
+
+use bitcoin::secp256k1::{self, Secp256k1};
+use tessera_crypto::primes::fixtures;
+use tessera_crypto::sim::{self, PartyError};
+use tessera_crypto::{
+    hd, scheme, AuxInfo, Cggmp24, DerivationPath, Error, KeyShare, KeygenInput, MemoryLedger,
+    Message, PartyIndex, Presignature, PublicKey, Scheme, SchemeId, SessionId, SignMessage,
+    Signature, ThresholdParams,
+};
+
+fn sid() -> SessionId {
+    SessionId::random(&mut rand_core::OsRng)
+}
+
+/// cggmp24 aux info per group size, generated once per test binary from fixture primes.
+fn aux_infos(n: u16) -> Vec<AuxInfo> {
+    static CACHE: OnceLock<Mutex<HashMap<u16, Vec<Vec<u8>>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut guard = cache.lock().unwrap_or_else(|e| e.into_inner());
+    let bytes = guard.entry(n).or_insert_with(|| {
+        assert!(
+            usize::from(n) <= fixtures::count(),
+            "not enough fixture primes"
+        );
+        let id = sid();
+        let sessions = (0..n)
+            .map(|i| {
+                Cggmp24
+                    .aux_info_session(id, i, n, fixtures::primes(usize::from(i)))
+                    .expect("aux session")
+            })
+            .collect();
+        sim::run(sessions)
+            .expect("aux info generation")
+            .into_iter()
+            .map(|a| a.to_bytes().to_vec())
+            .collect()
+    });
+    bytes
+        .iter()
+        .map(|b| AuxInfo::from_bytes(b).expect("aux info round trip"))
+        .collect()
+}
+
+fn keygen_inputs(s: &dyn Scheme, t: u16, n: u16) -> Vec<KeygenInput> {
+    let params = ThresholdParams::new(t, n).unwrap();
+    let id = sid();
+    let mut aux: Vec<Option<AuxInfo>> = if s.id() == SchemeId::EcdsaCggmp24 {
+        aux_infos(n).into_iter().map(Some).collect()
+    } else {
+        (0..n).map(|_| None).collect()
+    };
+    (0..n)
+        .map(|me| KeygenInput {
+            sid: id,
+            me,
+            params,
+            aux: aux[usize::from(me)].take(),
+        })
+        .collect()
+}
+
+fn keygen(s: &dyn Scheme, t: u16, n: u16) -> Vec<KeyShare> {
+    let sessions = keygen_inputs(s, t, n)
+        .into_iter()
+        .map(|i| s.keygen(i).expect("keygen session"))
+        .collect();
+    sim::run(sessions).expect("keygen")
+}
+
+fn sign(
+    s: &dyn Scheme,
+    shares: &[KeyShare],
+    signers: &[PartyIndex],
+    msg: &SignMessage,
+    path: &DerivationPath,
+) -> Result<Vec<Signature>, PartyError> {
+    let id = sid();
+    let sessions = signers
+        .iter()
+        .map(|&p| {
+            s.sign(&shares[usize::from(p)], id, signers, msg, path)
+                .expect("sign session")
+        })
+        .collect();
+    sim::run(sessions)
+}
+
+/// Independent verification of `sig` by the chain libraries (never by the producing crate).
+fn verify_independently(scheme: SchemeId, pk: &PublicKey, msg: &SignMessage, sig: &Signature) {
+    let secp = Secp256k1::verification_only();
+    match (scheme, pk, sig) {
+        (
+            SchemeId::EcdsaDkls23 | SchemeId::EcdsaCggmp24,
+            PublicKey::Secp256k1(pk),
+            Signature::Ecdsa { r, s, recovery_id },
+        ) => {
+            let digest = msg.digest32().unwrap();
+            let m = secp256k1::Message::from_digest(digest);
+            let mut compact = [0u8; 64];
+            compact[..32].copy_from_slice(r);
+            compact[32..].copy_from_slice(s);
+            let signature = secp256k1::ecdsa::Signature::from_compact(&compact).unwrap();
+            let mut normalized = signature;
+            normalized.normalize_s();
+            assert_eq!(normalized, signature, "signature must be low-s");
+            let key = secp256k1::PublicKey::from_slice(pk).unwrap();
+            secp.verify_ecdsa(&m, &signature, &key)
+                .expect("libsecp256k1 ECDSA verification");
+            let rec = secp256k1::ecdsa::RecoverableSignature::from_compact(
+                &compact,
+                secp256k1::ecdsa::RecoveryId::from_i32(i32::from(*recovery_id)).unwrap(),
+            )
+            .unwrap();
+            let full = Secp256k1::new();
+            assert_eq!(
+                full.recover_ecdsa(&m, &rec).unwrap(),
+                key,
+                "recovery id must recover the key"
+            );
+        }
+        (SchemeId::SchnorrBip340, PublicKey::Secp256k1(pk), Signature::Bip340(sig)) => {
+            // Independent BIP-341 tweak: bitcoin's tap_tweak of the internal key.
+            let internal = secp256k1::PublicKey::from_slice(pk)
+                .unwrap()
+                .x_only_public_key()
+                .0;
+            let (output, _) = bitcoin::key::TapTweak::tap_tweak(internal, &secp, None);
+            assert_eq!(
+                output.to_x_only_public_key().serialize(),
+                hd::taproot_output_key(&PublicKey::Secp256k1(*pk)).unwrap(),
+                "taproot output key"
+            );
+            let m = secp256k1::Message::from_digest(msg.digest32().unwrap());
+            let s = secp256k1::schnorr::Signature::from_slice(sig).unwrap();
+            secp.verify_schnorr(&s, &m, &output.to_x_only_public_key())
+                .expect("libsecp256k1 BIP-340 verification");
+        }
+        (SchemeId::Ed25519, PublicKey::Ed25519(pk), Signature::Ed25519(sig)) => {
+            let vk = ed25519_dalek::VerifyingKey::from_bytes(pk).unwrap();
+            let s = ed25519_dalek::Signature::from_bytes(sig);
+            vk.verify_strict(&msg.ed25519_bytes(), &s)
+                .expect("ed25519-dalek verification");
+        }
+        other => panic!("signature kind does not fit the scheme: {other:?}"),
+    }
+}
+
+/// Independent BIP-32 CKDpub (rust-bitcoin) for secp256k1 schemes.
+fn check_bip32(root: &PublicKey, chain_code: [u8; 32], path: &DerivationPath, child: &PublicKey) {
+    let PublicKey::Secp256k1(pk) = root else {
+        return;
+    };
+    let secp = Secp256k1::new();
+    let xpub = bitcoin::bip32::Xpub {
+        network: bitcoin::NetworkKind::Main,
+        depth: 0,
+        parent_fingerprint: Default::default(),
+        child_number: bitcoin::bip32::ChildNumber::from_normal_idx(0).unwrap(),
+        public_key: secp256k1::PublicKey::from_slice(pk).unwrap(),
+        chain_code: bitcoin::bip32::ChainCode::from(chain_code),
+    };
+    let p = bitcoin::bip32::DerivationPath::from_str(&path.to_string()).unwrap();
+    let derived = xpub.derive_pub(&secp, &p).unwrap();
+    assert_eq!(
+        PublicKey::Secp256k1(derived.public_key.serialize()),
+        *child,
+        "BIP-32 child key"
+    );
+}
+
+fn subsets(n: u16, t: u16) -> Vec<Vec<u16>> {
+    (0u32..(1 << n))
+        .filter(|m| m.count_ones() == u32::from(t))
+        .map(|m| (0..n).filter(|i| m & (1 << i) != 0).collect())
+        .collect()
+}
+
+fn message_for(id: SchemeId, text: &str) -> SignMessage {
+    match id {
+        SchemeId::Ed25519 => SignMessage::raw_bytes(text.as_bytes().to_vec()),
+        _ => SignMessage::sha256(text.as_bytes().to_vec()),
+    }
+}
+
+/// The generic conformance body for one scheme and one t-of-n.
+fn conformance(id: SchemeId, t: u16, n: u16, every_subset: bool) {
+    let s = scheme(id);
+    let shares = keygen(s, t, n);
+    let pk = shares[0].public_key().clone();
+    for (i, sh) in shares.iter().enumerate() {
+        assert_eq!(sh.public_key(), &pk, "all parties agree on the key");
+        assert_eq!(
+            sh.chain_code(),
+            shares[0].chain_code(),
+            "all parties agree on the chain code"
+        );
+        assert_eq!(sh.index(), i as u16);
+        assert_eq!(sh.params(), ThresholdParams { t, n });
+        assert_eq!(sh.scheme(), id);
+        // Serialization round trip with full re-validation.
+        let bytes = sh.to_bytes();
+        let back = KeyShare::from_bytes(&bytes).expect("share round trip");
+        assert_eq!(*back.to_bytes(), *bytes);
+        let debug = format!("{sh:?}");
+        assert!(debug.contains("[REDACTED]"));
+        // Header: magic, version, tag, t, n, index, key length + key, chain code, payload length.
+        let header = 4 + 2 + 1 + 2 + 2 + 2 + 1 + pk.as_bytes().len() + 32 + 4;
+        let secret_window = &bytes[header + 40..header + 56];
+        assert!(
+            !debug.contains(&hex::encode(secret_window)),
+            "Debug must not leak secret bytes"
+        );
+    }
+
+    // Every t-subset signs; the signature verifies independently.
+    let sets = if every_subset {
+        subsets(n, t)
+    } else {
+        vec![(0..t).collect(), (n - t..n).collect()]
+    };
+    let msg = message_for(id, "tessera conformance");
+    for signers in sets {
+        let sigs = sign(s, &shares, &signers, &msg, &DerivationPath::root())
+            .unwrap_or_else(|e| panic!("{id} signers {signers:?}: {e:?}"));
+        for sig in &sigs {
+            verify_independently(id, &pk, &msg, sig);
+        }
+    }
+
+    // t-1 parties cannot sign: the API refuses the set, and a session of t-1 live parties stalls.
+    let short: Vec<u16> = (0..t - 1).collect();
+    assert!(matches!(
+        s.sign(&shares[0], sid(), &short, &msg, &DerivationPath::root()),
+        Err(Error::InvalidArgs(_))
+    ));
+    let full: Vec<u16> = (0..t).collect();
+    let id_short = sid();
+    let live = short
+        .iter()
+        .map(|&p| {
+            s.sign(
+                &shares[usize::from(p)],
+                id_short,
+                &full,
+                &msg,
+                &DerivationPath::root(),
+            )
+            .unwrap()
+        })
+        .collect();
+    let err = sim::run(live).expect_err("t-1 parties must not produce a signature");
+    assert!(matches!(err.error, Error::Misuse(_)), "{err:?}");
+
+    // Derived keys sign, and the child key matches an independent BIP-32 derivation.
+    let path = DerivationPath::parse("m/7/3/1000").unwrap();
+    let child = hd::derive_public_key(&pk, &shares[0].chain_code(), &path).unwrap();
+    assert_ne!(child, pk);
+    check_bip32(&pk, shares[0].chain_code(), &path, &child);
+    let signers: Vec<u16> = (n - t..n).collect();
+    let sigs = sign(s, &shares, &signers, &msg, &path).expect("derived signing");
+    verify_independently(id, &child, &msg, &sigs[0]);
+    assert!(
+        s.verify(&pk, &msg, &sigs[0]).is_err(),
+        "child signature must not verify under the root key"
+    );
+
+    if id.has_presignatures() {
+        presigned(s, &shares, &signers);
+    } else {
+        assert!(matches!(
+            s.presign(&shares[0], sid(), &full),
+            Err(Error::Unsupported { .. })
+        ));
+    }
+}
+
+fn presign(
+    s: &dyn Scheme,
+    shares: &[KeyShare],
+    signers: &[u16],
+) -> (Vec<Presignature>, tessera_crypto::PresignPublic) {
+    let id = sid();
+    let sessions = signers
+        .iter()
+        .map(|&p| {
+            s.presign(&shares[usize::from(p)], id, signers)
+                .expect("presign session")
+        })
+        .collect();
+    let out = sim::run(sessions).expect("presign");
+    let public = out[0].1.clone();
+    assert!(
+        out.iter().all(|(_, p)| *p == public),
+        "all parties agree on public presign data"
+    );
+    (out.into_iter().map(|(p, _)| p).collect(), public)
+}
+
+fn presigned(s: &dyn Scheme, shares: &[KeyShare], signers: &[u16]) {
+    let id = s.id();
+    let pk = shares[0].public_key().clone();
+    let cc = shares[0].chain_code();
+    let msg = message_for(id, "one-round signing");
+    let (presigs, public) = presign(s, shares, signers);
+    let stored: Vec<Vec<u8>> = presigs.iter().map(|p| p.to_bytes().to_vec()).collect();
+    let mut ledgers: Vec<MemoryLedger> = signers.iter().map(|_| MemoryLedger::default()).collect();
+    let partials: Vec<_> = presigs
+        .into_iter()
+        .zip(signers)
+        .zip(ledgers.iter_mut())
+        .map(|((p, &i), l)| {
+            s.issue_partial(&shares[usize::from(i)], p, &msg, &DerivationPath::root(), l)
+                .unwrap()
+        })
+        .collect();
+    let sig = s
+        .combine(&pk, &cc, &public, &partials, &msg, &DerivationPath::root())
+        .unwrap();
+    verify_independently(id, &pk, &msg, &sig);
+
+    // A presignature copied out of storage is refused the second time.
+    let again = Presignature::from_bytes(&stored[0]).unwrap();
+    let err = s
+        .issue_partial(
+            &shares[usize::from(signers[0])],
+            again,
+            &message_for(id, "other"),
+            &DerivationPath::root(),
+            &mut ledgers[0],
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::PresignatureReused { .. }), "{err:?}");
+
+    // A tampered partial is caught at combine time, naming its issuer.
+    let mut bad = partials.clone();
+    let last = bad.len() - 1;
+    bad[last].bytes = partials[0].bytes.clone();
+    let err = s
+        .combine(&pk, &cc, &public, &bad, &msg, &DerivationPath::root())
+        .unwrap_err();
+    assert!(
+        err.culprits().contains(&bad[last].from) || matches!(err, Error::Malformed { .. }),
+        "{err:?}"
+    );
+
+    let path = DerivationPath::parse("m/1/2").unwrap();
+    if id == SchemeId::EcdsaCggmp24 {
+        // The crate's two rules, enforced by our types: no HD, no raw digest.
+        let (presigs, _) = presign(s, shares, signers);
+        let mut presigs = presigs.into_iter();
+        let e = s.issue_partial(
+            &shares[usize::from(signers[0])],
+            presigs.next().unwrap(),
+            &msg,
+            &path,
+            &mut MemoryLedger::default(),
+        );
+        assert!(matches!(e, Err(Error::PresignatureNotAllowed(_))), "{e:?}");
+        let e = s.issue_partial(
+            &shares[usize::from(signers[1])],
+            presigs.next().unwrap(),
+            &SignMessage::danger_raw_digest([7; 32]),
+            &DerivationPath::root(),
+            &mut MemoryLedger::default(),
+        );
+        assert!(matches!(e, Err(Error::PresignatureNotAllowed(_))), "{e:?}");
+    } else {
+        // FROST nonces are key-independent: one-round signing of a derived key works.
+        let (presigs, public) = presign(s, shares, signers);
+        let partials: Vec<_> = presigs
+            .into_iter()
+            .zip(signers)
+            .map(|(p, &i)| {
+                let mut own_ledger = MemoryLedger::default();
+                s.issue_partial(&shares[usize::from(i)], p, &msg, &path, &mut own_ledger)
+                    .unwrap()
+            })
+            .collect();
+        let sig = s
+            .combine(&pk, &cc, &public, &partials, &msg, &path)
+            .unwrap();
+        verify_independently(
+            id,
+            &hd::derive_public_key(&pk, &cc, &path).unwrap(),
+            &msg,
+            &sig,
+        );
+    }
+}
+
+macro_rules! matrix {
+    ($($name:ident: $scheme:expr, $t:expr, $n:expr, $all:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            conformance($scheme, $t, $n, $all);
+        }
+    )*};
+}
+
+matrix! {
+    dkls23_2_of_2: SchemeId::EcdsaDkls23, 2, 2, true;
+    dkls23_2_of_3: SchemeId::EcdsaDkls23, 2, 3, true;
+    dkls23_3_of_5: SchemeId::EcdsaDkls23, 3, 5, true;
+    cggmp24_2_of_2: SchemeId::EcdsaCggmp24, 2, 2, true;
+    cggmp24_2_of_3: SchemeId::EcdsaCggmp24, 2, 3, true;
+    cggmp24_3_of_5: SchemeId::EcdsaCggmp24, 3, 5, true;
+    taproot_2_of_2: SchemeId::SchnorrBip340, 2, 2, true;
+    taproot_2_of_3: SchemeId::SchnorrBip340, 2, 3, true;
+    taproot_3_of_5: SchemeId::SchnorrBip340, 3, 5, true;
+    ed25519_2_of_2: SchemeId::Ed25519, 2, 2, true;
+    ed25519_2_of_3: SchemeId::Ed25519, 2, 3, true;
+    ed25519_3_of_5: SchemeId::Ed25519, 3, 5, true;
+}
+
+// ------------------------------------------------------------------ malicious network / peers
+
+/// Runs a 2-of-3 signing (or keygen for the FROST/DKLs schemes, whose DKG is cheap) with
+/// `intercept` applied, returning the error.
+fn attacked(
+    id: SchemeId,
+    keygen_phase: bool,
+    intercept: impl FnMut(Message) -> Vec<Message>,
+) -> PartyError {
+    let s = scheme(id);
+    if keygen_phase {
+        let sessions = keygen_inputs(s, 2, 3)
+            .into_iter()
+            .map(|i| s.keygen(i).unwrap())
+            .collect();
+        sim::run_with(sessions, intercept).expect_err("attack must fail")
+    } else {
+        let shares = keygen(s, 2, 3);
+        let id_ = sid();
+        let msg = message_for(id, "attacked");
+        let sessions = [0u16, 1]
+            .iter()
+            .map(|&p| {
+                s.sign(
+                    &shares[usize::from(p)],
+                    id_,
+                    &[0, 1],
+                    &msg,
+                    &DerivationPath::root(),
+                )
+                .unwrap()
+            })
+            .collect();
+        sim::run_with(sessions, intercept).expect_err("attack must fail")
+    }
+}
+
+fn phases(id: SchemeId) -> Vec<bool> {
+    match id {
+        SchemeId::EcdsaCggmp24 => vec![false],
+        _ => vec![true, false],
+    }
+}
+
+#[test]
+fn negative_envelopes() {
+    for id in SchemeId::ALL {
+        for kg in phases(id) {
+            let ctx = format!("{id} {}", if kg { "keygen" } else { "sign" });
+            // Wrong session id.
+            let e = attacked(id, kg, |mut m| {
+                if m.from == 1 {
+                    m.session = SessionId([9; 32]);
+                }
+                vec![m]
+            });
+            assert_eq!(e.error, Error::WrongSession { from: 1 }, "{ctx}");
+            // Duplicate.
+            let e = attacked(id, kg, |m| {
+                if m.from == 1 {
+                    vec![m.clone(), m]
+                } else {
+                    vec![m]
+                }
+            });
+            assert!(
+                matches!(e.error, Error::Duplicate { from: 1, .. }),
+                "{ctx}: {e:?}"
+            );
+            // Wrong round.
+            let e = attacked(id, kg, |mut m| {
+                if m.from == 1 {
+                    m.round = 77;
+                }
+                vec![m]
+            });
+            assert!(
+                matches!(
+                    e.error,
+                    Error::WrongRound { from: 1, .. } | Error::Malformed { from: 1, .. }
+                ),
+                "{ctx}: {e:?}"
+            );
+            // Truncated payload.
+            let e = attacked(id, kg, |mut m| {
+                if m.from == 1 {
+                    m.payload.truncate(m.payload.len() / 2);
+                }
+                vec![m]
+            });
+            assert!(e.error.culprits().contains(&1), "{ctx}: {e:?}");
+            // Impersonation of a party outside the session.
+            let e = attacked(id, kg, |mut m| {
+                if m.from == 1 {
+                    m.from = 9;
+                }
+                vec![m]
+            });
+            assert!(
+                matches!(e.error, Error::UnknownSender { from: 9 }),
+                "{ctx}: {e:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn tampered_payloads_give_typed_errors() {
+    for id in SchemeId::ALL {
+        let s = scheme(id);
+        let flip = |mut m: Message| {
+            // Flip one byte in the middle of every message party 1 sends in its first round.
+            if m.from == 1 && m.round == 1 && !m.payload.is_empty() {
+                let mid = m.payload.len() / 2;
+                m.payload[mid] ^= 0x5a;
+            }
+            vec![m]
+        };
+        if id != SchemeId::EcdsaCggmp24 {
+            // A DKG with an altered message never yields key shares.
+            let sessions = keygen_inputs(s, 2, 3)
+                .into_iter()
+                .map(|i| s.keygen(i).unwrap())
+                .collect();
+            let e = sim::run_with(sessions, flip).expect_err("tampered DKG must fail");
+            assert!(
+                e.error.culprits().is_empty() || e.error.culprits().contains(&1),
+                "{id}: {e:?}"
+            );
+        }
+        // Signing: a typed error naming party 1 where the protocol can, or — if the flipped byte
+        // did not matter — a signature that still verifies independently. Never a bad signature.
+        let shares = keygen(s, 2, 3);
+        let msg = message_for(id, "tampered");
+        let sid_ = sid();
+        let sessions = [0u16, 1]
+            .iter()
+            .map(|&p| {
+                s.sign(
+                    &shares[usize::from(p)],
+                    sid_,
+                    &[0, 1],
+                    &msg,
+                    &DerivationPath::root(),
+                )
+                .unwrap()
+            })
+            .collect();
+        match sim::run_with(sessions, flip) {
+            Err(e) => assert!(
+                e.error.culprits().is_empty() || e.error.culprits().contains(&1),
+                "{id}: {e:?}"
+            ),
+            Ok(sigs) => {
+                for sig in sigs {
+                    verify_independently(id, shares[0].public_key(), &msg, &sig);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn inconsistent_broadcast_is_caught_in_dkg() {
+    // Party 1 reports a different broadcast transcript than everyone else (what it would do if
+    // it had sent different round-1 broadcasts to different peers): no key share is released.
+    for id in [
+        SchemeId::EcdsaDkls23,
+        SchemeId::SchnorrBip340,
+        SchemeId::Ed25519,
+    ] {
+        let s = scheme(id);
+        let sessions = keygen_inputs(s, 2, 3)
+            .into_iter()
+            .map(|i| s.keygen(i).unwrap())
+            .collect();
+        let e = sim::run_with(sessions, |mut m| {
+            if m.from == 1 && m.round == 0xFFF0 {
+                m.payload[0] ^= 1;
+            }
+            vec![m]
+        })
+        .expect_err("equivocation must be caught");
+        assert_eq!(
+            e.error,
+            Error::InconsistentBroadcast { culprits: vec![1] },
+            "{id}"
+        );
+    }
+}
