@@ -127,3 +127,9 @@ pub fn scheme(id: SchemeId) -> &'static dyn Scheme {
         SchemeId::Ed25519 => &schemes::frost::FROST_ED25519,
     }
 }
+
+// Fixture primes are public: a release build must never contain them.
+#[cfg(all(feature = "test-fixtures", not(debug_assertions)))]
+compile_error!(
+    "the `test-fixtures` feature (public Paillier primes) is for debug test builds only"
+);

@@ -4,6 +4,8 @@
 //! crate) for ECDSA, BIP-340 and the BIP-341 tweak and BIP-32 derivation; `ed25519-dalek` for
 //! Ed25519. The scheme's own verifier is never the only judge.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Mutex, OnceLock};

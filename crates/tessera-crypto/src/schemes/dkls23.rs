@@ -366,12 +366,15 @@ fn check_shares_consistent(pkg: &PublicKeyPackage<C>, params: ThresholdParams) -
 
 // ---------------------------------------------------------------- signing
 
+type Keep1 = (UniqueKeep1to2<C>, BTreeMap<DIndex, KeepPhase1to2<C>>);
+type Keep2 = (UniqueKeep2to3<C>, BTreeMap<DIndex, KeepPhase2to3<C>>);
+
 struct Sign {
     me: PartyIndex,
     party: Party<C>,
     data: SignData,
-    keep1: Option<(UniqueKeep1to2<C>, BTreeMap<DIndex, KeepPhase1to2<C>>)>,
-    keep2: Option<(UniqueKeep2to3<C>, BTreeMap<DIndex, KeepPhase2to3<C>>)>,
+    keep1: Option<Keep1>,
+    keep2: Option<Keep2>,
     x_coord: Option<String>,
     own_b3: Option<Broadcast3to4<C>>,
 }

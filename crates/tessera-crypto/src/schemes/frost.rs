@@ -280,6 +280,13 @@ fn load<S: Suite>(share: &KeyShare) -> Result<Loaded<S::C>> {
     Ok(Loaded { kp, pubkeys })
 }
 
+type Derived<C> = (
+    Option<frost::keys::KeyPackage<C>>,
+    frost::keys::PublicKeyPackage<C>,
+    PublicKey,
+);
+type DkgOut<C> = (frost::keys::KeyPackage<C>, frost::keys::PublicKeyPackage<C>);
+
 /// Key package and public key package shifted to the child key at `path`.
 fn derive<S: Suite>(
     root: &PublicKey,
@@ -287,11 +294,7 @@ fn derive<S: Suite>(
     path: &DerivationPath,
     kp: Option<&frost::keys::KeyPackage<S::C>>,
     pubkeys: &frost::keys::PublicKeyPackage<S::C>,
-) -> Result<(
-    Option<frost::keys::KeyPackage<S::C>>,
-    frost::keys::PublicKeyPackage<S::C>,
-    PublicKey,
-)> {
+) -> Result<Derived<S::C>> {
     if path.is_root() {
         return Ok((kp.cloned(), pubkeys.clone(), root.clone()));
     }
@@ -493,7 +496,6 @@ impl<S: Suite> Rounds for Sign<S> {
                 let kp = self.kp.as_ref().ok_or(Error::Misuse("no key"))?;
                 let share =
                     S::sign_share(&pkg, &nonces, kp).map_err(|e| blame(e, &self.signers))?;
-                drop(nonces);
                 out.broadcast(2, share.serialize());
                 self.own_share = Some(share);
                 self.package = Some(pkg);
@@ -676,13 +678,7 @@ impl<S: Suite> Scheme for Frost<S> {
         let confirmed = Confirmed::new(dkg, input.sid, &parties);
         Ok(Box::new(Map::new(
             confirmed,
-            move |((kp, pubkeys), transcript): (
-                (
-                    frost::keys::KeyPackage<S::C>,
-                    frost::keys::PublicKeyPackage<S::C>,
-                ),
-                [u8; 32],
-            )| {
+            move |((kp, pubkeys), transcript): (DkgOut<S::C>, [u8; 32])| {
                 let stored = StoredShare {
                     key_package: kp.serialize().map_err(|e| Error::Bug(e.to_string()))?,
                     public_key_package: pubkeys
@@ -772,7 +768,6 @@ impl<S: Suite> Scheme for Frost<S> {
         // Single use: record before anything derived from the nonces leaves this function.
         ledger.consume(&presig.id)?;
         let share_sig = S::sign_share(&pkg, &nonces, &kp).map_err(|e| blame(e, &presig.signers))?;
-        drop(nonces);
         Ok(PartialSignature {
             presignature: presig.id,
             from: share.index,
