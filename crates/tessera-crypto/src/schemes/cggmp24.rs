@@ -163,7 +163,20 @@ where
         }
         let mut out = Vec::new();
         loop {
-            match self.sm.proceed() {
+            let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.sm.proceed()))
+                .map_err(|_| Error::Aborted {
+                    culprits: Vec::new(),
+                    reason: "the protocol crate panicked on received data".into(),
+                    ban: false,
+                });
+            let step = match step {
+                Ok(step) => step,
+                Err(e) => {
+                    self.finished = true;
+                    return Err(e);
+                }
+            };
+            match step {
                 ProceedResult::SendMsg(m) => {
                     let to = match m.recipient {
                         MessageDestination::AllParties => None,
@@ -218,7 +231,20 @@ where
     fn receive(&mut self, msg: Message) -> Result<()> {
         check_envelope(&self.sid, self.me, &self.others, &msg)?;
         let from = msg.from;
-        let decoded: M = crate::session::decode(&msg.payload, from, msg.round)?;
+        // fast-paillier's deserializer (rug backend) panics on some malformed integers
+        // ("radix out of range"), found by our tamper tests: contain it and blame the sender.
+        let payload = &msg.payload;
+        let round = msg.round;
+        let decoded: M = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            crate::session::decode::<M>(payload, from, round)
+        }))
+        .unwrap_or_else(|_| {
+            Err(Error::Malformed {
+                from,
+                round,
+                reason: "payload made the protocol crate's decoder panic".into(),
+            })
+        })?;
         if decoded.round() != msg.round {
             return Err(Error::WrongRound {
                 from,
