@@ -284,27 +284,7 @@ pub fn run_crypto(opts: &Options, mut progress: impl FnMut(&str)) -> Report {
                 Some(base),
             );
             if id.has_presignatures() {
-                let mut presigs = Vec::new();
-                let presign_iters = full_iters;
-                push(
-                    name,
-                    &group,
-                    "presign",
-                    time(presign_iters, || {
-                        let id_ = sid();
-                        let sessions = signers
-                            .iter()
-                            .map(|&p| {
-                                s.presign(&shares[usize::from(p)], id_, &signers)
-                                    .expect("presign")
-                            })
-                            .collect();
-                        presigs.push(sim::run(sessions).expect("presign"));
-                    }),
-                    None,
-                );
-                // More presignatures for the online figure (FROST's are cheap).
-                while presigs.len() < opts.iterations && id != SchemeId::EcdsaCggmp24 {
+                let presign_once = || {
                     let id_ = sid();
                     let sessions = signers
                         .iter()
@@ -313,7 +293,19 @@ pub fn run_crypto(opts: &Options, mut progress: impl FnMut(&str)) -> Report {
                                 .expect("presign")
                         })
                         .collect();
-                    presigs.push(sim::run(sessions).expect("presign"));
+                    sim::run(sessions).expect("presign")
+                };
+                let mut presigs = Vec::new();
+                push(
+                    name,
+                    &group,
+                    "presign",
+                    time(full_iters, || presigs.push(presign_once())),
+                    None,
+                );
+                // More presignatures for the online figure (FROST's are cheap).
+                while presigs.len() < opts.iterations && id != SchemeId::EcdsaCggmp24 {
+                    presigs.push(presign_once());
                 }
                 let pk = shares[0].public_key().clone();
                 let cc = shares[0].chain_code();
