@@ -1,0 +1,354 @@
+//! Operator authorizations: what a signer node requires before it takes part in a keygen or a
+//! signing session.
+
+use std::fmt;
+
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use sha2::Digest;
+use tessera_crypto::{DerivationPath, MessageHash, SchemeId, SignMessage};
+use zeroize::Zeroizing;
+
+use crate::codec::{hex_newtype, hexarr};
+use crate::identity::NodeId;
+use crate::{Result, WireError};
+
+/// Magic of a serialized [`OperatorKey`].
+const OPERATOR_MAGIC: &[u8; 4] = b"TSOP";
+/// Format version of a serialized [`OperatorKey`].
+const OPERATOR_VERSION: u8 = 1;
+/// Length of a serialized [`OperatorKey`]: magic, version, Ed25519 seed.
+const OPERATOR_LEN: usize = 4 + 1 + 32;
+
+/// Domain tag at the start of [`Authorization::signing_bytes`].
+pub const AUTHZ_DOMAIN: &str = "tessera/authz/v1";
+
+/// An operator's Ed25519 signing key. Wiped on drop; `Debug` prints `[REDACTED]`; not `Clone`.
+pub struct OperatorKey {
+    key: SigningKey,
+}
+
+impl fmt::Debug for OperatorKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OperatorKey([REDACTED])")
+    }
+}
+
+impl OperatorKey {
+    /// A fresh key from `rng`.
+    pub fn generate(rng: &mut (impl rand_core::RngCore + rand_core::CryptoRng)) -> Self {
+        OperatorKey {
+            key: SigningKey::generate(rng),
+        }
+    }
+
+    /// Serialized secret: `"TSOP" || version (1) || Ed25519 seed (32)`.
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(Vec::with_capacity(OPERATOR_LEN));
+        out.extend_from_slice(OPERATOR_MAGIC);
+        out.push(OPERATOR_VERSION);
+        out.extend_from_slice(self.key.as_bytes());
+        out
+    }
+
+    /// Inverse of [`to_bytes`](Self::to_bytes) ([`WireError::InvalidKey`] for a wrong magic or
+    /// length, [`WireError::UnsupportedVersion`] for an unknown version).
+    pub fn from_bytes(b: &[u8]) -> Result<Self> {
+        if b.len() < 5 || &b[..4] != OPERATOR_MAGIC {
+            return Err(WireError::InvalidKey("not a tessera operator key".into()));
+        }
+        if b[4] != OPERATOR_VERSION {
+            return Err(WireError::UnsupportedVersion(b[4]));
+        }
+        if b.len() != OPERATOR_LEN {
+            return Err(WireError::InvalidKey(format!(
+                "operator key must be {OPERATOR_LEN} bytes, got {}",
+                b.len()
+            )));
+        }
+        let mut seed = Zeroizing::new([0u8; 32]);
+        seed.copy_from_slice(&b[5..]);
+        Ok(OperatorKey {
+            key: SigningKey::from_bytes(&seed),
+        })
+    }
+
+    /// Text file form: the lowercase hex of [`to_bytes`](Self::to_bytes) and a newline (it
+    /// starts with `54534f5001`, "TSOP" version 1).
+    pub fn to_text(&self) -> Zeroizing<String> {
+        let bytes = self.to_bytes();
+        let mut s = Zeroizing::new(hex::encode(bytes.as_slice()));
+        s.push('\n');
+        s
+    }
+
+    /// Inverse of [`to_text`](Self::to_text); surrounding whitespace is ignored.
+    pub fn from_text(s: &str) -> Result<Self> {
+        let bytes = Zeroizing::new(
+            hex::decode(s.trim())
+                .map_err(|_| WireError::InvalidKey("operator key file is not hex".into()))?,
+        );
+        Self::from_bytes(&bytes)
+    }
+
+    /// The public key.
+    pub fn public(&self) -> OperatorPublic {
+        OperatorPublic(self.key.verifying_key().to_bytes())
+    }
+}
+
+/// An operator's Ed25519 verifying key. `Display`, `Debug` and serde use lowercase hex.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OperatorPublic(pub [u8; 32]);
+
+hex_newtype!(OperatorPublic, "operator public key");
+
+impl fmt::Debug for OperatorPublic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "OperatorPublic({})", hex::encode(self.0))
+    }
+}
+
+/// What an operator authorizes.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Action {
+    /// Run a key generation for a new wallet.
+    Keygen {
+        /// Wallet id.
+        wallet_id: String,
+        /// Scheme (serialized by [`SchemeId::name`]).
+        scheme: SchemeId,
+        /// Signers needed (`t`).
+        threshold: u16,
+        /// The share holders, in party-index order.
+        signers: Vec<NodeId>,
+    },
+    /// Sign messages with a wallet key.
+    Sign {
+        /// Wallet id.
+        wallet_id: String,
+        /// Non-hardened derivation path in canonical form: `"m"` or `"m/1/2"`.
+        path: String,
+        /// The messages, as the signer will recompute them ([`authorized_message`]).
+        messages: Vec<AuthorizedMessage>,
+    },
+}
+
+/// One message a signing authorization covers, in the form the signer can recompute.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum AuthorizedMessage {
+    /// The signer hashes the preimage itself; this binds the 32-byte digest it will compute.
+    Preimage {
+        /// Hash the signer applies.
+        hash: MessageHash,
+        /// The resulting digest.
+        #[serde(with = "hexarr")]
+        digest: [u8; 32],
+    },
+    /// DANGEROUS: a digest the signer cannot recompute (it never sees the preimage).
+    DangerRawDigest {
+        /// The digest.
+        #[serde(with = "hexarr")]
+        digest: [u8; 32],
+    },
+    /// Ed25519 signs the message bytes themselves; this binds their SHA-256.
+    Ed25519Message {
+        /// SHA-256 of the message bytes.
+        #[serde(with = "hexarr")]
+        sha256: [u8; 32],
+    },
+}
+
+/// An operator's signed permission for one request.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Authorization {
+    /// Unique request id (the signer's vault rejects ids it has seen).
+    pub request_id: String,
+    /// What is authorized.
+    pub action: Action,
+    /// Expiry, unix seconds (exclusive).
+    pub expires_at: u64,
+    /// The signing operator.
+    pub operator: OperatorPublic,
+    /// Ed25519 signature over [`Authorization::signing_bytes`].
+    #[serde(with = "hexarr")]
+    pub signature: [u8; 64],
+}
+
+impl Authorization {
+    /// Signs `action` for `request_id`, valid until `expires_at` (unix seconds, exclusive).
+    pub fn sign(
+        key: &OperatorKey,
+        request_id: String,
+        action: Action,
+        expires_at: u64,
+    ) -> Authorization {
+        let operator = key.public();
+        let bytes = Self::signing_bytes(&request_id, &action, expires_at, &operator);
+        Authorization {
+            request_id,
+            action,
+            expires_at,
+            operator,
+            signature: key.key.sign(&bytes).to_bytes(),
+        }
+    }
+
+    /// The canonical bytes an operator signs (not JSON). Every variable-length field carries a
+    /// `u64` big-endian length, every choice a one-byte tag, every integer a fixed width:
+    ///
+    /// ```text
+    /// str("tessera/authz/v1") || str(request_id)
+    /// || 0x01 || str(wallet_id) || str(scheme.name()) || u16(threshold) || u64(#signers) || node_id*
+    ///  | 0x02 || str(wallet_id) || str(path) || u64(#messages) || message*
+    /// || u64(expires_at) || operator(32)
+    /// message = 0x01 || hash-tag (1 sha256, 2 double-sha256, 3 keccak256) || digest(32)
+    ///         | 0x02 || digest(32)        (danger raw digest)
+    ///         | 0x03 || sha256(32)        (ed25519 message)
+    /// ```
+    pub fn signing_bytes(
+        request_id: &str,
+        action: &Action,
+        expires_at: u64,
+        operator: &OperatorPublic,
+    ) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256);
+        put_str(&mut out, AUTHZ_DOMAIN);
+        put_str(&mut out, request_id);
+        match action {
+            Action::Keygen {
+                wallet_id,
+                scheme,
+                threshold,
+                signers,
+            } => {
+                out.push(1);
+                put_str(&mut out, wallet_id);
+                put_str(&mut out, scheme.name());
+                out.extend_from_slice(&threshold.to_be_bytes());
+                put_len(&mut out, signers.len());
+                for s in signers {
+                    out.extend_from_slice(&s.0);
+                }
+            }
+            Action::Sign {
+                wallet_id,
+                path,
+                messages,
+            } => {
+                out.push(2);
+                put_str(&mut out, wallet_id);
+                put_str(&mut out, path);
+                put_len(&mut out, messages.len());
+                for m in messages {
+                    match m {
+                        AuthorizedMessage::Preimage { hash, digest } => {
+                            out.push(1);
+                            out.push(match hash {
+                                MessageHash::Sha256 => 1,
+                                MessageHash::DoubleSha256 => 2,
+                                MessageHash::Keccak256 => 3,
+                            });
+                            out.extend_from_slice(digest);
+                        }
+                        AuthorizedMessage::DangerRawDigest { digest } => {
+                            out.push(2);
+                            out.extend_from_slice(digest);
+                        }
+                        AuthorizedMessage::Ed25519Message { sha256 } => {
+                            out.push(3);
+                            out.extend_from_slice(sha256);
+                        }
+                    }
+                }
+            }
+        }
+        out.extend_from_slice(&expires_at.to_be_bytes());
+        out.extend_from_slice(&operator.0);
+        out
+    }
+
+    /// Checks, in order: the operator is in `trusted` ([`WireError::UntrustedOperator`]), the
+    /// signature (`verify_strict`, [`WireError::BadSignature`]), a sign action's path is a
+    /// canonical non-hardened path ([`WireError::Malformed`]), `now_unix < expires_at`
+    /// ([`WireError::Expired`]) and `expires_at - now_unix <= max_lifetime_secs`
+    /// ([`WireError::TooLongLived`]).
+    ///
+    /// Replay protection (a request id seen before) is the signer vault's job.
+    pub fn verify(
+        &self,
+        trusted: &[OperatorPublic],
+        now_unix: u64,
+        max_lifetime_secs: u64,
+    ) -> Result<()> {
+        if !trusted.contains(&self.operator) {
+            return Err(WireError::UntrustedOperator);
+        }
+        let vk = VerifyingKey::from_bytes(&self.operator.0)
+            .map_err(|_| WireError::InvalidKey("operator key is not a valid point".into()))?;
+        let bytes = Self::signing_bytes(
+            &self.request_id,
+            &self.action,
+            self.expires_at,
+            &self.operator,
+        );
+        vk.verify_strict(
+            &bytes,
+            &ed25519_dalek::Signature::from_bytes(&self.signature),
+        )
+        .map_err(|_| WireError::BadSignature)?;
+        if let Action::Sign { path, .. } = &self.action {
+            let canonical = DerivationPath::parse(path)
+                .map(|p| p.to_string() == *path)
+                .unwrap_or(false);
+            if !canonical {
+                return Err(WireError::Malformed(format!(
+                    "derivation path {path:?} is not a canonical non-hardened path"
+                )));
+            }
+        }
+        if now_unix >= self.expires_at {
+            return Err(WireError::Expired);
+        }
+        if self.expires_at - now_unix > max_lifetime_secs {
+            return Err(WireError::TooLongLived);
+        }
+        Ok(())
+    }
+}
+
+fn put_len(out: &mut Vec<u8>, len: usize) {
+    out.extend_from_slice(&(len as u64).to_be_bytes());
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_len(out, s.len());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// The form in which an authorization covers `msg`: what the signer recomputes from the
+/// [`SignMessage`] it is asked to sign and compares with the authorization's list.
+///
+/// - a preimage with a hash -> [`AuthorizedMessage::Preimage`] with the digest the signer signs
+///   ([`SignMessage::digest32`]);
+/// - a preimage without a hash (Ed25519 signs the bytes) -> [`AuthorizedMessage::Ed25519Message`]
+///   with the SHA-256 of [`SignMessage::ed25519_bytes`];
+/// - a raw digest -> [`AuthorizedMessage::DangerRawDigest`].
+pub fn authorized_message(msg: &SignMessage) -> Result<AuthorizedMessage> {
+    match msg {
+        SignMessage::RawDigest(d) => Ok(AuthorizedMessage::DangerRawDigest { digest: *d }),
+        SignMessage::Preimage {
+            hash: Some(hash), ..
+        } => {
+            let digest = msg
+                .digest32()
+                .map_err(|e| WireError::Malformed(format!("sign message: {e}")))?;
+            Ok(AuthorizedMessage::Preimage {
+                hash: *hash,
+                digest,
+            })
+        }
+        SignMessage::Preimage { hash: None, .. } => Ok(AuthorizedMessage::Ed25519Message {
+            sha256: sha2::Sha256::digest(msg.ed25519_bytes()).into(),
+        }),
+    }
+}
