@@ -2,9 +2,15 @@
 
 #![forbid(unsafe_code)]
 
-use anyhow::{bail, Result};
-use clap::{Parser, Subcommand};
-use tessera_crypto::SchemeId;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use tessera_cli::cluster::{ClusterFile, ClusterOptions, LocalCluster};
+use tessera_cli::daemon::{self, UnlockSpec};
+use tessera_crypto::{MessageHash, SchemeId, SignMessage};
+use tessera_wire::OperatorPublic;
 
 #[derive(Parser)]
 #[command(
@@ -21,10 +27,205 @@ struct Cli {
 enum Command {
     /// List the signature schemes, their protocol crates and audit status.
     Schemes,
+    /// One-command showcase: a fresh local cluster, one wallet per scheme, verified signatures.
+    Demo {
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Keep the cluster's data in this directory instead of a removed temporary one.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
+    /// Run a local cluster (coordinator + signers on loopback, TLS) until Ctrl-C.
+    Up {
+        /// Data directory (created; must not hold a cluster yet).
+        #[arg(long, default_value = "tessera-cluster")]
+        dir: PathBuf,
+        /// Number of signers.
+        #[arg(long, default_value_t = 3)]
+        signers: usize,
+    },
+    /// Cluster overview (signers, links, wallets).
+    Status(ClusterArg),
+    /// Wallets.
+    Wallet {
+        #[command(subcommand)]
+        what: WalletCmd,
+    },
+    /// Sign a message with a wallet (authorized with the cluster's operator key).
+    Sign {
+        #[command(flatten)]
+        cluster: ClusterArg,
+        /// Wallet id.
+        #[arg(long)]
+        wallet: String,
+        /// Derivation path.
+        #[arg(long, default_value = "m")]
+        path: String,
+        /// Message bytes (hex). ECDSA/BIP-340: hashed by each signer with --hash; Ed25519: signed as is.
+        #[arg(long, conflicts_with = "danger_raw_digest")]
+        message_hex: Option<String>,
+        /// Hash the signers apply (ECDSA, BIP-340).
+        #[arg(long, default_value = "sha256")]
+        hash: String,
+        /// DANGEROUS: sign a 32-byte digest the signers cannot recompute (hex).
+        #[arg(long)]
+        danger_raw_digest: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Signer node.
+    Signer {
+        #[command(subcommand)]
+        what: SignerCmd,
+    },
+    /// Coordinator.
+    Coordinator {
+        #[command(subcommand)]
+        what: CoordinatorCmd,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
         what: Bench,
+    },
+}
+
+#[derive(Args)]
+struct ClusterArg {
+    /// Directory of a cluster started by `tessera up`.
+    #[arg(long, env = "TESSERA_CLUSTER", default_value = "tessera-cluster")]
+    cluster: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum WalletCmd {
+    /// Create a wallet by distributed key generation across signers.
+    Create {
+        #[command(flatten)]
+        cluster: ClusterArg,
+        /// Scheme (see `tessera schemes`).
+        #[arg(long)]
+        scheme: String,
+        /// Threshold t.
+        #[arg(long, default_value_t = 2)]
+        threshold: u16,
+        /// Wallet id (default: random).
+        #[arg(long)]
+        id: Option<String>,
+        /// Signer names to use (default: all).
+        #[arg(long = "signer")]
+        signers: Vec<String>,
+        /// Return at once instead of waiting for the key.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// List wallets.
+    List(ClusterArg),
+    /// Show a wallet (and a derived key with --path).
+    Show {
+        #[command(flatten)]
+        cluster: ClusterArg,
+        /// Wallet id.
+        id: String,
+        /// Derivation path.
+        #[arg(long)]
+        path: Option<String>,
+    },
+}
+
+#[derive(Args, Clone)]
+struct UnlockArgs {
+    /// Read the vault passphrase from this environment variable.
+    #[arg(
+        long,
+        default_value = "TESSERA_VAULT_PASSPHRASE",
+        conflicts_with = "key_file"
+    )]
+    passphrase_env: String,
+    /// Unlock with a 32-byte key file instead of a passphrase.
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+}
+
+impl UnlockArgs {
+    fn spec(&self) -> UnlockSpec {
+        match &self.key_file {
+            Some(k) => UnlockSpec::KeyFile(k.clone()),
+            None => UnlockSpec::PassphraseEnv(self.passphrase_env.clone()),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum SignerCmd {
+    /// Create the vault and node identity; prints the identity to enroll.
+    Init {
+        /// Data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        #[command(flatten)]
+        unlock: UnlockArgs,
+        /// Trusted operator public key (hex); repeatable.
+        #[arg(long = "operator", required = true)]
+        operators: Vec<String>,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Print this signer's public identity (for enrollment).
+    Identity {
+        /// Data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        #[command(flatten)]
+        unlock: UnlockArgs,
+    },
+    /// Run the signer daemon (outbound links only).
+    Run {
+        /// Data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        #[command(flatten)]
+        unlock: UnlockArgs,
+        /// Coordinator URL (https://host:port); repeatable.
+        #[arg(long = "coordinator", required = true)]
+        coordinators: Vec<String>,
+        /// CA certificate (PEM) the coordinators' certificates chain to.
+        #[arg(long)]
+        ca: PathBuf,
+        /// Exit when standard input closes (used by `tessera up`).
+        #[arg(long)]
+        exit_on_stdin_eof: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum CoordinatorCmd {
+    /// Run the coordinator.
+    Run {
+        /// Data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:7300")]
+        listen: String,
+        /// URL signers dial (bound into their hello).
+        #[arg(long)]
+        public_url: String,
+        /// TLS certificate chain (PEM).
+        #[arg(long)]
+        tls_cert: PathBuf,
+        /// TLS private key (PEM).
+        #[arg(long)]
+        tls_key: PathBuf,
+        /// File holding the API bearer token.
+        #[arg(long)]
+        token_file: PathBuf,
+        /// Exit when standard input closes (used by `tessera up`).
+        #[arg(long)]
+        exit_on_stdin_eof: bool,
     },
 }
 
@@ -48,16 +249,235 @@ enum Bench {
         #[arg(long = "group")]
         groups: Vec<String>,
     },
+    /// Signatures through the API of a real cluster, vs the raw in-process figure.
+    Sign {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Only these schemes (repeatable).
+        #[arg(long = "scheme")]
+        schemes: Vec<String>,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Drive the cluster of this `tessera up` directory instead of starting one.
+        #[arg(long)]
+        coordinator: Option<PathBuf>,
+        /// Skip the raw in-process figures.
+        #[arg(long)]
+        skip_raw: bool,
+    },
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().command {
+fn parse_schemes(names: &[String]) -> Result<Vec<SchemeId>> {
+    if names.is_empty() {
+        return Ok(SchemeId::ALL.to_vec());
+    }
+    names
+        .iter()
+        .map(|s| SchemeId::from_name(s).ok_or_else(|| anyhow::anyhow!("unknown scheme {s:?}")))
+        .collect()
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::env::var_os("NO_COLOR").is_none())
+        .try_init();
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Signer { .. } | Command::Coordinator { .. } => init_logging("info"),
+        _ => init_logging("warn"),
+    }
+    match cli.command {
         Command::Schemes => {
             for s in SchemeId::ALL {
                 println!("{:<26} {}", s.name(), s.audit_status());
             }
             Ok(())
         }
+        Command::Demo { json, keep } => {
+            runtime()?.block_on(tessera_cli::demo::run(json, keep))?;
+            Ok(())
+        }
+        Command::Up { dir, signers } => runtime()?.block_on(async move {
+            let cluster = LocalCluster::start(
+                &dir,
+                ClusterOptions {
+                    signers,
+                    ..Default::default()
+                },
+            )
+            .await?;
+            println!("cluster up: {}", cluster.file.url);
+            println!("  data, logs, keys: {}", cluster.dir.display());
+            println!(
+                "  try: tessera wallet create --cluster {} --scheme ed25519",
+                dir.display()
+            );
+            println!("  Ctrl-C stops everything");
+            daemon::shutdown_signal(false).await;
+            drop(cluster);
+            Ok(())
+        }),
+        Command::Status(c) => runtime()?.block_on(async move {
+            let f = ClusterFile::load(&c.cluster)?;
+            let s = f.client()?.status().await?;
+            println!("coordinator {}  version {}", f.url, s.version);
+            for sg in &s.signers {
+                let st = sg.status.as_ref();
+                println!(
+                    "  {:<12} {}  {:<9} wallets {:>3}  primes ready {}",
+                    sg.name,
+                    &sg.node_id.to_string()[..16],
+                    if sg.connected { "linked" } else { "OFFLINE" },
+                    st.map(|s| s.wallets).unwrap_or(0),
+                    st.map(|s| s.primes_ready).unwrap_or(0)
+                );
+            }
+            println!(
+                "  wallets {}  sessions running {}",
+                s.wallets, s.running_sessions
+            );
+            Ok(())
+        }),
+        Command::Wallet { what } => runtime()?.block_on(wallet_cmd(what)),
+        Command::Sign {
+            cluster,
+            wallet,
+            path,
+            message_hex,
+            hash,
+            danger_raw_digest,
+            json,
+        } => runtime()?.block_on(async move {
+            let f = ClusterFile::load(&cluster.cluster)?;
+            let client = f.client()?;
+            let w = client.wallet(&wallet).await?;
+            let message = match (message_hex, danger_raw_digest) {
+                (_, Some(d)) => {
+                    eprintln!(
+                        "WARNING: signing a raw digest: the signers cannot see what they sign"
+                    );
+                    let d: [u8; 32] = hex::decode(d)?
+                        .try_into()
+                        .map_err(|_| anyhow::anyhow!("a raw digest is 32 bytes"))?;
+                    SignMessage::danger_raw_digest(d)
+                }
+                (Some(m), None) => {
+                    let bytes = hex::decode(m).context("--message-hex")?;
+                    if w.scheme == SchemeId::Ed25519 {
+                        SignMessage::raw_bytes(bytes)
+                    } else {
+                        let hash = match hash.as_str() {
+                            "sha256" => MessageHash::Sha256,
+                            "double-sha256" => MessageHash::DoubleSha256,
+                            "keccak256" => MessageHash::Keccak256,
+                            other => bail!("unknown hash {other:?}"),
+                        };
+                        SignMessage::Preimage {
+                            hash: Some(hash),
+                            bytes,
+                        }
+                    }
+                }
+                (None, None) => bail!("give --message-hex (or, dangerously, --danger-raw-digest)"),
+            };
+            let s = client
+                .sign(&f.operator()?, &wallet, &path, &message)
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else if let Some(sig) = &s.signature {
+                let derived = client.derive(&wallet, &path).await?;
+                tessera_cli::verify::verify(w.scheme, &derived.public_key, &message, sig)?;
+                println!("{}", hex::encode(sig.to_bytes()));
+                eprintln!(
+                    "signed by {} signers ({:?}); verified independently",
+                    s.participants.len(),
+                    s.sign_path
+                );
+            } else {
+                let e = s
+                    .error
+                    .map(|e| format!("{}: {}", e.code, e.message))
+                    .unwrap_or_default();
+                bail!("signing failed: {e}");
+            }
+            Ok(())
+        }),
+        Command::Signer { what } => match what {
+            SignerCmd::Init {
+                dir,
+                unlock,
+                operators,
+                name,
+            } => {
+                let ops = operators
+                    .iter()
+                    .map(|o| OperatorPublic::from_hex(o).map_err(anyhow::Error::from))
+                    .collect::<Result<Vec<_>>>()?;
+                let id =
+                    daemon::init_signer(&dir, &unlock.spec(), &ops, &name, Default::default())?;
+                println!("{}", serde_json::to_string_pretty(&id)?);
+                Ok(())
+            }
+            SignerCmd::Identity { dir, unlock } => {
+                let id = daemon::signer_identity(&dir, &unlock.spec())?;
+                println!("{}", serde_json::to_string_pretty(&id)?);
+                Ok(())
+            }
+            SignerCmd::Run {
+                dir,
+                unlock,
+                coordinators,
+                ca,
+                exit_on_stdin_eof,
+            } => daemon::run_signer(&dir, &unlock.spec(), coordinators, &ca, exit_on_stdin_eof),
+        },
+        Command::Coordinator {
+            what:
+                CoordinatorCmd::Run {
+                    dir,
+                    listen,
+                    public_url,
+                    tls_cert,
+                    tls_key,
+                    token_file,
+                    exit_on_stdin_eof,
+                },
+        } => daemon::run_coordinator(daemon::CoordinatorArgs {
+            dir,
+            listen,
+            public_url,
+            tls_cert,
+            tls_key,
+            token_file,
+            watch_stdin: exit_on_stdin_eof,
+        }),
         Command::Bench {
             what:
                 Bench::Crypto {
@@ -73,15 +493,7 @@ fn main() -> Result<()> {
                 slow_iterations,
                 ..Default::default()
             };
-            if !schemes.is_empty() {
-                opts.schemes = schemes
-                    .iter()
-                    .map(|s| {
-                        SchemeId::from_name(s)
-                            .ok_or_else(|| anyhow::anyhow!("unknown scheme {s:?}"))
-                    })
-                    .collect::<Result<_>>()?;
-            }
+            opts.schemes = parse_schemes(&schemes)?;
             if !groups.is_empty() {
                 opts.groups = groups
                     .iter()
@@ -96,6 +508,125 @@ fn main() -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 print!("{}", tessera_bench::render_table(&report));
+            }
+            Ok(())
+        }
+        Command::Bench {
+            what:
+                Bench::Sign {
+                    json,
+                    schemes,
+                    concurrency,
+                    duration,
+                    coordinator,
+                    skip_raw,
+                },
+        } => {
+            let opts = tessera_cli::benchsign::SignBenchOptions {
+                schemes: parse_schemes(&schemes)?,
+                concurrency,
+                duration: Duration::from_secs(duration),
+                cluster_dir: coordinator,
+                skip_raw,
+            };
+            let rows =
+                runtime()?.block_on(tessera_cli::benchsign::run(opts, |l| eprintln!("... {l}")))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                print!("{}", tessera_cli::benchsign::render(&rows));
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn wallet_cmd(what: WalletCmd) -> Result<()> {
+    match what {
+        WalletCmd::Create {
+            cluster,
+            scheme,
+            threshold,
+            id,
+            signers,
+            no_wait,
+        } => {
+            let f = ClusterFile::load(&cluster.cluster)?;
+            let client = f.client()?;
+            let scheme = SchemeId::from_name(&scheme).ok_or_else(|| {
+                anyhow::anyhow!("unknown scheme {scheme:?}; see `tessera schemes`")
+            })?;
+            let chosen: Vec<_> = if signers.is_empty() {
+                f.signers.iter().map(|s| s.node_id).collect()
+            } else {
+                signers
+                    .iter()
+                    .map(|n| {
+                        f.signers
+                            .iter()
+                            .find(|s| &s.name == n)
+                            .map(|s| s.node_id)
+                            .ok_or_else(|| anyhow::anyhow!("no signer named {n}"))
+                    })
+                    .collect::<Result<_>>()?
+            };
+            let id = id.unwrap_or_else(|| format!("w-{}", &tessera_client::random_id()[..12]));
+            let w = client
+                .create_wallet(&f.operator()?, &id, &id, scheme, threshold, chosen)
+                .await?;
+            if no_wait {
+                println!("{}", serde_json::to_string_pretty(&w)?);
+                return Ok(());
+            }
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar.set_message(format!("{}: distributed key generation", scheme.name()));
+            loop {
+                let w = client.wallet(&id).await?;
+                match w.status {
+                    tessera_proto::api::WalletStatus::Creating => {
+                        tokio::time::sleep(Duration::from_millis(250)).await
+                    }
+                    tessera_proto::api::WalletStatus::Failed => {
+                        bar.abandon();
+                        bail!("key generation failed: {}", w.error.unwrap_or_default())
+                    }
+                    tessera_proto::api::WalletStatus::Ready => {
+                        bar.finish_and_clear();
+                        println!("{}", serde_json::to_string_pretty(&w)?);
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        WalletCmd::List(c) => {
+            let f = ClusterFile::load(&c.cluster)?;
+            for w in f.client()?.wallets().await? {
+                println!(
+                    "{:<24} {:<26} {}-of-{}  {:?}  pool {}  {}",
+                    w.wallet_id,
+                    w.scheme.name(),
+                    w.threshold,
+                    w.signers.len(),
+                    w.status,
+                    w.pool,
+                    w.public_key.map(|k| k.to_hex()).unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        WalletCmd::Show { cluster, id, path } => {
+            let f = ClusterFile::load(&cluster.cluster)?;
+            let client = f.client()?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&client.wallet(&id).await?)?
+            );
+            if let Some(p) = path {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&client.derive(&id, &p).await?)?
+                );
             }
             Ok(())
         }

@@ -1082,6 +1082,21 @@ impl Vault {
     }
 }
 
+impl Vault {
+    /// Was `request_id` recorded (and not yet pruned)?
+    pub fn has_request(&self, request_id: &str) -> Result<bool, VaultError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM requests WHERE request_id = ?1",
+                [request_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+}
+
 fn is_consumed_in(conn: &Connection, id: &[u8; 32]) -> Result<bool, VaultError> {
     Ok(conn
         .query_row(

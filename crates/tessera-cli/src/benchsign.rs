@@ -1,0 +1,293 @@
+//! `tessera bench sign`: signatures through the API of a real cluster (processes, TLS, sealed
+//! envelopes, vault writes), next to the raw in-process protocol figure measured in the same run.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+use tessera_client::Client;
+use tessera_crypto::{MessageHash, SchemeId, SignMessage};
+use tessera_proto::api::{SignPath, WalletStatus};
+use tessera_wire::OperatorKey;
+
+use crate::cluster::{ClusterFile, ClusterOptions, LocalCluster};
+
+/// Options.
+#[derive(Debug, Clone)]
+pub struct SignBenchOptions {
+    /// Schemes to measure.
+    pub schemes: Vec<SchemeId>,
+    /// Requests in flight.
+    pub concurrency: usize,
+    /// Measuring time per row.
+    pub duration: Duration,
+    /// Drive an existing cluster (directory of `tessera up`) instead of starting one.
+    pub cluster_dir: Option<PathBuf>,
+    /// Skip the in-process raw figures.
+    pub skip_raw: bool,
+}
+
+/// One row of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignRow {
+    /// Scheme name.
+    pub scheme: String,
+    /// `presigned` (pool, one online round), `full` (interactive protocol), as requested.
+    pub path: String,
+    /// Share of requests actually served from the pool.
+    pub presigned_fraction: f64,
+    /// Requests completed.
+    pub requests: usize,
+    /// Requests that failed.
+    pub errors: usize,
+    /// Median latency, ms.
+    pub p50_ms: f64,
+    /// 95th percentile, ms.
+    pub p95_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+    /// Completed requests per second.
+    pub throughput_per_s: f64,
+    /// Raw in-process protocol median for the same path (all parties in one process), ms.
+    pub raw_ms: Option<f64>,
+    /// p50 / raw.
+    pub overhead_ratio: Option<f64>,
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).saturating_sub(1);
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn message(s: SchemeId, i: u64) -> SignMessage {
+    let text = format!("tessera bench request {i}");
+    match s {
+        SchemeId::Ed25519 => SignMessage::raw_bytes(text.into_bytes()),
+        _ => SignMessage::Preimage {
+            hash: Some(MessageHash::Sha256),
+            bytes: text.into_bytes(),
+        },
+    }
+}
+
+/// Runs the benchmark.
+pub async fn run(opts: SignBenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<SignRow>> {
+    // Raw figures first, before any cluster process competes for the CPU.
+    let raw = if opts.skip_raw {
+        Vec::new()
+    } else {
+        progress("measuring raw in-process protocol figures (2-of-3)…");
+        let o = tessera_bench::Options {
+            iterations: 30,
+            slow_iterations: 3,
+            groups: vec![(2, 3)],
+            schemes: opts.schemes.clone(),
+        };
+        let mut p = |s: &str| progress(s);
+        tokio::task::block_in_place(|| tessera_bench::run_crypto(&o, &mut p)).rows
+    };
+    let raw_for = |s: SchemeId, full: bool| {
+        let op = if full {
+            "sign (full, interactive)"
+        } else {
+            "sign (online, from presignature)"
+        };
+        raw.iter()
+            .find(|r| r.scheme == s.name() && r.op == op && r.group == "2-of-3")
+            .map(|r| r.median_ms)
+    };
+
+    let dir = std::env::temp_dir().join(format!("tessera-bench-{}", std::process::id()));
+    let (_cluster, file) = match &opts.cluster_dir {
+        Some(d) => (None, ClusterFile::load(d)?),
+        None => {
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)?;
+            }
+            progress("starting a local cluster (coordinator + 3 signers)…");
+            let c = LocalCluster::start(&dir, ClusterOptions::default()).await?;
+            let f = c.file.clone();
+            (Some(c), f)
+        }
+    };
+    let client = file.client()?;
+    let operator = Arc::new(file.operator()?);
+    let signers: Vec<_> = file.signers.iter().map(|s| s.node_id).collect();
+    if signers.len() < 3 {
+        bail!("the cluster needs at least 3 signers");
+    }
+    let signers = signers[..3].to_vec();
+
+    let mut rows = Vec::new();
+    for &s in &opts.schemes {
+        let id = format!(
+            "bench-{}-{}",
+            s.name().replace(['/', '-'], "_"),
+            &tessera_client::random_id()[..8]
+        );
+        progress(&format!("{}: creating a 2-of-3 wallet…", s.name()));
+        client
+            .create_wallet(&operator, &id, &id, s, 2, signers.clone())
+            .await?;
+        let t0 = Instant::now();
+        loop {
+            let w = client.wallet(&id).await?;
+            match w.status {
+                WalletStatus::Ready => break,
+                WalletStatus::Failed => bail!("{}: key generation failed: {:?}", s.name(), w.error),
+                WalletStatus::Creating => {
+                    if t0.elapsed() > Duration::from_secs(900) {
+                        bail!("{}: key generation timed out", s.name());
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+        let mut paths: Vec<(&str, bool)> = Vec::new();
+        if s.has_presignatures() {
+            paths.push(("m", false));
+        }
+        if s == SchemeId::EcdsaCggmp24 || !s.has_presignatures() {
+            // cggmp24: HD child keys always take the full protocol.
+            paths.push((if s.has_presignatures() { "m/0" } else { "m" }, true));
+        }
+        for (path, full) in paths {
+            if !full {
+                progress(&format!("{}: waiting for the presignature pool…", s.name()));
+                let t0 = Instant::now();
+                while client.wallet(&id).await?.pool < 4 && t0.elapsed() < Duration::from_secs(120)
+                {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            }
+            progress(&format!(
+                "{}: signing at {path} for {} s, {} in flight…",
+                s.name(),
+                opts.duration.as_secs(),
+                opts.concurrency
+            ));
+            let mut row = load(&client, &operator, s, &id, path, &opts).await;
+            row.path = if full { "full" } else { "presigned" }.into();
+            row.raw_ms = raw_for(s, full);
+            row.overhead_ratio = row.raw_ms.map(|r| row.p50_ms / r);
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
+
+async fn load(
+    client: &Client,
+    operator: &Arc<OperatorKey>,
+    s: SchemeId,
+    wallet: &str,
+    path: &str,
+    opts: &SignBenchOptions,
+) -> SignRow {
+    let samples = Arc::new(Mutex::new(Vec::<(f64, bool)>::new()));
+    let errors = Arc::new(Mutex::new(0usize));
+    let end = Instant::now() + opts.duration;
+    let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..opts.concurrency.max(1) {
+        let client = client.clone();
+        let operator = operator.clone();
+        let samples = samples.clone();
+        let errors = errors.clone();
+        let counter = counter.clone();
+        let wallet = wallet.to_string();
+        let path = path.to_string();
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < end {
+                let i = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let m = message(s, i);
+                let Ok(req) = Client::sign_request(&operator, &wallet, &path, &m) else {
+                    break;
+                };
+                let t = Instant::now();
+                match client.submit(&wallet, &req, true).await {
+                    Ok(session) if session.signature.is_some() => {
+                        let ms = t.elapsed().as_secs_f64() * 1000.0;
+                        let pre = session.sign_path == Some(SignPath::Presigned);
+                        samples
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push((ms, pre));
+                    }
+                    _ => *errors.lock().unwrap_or_else(|e| e.into_inner()) += 1,
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let samples = samples.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let errors = *errors.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lat: Vec<f64> = samples.iter().map(|(ms, _)| *ms).collect();
+    lat.sort_by(|a, b| a.total_cmp(b));
+    let pre = samples.iter().filter(|(_, p)| *p).count();
+    SignRow {
+        scheme: s.name().to_string(),
+        path: String::new(),
+        presigned_fraction: if samples.is_empty() {
+            0.0
+        } else {
+            pre as f64 / samples.len() as f64
+        },
+        requests: samples.len(),
+        errors,
+        p50_ms: pct(&lat, 0.50),
+        p95_ms: pct(&lat, 0.95),
+        p99_ms: pct(&lat, 0.99),
+        throughput_per_s: samples.len() as f64 / elapsed,
+        raw_ms: None,
+        overhead_ratio: None,
+    }
+}
+
+/// The table.
+pub fn render(rows: &[SignRow]) -> String {
+    let mut out = format!(
+        "{:<26} {:<10} {:>6} {:>8} {:>8} {:>8} {:>9} {:>8} {:>9} {:>6} {:>5}\n",
+        "scheme",
+        "path",
+        "pool%",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "sig/s",
+        "raw ms",
+        "overhead",
+        "n",
+        "err"
+    );
+    for r in rows {
+        let opt = |v: Option<f64>, suffix: &str| {
+            v.map(|x| format!("{x:.2}{suffix}"))
+                .unwrap_or_else(|| "-".into())
+        };
+        out.push_str(&format!(
+            "{:<26} {:<10} {:>6.0} {:>8.2} {:>8.2} {:>8.2} {:>9.1} {:>8} {:>9} {:>6} {:>5}\n",
+            r.scheme,
+            r.path,
+            r.presigned_fraction * 100.0,
+            r.p50_ms,
+            r.p95_ms,
+            r.p99_ms,
+            r.throughput_per_s,
+            opt(r.raw_ms, ""),
+            opt(r.overhead_ratio, "x"),
+            r.requests,
+            r.errors
+        ));
+    }
+    out
+}

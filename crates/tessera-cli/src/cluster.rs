@@ -1,0 +1,376 @@
+//! A local cluster: one coordinator and `n` signer processes on loopback, TLS with a generated
+//! CA, all data under one directory. Used by `tessera up`, `tessera demo`, `tessera bench sign`
+//! and the multi-process tests.
+//!
+//! Children get a pipe as standard input and exit when it closes, so no process outlives the
+//! parent even if the parent is killed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use tessera_client::Client;
+use tessera_vault::KdfParams;
+use tessera_wire::{NodeId, OperatorKey, SignedIdentity};
+
+use crate::daemon::{init_signer, UnlockSpec};
+
+/// What `tessera up` writes to `<dir>/cluster.json` for the other commands.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterFile {
+    /// Coordinator URL.
+    pub url: String,
+    /// API token file.
+    pub token_file: PathBuf,
+    /// CA certificate (PEM) file.
+    pub ca_file: PathBuf,
+    /// Operator key file.
+    pub operator_key_file: PathBuf,
+    /// Signers.
+    pub signers: Vec<ClusterSigner>,
+}
+
+/// A signer of a local cluster.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterSigner {
+    /// Name.
+    pub name: String,
+    /// Node id.
+    pub node_id: NodeId,
+    /// Data directory.
+    pub dir: PathBuf,
+}
+
+impl ClusterFile {
+    /// Reads `<dir>/cluster.json`.
+    pub fn load(dir: &Path) -> Result<ClusterFile> {
+        let p = dir.join("cluster.json");
+        let s = std::fs::read_to_string(&p).with_context(|| {
+            format!(
+                "reading {} (start a cluster with `tessera up --dir {}`)",
+                p.display(),
+                dir.display()
+            )
+        })?;
+        Ok(serde_json::from_str(&s)?)
+    }
+
+    /// An API client for this cluster.
+    pub fn client(&self) -> Result<Client> {
+        let ca = std::fs::read_to_string(&self.ca_file)?;
+        let token = std::fs::read_to_string(&self.token_file)?;
+        Ok(Client::new(&self.url, &ca, token.trim())?)
+    }
+
+    /// The operator key.
+    pub fn operator(&self) -> Result<OperatorKey> {
+        let text = zeroize::Zeroizing::new(std::fs::read_to_string(&self.operator_key_file)?);
+        Ok(OperatorKey::from_text(&text)?)
+    }
+}
+
+/// Options of a local cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// Number of signers.
+    pub signers: usize,
+    /// The `tessera` executable to run (default: this one).
+    pub exe: PathBuf,
+    /// Extra environment for signer processes (e.g. the test-only fixture-primes switch).
+    pub signer_env: Vec<(String, String)>,
+    /// `RUST_LOG` for the children.
+    pub log: String,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            signers: 3,
+            exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("tessera")),
+            signer_env: Vec::new(),
+            log: "info".into(),
+        }
+    }
+}
+
+/// A running local cluster. Dropping it stops every process.
+pub struct LocalCluster {
+    /// Data directory.
+    pub dir: PathBuf,
+    /// What other commands need to reach it.
+    pub file: ClusterFile,
+    opts: ClusterOptions,
+    port: u16,
+    coordinator: Option<Child>,
+    signers: Vec<Option<Child>>,
+}
+
+impl std::fmt::Debug for LocalCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalCluster")
+            .field("dir", &self.dir)
+            .field("url", &self.file.url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn write_secret(path: &Path, content: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(content.as_bytes())?;
+    Ok(())
+}
+
+fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+impl LocalCluster {
+    /// Creates a fresh cluster in `dir` (which must not hold one) and starts it.
+    pub async fn start(dir: &Path, opts: ClusterOptions) -> Result<LocalCluster> {
+        if dir.join("cluster.json").exists() {
+            bail!("{} already holds a cluster", dir.display());
+        }
+        std::fs::create_dir_all(dir.join("logs"))?;
+        let dir = dir.canonicalize()?;
+        let pki = tessera_tls::generate_local_pki(&["localhost", "127.0.0.1"])?;
+        let tls = dir.join("tls");
+        std::fs::create_dir_all(&tls)?;
+        std::fs::write(tls.join("ca.pem"), &pki.ca_cert_pem)?;
+        std::fs::write(tls.join("server.pem"), &pki.server_cert_pem)?;
+        write_secret(&tls.join("server.key"), &pki.server_key_pem)?;
+        let operator = OperatorKey::generate(&mut rand_core::OsRng);
+        write_secret(&dir.join("operator.key"), &operator.to_text())?;
+        write_secret(&dir.join("api-token"), &tessera_client::random_id())?;
+        let port = free_port()?;
+        let url = format!("https://127.0.0.1:{port}");
+
+        let mut identities: Vec<(String, SignedIdentity, PathBuf)> = Vec::new();
+        for i in 1..=opts.signers {
+            let name = format!("signer-{i}");
+            let sdir = dir.join(&name);
+            std::fs::create_dir_all(&sdir)?;
+            let key = sdir.join("vault.key");
+            tessera_vault::generate_key_file(&key)?;
+            let id = init_signer(
+                &sdir,
+                &UnlockSpec::KeyFile(key),
+                &[operator.public()],
+                &name,
+                KdfParams::default(),
+            )?;
+            identities.push((name, id, sdir));
+        }
+        let file = ClusterFile {
+            url: url.clone(),
+            token_file: dir.join("api-token"),
+            ca_file: tls.join("ca.pem"),
+            operator_key_file: dir.join("operator.key"),
+            signers: identities
+                .iter()
+                .map(|(name, id, sdir)| ClusterSigner {
+                    name: name.clone(),
+                    node_id: id.identity.node_id(),
+                    dir: sdir.clone(),
+                })
+                .collect(),
+        };
+        let mut cluster = LocalCluster {
+            dir: dir.clone(),
+            file,
+            opts,
+            port,
+            coordinator: None,
+            signers: (0..identities.len()).map(|_| None).collect(),
+        };
+        cluster.start_coordinator()?;
+        let client = cluster.file.client()?;
+        cluster.wait_healthy(&client).await?;
+        for (name, id, _) in &identities {
+            client.enroll(name, *id).await?;
+        }
+        for i in 0..identities.len() {
+            cluster.start_signer(i)?;
+        }
+        cluster.wait_connected(&client, identities.len()).await?;
+        std::fs::write(
+            dir.join("cluster.json"),
+            serde_json::to_string_pretty(&cluster.file)?,
+        )?;
+        Ok(cluster)
+    }
+
+    fn spawn(&self, args: &[String], log: &str, env: &[(String, String)]) -> Result<Child> {
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("logs").join(log))?;
+        let mut cmd = Command::new(&self.opts.exe);
+        cmd.args(args)
+            .env("RUST_LOG", &self.opts.log)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.spawn()
+            .with_context(|| format!("starting {}", self.opts.exe.display()))
+    }
+
+    fn start_coordinator(&mut self) -> Result<()> {
+        let d = &self.dir;
+        let args: Vec<String> = vec![
+            "coordinator".into(),
+            "run".into(),
+            "--dir".into(),
+            d.join("coordinator").display().to_string(),
+            "--listen".into(),
+            format!("127.0.0.1:{}", self.port),
+            "--public-url".into(),
+            self.file.url.clone(),
+            "--tls-cert".into(),
+            d.join("tls/server.pem").display().to_string(),
+            "--tls-key".into(),
+            d.join("tls/server.key").display().to_string(),
+            "--token-file".into(),
+            d.join("api-token").display().to_string(),
+            "--exit-on-stdin-eof".into(),
+        ];
+        self.coordinator = Some(self.spawn(&args, "coordinator.log", &[])?);
+        Ok(())
+    }
+
+    /// Starts (or restarts) signer `i` (0-based).
+    pub fn start_signer(&mut self, i: usize) -> Result<()> {
+        let s = &self.file.signers[i];
+        let args: Vec<String> = vec![
+            "signer".into(),
+            "run".into(),
+            "--dir".into(),
+            s.dir.display().to_string(),
+            "--key-file".into(),
+            s.dir.join("vault.key").display().to_string(),
+            "--coordinator".into(),
+            self.file.url.clone(),
+            "--ca".into(),
+            self.file.ca_file.display().to_string(),
+            "--exit-on-stdin-eof".into(),
+        ];
+        let child = self.spawn(
+            &args,
+            &format!("{}.log", s.name),
+            &self.opts.signer_env.clone(),
+        )?;
+        self.signers[i] = Some(child);
+        Ok(())
+    }
+
+    /// Kills signer `i` (SIGKILL: no clean shutdown).
+    pub fn kill_signer(&mut self, i: usize) -> Result<()> {
+        if let Some(mut c) = self.signers[i].take() {
+            c.kill()?;
+            c.wait()?;
+        }
+        Ok(())
+    }
+
+    /// An API client.
+    pub fn client(&self) -> Result<Client> {
+        self.file.client()
+    }
+
+    /// Process ids of the coordinator and signers still running.
+    pub fn pids(&self) -> Vec<u32> {
+        self.coordinator
+            .iter()
+            .chain(self.signers.iter().flatten())
+            .map(|c| c.id())
+            .collect()
+    }
+
+    async fn wait_healthy(&mut self, client: &Client) -> Result<()> {
+        let start = Instant::now();
+        while !client.healthy().await {
+            if let Some(c) = self.coordinator.as_mut() {
+                if let Some(status) = c.try_wait()? {
+                    bail!(
+                        "the coordinator exited ({status}); see {}",
+                        self.dir.join("logs/coordinator.log").display()
+                    );
+                }
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                bail!("the coordinator did not become healthy in 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    /// Waits until `n` signers are linked.
+    pub async fn wait_connected(&self, client: &Client, n: usize) -> Result<()> {
+        let start = Instant::now();
+        loop {
+            let linked = client
+                .signers()
+                .await
+                .map(|l| l.iter().filter(|s| s.connected).count())
+                .unwrap_or(0);
+            if linked >= n {
+                return Ok(());
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                bail!(
+                    "only {linked} of {n} signers linked after 60 s; see the logs in {}",
+                    self.dir.join("logs").display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops every process and waits for them.
+    pub fn stop(&mut self) {
+        for c in self
+            .signers
+            .iter_mut()
+            .chain(std::iter::once(&mut self.coordinator))
+        {
+            if let Some(mut child) = c.take() {
+                // Closing stdin asks for a clean exit; kill if it does not come.
+                drop(child.stdin.take());
+                let deadline = Instant::now() + Duration::from_secs(5);
+                loop {
+                    match child.try_wait() {
+                        Ok(Some(_)) => break,
+                        Ok(None) if Instant::now() < deadline => {
+                            std::thread::sleep(Duration::from_millis(20))
+                        }
+                        _ => {
+                            let _ = child.kill();
+                            let _ = child.wait();
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

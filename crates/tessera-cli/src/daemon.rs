@@ -1,0 +1,217 @@
+//! `tessera signer init|run` and `tessera coordinator run`: thin wrappers over the node and
+//! coordinator libraries.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use tessera_coordinator::{Config, Coordinator, OsEntropy, SqliteStore};
+use tessera_node::{CoordinatorTarget, PrimeSource, Signer, SignerOptions, ThreadSpawner};
+use tessera_proto::SystemClock;
+use tessera_vault::{KdfParams, Unlock, Vault};
+use tessera_wire::{IdentityKey, OperatorPublic, SignedIdentity};
+
+/// How to unlock a signer vault.
+#[derive(Debug, Clone)]
+pub enum UnlockSpec {
+    /// Passphrase from this environment variable.
+    PassphraseEnv(String),
+    /// 32-byte key file.
+    KeyFile(PathBuf),
+}
+
+impl UnlockSpec {
+    fn unlock(&self) -> Result<Unlock> {
+        Ok(match self {
+            UnlockSpec::PassphraseEnv(var) => {
+                let p = std::env::var(var).with_context(|| {
+                    format!("environment variable {var} (vault passphrase) is not set")
+                })?;
+                if p.is_empty() {
+                    bail!("the vault passphrase in {var} is empty");
+                }
+                Unlock::passphrase(p)
+            }
+            UnlockSpec::KeyFile(p) => Unlock::KeyFile(p.clone()),
+        })
+    }
+}
+
+/// Vault file of a signer directory.
+pub fn vault_path(dir: &Path) -> PathBuf {
+    dir.join("vault.db")
+}
+
+/// Creates a signer's vault and identity; returns its public identity.
+pub fn init_signer(
+    dir: &Path,
+    unlock: &UnlockSpec,
+    operators: &[OperatorPublic],
+    name: &str,
+    kdf: KdfParams,
+) -> Result<SignedIdentity> {
+    if operators.is_empty() {
+        bail!("give at least one trusted operator key (--operator HEX)");
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut vault = Vault::create(&vault_path(dir), &unlock.unlock()?, kdf)
+        .with_context(|| format!("creating the vault in {}", dir.display()))?;
+    let identity = IdentityKey::generate(&mut rand_core::OsRng);
+    vault.put_identity(&identity.to_bytes())?;
+    vault.put_setting(
+        tessera_node::signer::settings::OPERATORS,
+        &tessera_node::signer::operators_setting(operators),
+    )?;
+    vault.put_setting(tessera_node::signer::settings::NAME, name)?;
+    Ok(identity.signed_identity())
+}
+
+/// Prints the public identity of an existing signer.
+pub fn signer_identity(dir: &Path, unlock: &UnlockSpec) -> Result<SignedIdentity> {
+    let vault = Vault::open(&vault_path(dir), &unlock.unlock()?)
+        .with_context(|| format!("opening the vault in {}", dir.display()))?;
+    let id = vault.identity()?.context("the vault holds no identity")?;
+    Ok(IdentityKey::from_bytes(&id)?.signed_identity())
+}
+
+/// Resolves when the process should stop: Ctrl-C, SIGTERM, or (with `watch_stdin`) end of
+/// standard input — how a parent such as `tessera up` makes sure no child outlives it.
+pub async fn shutdown_signal(watch_stdin: bool) {
+    use tokio::io::AsyncReadExt;
+    let stdin = async {
+        if watch_stdin {
+            let mut buf = [0u8; 64];
+            let mut stdin = tokio::io::stdin();
+            loop {
+                match stdin.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => continue,
+                }
+            }
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+        _ = stdin => {}
+    }
+}
+
+/// Runs a signer until shutdown.
+pub fn run_signer(
+    dir: &Path,
+    unlock: &UnlockSpec,
+    coordinators: Vec<String>,
+    ca: &Path,
+    watch_stdin: bool,
+) -> Result<()> {
+    if coordinators.is_empty() {
+        bail!("give at least one --coordinator URL");
+    }
+    let ca_pem =
+        std::fs::read_to_string(ca).with_context(|| format!("reading {}", ca.display()))?;
+    // Wrong passphrase → error and exit, before anything else starts.
+    let vault = Vault::open(&vault_path(dir), &unlock.unlock()?)
+        .with_context(|| format!("opening the vault in {}", dir.display()))?;
+    let signer = Signer::new(
+        vault,
+        Arc::new(SystemClock),
+        PrimeSource::from_env(),
+        Arc::new(ThreadSpawner),
+        SignerOptions::default(),
+    )?;
+    tracing::info!(node = %signer.node_id(), "signer started");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let mut links = Vec::new();
+        for url in coordinators {
+            let target = CoordinatorTarget {
+                url,
+                ca_pem: ca_pem.clone(),
+            };
+            links.push(tokio::spawn(tessera_node::link::run(
+                signer.clone(),
+                target,
+                rx.clone(),
+            )));
+        }
+        shutdown_signal(watch_stdin).await;
+        tracing::info!("signer shutting down");
+        let _ = tx.send(true);
+        for l in links {
+            let _ = l.await;
+        }
+    });
+    Ok(())
+}
+
+/// Coordinator daemon settings.
+#[derive(Debug, Clone)]
+pub struct CoordinatorArgs {
+    /// Data directory (store).
+    pub dir: PathBuf,
+    /// Listen address.
+    pub listen: String,
+    /// URL signers dial.
+    pub public_url: String,
+    /// TLS certificate chain (PEM).
+    pub tls_cert: PathBuf,
+    /// TLS key (PEM).
+    pub tls_key: PathBuf,
+    /// File holding the API token.
+    pub token_file: PathBuf,
+    /// Exit when stdin closes.
+    pub watch_stdin: bool,
+}
+
+/// Runs the coordinator until shutdown.
+pub fn run_coordinator(a: CoordinatorArgs) -> Result<()> {
+    std::fs::create_dir_all(&a.dir)?;
+    let token = std::fs::read_to_string(&a.token_file)
+        .with_context(|| format!("reading {}", a.token_file.display()))?
+        .trim()
+        .to_string();
+    if token.len() < 16 {
+        bail!("the API token must be at least 16 characters");
+    }
+    let cert = std::fs::read_to_string(&a.tls_cert)?;
+    let key = std::fs::read_to_string(&a.tls_key)?;
+    let tls = tessera_tls::server_config(&cert, &key)?;
+    let store = SqliteStore::open(&a.dir.join("coordinator.db"))?;
+    let coordinator = Coordinator::new(
+        Config::new(a.public_url.clone(), token),
+        Arc::new(store),
+        Arc::new(SystemClock),
+        Arc::new(OsEntropy),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&a.listen)
+            .await
+            .with_context(|| format!("listening on {}", a.listen))?;
+        coordinator.resume()?;
+        tracing::info!(listen = %a.listen, url = %a.public_url, "coordinator started");
+        let app = tessera_coordinator::api::router(coordinator);
+        tessera_coordinator::server::serve_tls(listener, tls, app, shutdown_signal(a.watch_stdin))
+            .await;
+        tracing::info!("coordinator shutting down");
+        anyhow::Ok(())
+    })
+}

@@ -1,0 +1,8 @@
+//! The `tessera` command as a library: daemons, the local cluster, the demo and the signing
+//! benchmark. `main.rs` only parses arguments.
+
+pub mod benchsign;
+pub mod cluster;
+pub mod daemon;
+pub mod demo;
+pub mod verify;

@@ -1,0 +1,376 @@
+//! The REST API (`/v1`), health endpoints, metrics and the signer link endpoint.
+
+use std::time::Duration;
+
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tessera_proto::api::{
+    ApiError, ClusterStatus, CreateWallet, EnrollSigner, SignRequest, SignerInfo,
+};
+use tessera_proto::link::{self, FromSigner, ToSigner, LINK_VERSION};
+use tokio::sync::mpsc;
+
+use crate::coordinator::{CoordError, Coordinator};
+use crate::store::SignerRecord;
+
+/// The OpenAPI document served at `/v1/openapi.json`.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Largest link frame accepted (a cggmp24 aux-info round is a few hundred KB).
+const MAX_FRAME: usize = 16 << 20;
+
+/// Builds the router.
+pub fn router(c: Coordinator) -> Router {
+    let authed = Router::new()
+        .route("/v1/signers", get(list_signers).post(enroll))
+        .route("/v1/wallets", get(list_wallets).post(create_wallet))
+        .route("/v1/wallets/{id}", get(get_wallet))
+        .route("/v1/wallets/{id}/keys", get(derive_key))
+        .route("/v1/wallets/{id}/signatures", axum::routing::post(sign))
+        .route("/v1/sessions", get(list_sessions))
+        .route("/v1/sessions/{id}", get(get_session))
+        .route("/v1/status", get(status))
+        .route_layer(middleware::from_fn_with_state(c.clone(), require_token));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/v1/link", get(link_upgrade))
+        .merge(authed)
+        .fallback(|| async {
+            error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such endpoint".into(),
+            )
+        })
+        .with_state(c)
+}
+
+fn error(status: StatusCode, code: &str, message: String) -> Response {
+    (
+        status,
+        Json(ApiError {
+            error: code.to_string(),
+            message,
+        }),
+    )
+        .into_response()
+}
+
+impl IntoResponse for CoordError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            CoordError::Invalid(_) => StatusCode::BAD_REQUEST,
+            CoordError::NotFound(_) => StatusCode::NOT_FOUND,
+            CoordError::Conflict(_) | CoordError::NotReady(_) => StatusCode::CONFLICT,
+            CoordError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            CoordError::Store(e) => {
+                tracing::error!(error = %e, "store failure");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        error(status, self.code(), self.to_string())
+    }
+}
+
+/// Constant-time comparison of the bearer token.
+fn token_ok(given: &[u8], want: &[u8]) -> bool {
+    given.len() == want.len() && given.iter().zip(want).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0
+}
+
+async fn require_token(State(c): State<Coordinator>, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !token_ok(given.as_bytes(), c.config().api_token.as_bytes()) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "missing or wrong API token (Authorization: Bearer …)".into(),
+        );
+    }
+    next.run(req).await
+}
+
+async fn ready(State(c): State<Coordinator>) -> Response {
+    match c.store().signers() {
+        Ok(_) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            e.to_string(),
+        ),
+    }
+}
+
+async fn metrics(State(c): State<Coordinator>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        c.metrics().render(),
+    )
+        .into_response()
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+fn signer_info(c: &Coordinator, s: SignerRecord) -> SignerInfo {
+    let node_id = s.identity.node_id();
+    SignerInfo {
+        node_id,
+        name: s.name,
+        identity: s.identity,
+        connected: c.hub().is_connected(&node_id),
+        status: c.hub().status(&node_id),
+    }
+}
+
+async fn list_signers(State(c): State<Coordinator>) -> Result<Json<Vec<SignerInfo>>, CoordError> {
+    let list = c.store().signers()?;
+    Ok(Json(list.into_iter().map(|s| signer_info(&c, s)).collect()))
+}
+
+async fn enroll(
+    State(c): State<Coordinator>,
+    Json(req): Json<EnrollSigner>,
+) -> Result<(StatusCode, Json<SignerInfo>), CoordError> {
+    let record = SignerRecord {
+        name: req.name,
+        identity: req.identity.identity,
+        proof: req.identity.proof,
+    };
+    c.enroll(record.clone())?;
+    tracing::info!(node = %record.identity.node_id(), name = %record.name, "signer enrolled");
+    Ok((StatusCode::CREATED, Json(signer_info(&c, record))))
+}
+
+async fn list_wallets(
+    State(c): State<Coordinator>,
+) -> Result<Json<Vec<tessera_proto::api::WalletInfo>>, CoordError> {
+    Ok(Json(c.wallets()?))
+}
+
+async fn create_wallet(
+    State(c): State<Coordinator>,
+    Json(req): Json<CreateWallet>,
+) -> Result<(StatusCode, Json<tessera_proto::api::WalletInfo>), CoordError> {
+    Ok((StatusCode::ACCEPTED, Json(c.create_wallet(req)?)))
+}
+
+async fn get_wallet(
+    State(c): State<Coordinator>,
+    Path(id): Path<String>,
+) -> Result<Json<tessera_proto::api::WalletInfo>, CoordError> {
+    Ok(Json(c.wallet(&id)?))
+}
+
+#[derive(Deserialize)]
+struct PathQuery {
+    path: Option<String>,
+}
+
+async fn derive_key(
+    State(c): State<Coordinator>,
+    Path(id): Path<String>,
+    Query(q): Query<PathQuery>,
+) -> Result<Json<tessera_proto::api::DerivedKey>, CoordError> {
+    Ok(Json(c.derive(&id, q.path.as_deref().unwrap_or("m"))?))
+}
+
+#[derive(Deserialize)]
+struct WaitQuery {
+    wait: Option<bool>,
+    wait_ms: Option<u64>,
+}
+
+async fn sign(
+    State(c): State<Coordinator>,
+    Path(id): Path<String>,
+    Query(q): Query<WaitQuery>,
+    Json(req): Json<SignRequest>,
+) -> Result<Response, CoordError> {
+    let wait = q.wait.unwrap_or(false);
+    let s = c.sign(&id, req, wait).await?;
+    let status = if wait {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(s)).into_response())
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    wallet: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn list_sessions(
+    State(c): State<Coordinator>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<tessera_proto::api::SessionInfo>>, CoordError> {
+    Ok(Json(
+        c.sessions(q.wallet.as_deref(), q.limit.unwrap_or(100))?,
+    ))
+}
+
+async fn get_session(
+    State(c): State<Coordinator>,
+    Path(id): Path<String>,
+    Query(q): Query<WaitQuery>,
+) -> Result<Json<tessera_proto::api::SessionInfo>, CoordError> {
+    let wait = q.wait_ms.map(|ms| Duration::from_millis(ms.min(60_000)));
+    Ok(Json(c.session(&id, wait).await?))
+}
+
+async fn status(State(c): State<Coordinator>) -> Result<Json<ClusterStatus>, CoordError> {
+    let signers = c
+        .store()
+        .signers()?
+        .into_iter()
+        .map(|s| signer_info(&c, s))
+        .collect();
+    Ok(Json(ClusterStatus {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        signers,
+        wallets: c.store().wallets()?.len() as u32,
+        running_sessions: c.hub().live_count() as u32,
+    }))
+}
+
+// ---------------------------------------------------------------------- signer link
+
+async fn link_upgrade(State(c): State<Coordinator>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(MAX_FRAME)
+        .max_frame_size(MAX_FRAME)
+        .on_upgrade(move |socket| serve_link(c, socket))
+}
+
+async fn recv_frame(socket: &mut WebSocket) -> Option<Result<FromSigner, String>> {
+    loop {
+        match socket.recv().await? {
+            Ok(WsMessage::Binary(b)) => return Some(link::decode(&b).map_err(|e| e.to_string())),
+            Ok(WsMessage::Close(_)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
+
+async fn send_frame(socket: &mut WebSocket, frame: &ToSigner) -> bool {
+    socket
+        .send(WsMessage::Binary(link::encode(frame).into()))
+        .await
+        .is_ok()
+}
+
+async fn serve_link(c: Coordinator, mut socket: WebSocket) {
+    let nonce = c.challenge();
+    let coordinator = c.config().public_url.clone();
+    if !send_frame(
+        &mut socket,
+        &ToSigner::Challenge {
+            nonce,
+            coordinator: coordinator.clone(),
+        },
+    )
+    .await
+    {
+        return;
+    }
+    let hello = tokio::time::timeout(Duration::from_secs(10), recv_frame(&mut socket)).await;
+    let (identity, status) = match hello {
+        Ok(Some(Ok(FromSigner::Hello {
+            version,
+            identity,
+            signature,
+            status,
+        }))) => {
+            if version != LINK_VERSION {
+                tracing::warn!(version, "signer speaks another link version; refused");
+                return;
+            }
+            let node = identity.node_id();
+            let enrolled = c
+                .store()
+                .signers()
+                .map(|l| l.iter().any(|s| s.identity == identity))
+                .unwrap_or(false);
+            if !enrolled {
+                tracing::warn!(node = %node, "link from a signer that is not enrolled; refused");
+                let _ = socket.send(WsMessage::Close(None)).await;
+                return;
+            }
+            let sig: Option<[u8; 64]> = signature.try_into().ok();
+            let bytes = link::hello_bytes(&nonce, &coordinator, &node);
+            let valid = sig
+                .map(|s| identity.verify(link::HELLO_DOMAIN, &bytes, &s).is_ok())
+                .unwrap_or(false);
+            if !valid {
+                tracing::warn!(node = %node, "bad hello signature; link refused");
+                return;
+            }
+            (identity, status)
+        }
+        _ => {
+            tracing::warn!("link closed before a valid hello");
+            return;
+        }
+    };
+    if !send_frame(&mut socket, &ToSigner::Welcome).await {
+        return;
+    }
+    let node = identity.node_id();
+    let (tx, mut rx) = mpsc::unbounded_channel::<ToSigner>();
+    let conn = c.hub().connect(node, tx, status);
+    tracing::info!(node = %node, "signer linked");
+    let (mut sink, mut stream) = socket.split();
+    let writer = async move {
+        while let Some(frame) = rx.recv().await {
+            if sink
+                .send(WsMessage::Binary(link::encode(&frame).into()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    };
+    let hub_c = c.clone();
+    let reader = async move {
+        while let Some(msg) = stream.next().await {
+            match msg {
+                Ok(WsMessage::Binary(b)) => match link::decode::<FromSigner>(&b) {
+                    Ok(frame) => hub_c.hub().on_frame(node, frame),
+                    Err(e) => {
+                        tracing::warn!(node = %node, error = %e, "malformed frame from signer; link closed");
+                        break;
+                    }
+                },
+                Ok(WsMessage::Close(_)) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::select! {
+        _ = writer => {}
+        _ = reader => {}
+    }
+    c.hub().disconnect(node, conn);
+    tracing::info!(node = %node, "signer link closed");
+}

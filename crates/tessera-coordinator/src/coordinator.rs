@@ -1,0 +1,1194 @@
+//! Session orchestration: key generation, signing (from the presignature pool or the full
+//! protocol, with retries on another signer subset), and pool refills.
+//!
+//! The coordinator is trusted for liveness only. It checks requests early to give clear errors,
+//! but every signer re-checks everything itself.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tessera_crypto::{
+    hd, scheme, DerivationPath, PartialSignature, PresignPublic, PublicKey, SchemeId, SignMessage,
+    Signature, ThresholdParams,
+};
+use tessera_proto::api::{
+    CreateWallet, DerivedKey, SessionError, SessionInfo, SessionKind, SessionStatus, SignPath,
+    SignRequest, WalletInfo, WalletStatus,
+};
+use tessera_proto::link::{Failure, FailureKind, Job, Member, Outcome, ToSigner};
+use tessera_proto::Clock;
+use tessera_wire::{authorized_message, Action, NodeId};
+use tokio::sync::{mpsc, watch, Notify};
+
+use crate::hub::{Event, Hub, Live, Relay};
+use crate::metrics::{Metrics, OutcomeLabels, SessionLabels};
+use crate::store::{PoolEntry, SignerRecord, Store, StoreError};
+
+/// Source of random bytes (session ids, link challenges); injectable for simulation.
+pub trait Entropy: Send + Sync + 'static {
+    /// Fills `buf`.
+    fn fill(&self, buf: &mut [u8]);
+}
+
+/// The operating system's RNG.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OsEntropy;
+
+impl Entropy for OsEntropy {
+    fn fill(&self, buf: &mut [u8]) {
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, buf);
+    }
+}
+
+/// Coordinator settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The URL signers dial (`https://host:port`); bound into their hello signature.
+    pub public_url: String,
+    /// Bearer token for the REST API.
+    pub api_token: String,
+    /// Pooled nonce sets kept per FROST wallet.
+    pub frost_pool: u32,
+    /// Pooled presignatures kept per cggmp24 wallet.
+    pub cggmp24_pool: u32,
+    /// Signing attempts per request (each on another signer subset where possible).
+    pub max_attempts: u32,
+    /// Key-generation timeout.
+    pub keygen_timeout: Duration,
+    /// Signing / presigning timeout per attempt.
+    pub sign_timeout: Duration,
+}
+
+impl Config {
+    /// Defaults for `public_url` and `api_token`.
+    pub fn new(public_url: String, api_token: String) -> Self {
+        Config {
+            public_url,
+            api_token,
+            frost_pool: 64,
+            cggmp24_pool: 4,
+            max_attempts: 3,
+            keygen_timeout: Duration::from_secs(900),
+            sign_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Errors the API maps to HTTP statuses.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoordError {
+    /// Bad request (400).
+    #[error("{0}")]
+    Invalid(String),
+    /// Unknown wallet, session or signer (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// Conflicts with existing state (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// The wallet is not ready (409).
+    #[error("{0}")]
+    NotReady(String),
+    /// Not enough signers online (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// Store failure (500).
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl CoordError {
+    /// Stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CoordError::Invalid(_) => "invalid_request",
+            CoordError::NotFound(_) => "not_found",
+            CoordError::Conflict(_) => "conflict",
+            CoordError::NotReady(_) => "not_ready",
+            CoordError::Unavailable(_) => "not_enough_signers",
+            CoordError::Store(_) => "internal",
+        }
+    }
+}
+
+/// Why one attempt failed.
+#[derive(Debug, Clone)]
+struct AttemptError {
+    code: &'static str,
+    message: String,
+    /// Nodes the protocol blamed.
+    culprits: Vec<NodeId>,
+    /// Nodes that failed, refused or dropped (excluded from the retry).
+    failed: Vec<NodeId>,
+    /// Retrying cannot help (unauthorized, replayed).
+    fatal: bool,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) hub: Hub,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) entropy: Arc<dyn Entropy>,
+    /// Finished-session notifications for waiting API calls.
+    waiters: Mutex<HashMap<String, watch::Sender<bool>>>,
+    /// Wakes pool refills.
+    pool_changed: Notify,
+    refilling: Mutex<HashSet<String>>,
+    rotate: AtomicUsize,
+}
+
+/// The coordinator. Cheap to clone.
+#[derive(Clone)]
+pub struct Coordinator {
+    pub(crate) inner: Arc<Inner>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn valid_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+impl Coordinator {
+    /// A coordinator over `store`.
+    pub fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+    ) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        Coordinator {
+            inner: Arc::new(Inner {
+                hub: Hub::new(metrics.clone(), clock.clone()),
+                config,
+                store,
+                clock,
+                metrics,
+                entropy,
+                waiters: Mutex::new(HashMap::new()),
+                pool_changed: Notify::new(),
+                refilling: Mutex::new(HashSet::new()),
+                rotate: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// Settings.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The relay / signer registry.
+    pub fn hub(&self) -> &Hub {
+        &self.inner.hub
+    }
+
+    /// Metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Starts pool refills for every ready wallet (call once at startup, inside a runtime).
+    pub fn resume(&self) -> Result<(), CoordError> {
+        for w in self.inner.store.wallets()? {
+            if w.status == WalletStatus::Ready {
+                self.ensure_refill(&w);
+            }
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------ signers
+
+    /// Enrolls a signer.
+    pub fn enroll(&self, record: SignerRecord) -> Result<(), CoordError> {
+        let signed = tessera_wire::SignedIdentity {
+            identity: record.identity,
+            proof: record.proof,
+        };
+        if signed.verify().is_err() {
+            return Err(CoordError::Invalid(
+                "the identity's key-binding proof does not verify".into(),
+            ));
+        }
+        if record.name.is_empty() || record.name.len() > 64 {
+            return Err(CoordError::Invalid(
+                "signer name must be 1–64 characters".into(),
+            ));
+        }
+        self.inner.store.add_signer(&record).map_err(|e| match e {
+            StoreError::Conflict => CoordError::Conflict("this signer is already enrolled".into()),
+            e => e.into(),
+        })
+    }
+
+    fn members(&self, signers: &[NodeId]) -> Result<Vec<Member>, CoordError> {
+        let enrolled = self.inner.store.signers()?;
+        signers
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                enrolled
+                    .iter()
+                    .find(|s| s.identity.node_id() == *id)
+                    .map(|s| Member {
+                        index: i as u16,
+                        identity: s.identity,
+                        proof: s.proof.to_vec(),
+                    })
+                    .ok_or_else(|| CoordError::Invalid(format!("signer {id} is not enrolled")))
+            })
+            .collect()
+    }
+
+    // ------------------------------------------------------------------ wallets
+
+    /// Starts key generation for a new wallet.
+    pub fn create_wallet(&self, req: CreateWallet) -> Result<WalletInfo, CoordError> {
+        if !valid_id(&req.wallet_id) {
+            return Err(CoordError::Invalid(
+                "wallet_id must be 1–64 characters of [a-z0-9_-]".into(),
+            ));
+        }
+        let n = req.signers.len() as u16;
+        ThresholdParams::new(req.threshold, n)
+            .map_err(|e| CoordError::Invalid(format!("threshold: {e}")))?;
+        let mut seen = HashSet::new();
+        if !req.signers.iter().all(|s| seen.insert(*s)) {
+            return Err(CoordError::Invalid("a signer is listed twice".into()));
+        }
+        let roster = self.members(&req.signers)?;
+        let expected = Action::Keygen {
+            wallet_id: req.wallet_id.clone(),
+            scheme: req.scheme,
+            threshold: req.threshold,
+            signers: req.signers.clone(),
+        };
+        if req.authorization.action != expected {
+            return Err(CoordError::Invalid(
+                "the authorization does not match this wallet request".into(),
+            ));
+        }
+        if let Some(missing) = req.signers.iter().find(|s| !self.inner.hub.is_connected(s)) {
+            return Err(CoordError::Unavailable(format!(
+                "key generation needs all {n} signers online; {missing} is not connected"
+            )));
+        }
+        let session = self.random_id();
+        let wallet = WalletInfo {
+            wallet_id: req.wallet_id.clone(),
+            name: req.name.clone(),
+            scheme: req.scheme,
+            threshold: req.threshold,
+            signers: req.signers.clone(),
+            status: WalletStatus::Creating,
+            public_key: None,
+            chain_code: None,
+            keygen_session: hex::encode(session),
+            pool: 0,
+            created_at_ms: self.inner.clock.now_ms(),
+            error: None,
+        };
+        self.inner
+            .store
+            .insert_wallet(&wallet)
+            .map_err(|e| match e {
+                StoreError::Conflict => CoordError::Conflict("a wallet with this id exists".into()),
+                e => e.into(),
+            })?;
+        let record = SessionInfo {
+            session_id: hex::encode(session),
+            kind: SessionKind::Keygen,
+            wallet_id: wallet.wallet_id.clone(),
+            request_id: Some(req.authorization.request_id.clone()),
+            status: SessionStatus::Running,
+            participants: req.signers.clone(),
+            attempts: 1,
+            path: None,
+            sign_path: None,
+            signature: None,
+            public_key: None,
+            error: None,
+            created_at_ms: wallet.created_at_ms,
+            finished_at_ms: None,
+        };
+        self.inner.store.put_session(&record)?;
+        self.waiter(&record.session_id);
+        let me = self.clone();
+        let job = Job::Keygen {
+            scheme: req.scheme,
+            threshold: req.threshold,
+            authorization: req.authorization,
+        };
+        let w = wallet.clone();
+        tokio::spawn(async move { me.run_keygen(w, roster, session, job, record).await });
+        Ok(wallet)
+    }
+
+    async fn run_keygen(
+        &self,
+        mut wallet: WalletInfo,
+        roster: Vec<Member>,
+        session: [u8; 32],
+        job: Job,
+        mut record: SessionInfo,
+    ) {
+        let all: Vec<u16> = roster.iter().map(|m| m.index).collect();
+        let result = self
+            .run_session(
+                session,
+                &wallet,
+                &roster,
+                &all,
+                job,
+                self.inner.config.keygen_timeout,
+            )
+            .await;
+        let agreed = result.and_then(|outcomes| {
+            let mut keys = outcomes.iter().map(|(_, o)| match o {
+                Outcome::Keygen {
+                    public_key,
+                    chain_code,
+                } => Some((public_key.clone(), *chain_code)),
+                _ => None,
+            });
+            let first = keys.next().flatten();
+            match first {
+                Some(k) if keys.all(|o| o.as_ref() == Some(&k)) => Ok(k),
+                _ => Err(AttemptError {
+                    code: "protocol_abort",
+                    message: "signers disagree on the generated public key".into(),
+                    culprits: Vec::new(),
+                    failed: Vec::new(),
+                    fatal: true,
+                }),
+            }
+        });
+        let now = self.inner.clock.now_ms();
+        match agreed {
+            Ok((pk, cc)) => {
+                tracing::info!(wallet = %wallet.wallet_id, scheme = wallet.scheme.name(), public_key = %pk.to_hex(), "wallet ready");
+                wallet.status = WalletStatus::Ready;
+                wallet.public_key = Some(pk.clone());
+                wallet.chain_code = Some(hex::encode(cc));
+                record.status = SessionStatus::Done;
+                record.public_key = Some(pk);
+            }
+            Err(e) => {
+                tracing::warn!(wallet = %wallet.wallet_id, code = e.code, "key generation failed: {}", e.message);
+                wallet.status = WalletStatus::Failed;
+                wallet.error = Some(e.message.clone());
+                record.status = SessionStatus::Failed;
+                record.error = Some(session_error(&e));
+            }
+        }
+        record.finished_at_ms = Some(now);
+        if let Err(e) = self.inner.store.update_wallet(&wallet) {
+            tracing::error!(error = %e, "could not store the wallet");
+        }
+        self.finish(&record);
+        if wallet.status == WalletStatus::Ready {
+            self.ensure_refill(&wallet);
+        }
+    }
+
+    /// One wallet, with its current pool size.
+    pub fn wallet(&self, id: &str) -> Result<WalletInfo, CoordError> {
+        let mut w = self
+            .inner
+            .store
+            .wallet(id)?
+            .ok_or_else(|| CoordError::NotFound(format!("no wallet {id}")))?;
+        w.pool = self.inner.store.pool_count(id)?;
+        Ok(w)
+    }
+
+    /// All wallets.
+    pub fn wallets(&self) -> Result<Vec<WalletInfo>, CoordError> {
+        let mut ws = self.inner.store.wallets()?;
+        for w in &mut ws {
+            w.pool = self.inner.store.pool_count(&w.wallet_id)?;
+        }
+        Ok(ws)
+    }
+
+    /// A derived public key.
+    pub fn derive(&self, id: &str, path: &str) -> Result<DerivedKey, CoordError> {
+        let w = self.ready_wallet(id)?;
+        let (pk, _) = derived_key(&w, path)?;
+        let taproot_output_key = if w.scheme == SchemeId::SchnorrBip340 {
+            Some(hex::encode(hd::taproot_output_key(&pk).map_err(|e| {
+                CoordError::Invalid(format!("taproot output key: {e}"))
+            })?))
+        } else {
+            None
+        };
+        Ok(DerivedKey {
+            wallet_id: id.to_string(),
+            path: path.to_string(),
+            public_key: pk,
+            taproot_output_key,
+        })
+    }
+
+    fn ready_wallet(&self, id: &str) -> Result<WalletInfo, CoordError> {
+        let w = self.wallet(id)?;
+        if w.status != WalletStatus::Ready {
+            return Err(CoordError::NotReady(format!(
+                "wallet {id} is {:?}",
+                w.status
+            )));
+        }
+        Ok(w)
+    }
+
+    // ------------------------------------------------------------------ signing
+
+    /// Accepts a signature request and starts it. With `wait`, returns once it finished.
+    pub async fn sign(
+        &self,
+        wallet_id: &str,
+        req: SignRequest,
+        wait: bool,
+    ) -> Result<SessionInfo, CoordError> {
+        let wallet = self.ready_wallet(wallet_id)?;
+        let message = req.message.to_sign_message().map_err(CoordError::Invalid)?;
+        check_message(wallet.scheme, &message)?;
+        let (pk, _) = derived_key(&wallet, &req.path)?;
+        let expected = Action::Sign {
+            wallet_id: wallet_id.to_string(),
+            path: req.path.clone(),
+            messages: vec![authorized_message(&message)
+                .map_err(|e| CoordError::Invalid(format!("message: {e}")))?],
+        };
+        if req.authorization.action != expected {
+            return Err(CoordError::Invalid(
+                "the authorization does not cover this wallet, path and message".into(),
+            ));
+        }
+        if req.authorization.request_id != req.request_id {
+            return Err(CoordError::Invalid(
+                "request_id differs from the authorization's".into(),
+            ));
+        }
+        // One record per (wallet, request id): a repeated request returns the first one.
+        let id = request_session_id(wallet_id, &req.request_id);
+        if let Some(existing) = self.inner.store.session(&id)? {
+            return Err(CoordError::Conflict(format!(
+                "request {} was already submitted (session {}, {:?})",
+                req.request_id, existing.session_id, existing.status
+            )));
+        }
+        let record = SessionInfo {
+            session_id: id.clone(),
+            kind: SessionKind::Sign,
+            wallet_id: wallet_id.to_string(),
+            request_id: Some(req.request_id.clone()),
+            status: SessionStatus::Running,
+            participants: Vec::new(),
+            attempts: 0,
+            path: Some(req.path.clone()),
+            sign_path: None,
+            signature: None,
+            public_key: Some(pk),
+            error: None,
+            created_at_ms: self.inner.clock.now_ms(),
+            finished_at_ms: None,
+        };
+        self.inner.store.put_session(&record).map_err(|e| match e {
+            StoreError::Conflict => CoordError::Conflict("request already submitted".into()),
+            e => e.into(),
+        })?;
+        if wait {
+            Ok(self.run_sign(wallet, req, message, record).await)
+        } else {
+            self.waiter(&id);
+            let me = self.clone();
+            let r = record.clone();
+            tokio::spawn(async move {
+                me.run_sign(wallet, req, message, r).await;
+            });
+            Ok(record)
+        }
+    }
+
+    async fn run_sign(
+        &self,
+        wallet: WalletInfo,
+        req: SignRequest,
+        message: SignMessage,
+        mut record: SessionInfo,
+    ) -> SessionInfo {
+        let started = self.inner.clock.now_ms();
+        let roster = match self.members(&wallet.signers) {
+            Ok(r) => r,
+            Err(e) => {
+                return self.fail_record(record, "internal", e.to_string(), Vec::new());
+            }
+        };
+        let path = match DerivationPath::parse(&req.path) {
+            Ok(p) => p,
+            Err(e) => {
+                return self.fail_record(record, "invalid_request", e.to_string(), Vec::new())
+            }
+        };
+        let mut excluded: HashSet<NodeId> = HashSet::new();
+        let mut last: Option<AttemptError> = None;
+        let presign_ok = presign_allowed(wallet.scheme, &message, &path);
+        for attempt in 1..=self.inner.config.max_attempts.max(1) {
+            record.attempts = attempt;
+            // Fast path: a pooled presignature whose signers are all linked and not excluded.
+            let entry = if presign_ok {
+                let usable = |p: &PresignPublic| {
+                    p.signers().iter().all(|i| {
+                        wallet.signers.get(usize::from(*i)).is_some_and(|n| {
+                            !excluded.contains(n) && self.inner.hub.is_connected(n)
+                        })
+                    })
+                };
+                match self.inner.store.pool_take(&wallet.wallet_id, &usable) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        tracing::error!(error = %e, "pool read failed");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            self.inner.pool_changed.notify_waiters();
+            let result = match entry {
+                Some(entry) => {
+                    record.sign_path = Some(SignPath::Presigned);
+                    self.sign_presigned(&wallet, &roster, &req, &message, &path, entry, &mut record)
+                        .await
+                }
+                None => {
+                    record.sign_path = Some(SignPath::Full);
+                    self.sign_full(
+                        &wallet,
+                        &roster,
+                        &req,
+                        &message,
+                        &path,
+                        &excluded,
+                        &mut record,
+                    )
+                    .await
+                }
+            };
+            match result {
+                Ok(sig) => {
+                    record.status = SessionStatus::Done;
+                    record.signature = Some(sig);
+                    record.finished_at_ms = Some(self.inner.clock.now_ms());
+                    record.error = None;
+                    self.inner
+                        .metrics
+                        .session_seconds
+                        .get_or_create(&SessionLabels {
+                            scheme: wallet.scheme.name().into(),
+                            kind: "request".into(),
+                        })
+                        .observe((self.inner.clock.now_ms() - started) as f64 / 1000.0);
+                    self.finish(&record);
+                    return record;
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        wallet = %wallet.wallet_id,
+                        attempt,
+                        code = e.code,
+                        culprits = ?e.culprits,
+                        "signing attempt failed: {}",
+                        e.message
+                    );
+                    excluded.extend(e.failed.iter().copied());
+                    excluded.extend(e.culprits.iter().copied());
+                    let fatal = e.fatal;
+                    last = Some(e);
+                    if fatal {
+                        break;
+                    }
+                }
+            }
+        }
+        let e = last.unwrap_or(AttemptError {
+            code: "internal",
+            message: "no attempt was made".into(),
+            culprits: Vec::new(),
+            failed: Vec::new(),
+            fatal: true,
+        });
+        self.fail_record(record, e.code, e.message, e.culprits)
+    }
+
+    fn fail_record(
+        &self,
+        mut record: SessionInfo,
+        code: &str,
+        message: String,
+        culprits: Vec<NodeId>,
+    ) -> SessionInfo {
+        record.status = SessionStatus::Failed;
+        record.error = Some(SessionError {
+            code: code.to_string(),
+            message,
+            culprits,
+        });
+        record.finished_at_ms = Some(self.inner.clock.now_ms());
+        self.finish(&record);
+        record
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn sign_presigned(
+        &self,
+        wallet: &WalletInfo,
+        roster: &[Member],
+        req: &SignRequest,
+        message: &SignMessage,
+        path: &DerivationPath,
+        entry: PoolEntry,
+        record: &mut SessionInfo,
+    ) -> Result<Signature, AttemptError> {
+        let parts = entry.public.signers().to_vec();
+        record.participants = nodes(wallet, &parts);
+        let job = Job::SignPresigned {
+            presignature: entry.public.id(),
+            message: message.clone(),
+            path: req.path.clone(),
+            authorization: req.authorization.clone(),
+        };
+        let session = self.random_id();
+        let outcomes = self
+            .run_session(
+                session,
+                wallet,
+                roster,
+                &parts,
+                job,
+                self.inner.config.sign_timeout,
+            )
+            .await?;
+        let partials: Vec<PartialSignature> = outcomes
+            .into_iter()
+            .filter_map(|(_, o)| match o {
+                Outcome::Partial(p) => Some(p),
+                _ => None,
+            })
+            .collect();
+        let pk = wallet_key(wallet).map_err(internal_attempt)?;
+        let (cc, _) = chain_code(wallet).map_err(internal_attempt)?;
+        scheme(wallet.scheme)
+            .combine(&pk, &cc, &entry.public, &partials, message, path)
+            .map_err(|e| AttemptError {
+                code: "protocol_abort",
+                message: format!("combining partial signatures failed: {e}"),
+                culprits: nodes(wallet, &e.culprits()),
+                failed: nodes(wallet, &e.culprits()),
+                fatal: false,
+            })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn sign_full(
+        &self,
+        wallet: &WalletInfo,
+        roster: &[Member],
+        req: &SignRequest,
+        message: &SignMessage,
+        path: &DerivationPath,
+        excluded: &HashSet<NodeId>,
+        record: &mut SessionInfo,
+    ) -> Result<Signature, AttemptError> {
+        let parts = self.pick(wallet, excluded).ok_or_else(|| AttemptError {
+            code: "not_enough_signers",
+            message: format!(
+                "fewer than {} of the wallet's signers are online and healthy",
+                wallet.threshold
+            ),
+            culprits: Vec::new(),
+            failed: Vec::new(),
+            fatal: true,
+        })?;
+        record.participants = nodes(wallet, &parts);
+        let job = Job::Sign {
+            signers: parts.clone(),
+            message: message.clone(),
+            path: req.path.clone(),
+            authorization: req.authorization.clone(),
+        };
+        let session = self.random_id();
+        let outcomes = self
+            .run_session(
+                session,
+                wallet,
+                roster,
+                &parts,
+                job,
+                self.inner.config.sign_timeout,
+            )
+            .await?;
+        let (derived, _) =
+            derived_key(wallet, &req.path).map_err(|e| internal_attempt(e.to_string()))?;
+        let _ = path;
+        let sig = outcomes
+            .into_iter()
+            .find_map(|(_, o)| match o {
+                Outcome::Signature(s) => Some(s),
+                _ => None,
+            })
+            .ok_or_else(|| internal_attempt("no signature in the outcomes".into()))?;
+        scheme(wallet.scheme)
+            .verify(&derived, message, &sig)
+            .map_err(|e| AttemptError {
+                code: "protocol_abort",
+                message: format!("the signers' signature does not verify: {e}"),
+                culprits: Vec::new(),
+                failed: Vec::new(),
+                fatal: false,
+            })?;
+        Ok(sig)
+    }
+
+    /// Picks `t` linked signers not in `excluded`, rotating to spread load.
+    fn pick(&self, wallet: &WalletInfo, excluded: &HashSet<NodeId>) -> Option<Vec<u16>> {
+        let n = wallet.signers.len();
+        let t = usize::from(wallet.threshold);
+        let start = self.inner.rotate.fetch_add(1, Ordering::Relaxed) % n.max(1);
+        let mut picked: Vec<u16> = (0..n)
+            .map(|k| (start + k) % n)
+            .filter(|&i| {
+                let node = &wallet.signers[i];
+                !excluded.contains(node) && self.inner.hub.is_connected(node)
+            })
+            .take(t)
+            .map(|i| i as u16)
+            .collect();
+        if picked.len() < t {
+            return None;
+        }
+        picked.sort_unstable();
+        Some(picked)
+    }
+
+    // ------------------------------------------------------------------ sessions
+
+    /// Runs one protocol session among `parts` (party indices) of `roster`.
+    async fn run_session(
+        &self,
+        session: [u8; 32],
+        wallet: &WalletInfo,
+        roster: &[Member],
+        parts: &[u16],
+        job: Job,
+        timeout: Duration,
+    ) -> Result<Vec<(u16, Outcome)>, AttemptError> {
+        let kind = job.kind();
+        let labels = SessionLabels {
+            scheme: wallet.scheme.name().into(),
+            kind: kind.into(),
+        };
+        let participants: Vec<(u16, NodeId)> = parts
+            .iter()
+            .map(|&i| (i, wallet.signers[usize::from(i)]))
+            .collect();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let started = self.inner.clock.now_ms();
+        let live = Arc::new(Live::new(&participants, tx, labels.clone(), started));
+        let hub = &self.inner.hub;
+        hub.register(session, live);
+        let start = tessera_proto::link::StartSession {
+            session,
+            wallet_id: wallet.wallet_id.clone(),
+            roster: roster.to_vec(),
+            job,
+        };
+        let mut result = Ok(Vec::new());
+        for (_, node) in &participants {
+            if !hub.deliver(node, ToSigner::Start(Box::new(start.clone()))) {
+                result = Err(AttemptError {
+                    code: "not_enough_signers",
+                    message: format!("signer {node} is not connected"),
+                    culprits: Vec::new(),
+                    failed: vec![*node],
+                    fatal: false,
+                });
+                break;
+            }
+        }
+        if result.is_ok() {
+            result = self.collect(&participants, &mut rx, timeout, wallet).await;
+        }
+        hub.unregister(&session);
+        if result.is_err() {
+            for (_, node) in &participants {
+                hub.deliver(
+                    node,
+                    ToSigner::Abort {
+                        session,
+                        reason: "session failed elsewhere".into(),
+                    },
+                );
+            }
+        }
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.code,
+        };
+        self.inner
+            .metrics
+            .session_seconds
+            .get_or_create(&labels)
+            .observe((self.inner.clock.now_ms() - started) as f64 / 1000.0);
+        self.inner
+            .metrics
+            .sessions_total
+            .get_or_create(&OutcomeLabels {
+                scheme: labels.scheme,
+                kind: labels.kind,
+                outcome: outcome.into(),
+            })
+            .inc();
+        result
+    }
+
+    async fn collect(
+        &self,
+        participants: &[(u16, NodeId)],
+        rx: &mut mpsc::UnboundedReceiver<Event>,
+        timeout: Duration,
+        wallet: &WalletInfo,
+    ) -> Result<Vec<(u16, Outcome)>, AttemptError> {
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let index_of: HashMap<NodeId, u16> = participants.iter().map(|(i, n)| (*n, *i)).collect();
+        let mut outcomes: Vec<(u16, Outcome)> = Vec::new();
+        while outcomes.len() < participants.len() {
+            tokio::select! {
+                ev = rx.recv() => match ev {
+                    Some(Event::Done(node, o)) => {
+                        if let Some(i) = index_of.get(&node) {
+                            if !outcomes.iter().any(|(j, _)| j == i) {
+                                outcomes.push((*i, o));
+                            }
+                        }
+                    }
+                    Some(Event::Failed(node, f)) => return Err(from_failure(node, f, wallet)),
+                    Some(Event::Disconnected(node)) => return Err(AttemptError {
+                        code: "not_enough_signers",
+                        message: format!("signer {node} disconnected during the session"),
+                        culprits: Vec::new(),
+                        failed: vec![node],
+                        fatal: false,
+                    }),
+                    None => return Err(internal_attempt("session channel closed".into())),
+                },
+                _ = &mut deadline => {
+                    let missing: Vec<NodeId> = participants
+                        .iter()
+                        .filter(|(i, _)| !outcomes.iter().any(|(j, _)| j == i))
+                        .map(|(_, n)| *n)
+                        .collect();
+                    return Err(AttemptError {
+                        code: "timeout",
+                        message: format!("session timed out after {} ms", timeout.as_millis()),
+                        culprits: Vec::new(),
+                        failed: missing,
+                        fatal: false,
+                    });
+                }
+            }
+        }
+        Ok(outcomes)
+    }
+
+    fn random_id(&self) -> [u8; 32] {
+        let mut b = [0u8; 32];
+        self.inner.entropy.fill(&mut b);
+        b
+    }
+
+    /// Random bytes for link challenges.
+    pub fn challenge(&self) -> [u8; 32] {
+        self.random_id()
+    }
+
+    fn waiter(&self, id: &str) {
+        let (tx, _) = watch::channel(false);
+        lock(&self.inner.waiters).insert(id.to_string(), tx);
+    }
+
+    fn finish(&self, record: &SessionInfo) {
+        if let Err(e) = self.inner.store.put_session(record) {
+            tracing::error!(error = %e, session = %record.session_id, "could not store the session");
+        }
+        if let Some(tx) = lock(&self.inner.waiters).remove(&record.session_id) {
+            let _ = tx.send(true);
+        }
+    }
+
+    /// A session record; with `wait`, waits up to that long for it to finish.
+    pub async fn session(
+        &self,
+        id: &str,
+        wait: Option<Duration>,
+    ) -> Result<SessionInfo, CoordError> {
+        if let Some(wait) = wait {
+            let rx = lock(&self.inner.waiters).get(id).map(|tx| tx.subscribe());
+            if let Some(mut rx) = rx {
+                let _ = tokio::time::timeout(wait, rx.changed()).await;
+            }
+        }
+        self.inner
+            .store
+            .session(id)?
+            .ok_or_else(|| CoordError::NotFound(format!("no session {id}")))
+    }
+
+    /// Recent sessions.
+    pub fn sessions(
+        &self,
+        wallet: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<SessionInfo>, CoordError> {
+        Ok(self.inner.store.sessions(wallet, limit.min(1000))?)
+    }
+
+    // ------------------------------------------------------------------ pool
+
+    fn pool_target(&self, id: SchemeId) -> u32 {
+        match id {
+            SchemeId::EcdsaCggmp24 => self.inner.config.cggmp24_pool,
+            SchemeId::SchnorrBip340 | SchemeId::Ed25519 => self.inner.config.frost_pool,
+            _ => 0,
+        }
+    }
+
+    fn ensure_refill(&self, wallet: &WalletInfo) {
+        if self.pool_target(wallet.scheme) == 0 {
+            return;
+        }
+        if !lock(&self.inner.refilling).insert(wallet.wallet_id.clone()) {
+            return;
+        }
+        let me = self.clone();
+        let w = wallet.clone();
+        tokio::spawn(async move { me.refill_loop(w).await });
+    }
+
+    async fn refill_loop(&self, wallet: WalletInfo) {
+        let target = self.pool_target(wallet.scheme);
+        let roster = match self.members(&wallet.signers) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(wallet = %wallet.wallet_id, error = %e, "pool refill cannot start");
+                return;
+            }
+        };
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let have = self
+                .inner
+                .store
+                .pool_count(&wallet.wallet_id)
+                .unwrap_or(target);
+            self.update_pool_gauge();
+            if have >= target {
+                let notified = self.inner.pool_changed.notified();
+                tokio::select! {
+                    _ = notified => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+                continue;
+            }
+            let Some(parts) = self.pick(&wallet, &HashSet::new()) else {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            };
+            let session = self.random_id();
+            let result = self
+                .run_session(
+                    session,
+                    &wallet,
+                    &roster,
+                    &parts,
+                    Job::Presign {
+                        signers: parts.clone(),
+                    },
+                    self.inner.config.sign_timeout,
+                )
+                .await;
+            match result {
+                Ok(outcomes) => {
+                    let publics: Vec<PresignPublic> = outcomes
+                        .into_iter()
+                        .filter_map(|(_, o)| match o {
+                            Outcome::Presign(p) => Some(p),
+                            _ => None,
+                        })
+                        .collect();
+                    let consistent =
+                        publics.len() == parts.len() && publics.windows(2).all(|w| w[0] == w[1]);
+                    if let (true, Some(public)) = (consistent, publics.into_iter().next()) {
+                        let entry = PoolEntry {
+                            wallet_id: wallet.wallet_id.clone(),
+                            public,
+                        };
+                        if let Err(e) = self.inner.store.pool_add(&entry) {
+                            tracing::error!(error = %e, "could not pool a presignature");
+                        }
+                        backoff = Duration::from_millis(200);
+                    } else {
+                        tracing::warn!(wallet = %wallet.wallet_id, "signers returned different presignature data; discarded");
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(wallet = %wallet.wallet_id, code = e.code, "presign failed: {}", e.message);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    fn update_pool_gauge(&self) {
+        let total: u32 = self
+            .inner
+            .store
+            .wallets()
+            .unwrap_or_default()
+            .iter()
+            .map(|w| self.inner.store.pool_count(&w.wallet_id).unwrap_or(0))
+            .sum();
+        self.inner.metrics.pool_size.set(i64::from(total));
+    }
+}
+
+/// Id of the session record of a sign request.
+pub fn request_session_id(wallet: &str, request_id: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"tessera/sign-request/v1");
+    h.update((wallet.len() as u32).to_be_bytes());
+    h.update(wallet.as_bytes());
+    h.update(request_id.as_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
+fn presign_allowed(id: SchemeId, message: &SignMessage, path: &DerivationPath) -> bool {
+    match id {
+        // cggmp24: presignatures only for the root key and for digests the signers compute.
+        SchemeId::EcdsaCggmp24 => {
+            path.is_root() && matches!(message, SignMessage::Preimage { hash: Some(_), .. })
+        }
+        SchemeId::SchnorrBip340 | SchemeId::Ed25519 => true,
+        _ => false,
+    }
+}
+
+fn check_message(id: SchemeId, m: &SignMessage) -> Result<(), CoordError> {
+    let ok = match (id, m) {
+        (SchemeId::Ed25519, SignMessage::Preimage { hash: None, .. }) => true,
+        (SchemeId::Ed25519, _) => false,
+        (_, SignMessage::Preimage { hash: None, .. }) => false,
+        _ => true,
+    };
+    if ok {
+        Ok(())
+    } else if id == SchemeId::Ed25519 {
+        Err(CoordError::Invalid(
+            "ed25519 signs message bytes: use kind \"message\"".into(),
+        ))
+    } else {
+        Err(CoordError::Invalid(
+            "this scheme signs a 32-byte digest: use kind \"preimage\" (or, dangerously, \"danger_raw_digest\")"
+                .into(),
+        ))
+    }
+}
+
+fn wallet_key(w: &WalletInfo) -> Result<PublicKey, String> {
+    w.public_key
+        .clone()
+        .ok_or_else(|| "wallet has no public key".to_string())
+}
+
+fn chain_code(w: &WalletInfo) -> Result<([u8; 32], ()), String> {
+    let cc = w.chain_code.as_deref().ok_or("wallet has no chain code")?;
+    let cc: [u8; 32] = hex::decode(cc)
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .ok_or("bad chain code")?;
+    Ok((cc, ()))
+}
+
+fn derived_key(w: &WalletInfo, path: &str) -> Result<(PublicKey, DerivationPath), CoordError> {
+    let p = DerivationPath::parse(path).map_err(|e| CoordError::Invalid(format!("path: {e}")))?;
+    let pk = wallet_key(w).map_err(CoordError::NotReady)?;
+    let (cc, _) = chain_code(w).map_err(CoordError::NotReady)?;
+    let child = hd::derive_public_key(&pk, &cc, &p)
+        .map_err(|e| CoordError::Invalid(format!("derivation: {e}")))?;
+    Ok((child, p))
+}
+
+fn nodes(w: &WalletInfo, idx: &[u16]) -> Vec<NodeId> {
+    idx.iter()
+        .filter_map(|i| w.signers.get(usize::from(*i)).copied())
+        .collect()
+}
+
+fn internal_attempt(message: String) -> AttemptError {
+    AttemptError {
+        code: "internal",
+        message,
+        culprits: Vec::new(),
+        failed: Vec::new(),
+        fatal: false,
+    }
+}
+
+fn from_failure(node: NodeId, f: Failure, w: &WalletInfo) -> AttemptError {
+    let (code, fatal) = match f.kind {
+        FailureKind::Unauthorized => ("unauthorized", true),
+        FailureKind::Replayed => ("replayed", true),
+        FailureKind::Protocol => ("protocol_abort", false),
+        FailureKind::Aborted => ("aborted", false),
+        FailureKind::NotReady => ("signer_not_ready", false),
+        FailureKind::Transport => ("transport", false),
+        FailureKind::Storage => ("signer_storage", false),
+        FailureKind::Internal => ("internal", false),
+    };
+    AttemptError {
+        code,
+        message: format!("signer {node}: {}", f.message),
+        culprits: nodes(w, &f.culprits),
+        failed: vec![node],
+        fatal,
+    }
+}
+
+fn session_error(e: &AttemptError) -> SessionError {
+    SessionError {
+        code: e.code.to_string(),
+        message: e.message.clone(),
+        culprits: e.culprits.clone(),
+    }
+}

@@ -1,0 +1,16 @@
+//! The Tessera coordinator as a library: REST API, session orchestration, the relay between
+//! signers, the store and metrics.
+//!
+//! The coordinator is trusted for liveness only: it sees public data and sealed envelopes, never
+//! a share or a plaintext peer-to-peer message, and cannot make a signer sign anything an
+//! operator did not authorize. Clock, randomness and store are injected ([`Coordinator::new`]).
+
+pub mod api;
+pub mod coordinator;
+pub mod hub;
+pub mod metrics;
+pub mod server;
+pub mod store;
+
+pub use coordinator::{Config, CoordError, Coordinator, Entropy, OsEntropy};
+pub use store::{SqliteStore, Store};

@@ -1,0 +1,328 @@
+//! The coordinator's durable state: enrolled signers, wallets, sessions and the public halves of
+//! pooled presignatures. Public data only — the coordinator never holds a secret share.
+//!
+//! [`Store`] is the interface; [`SqliteStore`] the embedded default. A PostgreSQL backend
+//! implements the same trait.
+
+use std::path::Path;
+use std::sync::{Mutex, PoisonError};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use tessera_crypto::PresignPublic;
+use tessera_proto::api::{SessionInfo, WalletInfo};
+use tessera_wire::{NodeId, PublicIdentity, SignedIdentity};
+
+/// Store failures.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The record exists already.
+    #[error("already exists")]
+    Conflict,
+    /// Backend failure (IO, disk full, SQL).
+    #[error("storage: {0}")]
+    Backend(String),
+    /// A stored row did not parse.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(f, _) = &e {
+            if f.code == rusqlite::ErrorCode::ConstraintViolation {
+                return StoreError::Conflict;
+            }
+        }
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// An enrolled signer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignerRecord {
+    /// Display name.
+    pub name: String,
+    /// Identity.
+    pub identity: PublicIdentity,
+    /// Self-signature binding the X25519 key (see `tessera_wire::SignedIdentity`).
+    pub proof: [u8; 64],
+}
+
+/// A pooled presignature: its public half and the signers holding the secret halves.
+#[derive(Debug, Clone)]
+pub struct PoolEntry {
+    /// Wallet.
+    pub wallet_id: String,
+    /// The public half (its id and signer set inside).
+    pub public: PresignPublic,
+}
+
+/// Durable coordinator state.
+pub trait Store: Send + Sync + 'static {
+    /// Enrolls a signer; `Conflict` if its node id is enrolled.
+    fn add_signer(&self, s: &SignerRecord) -> Result<(), StoreError>;
+    /// All enrolled signers.
+    fn signers(&self) -> Result<Vec<SignerRecord>, StoreError>;
+    /// Inserts a wallet; `Conflict` if the id exists.
+    fn insert_wallet(&self, w: &WalletInfo) -> Result<(), StoreError>;
+    /// Replaces a wallet record.
+    fn update_wallet(&self, w: &WalletInfo) -> Result<(), StoreError>;
+    /// One wallet.
+    fn wallet(&self, id: &str) -> Result<Option<WalletInfo>, StoreError>;
+    /// All wallets, oldest first.
+    fn wallets(&self) -> Result<Vec<WalletInfo>, StoreError>;
+    /// Inserts or replaces a session record.
+    fn put_session(&self, s: &SessionInfo) -> Result<(), StoreError>;
+    /// One session.
+    fn session(&self, id: &str) -> Result<Option<SessionInfo>, StoreError>;
+    /// Newest sessions first, at most `limit`, optionally of one wallet.
+    fn sessions(&self, wallet: Option<&str>, limit: u32) -> Result<Vec<SessionInfo>, StoreError>;
+    /// Adds a presignature's public half to a wallet's pool.
+    fn pool_add(&self, e: &PoolEntry) -> Result<(), StoreError>;
+    /// Removes and returns one pooled entry of `wallet` whose signers satisfy `usable`.
+    /// Removal is the coordinator's single-use rule; signers enforce their own.
+    fn pool_take(
+        &self,
+        wallet: &str,
+        usable: &dyn Fn(&PresignPublic) -> bool,
+    ) -> Result<Option<PoolEntry>, StoreError>;
+    /// Entries pooled for `wallet`.
+    fn pool_count(&self, wallet: &str) -> Result<u32, StoreError>;
+}
+
+/// SQLite store (embedded default).
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteStore")
+    }
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS signers (node_id TEXT PRIMARY KEY, name TEXT NOT NULL, identity TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS wallets (wallet_id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (session_id TEXT PRIMARY KEY, wallet_id TEXT NOT NULL, created_at INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS sessions_by_time ON sessions (created_at DESC);
+CREATE TABLE IF NOT EXISTS pool (id TEXT PRIMARY KEY, wallet_id TEXT NOT NULL, body BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS pool_by_wallet ON pool (wallet_id);
+";
+
+const SCHEMA_VERSION: &str = "1";
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        Self::init(conn)
+    }
+
+    /// An in-memory store (tests, simulation).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        let version: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match version.as_deref() {
+            None => {
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema', ?1)",
+                    [SCHEMA_VERSION],
+                )?;
+            }
+            Some(SCHEMA_VERSION) => {}
+            Some(other) => {
+                return Err(StoreError::Corrupt(format!(
+                    "store schema version {other} is not supported by this build"
+                )))
+            }
+        }
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl Store for SqliteStore {
+    fn add_signer(&self, s: &SignerRecord) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO signers (node_id, name, identity) VALUES (?1, ?2, ?3)",
+            params![
+                s.identity.node_id().to_string(),
+                s.name,
+                to_json(&SignedIdentity {
+                    identity: s.identity,
+                    proof: s.proof
+                })?
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn signers(&self) -> Result<Vec<SignerRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT name, identity FROM signers ORDER BY rowid")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        rows.map(|r| {
+            let (name, identity) = r?;
+            let signed: SignedIdentity = from_json(&identity)?;
+            Ok(SignerRecord {
+                name,
+                identity: signed.identity,
+                proof: signed.proof,
+            })
+        })
+        .collect()
+    }
+
+    fn insert_wallet(&self, w: &WalletInfo) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO wallets (wallet_id, created_at, body) VALUES (?1, ?2, ?3)",
+            params![w.wallet_id, w.created_at_ms as i64, to_json(w)?],
+        )?;
+        Ok(())
+    }
+
+    fn update_wallet(&self, w: &WalletInfo) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE wallets SET body = ?2 WHERE wallet_id = ?1",
+            params![w.wallet_id, to_json(w)?],
+        )?;
+        Ok(())
+    }
+
+    fn wallet(&self, id: &str) -> Result<Option<WalletInfo>, StoreError> {
+        let body: Option<String> = self
+            .conn()
+            .query_row("SELECT body FROM wallets WHERE wallet_id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        body.map(|b| from_json(&b)).transpose()
+    }
+
+    fn wallets(&self) -> Result<Vec<WalletInfo>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT body FROM wallets ORDER BY created_at, wallet_id")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.map(|r| from_json(&r?)).collect()
+    }
+
+    fn put_session(&self, s: &SessionInfo) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO sessions (session_id, wallet_id, created_at, body) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (session_id) DO UPDATE SET body = excluded.body",
+            params![
+                s.session_id,
+                s.wallet_id,
+                s.created_at_ms as i64,
+                to_json(s)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn session(&self, id: &str) -> Result<Option<SessionInfo>, StoreError> {
+        let body: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT body FROM sessions WHERE session_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        body.map(|b| from_json(&b)).transpose()
+    }
+
+    fn sessions(&self, wallet: Option<&str>, limit: u32) -> Result<Vec<SessionInfo>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT body FROM sessions WHERE (?1 IS NULL OR wallet_id = ?1)
+             ORDER BY created_at DESC, rowid DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![wallet, limit], |r| r.get::<_, String>(0))?;
+        rows.map(|r| from_json(&r?)).collect()
+    }
+
+    fn pool_add(&self, e: &PoolEntry) -> Result<(), StoreError> {
+        let body = serde_json::to_vec(&e.public).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.conn().execute(
+            "INSERT INTO pool (id, wallet_id, body) VALUES (?1, ?2, ?3)",
+            params![hex::encode(e.public.id()), e.wallet_id, body],
+        )?;
+        Ok(())
+    }
+
+    fn pool_take(
+        &self,
+        wallet: &str,
+        usable: &dyn Fn(&PresignPublic) -> bool,
+    ) -> Result<Option<PoolEntry>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let found = {
+            let mut stmt =
+                tx.prepare("SELECT id, body FROM pool WHERE wallet_id = ?1 ORDER BY rowid")?;
+            let mut rows = stmt.query([wallet])?;
+            let mut found = None;
+            while let Some(row) = rows.next()? {
+                let id: String = row.get(0)?;
+                let body: Vec<u8> = row.get(1)?;
+                let public: PresignPublic = serde_json::from_slice(&body)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                if usable(&public) {
+                    found = Some((id, public));
+                    break;
+                }
+            }
+            found
+        };
+        let Some((id, public)) = found else {
+            return Ok(None);
+        };
+        tx.execute("DELETE FROM pool WHERE id = ?1", [&id])?;
+        tx.commit()?;
+        Ok(Some(PoolEntry {
+            wallet_id: wallet.to_string(),
+            public,
+        }))
+    }
+
+    fn pool_count(&self, wallet: &str) -> Result<u32, StoreError> {
+        Ok(self.conn().query_row(
+            "SELECT COUNT(*) FROM pool WHERE wallet_id = ?1",
+            [wallet],
+            |r| r.get(0),
+        )?)
+    }
+}
+
+/// Node id of a signer record.
+pub fn node_id(s: &SignerRecord) -> NodeId {
+    s.identity.node_id()
+}

@@ -1,0 +1,274 @@
+//! Frames between the coordinator and a signer node.
+//!
+//! A signer connects *out* to the coordinator (so it can sit behind a firewall), receives a
+//! [`ToSigner::Challenge`], and answers with [`FromSigner::Hello`] signed by its identity key over
+//! the challenge and the coordinator's name. The coordinator accepts only enrolled identities.
+
+use serde::{Deserialize, Serialize};
+use tessera_crypto::{
+    PartialSignature, PartyIndex, PresignPublic, PublicKey, SchemeId, SignMessage, Signature,
+};
+use tessera_wire::{Authorization, NodeId, PublicIdentity};
+
+/// Version of the link protocol; a mismatch closes the connection with a clear reason.
+pub const LINK_VERSION: u16 = 1;
+
+/// Domain of the signer's hello signature.
+pub const HELLO_DOMAIN: &str = "tessera/link-hello/v1";
+
+/// A session id (32 random bytes chosen by the coordinator; signers refuse reuse).
+pub type SessionBytes = [u8; 32];
+
+/// Coordinator → signer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ToSigner {
+    /// First frame on a new connection.
+    Challenge {
+        /// Fresh random bytes.
+        nonce: [u8; 32],
+        /// The coordinator's name as the signer knows it (bound into the hello signature).
+        coordinator: String,
+    },
+    /// The hello was accepted.
+    Welcome,
+    /// Take part in a session.
+    Start(Box<StartSession>),
+    /// A protocol envelope from another signer (opaque to the coordinator).
+    Envelope {
+        /// Session it belongs to.
+        session: SessionBytes,
+        /// `tessera_wire::Envelope` bytes.
+        bytes: Vec<u8>,
+    },
+    /// Stop a session (timeout, another participant failed).
+    Abort {
+        /// Session.
+        session: SessionBytes,
+        /// Why, for the signer's log.
+        reason: String,
+    },
+}
+
+/// Everything a signer needs to decide whether to join a session, and to run it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StartSession {
+    /// Execution id.
+    pub session: SessionBytes,
+    /// Wallet the session is about.
+    pub wallet_id: String,
+    /// Every member of the wallet's signer group, by party index (its position at keygen).
+    pub roster: Vec<Member>,
+    /// What to do.
+    pub job: Job,
+}
+
+/// One member of a signer group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// Party index (position in the group at keygen).
+    pub index: PartyIndex,
+    /// The member's public identity.
+    pub identity: PublicIdentity,
+    /// The identity key's signature binding its X25519 key (`tessera_wire::SignedIdentity`), so
+    /// the coordinator cannot substitute an encryption key it controls.
+    pub proof: Vec<u8>,
+}
+
+impl Member {
+    /// Checks the key-binding proof.
+    pub fn verify(&self) -> bool {
+        let Ok(proof) = <[u8; 64]>::try_from(self.proof.as_slice()) else {
+            return false;
+        };
+        tessera_wire::SignedIdentity {
+            identity: self.identity,
+            proof,
+        }
+        .verify()
+        .is_ok()
+    }
+}
+
+/// The work of a session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Job {
+    /// Distributed key generation among the whole roster (for cggmp24 preceded by aux-info
+    /// generation, unless this group already has aux info).
+    Keygen {
+        /// Scheme.
+        scheme: SchemeId,
+        /// Threshold `t`.
+        threshold: u16,
+        /// Operator authorization for exactly this wallet, scheme, threshold and signer list.
+        authorization: Authorization,
+    },
+    /// Interactive signing by the listed `t` signers.
+    Sign {
+        /// Party indices of the signers.
+        signers: Vec<PartyIndex>,
+        /// What to sign.
+        message: SignMessage,
+        /// Derivation path (`m` or `m/1/2`).
+        path: String,
+        /// Operator authorization.
+        authorization: Authorization,
+    },
+    /// Precompute one presignature (cggmp24) or nonce set (FROST) for the listed signers.
+    Presign {
+        /// Party indices of the signers.
+        signers: Vec<PartyIndex>,
+    },
+    /// One-round signing from a stored presignature: the signer answers with a partial signature.
+    SignPresigned {
+        /// Presignature to consume.
+        presignature: [u8; 32],
+        /// What to sign.
+        message: SignMessage,
+        /// Derivation path (`m` or `m/1/2`; cggmp24 accepts only `m`).
+        path: String,
+        /// Operator authorization.
+        authorization: Authorization,
+    },
+}
+
+impl Job {
+    /// Short name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::Keygen { .. } => "keygen",
+            Job::Sign { .. } => "sign",
+            Job::Presign { .. } => "presign",
+            Job::SignPresigned { .. } => "sign-presigned",
+        }
+    }
+}
+
+/// Signer → coordinator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum FromSigner {
+    /// Answer to the challenge.
+    Hello {
+        /// Link protocol version.
+        version: u16,
+        /// The signer's identity.
+        identity: PublicIdentity,
+        /// Ed25519 signature under [`HELLO_DOMAIN`] over [`hello_bytes`].
+        signature: Vec<u8>,
+        /// Current status.
+        status: SignerStatus,
+    },
+    /// Periodic status.
+    Status(SignerStatus),
+    /// A protocol envelope for other participants of a session.
+    Envelope {
+        /// Session.
+        session: SessionBytes,
+        /// `tessera_wire::Envelope` bytes (the coordinator reads only its routing header).
+        bytes: Vec<u8>,
+    },
+    /// The session finished at this signer.
+    Done {
+        /// Session.
+        session: SessionBytes,
+        /// Result.
+        outcome: Outcome,
+    },
+    /// The session failed or was refused at this signer.
+    Failed {
+        /// Session.
+        session: SessionBytes,
+        /// Why.
+        failure: Failure,
+    },
+}
+
+/// The result of a session at one signer. Public data only.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Outcome {
+    /// Key generation finished; the share is sealed in the signer's vault.
+    Keygen {
+        /// Group public key.
+        public_key: PublicKey,
+        /// Chain code for non-hardened derivation.
+        chain_code: [u8; 32],
+    },
+    /// Interactive signing finished.
+    Signature(Signature),
+    /// A presignature is stored; this is its public part.
+    Presign(PresignPublic),
+    /// One-round signing: this signer's partial signature.
+    Partial(PartialSignature),
+}
+
+/// Why a signer did not finish a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// Class of failure.
+    pub kind: FailureKind,
+    /// Human-readable reason (never contains secrets).
+    pub message: String,
+    /// Party indices the protocol blamed, if any.
+    pub culprits: Vec<PartyIndex>,
+}
+
+/// Classes of [`Failure`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FailureKind {
+    /// The authorization is missing, invalid, expired or for something else.
+    Unauthorized,
+    /// The request id or session id was used before.
+    Replayed,
+    /// The signer lacks what the session needs (no share, no primes yet, unknown presignature).
+    NotReady,
+    /// The protocol aborted (culprits may be named).
+    Protocol,
+    /// A peer's envelope could not be verified or decrypted.
+    Transport,
+    /// The session was aborted by the coordinator or timed out.
+    Aborted,
+    /// The signer's vault failed (disk full, IO error).
+    Storage,
+    /// Anything else.
+    Internal,
+}
+
+/// What a signer reports about itself (public information only).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignerStatus {
+    /// Software version.
+    pub version: String,
+    /// Wallets with a share in the vault.
+    pub wallets: u32,
+    /// Paillier prime sets ready for cggmp24 aux-info generation.
+    pub primes_ready: u32,
+    /// Progress of the prime set being generated, 0–100.
+    pub primes_progress: u8,
+    /// Sessions currently running.
+    pub sessions: u32,
+}
+
+/// Bytes the signer signs in its hello.
+pub fn hello_bytes(nonce: &[u8; 32], coordinator: &str, node: &NodeId) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32 + 32 + coordinator.len() + 4);
+    out.extend_from_slice(nonce);
+    out.extend_from_slice(&node.0);
+    out.extend_from_slice(&(coordinator.len() as u32).to_be_bytes());
+    out.extend_from_slice(coordinator.as_bytes());
+    out
+}
+
+/// A frame that could not be decoded.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed link frame: {0}")]
+pub struct FrameError(String);
+
+/// Encodes a frame.
+pub fn encode<T: Serialize>(frame: &T) -> Vec<u8> {
+    // postcard cannot fail on these types (no maps with non-string keys, no unsized data).
+    postcard::to_stdvec(frame).unwrap_or_default()
+}
+
+/// Decodes a frame.
+pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, FrameError> {
+    postcard::from_bytes(bytes).map_err(|e| FrameError(e.to_string()))
+}
