@@ -1,0 +1,73 @@
+//! Shared helpers of the multi-process tests: a local cluster of real `tessera` processes
+//! using the test-only fixture primes.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tessera_cli::cluster::{ClusterOptions, LocalCluster};
+use tessera_client::Client;
+use tessera_crypto::{MessageHash, SchemeId, SignMessage};
+use tessera_proto::api::{WalletInfo, WalletStatus};
+
+pub fn test_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tessera-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+pub async fn cluster(name: &str, log: &str) -> LocalCluster {
+    let opts = ClusterOptions {
+        signers: 3,
+        exe: PathBuf::from(env!("CARGO_BIN_EXE_tessera")),
+        signer_env: vec![("TESSERA_TEST_FIXTURE_PRIMES".into(), "1".into())],
+        log: log.into(),
+    };
+    LocalCluster::start(&test_dir(name), opts)
+        .await
+        .expect("cluster starts")
+}
+
+pub async fn wait_ready(client: &Client, id: &str) -> WalletInfo {
+    let start = Instant::now();
+    loop {
+        let w = client.wallet(id).await.expect("wallet");
+        match w.status {
+            WalletStatus::Ready => return w,
+            WalletStatus::Failed => panic!("key generation failed: {:?}", w.error),
+            WalletStatus::Creating => {
+                assert!(
+                    start.elapsed() < Duration::from_secs(300),
+                    "keygen timed out"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+pub async fn wait_pool(client: &Client, id: &str, n: u32) {
+    let start = Instant::now();
+    while client.wallet(id).await.expect("wallet").pool < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "pool did not fill"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub fn message(s: SchemeId, text: &str) -> SignMessage {
+    match s {
+        SchemeId::Ed25519 => SignMessage::raw_bytes(text.as_bytes().to_vec()),
+        _ => SignMessage::Preimage {
+            hash: Some(MessageHash::Sha256),
+            bytes: text.as_bytes().to_vec(),
+        },
+    }
+}
+
+pub fn wallet_id(s: SchemeId) -> String {
+    format!("t-{}", s.name().replace(['/', '-'], "_"))
+}
