@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, StatusCode};
@@ -82,6 +83,14 @@ impl IntoResponse for CoordError {
     }
 }
 
+/// A body or query string the extractor refused, as an [`ApiError`] (`invalid_request`) with the
+/// extractor's status (400, 415 or 422) instead of axum's plain-text rejection.
+fn rejected<R: IntoResponse + std::fmt::Display>(rejection: R) -> Response {
+    let message = rejection.to_string();
+    let status = rejection.into_response().status();
+    error(status, "invalid_request", message)
+}
+
 /// Constant-time comparison of the bearer token.
 fn token_ok(given: &[u8], want: &[u8]) -> bool {
     given.len() == want.len() && given.iter().zip(want).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0
@@ -148,14 +157,16 @@ async fn list_signers(State(c): State<Coordinator>) -> Result<Json<Vec<SignerInf
 
 async fn enroll(
     State(c): State<Coordinator>,
-    Json(req): Json<EnrollSigner>,
-) -> Result<(StatusCode, Json<SignerInfo>), CoordError> {
+    req: Result<Json<EnrollSigner>, JsonRejection>,
+) -> Result<(StatusCode, Json<SignerInfo>), Response> {
+    let Json(req) = req.map_err(rejected)?;
     let record = SignerRecord {
         name: req.name,
         identity: req.identity.identity,
         proof: req.identity.proof,
     };
-    c.enroll(record.clone())?;
+    c.enroll(record.clone())
+        .map_err(IntoResponse::into_response)?;
     tracing::info!(node = %record.identity.node_id(), name = %record.name, "signer enrolled");
     Ok((StatusCode::CREATED, Json(signer_info(&c, record))))
 }
@@ -168,9 +179,11 @@ async fn list_wallets(
 
 async fn create_wallet(
     State(c): State<Coordinator>,
-    Json(req): Json<CreateWallet>,
-) -> Result<(StatusCode, Json<tessera_proto::api::WalletInfo>), CoordError> {
-    Ok((StatusCode::ACCEPTED, Json(c.create_wallet(req)?)))
+    req: Result<Json<CreateWallet>, JsonRejection>,
+) -> Result<(StatusCode, Json<tessera_proto::api::WalletInfo>), Response> {
+    let Json(req) = req.map_err(rejected)?;
+    let w = c.create_wallet(req).map_err(IntoResponse::into_response)?;
+    Ok((StatusCode::ACCEPTED, Json(w)))
 }
 
 async fn get_wallet(
@@ -188,9 +201,12 @@ struct PathQuery {
 async fn derive_key(
     State(c): State<Coordinator>,
     Path(id): Path<String>,
-    Query(q): Query<PathQuery>,
-) -> Result<Json<tessera_proto::api::DerivedKey>, CoordError> {
-    Ok(Json(c.derive(&id, q.path.as_deref().unwrap_or("m"))?))
+    q: Result<Query<PathQuery>, QueryRejection>,
+) -> Result<Json<tessera_proto::api::DerivedKey>, Response> {
+    let Query(q) = q.map_err(rejected)?;
+    c.derive(&id, q.path.as_deref().unwrap_or("m"))
+        .map(Json)
+        .map_err(IntoResponse::into_response)
 }
 
 #[derive(Deserialize)]
@@ -202,11 +218,16 @@ struct WaitQuery {
 async fn sign(
     State(c): State<Coordinator>,
     Path(id): Path<String>,
-    Query(q): Query<WaitQuery>,
-    Json(req): Json<SignRequest>,
-) -> Result<Response, CoordError> {
+    q: Result<Query<WaitQuery>, QueryRejection>,
+    req: Result<Json<SignRequest>, JsonRejection>,
+) -> Result<Response, Response> {
+    let Query(q) = q.map_err(rejected)?;
+    let Json(req) = req.map_err(rejected)?;
     let wait = q.wait.unwrap_or(false);
-    let s = c.sign(&id, req, wait).await?;
+    let s = c
+        .sign(&id, req, wait)
+        .await
+        .map_err(IntoResponse::into_response)?;
     let status = if wait {
         StatusCode::OK
     } else {
@@ -223,20 +244,25 @@ struct ListQuery {
 
 async fn list_sessions(
     State(c): State<Coordinator>,
-    Query(q): Query<ListQuery>,
-) -> Result<Json<Vec<tessera_proto::api::SessionInfo>>, CoordError> {
-    Ok(Json(
-        c.sessions(q.wallet.as_deref(), q.limit.unwrap_or(100))?,
-    ))
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Vec<tessera_proto::api::SessionInfo>>, Response> {
+    let Query(q) = q.map_err(rejected)?;
+    c.sessions(q.wallet.as_deref(), q.limit.unwrap_or(100))
+        .map(Json)
+        .map_err(IntoResponse::into_response)
 }
 
 async fn get_session(
     State(c): State<Coordinator>,
     Path(id): Path<String>,
-    Query(q): Query<WaitQuery>,
-) -> Result<Json<tessera_proto::api::SessionInfo>, CoordError> {
+    q: Result<Query<WaitQuery>, QueryRejection>,
+) -> Result<Json<tessera_proto::api::SessionInfo>, Response> {
+    let Query(q) = q.map_err(rejected)?;
     let wait = q.wait_ms.map(|ms| Duration::from_millis(ms.min(60_000)));
-    Ok(Json(c.session(&id, wait).await?))
+    c.session(&id, wait)
+        .await
+        .map(Json)
+        .map_err(IntoResponse::into_response)
 }
 
 async fn status(State(c): State<Coordinator>) -> Result<Json<ClusterStatus>, CoordError> {
