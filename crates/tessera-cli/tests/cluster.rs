@@ -1,5 +1,7 @@
 //! Multi-process tests: a coordinator and three signer processes on loopback with TLS.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;

@@ -71,3 +71,50 @@ pub fn message(s: SchemeId, text: &str) -> SignMessage {
 pub fn wallet_id(s: SchemeId) -> String {
     format!("t-{}", s.name().replace(['/', '-'], "_"))
 }
+
+/// Waits until exactly `n` of the enrolled signers are linked (after a kill, until the
+/// coordinator noticed).
+pub async fn wait_linked_exactly(client: &Client, n: usize) {
+    let start = Instant::now();
+    loop {
+        let linked = client
+            .signers()
+            .await
+            .expect("signers")
+            .iter()
+            .filter(|s| s.connected)
+            .count();
+        if linked == n {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{linked} signers linked, expected {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Signs `text` at `path` and checks the signature with an independent verifier under the
+/// wallet's derived key; returns the session id.
+pub async fn sign_and_verify(
+    client: &Client,
+    op: &tessera_wire::OperatorKey,
+    s: SchemeId,
+    id: &str,
+    path: &str,
+    text: &str,
+) -> String {
+    let m = message(s, text);
+    let session = client.sign(op, id, path, &m).await.expect("sign request");
+    let sig = session
+        .signature
+        .unwrap_or_else(|| panic!("{}: no signature: {:?}", s.name(), session.error));
+    let derived = client.derive(id, path).await.expect("derive");
+    tessera_cli::verify::verify(s, &derived.public_key, &m, &sig)
+        .unwrap_or_else(|e| panic!("{} at {path}: {e:#}", s.name()));
+    assert!(
+        tessera_cli::verify::verify(s, &derived.public_key, &message(s, "other"), &sig).is_err()
+    );
+    session.session_id
+}

@@ -1,0 +1,127 @@
+//! Fault tolerance of a 2-of-3 cluster of real processes: signers killed with SIGKILL and
+//! restarted.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use tessera_crypto::SchemeId;
+use tessera_proto::api::{SessionStatus, WalletStatus};
+
+/// One signer down: signing continues. Two down: a typed `not_enough_signers` failure that loses
+/// nothing. Both back: they rejoin with their shares (proved by killing the third one) and
+/// signatures verify under the same public keys as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signers_killed_and_restarted_keep_the_wallets_signing() {
+    let mut cluster = cluster("faults", "info").await;
+    let client = cluster.client().unwrap();
+    let op = cluster.file.operator().unwrap();
+    let signers: Vec<_> = cluster.file.signers.iter().map(|s| s.node_id).collect();
+    let schemes = [SchemeId::EcdsaDkls23, SchemeId::Ed25519];
+    for s in schemes {
+        client
+            .create_wallet(&op, &wallet_id(s), "faults", s, 2, signers.clone())
+            .await
+            .expect("create wallet");
+    }
+    let mut keys = Vec::new();
+    for s in schemes {
+        let w = wait_ready(&client, &wallet_id(s)).await;
+        keys.push(w.public_key.clone().expect("public key"));
+    }
+    let mut earlier = Vec::new();
+    for s in schemes {
+        earlier.push(sign_and_verify(&client, &op, s, &wallet_id(s), "m", "all up").await);
+    }
+
+    // One signer killed: the other two sign, at the root and at a derived key.
+    cluster.kill_signer(0).unwrap();
+    wait_linked_exactly(&client, 2).await;
+    for s in schemes {
+        for path in ["m", "m/7"] {
+            let sid = sign_and_verify(&client, &op, s, &wallet_id(s), path, "one down").await;
+            let session = client.session(&sid, None).await.unwrap();
+            assert!(
+                !session.participants.contains(&signers[0]),
+                "a killed signer took part"
+            );
+            earlier.push(sid);
+        }
+    }
+
+    // Two killed: a clear, typed failure.
+    cluster.kill_signer(1).unwrap();
+    wait_linked_exactly(&client, 1).await;
+    let mut failed = Vec::new();
+    for s in schemes {
+        let m = message(s, "two down");
+        let session = client
+            .sign(&op, &wallet_id(s), "m", &m)
+            .await
+            .expect("the request is accepted and recorded");
+        assert_eq!(session.status, SessionStatus::Failed, "{}", s.name());
+        assert!(session.signature.is_none());
+        let err = session.error.expect("a failed session carries an error");
+        assert_eq!(
+            err.code,
+            "not_enough_signers",
+            "{}: {}",
+            s.name(),
+            err.message
+        );
+        failed.push(session.session_id);
+    }
+    // Nothing lost: wallets, their keys and every earlier session are still there.
+    let wallets = client.wallets().await.unwrap();
+    for (s, key) in schemes.iter().zip(&keys) {
+        let w = wallets
+            .iter()
+            .find(|w| w.wallet_id == wallet_id(*s))
+            .expect("wallet still listed");
+        assert_eq!(w.status, WalletStatus::Ready);
+        assert_eq!(w.public_key.as_ref(), Some(key));
+    }
+    let sessions = client.sessions(1000).await.unwrap();
+    for id in &earlier {
+        let s = sessions
+            .iter()
+            .find(|s| &s.session_id == id)
+            .unwrap_or_else(|| panic!("session {id} lost"));
+        assert_eq!(s.status, SessionStatus::Done);
+        assert!(s.signature.is_some());
+    }
+    for id in &failed {
+        let s = sessions
+            .iter()
+            .find(|s| &s.session_id == id)
+            .unwrap_or_else(|| panic!("failed session {id} not listed"));
+        assert_eq!(
+            s.error.as_ref().map(|e| e.code.as_str()),
+            Some("not_enough_signers")
+        );
+    }
+
+    // Both restarted: they reopen their vaults (key file) and link again.
+    cluster.start_signer(0).unwrap();
+    cluster.start_signer(1).unwrap();
+    cluster.wait_connected(&client, 3).await.unwrap();
+    // Take the survivor away, so the two restarted signers must sign together with the shares
+    // they reloaded from their vaults.
+    cluster.kill_signer(2).unwrap();
+    wait_linked_exactly(&client, 2).await;
+    for (s, key) in schemes.iter().zip(&keys) {
+        for path in ["m", "m/7"] {
+            let sid = sign_and_verify(&client, &op, *s, &wallet_id(*s), path, "restarted").await;
+            let session = client.session(&sid, None).await.unwrap();
+            assert_eq!(session.participants, vec![signers[0], signers[1]]);
+        }
+        let w = client.wallet(&wallet_id(*s)).await.unwrap();
+        assert_eq!(w.public_key.as_ref(), Some(key), "the wallet key changed");
+        // The root signature verifies under the key recorded before any fault.
+        let m = message(*s, "same key");
+        let session = client.sign(&op, &wallet_id(*s), "m", &m).await.unwrap();
+        tessera_cli::verify::verify(*s, key, &m, &session.signature.expect("signature"))
+            .expect("verifies under the original public key");
+    }
+}
