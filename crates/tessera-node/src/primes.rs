@@ -30,9 +30,10 @@ impl std::fmt::Debug for PrimeSource {
 }
 
 impl PrimeSource {
-    /// A pool with one worker thread that keeps one set ready.
+    /// A pool with one worker thread that generates a set only when one is asked for (the
+    /// first cggmp24 key of a signer group), so an idle signer spends no CPU on primes.
     pub fn background() -> Self {
-        PrimeSource::Pool(PrimePool::start(1, 1))
+        PrimeSource::Pool(PrimePool::start(1, 0))
     }
 
     /// Test fixtures if this is a test build and `TESSERA_TEST_FIXTURE_PRIMES=1`; otherwise a
@@ -68,12 +69,18 @@ impl PrimeSource {
         #[allow(unused_variables)] party: u16,
     ) -> Result<PaillierPrimes, Failure> {
         match self {
-            PrimeSource::Pool(p) => Ok(p.take(Duration::from_secs(5), |s| {
-                tracing::info!(
-                    primes_in_set = s.primes_in_partial_set,
-                    "waiting for Paillier primes"
-                );
-            })),
+            PrimeSource::Pool(p) => {
+                let set = p.take(Duration::from_secs(5), |s| {
+                    tracing::info!(
+                        primes_in_set = s.primes_in_partial_set,
+                        "waiting for Paillier primes"
+                    );
+                });
+                // Aux info is generated once per signer group and kept in the vault; do not
+                // keep generating primes in the background afterwards.
+                p.set_target(0);
+                Ok(set)
+            }
             PrimeSource::None => Err(Failure {
                 kind: FailureKind::NotReady,
                 message: "this signer has no Paillier prime source".into(),

@@ -375,21 +375,19 @@ impl Signer {
                 let wallet = self.wallet(&start.wallet_id, &start.roster, me)?;
                 self.authorize_sign(&start.wallet_id, &path, &message, &authorization)?;
                 let path = parse_path(&path)?;
-                // One transaction each, in this order: the session id, then the presignature is
-                // destroyed (consumed) durably, then the request is marked done. Only then is a
-                // partial signature computed and released. A crash anywhere after `take` leaves
-                // the presignature destroyed, never reusable.
-                let secret = {
-                    let mut vault = lock(&inner.vault);
-                    vault
-                        .record_session(&start.session)
-                        .map_err(vault_failure)?;
-                    let secret = vault
-                        .take_presignature(&start.wallet_id, &presignature)
-                        .map_err(vault_failure)?;
-                    mark_done_locked(&mut vault, &authorization, inner.clock.now_unix())?;
-                    secret
-                };
+                // One transaction: the session id is recorded, the request marked done and the
+                // presignature destroyed (consumed) durably. Only then is a partial signature
+                // computed and released. A crash after the commit leaves the presignature
+                // destroyed, never reusable.
+                let secret = lock(&inner.vault)
+                    .take_presignature_for(
+                        &start.wallet_id,
+                        &presignature,
+                        &start.session,
+                        &done_key(&authorization.request_id),
+                        authorization.expires_at,
+                    )
+                    .map_err(vault_failure)?;
                 let presig = Presignature::from_bytes(&secret).map_err(crypto_failure)?;
                 let partial = scheme(wallet.0.scheme())
                     .issue_partial(

@@ -1003,6 +1003,63 @@ impl Vault {
         })
     }
 
+    /// The presigned-signing step of a signer in ONE transaction (one fsync): records
+    /// `session_id` (refused with [`VaultError::SessionReused`] if seen), records `request_key`
+    /// (refused with [`VaultError::RequestReplayed`] if seen), and consumes the presignature as
+    /// [`take_presignature`](Self::take_presignature) does. On any error nothing changes.
+    pub fn take_presignature_for(
+        &mut self,
+        wallet_id: &str,
+        id: &[u8; 32],
+        session_id: &[u8; 32],
+        request_key: &str,
+        expires_at: u64,
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        let aad = self.presig_aad(wallet_id, id);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if tx.execute(
+            "INSERT INTO sessions (id) VALUES (?1) ON CONFLICT (id) DO NOTHING",
+            [&session_id[..]],
+        )? == 0
+        {
+            return Err(VaultError::SessionReused);
+        }
+        if tx.execute(
+            "INSERT INTO requests (request_id, expires_at) VALUES (?1, ?2)
+             ON CONFLICT (request_id) DO NOTHING",
+            params![request_key, to_i64(expires_at)],
+        )? == 0
+        {
+            return Err(VaultError::RequestReplayed);
+        }
+        if is_consumed_in(&tx, id)? {
+            return Err(VaultError::PresignatureConsumed);
+        }
+        let sealed: Vec<u8> = tx
+            .query_row(
+                "SELECT sealed FROM presignatures WHERE id = ?1 AND wallet_id = ?2",
+                params![&id[..], wallet_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or(VaultError::NotFound)?;
+        let secret = self.dek.open(&aad, &sealed);
+        tx.execute("DELETE FROM presignatures WHERE id = ?1", [&id[..]])?;
+        tx.execute(
+            "INSERT INTO consumed_presignatures (id, wallet_id) VALUES (?1, ?2)",
+            params![&id[..], wallet_id],
+        )?;
+        tx.commit()?;
+        secret.ok_or_else(|| {
+            VaultError::Corrupt(format!(
+                "presignature {} of wallet `{wallet_id}` (destroyed)",
+                hex::encode(id)
+            ))
+        })
+    }
+
     /// Whether `id` was ever consumed (taken or destroyed).
     pub fn is_consumed(&self, id: &[u8; 32]) -> Result<bool, VaultError> {
         is_consumed_in(&self.conn, id)
