@@ -118,7 +118,7 @@ pub enum MessageInput {
         hex: String,
     },
     /// **Dangerous**: a 32-byte digest the signers cannot recompute (they sign blind). Never
-    /// served from presignatures.
+    /// served from cggmp24 presignatures (known forgery); FROST nonce sets may serve it.
     DangerRawDigest {
         /// The digest, hex.
         hex: String,

@@ -977,25 +977,9 @@ impl Vault {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if is_consumed_in(&tx, id)? {
-            return Err(VaultError::PresignatureConsumed);
-        }
-        let sealed: Vec<u8> = tx
-            .query_row(
-                "SELECT sealed FROM presignatures WHERE id = ?1 AND wallet_id = ?2",
-                params![&id[..], wallet_id],
-                |r| r.get(0),
-            )
-            .optional()?
-            .ok_or(VaultError::NotFound)?;
-        let secret = self.dek.open(&aad, &sealed);
-        tx.execute("DELETE FROM presignatures WHERE id = ?1", [&id[..]])?;
-        tx.execute(
-            "INSERT INTO consumed_presignatures (id, wallet_id) VALUES (?1, ?2)",
-            params![&id[..], wallet_id],
-        )?;
+        let sealed = consume_in(&tx, wallet_id, id)?;
         tx.commit()?;
-        secret.ok_or_else(|| {
+        self.dek.open(&aad, &sealed).ok_or_else(|| {
             VaultError::Corrupt(format!(
                 "presignature {} of wallet `{wallet_id}` (destroyed)",
                 hex::encode(id)
@@ -1034,25 +1018,9 @@ impl Vault {
         {
             return Err(VaultError::RequestReplayed);
         }
-        if is_consumed_in(&tx, id)? {
-            return Err(VaultError::PresignatureConsumed);
-        }
-        let sealed: Vec<u8> = tx
-            .query_row(
-                "SELECT sealed FROM presignatures WHERE id = ?1 AND wallet_id = ?2",
-                params![&id[..], wallet_id],
-                |r| r.get(0),
-            )
-            .optional()?
-            .ok_or(VaultError::NotFound)?;
-        let secret = self.dek.open(&aad, &sealed);
-        tx.execute("DELETE FROM presignatures WHERE id = ?1", [&id[..]])?;
-        tx.execute(
-            "INSERT INTO consumed_presignatures (id, wallet_id) VALUES (?1, ?2)",
-            params![&id[..], wallet_id],
-        )?;
+        let sealed = consume_in(&tx, wallet_id, id)?;
         tx.commit()?;
-        secret.ok_or_else(|| {
+        self.dek.open(&aad, &sealed).ok_or_else(|| {
             VaultError::Corrupt(format!(
                 "presignature {} of wallet `{wallet_id}` (destroyed)",
                 hex::encode(id)
@@ -1152,6 +1120,28 @@ impl Vault {
             .optional()?
             .is_some())
     }
+}
+
+/// Deletes a stored presignature and marks it consumed (inside the caller's transaction);
+/// returns its sealed bytes.
+fn consume_in(tx: &Connection, wallet_id: &str, id: &[u8; 32]) -> Result<Vec<u8>, VaultError> {
+    if is_consumed_in(tx, id)? {
+        return Err(VaultError::PresignatureConsumed);
+    }
+    let sealed: Vec<u8> = tx
+        .query_row(
+            "SELECT sealed FROM presignatures WHERE id = ?1 AND wallet_id = ?2",
+            params![&id[..], wallet_id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or(VaultError::NotFound)?;
+    tx.execute("DELETE FROM presignatures WHERE id = ?1", [&id[..]])?;
+    tx.execute(
+        "INSERT INTO consumed_presignatures (id, wallet_id) VALUES (?1, ?2)",
+        params![&id[..], wallet_id],
+    )?;
+    Ok(sealed)
 }
 
 fn is_consumed_in(conn: &Connection, id: &[u8; 32]) -> Result<bool, VaultError> {
