@@ -398,11 +398,18 @@ fn acquire_lock(path: &Path) -> Result<File, VaultError> {
     let file = opts
         .open(&lp)
         .map_err(|e| io_storage("cannot open lock file", &lp, e))?;
-    match FileExt::try_lock_exclusive(&file) {
-        Ok(true) => Ok(file),
-        Ok(false) => Err(VaultError::Locked),
-        Err(e) => Err(io_storage("cannot lock", &lp, e)),
+    // A lock can outlive its holder for a moment: a child process forked elsewhere in this
+    // process shares the lock's file description until it execs. Retry briefly before
+    // reporting another holder.
+    for attempt in 0..20 {
+        match FileExt::try_lock_exclusive(&file) {
+            Ok(true) => return Ok(file),
+            Ok(false) if attempt < 19 => std::thread::sleep(std::time::Duration::from_millis(50)),
+            Ok(false) => break,
+            Err(e) => return Err(io_storage("cannot lock", &lp, e)),
+        }
     }
+    Err(VaultError::Locked)
 }
 
 /// Opens the SQLite connection with the vault's pragmas (exclusive locking, no busy wait).
