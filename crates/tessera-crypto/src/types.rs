@@ -239,6 +239,21 @@ pub enum MessageHash {
     DoubleSha256,
     /// Keccak-256 (Ethereum).
     Keccak256,
+    /// BIP-340 tagged hash with tag `TapSighash` (BIP-341 signature messages; the preimage starts
+    /// with the sighash epoch byte). Meant for `schnorr-bip340`; cggmp24 presignatures refuse it.
+    TapSighash,
+}
+
+impl MessageHash {
+    /// Stable one-byte tag used in canonical encodings (authorizations, intent hashes).
+    pub fn tag(self) -> u8 {
+        match self {
+            MessageHash::Sha256 => 1,
+            MessageHash::DoubleSha256 => 2,
+            MessageHash::Keccak256 => 3,
+            MessageHash::TapSighash => 4,
+        }
+    }
 }
 
 /// What to sign.
@@ -310,6 +325,14 @@ impl SignMessage {
                     Ok(sha2::Sha256::digest(sha2::Sha256::digest(bytes)).into())
                 }
                 Some(MessageHash::Keccak256) => Ok(sha3::Keccak256::digest(bytes).into()),
+                Some(MessageHash::TapSighash) => {
+                    let tag = sha2::Sha256::digest(b"TapSighash");
+                    let mut h = sha2::Sha256::new();
+                    h.update(tag);
+                    h.update(tag);
+                    h.update(bytes);
+                    Ok(h.finalize().into())
+                }
                 None => Err(Error::InvalidArgs(
                     "this scheme signs a 32-byte digest: name the hash to apply".into(),
                 )),

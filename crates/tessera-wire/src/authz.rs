@@ -201,7 +201,7 @@ impl Authorization {
     /// || 0x01 || str(wallet_id) || str(scheme.name()) || u16(threshold) || u64(#signers) || node_id*
     ///  | 0x02 || str(wallet_id) || str(path) || u64(#messages) || message*
     /// || u64(expires_at) || operator(32)
-    /// message = 0x01 || hash-tag (1 sha256, 2 double-sha256, 3 keccak256) || digest(32)
+    /// message = 0x01 || hash-tag (1 sha256, 2 double-sha256, 3 keccak256, 4 tap-sighash) || digest(32)
     ///         | 0x02 || digest(32)        (danger raw digest)
     ///         | 0x03 || sha256(32)        (ed25519 message)
     /// ```
@@ -243,11 +243,7 @@ impl Authorization {
                     match m {
                         AuthorizedMessage::Preimage { hash, digest } => {
                             out.push(1);
-                            out.push(match hash {
-                                MessageHash::Sha256 => 1,
-                                MessageHash::DoubleSha256 => 2,
-                                MessageHash::Keccak256 => 3,
-                            });
+                            out.push(hash.tag());
                             out.extend_from_slice(digest);
                         }
                         AuthorizedMessage::DangerRawDigest { digest } => {

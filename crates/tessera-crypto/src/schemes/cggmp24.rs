@@ -421,6 +421,11 @@ fn data_to_sign(message: &SignMessage) -> Result<DataToSign<E>> {
             MessageHash::Sha256 => DataToSign::digest::<sha2::Sha256>(bytes),
             MessageHash::DoubleSha256 => DataToSign::digest::<Sha256d>(bytes),
             MessageHash::Keccak256 => DataToSign::digest::<sha3::Keccak256>(bytes),
+            MessageHash::TapSighash => {
+                return Err(Error::InvalidArgs(
+                    "TapSighash messages are signed with BIP-340 Schnorr, not ECDSA".into(),
+                ))
+            }
         }),
         SignMessage::Preimage { hash: None, .. } => Err(Error::InvalidArgs(
             "ECDSA needs a named hash for the preimage".into(),
