@@ -238,7 +238,7 @@ fn check_payload(
     for &n2 in adapter.networks().iter().filter(|n| **n != network) {
         match adapter.parse(n2, wk, payload) {
             Err(ChainError::WrongNetwork { .. }) => {}
-            Ok(p) if !adapter.payload_binds_network() => {
+            Ok(p) if !adapter.payload_binds_network(&payload.format) => {
                 assert_eq!(p.intent.network, n2, "{ctx}: intent network under {n2}")
             }
             other => panic!("{ctx}: parsing under network {n2} gave {other:?}"),

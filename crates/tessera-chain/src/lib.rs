@@ -117,9 +117,11 @@ pub trait ChainAdapter: Send + Sync {
     /// Payload formats [`parse`](Self::parse) accepts.
     fn formats(&self) -> &'static [&'static str];
 
-    /// Whether the payload itself names its network (Bitcoin addresses, EVM chain id). When it
-    /// does not (Solana), the intent reports the network the caller asked for.
-    fn payload_binds_network(&self) -> bool;
+    /// Whether payloads of `format` name their network themselves (an EVM transaction's chain
+    /// id) so that parsing under another network fails with [`ChainError::WrongNetwork`]. When
+    /// they do not (a PSBT's scripts, a Solana message, `personal_sign` text), the intent
+    /// reports the network the caller asked for.
+    fn payload_binds_network(&self, format: &str) -> bool;
 
     /// The wallet key's address on `network`.
     fn address(&self, network: &str, key: WalletKey<'_>) -> Result<Address>;
