@@ -198,10 +198,15 @@ fn check_addresses(
     let a = adapter
         .address(network, key.wallet_key())
         .unwrap_or_else(|e| panic!("{ctx}: address: {e}"));
-    assert!(!a.address.is_empty() && !a.kind.is_empty(), "{ctx}: empty address");
+    assert!(
+        !a.address.is_empty() && !a.kind.is_empty(),
+        "{ctx}: empty address"
+    );
     let again = adapter.address(network, key.wallet_key()).expect("address");
     assert_eq!(a, again, "{ctx}: address is not deterministic");
-    let b = adapter.address(network, other.wallet_key()).expect("address");
+    let b = adapter
+        .address(network, other.wallet_key())
+        .expect("address");
     assert_ne!(a.address, b.address, "{ctx}: two keys share an address");
 }
 
@@ -224,7 +229,10 @@ fn check_payload(
     assert_eq!(intent.chain, adapter.chain(), "{ctx}: intent chain");
     assert_eq!(intent.network, network, "{ctx}: intent network");
     let address = adapter.address(network, wk).expect("address").address;
-    assert_eq!(intent.source, address, "{ctx}: intent source is not the wallet");
+    assert_eq!(
+        intent.source, address,
+        "{ctx}: intent source is not the wallet"
+    );
     assert!(!parsed.messages.is_empty(), "{ctx}: nothing to sign");
     assert!(!intent.render().is_empty(), "{ctx}: empty rendering");
     assert_eq!(
@@ -249,9 +257,15 @@ fn check_payload(
     match adapter.parse(network, other.wallet_key(), payload) {
         Err(ChainError::NotOwned { .. }) => {}
         Ok(p) => {
-            let theirs = adapter.address(network, other.wallet_key()).expect("address");
+            let theirs = adapter
+                .address(network, other.wallet_key())
+                .expect("address");
             assert_eq!(p.intent.source, theirs.address, "{ctx}: foreign key parse");
-            assert_ne!(p.intent_hash().expect("hash"), hash, "{ctx}: foreign key hash");
+            assert_ne!(
+                p.intent_hash().expect("hash"),
+                hash,
+                "{ctx}: foreign key hash"
+            );
         }
         Err(e) => panic!("{ctx}: foreign key gave {e:?}, expected not_owned"),
     }
@@ -267,14 +281,20 @@ fn check_payload(
         };
         let r = no_panic(ctx, "truncated payload", || adapter.parse(network, wk, &p));
         if let Ok(p) = r {
-            assert_ne!(p.intent_hash().ok(), Some(hash), "{ctx}: truncation kept hash");
+            assert_ne!(
+                p.intent_hash().ok(),
+                Some(hash),
+                "{ctx}: truncation kept hash"
+            );
         }
     }
     // Byte flips never panic.
     for i in spread(len, 48) {
         let mut p = payload.clone();
         p.bytes[i] ^= 0x41;
-        let _ = no_panic(ctx, "flipped payload byte", || adapter.parse(network, wk, &p));
+        let _ = no_panic(ctx, "flipped payload byte", || {
+            adapter.parse(network, wk, &p)
+        });
     }
 
     // Sign, finalize, verify with the chain's own verifier.
@@ -305,10 +325,26 @@ fn check_payload(
     }
     // Signatures by another key, or tampered ones, never verify.
     let foreign: Vec<Signature> = parsed.messages.iter().map(|m| other.sign(m)).collect();
-    must_not_verify(adapter, network, key, payload, &foreign, ctx, "foreign signatures");
+    must_not_verify(
+        adapter,
+        network,
+        key,
+        payload,
+        &foreign,
+        ctx,
+        "foreign signatures",
+    );
     let mut tampered = sigs.clone();
     tampered[0] = flip_signature(&tampered[0]);
-    must_not_verify(adapter, network, key, payload, &tampered, ctx, "tampered signature");
+    must_not_verify(
+        adapter,
+        network,
+        key,
+        payload,
+        &tampered,
+        ctx,
+        "tampered signature",
+    );
     // A flipped byte of the signed transaction never verifies.
     for i in spread(signed.bytes.len(), 12) {
         let mut s = signed.clone();
@@ -316,7 +352,10 @@ fn check_payload(
         let r = no_panic(ctx, "tampered signed tx", || {
             adapter.verify(network, wk, payload, &s)
         });
-        assert!(r.is_err(), "{ctx}: signed tx with byte {i} flipped verified");
+        assert!(
+            r.is_err(),
+            "{ctx}: signed tx with byte {i} flipped verified"
+        );
     }
 }
 
@@ -386,16 +425,22 @@ fn check_random_bytes(adapter: &dyn ChainAdapter) {
                 format: format.to_string(),
                 bytes,
             };
-            let _ = no_panic(&format!("{} {format}", adapter.chain()), "random bytes", || {
-                adapter.parse(network, key.wallet_key(), &p)
-            });
+            let _ = no_panic(
+                &format!("{} {format}", adapter.chain()),
+                "random bytes",
+                || adapter.parse(network, key.wallet_key(), &p),
+            );
         }
     }
 }
 
 fn flip_signature(s: &Signature) -> Signature {
     match s.clone() {
-        Signature::Ecdsa { r, mut s, recovery_id } => {
+        Signature::Ecdsa {
+            r,
+            mut s,
+            recovery_id,
+        } => {
             s[31] ^= 0x02;
             Signature::Ecdsa { r, s, recovery_id }
         }

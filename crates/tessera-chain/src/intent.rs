@@ -256,7 +256,10 @@ impl Intent {
         if intent.version != INTENT_VERSION {
             return Err(ChainError::unsupported(
                 "intent.version",
-                format!("version {} (this build reads {INTENT_VERSION})", intent.version),
+                format!(
+                    "version {} (this build reads {INTENT_VERSION})",
+                    intent.version
+                ),
             ));
         }
         if intent.canonical_bytes() != bytes {

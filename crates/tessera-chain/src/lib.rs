@@ -26,8 +26,8 @@ pub use tessera_crypto::{MessageHash, PublicKey, SchemeId, SignMessage, Signatur
 
 pub use error::{ChainError, Result};
 pub use intent::{
-    intent_hash, Argument, Asset, ContractCall, Fee, InputRef, Intent, IntentKind,
-    MessagePreview, RiskFlag, Transfer, INTENT_VERSION,
+    intent_hash, Argument, Asset, ContractCall, Fee, InputRef, Intent, IntentKind, MessagePreview,
+    RiskFlag, Transfer, INTENT_VERSION,
 };
 pub use units::Amount;
 
@@ -128,7 +128,8 @@ pub trait ChainAdapter: Send + Sync {
 
     /// Builds an unsigned payload from a JSON description (the API's and CLI's builder form).
     /// Deterministic: the same spec gives the same bytes.
-    fn build(&self, network: &str, key: WalletKey<'_>, spec: &serde_json::Value) -> Result<Payload>;
+    fn build(&self, network: &str, key: WalletKey<'_>, spec: &serde_json::Value)
+        -> Result<Payload>;
 
     /// Parses a raw payload into the intent and the messages to sign. Refuses, with a typed
     /// error naming the field: malformed bytes, another network, inputs or signers the key does

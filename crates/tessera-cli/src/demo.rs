@@ -51,6 +51,8 @@ pub struct DemoReport {
     pub group: String,
     /// Wallets.
     pub wallets: Vec<DemoWallet>,
+    /// Signed chain transactions, each verified by the chain's own verifier.
+    pub transactions: Vec<crate::tx::DemoTransaction>,
     /// Whole run, seconds.
     pub total_seconds: f64,
 }
@@ -206,9 +208,21 @@ async fn run_in(cluster: &LocalCluster, started: Instant) -> Result<DemoReport> 
             signatures,
         });
     }
+    let mut transactions = Vec::new();
+    for case in crate::tx::demo_cases() {
+        let Some(w) = wallets.iter().find(|w| w.scheme == case.scheme) else {
+            bail!(
+                "no {} wallet for the {} transaction",
+                case.scheme,
+                case.chain
+            );
+        };
+        transactions.push(crate::tx::run_demo_case(&client, &operator, &w.wallet_id, &case).await?);
+    }
     Ok(DemoReport {
         group: "2-of-3".into(),
         wallets,
+        transactions,
         total_seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -258,6 +272,18 @@ pub fn render(r: &DemoReport) -> String {
             out.push_str(&format!(
                 "    {:<7} {:>8.1} ms  {:<13} verified by {}\n",
                 s.path, s.latency_ms, path, s.verified_by
+            ));
+        }
+    }
+    if !r.transactions.is_empty() {
+        out.push_str("\nTransactions (built, signed through the cluster, verified by each chain's own verifier):\n");
+        for t in &r.transactions {
+            out.push_str(&format!(
+                "  {:<26} {:>8.1} ms  {}\n      verified by {}\n",
+                t.scheme.name(),
+                t.latency_ms,
+                t.summary,
+                t.verified_by
             ));
         }
     }

@@ -1,8 +1,9 @@
-//! The `tessera` command as a library: daemons, the local cluster, the demo and the signing
-//! benchmark. `main.rs` only parses arguments.
+//! The `tessera` command as a library: daemons, the local cluster, the demo, chain
+//! transactions and the signing benchmark. `main.rs` only parses arguments.
 
 pub mod benchsign;
 pub mod cluster;
 pub mod daemon;
 pub mod demo;
+pub mod tx;
 pub mod verify;

@@ -75,6 +75,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Chain transactions: build a payload, sign it, show a request.
+    Tx {
+        #[command(subcommand)]
+        what: TxCmd,
+    },
     /// Signer node.
     Signer {
         #[command(subcommand)]
@@ -132,6 +137,103 @@ enum WalletCmd {
         /// Derivation path.
         #[arg(long)]
         path: Option<String>,
+    },
+}
+
+#[derive(Args)]
+struct TxTarget {
+    #[command(flatten)]
+    cluster: ClusterArg,
+    /// Wallet id.
+    #[arg(long)]
+    wallet: String,
+    /// Chain: bitcoin, ethereum, solana.
+    #[arg(long)]
+    chain: String,
+    /// Network (bitcoin: mainnet|testnet|regtest; ethereum: mainnet|sepolia|holesky|base|
+    /// arbitrum|optimism|polygon; solana: mainnet-beta|devnet|testnet).
+    #[arg(long)]
+    network: String,
+    /// Derivation path of the signing key.
+    #[arg(long, default_value = "m")]
+    path: String,
+}
+
+impl TxTarget {
+    fn target(&self) -> tessera_cli::tx::Target {
+        tessera_cli::tx::Target {
+            wallet: self.wallet.clone(),
+            chain: self.chain.clone(),
+            network: self.network.clone(),
+            path: self.path.clone(),
+        }
+    }
+}
+
+#[derive(Args)]
+struct TxPayload {
+    /// Builder spec, inline JSON (see each adapter's docs; e.g. bitcoin
+    /// `{"inputs":[{"txid":..,"vout":0,"amount_sat":..}],"outputs":[{"address":..,"amount_sat":..}]}`).
+    #[arg(long)]
+    spec: Option<String>,
+    /// Builder spec from a file.
+    #[arg(long)]
+    spec_file: Option<PathBuf>,
+    /// Raw payload format: psbt, eip1559, eip155, eip712, personal_sign, solana_message.
+    #[arg(long)]
+    format: Option<String>,
+    /// Raw payload, hex.
+    #[arg(long)]
+    payload_hex: Option<String>,
+    /// Raw payload, base64 (e.g. a PSBT).
+    #[arg(long)]
+    payload_base64: Option<String>,
+}
+
+impl TxPayload {
+    fn input(self) -> Result<tessera_proto::api::PayloadInput> {
+        tessera_cli::tx::payload_input(
+            self.spec,
+            self.spec_file,
+            self.format,
+            self.payload_hex,
+            self.payload_base64,
+        )
+    }
+}
+
+#[derive(Subcommand)]
+enum TxCmd {
+    /// Build (or parse) a payload and print its intent, parsed locally. Signs nothing.
+    Build {
+        #[command(flatten)]
+        target: TxTarget,
+        #[command(flatten)]
+        payload: TxPayload,
+    },
+    /// Parse a payload locally, authorize its intent hash with the cluster's operator key,
+    /// sign it through the cluster and verify the signed transaction independently.
+    Sign {
+        #[command(flatten)]
+        target: TxTarget,
+        #[command(flatten)]
+        payload: TxPayload,
+        /// Print the whole request as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a transaction request: the intent in plain language, status, signed result.
+    Show {
+        #[command(flatten)]
+        cluster: ClusterArg,
+        /// Wallet id.
+        #[arg(long)]
+        wallet: String,
+        /// Request id.
+        request: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -365,6 +467,7 @@ fn real_main() -> Result<()> {
             Ok(())
         }),
         Command::Wallet { what } => runtime()?.block_on(wallet_cmd(what)),
+        Command::Tx { what } => runtime()?.block_on(tx_cmd(what)),
         Command::Sign {
             cluster,
             wallet,
@@ -627,6 +730,70 @@ async fn wallet_cmd(what: WalletCmd) -> Result<()> {
                     "{}",
                     serde_json::to_string_pretty(&client.derive(&id, &p).await?)?
                 );
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn tx_cmd(what: TxCmd) -> Result<()> {
+    match what {
+        TxCmd::Build { target, payload } => {
+            let f = ClusterFile::load(&target.cluster.cluster)?;
+            let v =
+                tessera_cli::tx::build(&f.client()?, &target.target(), &payload.input()?).await?;
+            eprintln!("{}", v["summary"].as_str().unwrap_or_default());
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            Ok(())
+        }
+        TxCmd::Sign {
+            target,
+            payload,
+            json,
+        } => {
+            let f = ClusterFile::load(&target.cluster.cluster)?;
+            let client = f.client()?;
+            let t =
+                tessera_cli::tx::sign(&client, &f.operator()?, &target.target(), &payload.input()?)
+                    .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&t)?);
+            } else if let Some(signed) = &t.signed {
+                eprintln!("{}", t.summary);
+                eprintln!(
+                    "request {}; verified by {}",
+                    t.request_id,
+                    tessera_cli::tx::verifier(&t.chain)
+                );
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&tessera_cli::tx::signed_fields(signed))?
+                );
+            }
+            Ok(())
+        }
+        TxCmd::Show {
+            cluster,
+            wallet,
+            request,
+            json,
+        } => {
+            let f = ClusterFile::load(&cluster.cluster)?;
+            let t = f.client()?.transaction(&wallet, &request, None).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&t)?);
+            } else {
+                println!("{}", t.summary);
+                println!("  status      {:?}", t.status);
+                println!("  intent hash {}", t.intent_hash);
+                println!("  signatures  {}", t.signatures.len());
+                if let Some(e) = &t.error {
+                    println!("  error       {}: {}", e.code, e.message);
+                }
+                if let Some(s) = &t.signed {
+                    println!("  txid        {}", s.txid.clone().unwrap_or_default());
+                    println!("  signed      {}", hex::encode(&s.bytes));
+                }
             }
             Ok(())
         }

@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tessera_chains::{Parsed, Payload, WalletKey};
 use tessera_crypto::{SchemeId, SignMessage};
 use tessera_proto::api::{
-    ApiError, ClusterStatus, CreateWallet, DerivedKey, EnrollSigner, MessageInput, SessionInfo,
-    SignRequest, SignerInfo, WalletInfo,
+    ApiError, BuildTransaction, ClusterStatus, CreateTransaction, CreateWallet, DerivedKey,
+    EnrollSigner, MessageInput, PayloadInput, SessionInfo, SignRequest, SignerInfo,
+    TransactionInfo, TransactionPreview, WalletInfo,
 };
 use tessera_wire::{
     authorized_message, Action, Authorization, NodeId, OperatorKey, SignedIdentity,
@@ -28,7 +30,12 @@ pub enum ClientError {
         code: String,
         /// Message.
         message: String,
+        /// The request field the error is about, when the coordinator named one.
+        field: Option<String>,
     },
+    /// The chain adapter refused the payload locally (before anything was sent).
+    #[error("{0}")]
+    Chain(#[from] tessera_chains::ChainError),
     /// Network / TLS failure.
     #[error("cannot reach the coordinator: {0}")]
     Transport(String),
@@ -110,11 +117,13 @@ impl Client {
             let err: ApiError = serde_json::from_slice(&body).unwrap_or(ApiError {
                 error: "http".into(),
                 message: String::from_utf8_lossy(&body).into_owned(),
+                field: None,
             });
             Err(ClientError::Api {
                 status: status.as_u16(),
                 code: err.error,
                 message: err.message,
+                field: err.field,
             })
         }
     }
@@ -300,5 +309,139 @@ impl Client {
     /// Recent sessions.
     pub async fn sessions(&self, limit: u32) -> Result<Vec<SessionInfo>, ClientError> {
         self.get(&format!("/v1/sessions?limit={limit}")).await
+    }
+
+    /// Asks the coordinator to parse (or build) a payload and show its intent; signs nothing.
+    pub async fn preview_transaction(
+        &self,
+        wallet_id: &str,
+        req: &BuildTransaction,
+    ) -> Result<TransactionPreview, ClientError> {
+        self.post(&format!("/v1/wallets/{wallet_id}/transactions/build"), req)
+            .await
+    }
+
+    /// Resolves `input` to a raw payload and parses it **locally** with this client's own chain
+    /// adapter against the wallet key at `path` (fetched from the coordinator; a coordinator
+    /// that lies about the key only makes the signers refuse, as they derive it themselves).
+    /// This is what the operator authorizes: nothing the coordinator computed.
+    pub async fn parse_local(
+        &self,
+        wallet_id: &str,
+        chain: &str,
+        network: &str,
+        path: &str,
+        input: &PayloadInput,
+    ) -> Result<(Payload, Parsed), ClientError> {
+        let wallet = self.wallet(wallet_id).await?;
+        let key = self.derive(wallet_id, path).await?.public_key;
+        let registry = tessera_chains::registry();
+        let adapter = registry.get(chain)?;
+        let wk = WalletKey {
+            scheme: wallet.scheme,
+            public_key: &key,
+        };
+        let payload = match (input.raw(), input) {
+            (Some(raw), _) => raw.map_err(ClientError::Invalid)?,
+            (None, PayloadInput::Builder { spec }) => adapter.build(network, wk, spec)?,
+            (None, _) => return Err(ClientError::Invalid("unknown payload form".into())),
+        };
+        let parsed = adapter.parse(network, wk, &payload)?;
+        Ok((payload, parsed))
+    }
+
+    /// Builds an authorized transaction request for a payload parsed with
+    /// [`parse_local`](Self::parse_local).
+    #[allow(clippy::too_many_arguments)]
+    pub fn transaction_request(
+        operator: &OperatorKey,
+        wallet_id: &str,
+        chain: &str,
+        network: &str,
+        path: &str,
+        payload: &Payload,
+        parsed: &Parsed,
+    ) -> Result<CreateTransaction, ClientError> {
+        let request_id = random_id();
+        let intent_hash = parsed.intent_hash()?;
+        let authorization = Authorization::sign(
+            operator,
+            request_id.clone(),
+            Action::SignTransaction {
+                wallet_id: wallet_id.to_string(),
+                path: path.to_string(),
+                chain: chain.to_string(),
+                network: network.to_string(),
+                intent_hash,
+            },
+            now_unix() + AUTHORIZATION_TTL_SECS,
+        );
+        Ok(CreateTransaction {
+            request_id,
+            chain: chain.to_string(),
+            network: network.to_string(),
+            path: path.to_string(),
+            payload: PayloadInput::Hex {
+                format: payload.format.clone(),
+                data: hex::encode(&payload.bytes),
+            },
+            authorization,
+        })
+    }
+
+    /// Submits a transaction request; with `wait`, returns the finished request.
+    pub async fn submit_transaction(
+        &self,
+        wallet_id: &str,
+        req: &CreateTransaction,
+        wait: bool,
+    ) -> Result<TransactionInfo, ClientError> {
+        self.post(
+            &format!("/v1/wallets/{wallet_id}/transactions?wait={wait}"),
+            req,
+        )
+        .await
+    }
+
+    /// Parses `input` locally, authorizes its intent hash with `operator` and signs it,
+    /// waiting for the signed transaction.
+    pub async fn sign_transaction(
+        &self,
+        operator: &OperatorKey,
+        wallet_id: &str,
+        chain: &str,
+        network: &str,
+        path: &str,
+        input: &PayloadInput,
+    ) -> Result<TransactionInfo, ClientError> {
+        let (payload, parsed) = self
+            .parse_local(wallet_id, chain, network, path, input)
+            .await?;
+        let req = Self::transaction_request(
+            operator, wallet_id, chain, network, path, &payload, &parsed,
+        )?;
+        self.submit_transaction(wallet_id, &req, true).await
+    }
+
+    /// A transaction request; waits up to `wait_ms` for it to finish.
+    pub async fn transaction(
+        &self,
+        wallet_id: &str,
+        request_id: &str,
+        wait_ms: Option<u64>,
+    ) -> Result<TransactionInfo, ClientError> {
+        let q = wait_ms
+            .map(|ms| format!("?wait_ms={ms}"))
+            .unwrap_or_default();
+        self.get(&format!(
+            "/v1/wallets/{wallet_id}/transactions/{request_id}{q}"
+        ))
+        .await
+    }
+
+    /// A wallet's transaction requests, newest first.
+    pub async fn transactions(&self, wallet_id: &str) -> Result<Vec<TransactionInfo>, ClientError> {
+        self.get(&format!("/v1/wallets/{wallet_id}/transactions"))
+            .await
     }
 }

@@ -13,13 +13,15 @@ use axum::{Json, Router};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tessera_proto::api::{
-    ApiError, ClusterStatus, CreateWallet, EnrollSigner, SignRequest, SignerInfo,
+    ApiError, BuildTransaction, ClusterStatus, CreateTransaction, CreateWallet, EnrollSigner,
+    SignRequest, SignerInfo, TransactionInfo, TransactionPreview,
 };
 use tessera_proto::link::{self, FromSigner, ToSigner, LINK_VERSION};
 use tokio::sync::mpsc;
 
 use crate::coordinator::{CoordError, Coordinator};
 use crate::store::SignerRecord;
+use tessera_chains::ChainError;
 
 /// The OpenAPI document served at `/v1/openapi.json`.
 pub const OPENAPI: &str = include_str!("../openapi.json");
@@ -35,6 +37,18 @@ pub fn router(c: Coordinator) -> Router {
         .route("/v1/wallets/{id}", get(get_wallet))
         .route("/v1/wallets/{id}/keys", get(derive_key))
         .route("/v1/wallets/{id}/signatures", axum::routing::post(sign))
+        .route(
+            "/v1/wallets/{id}/transactions",
+            get(list_transactions).post(create_transaction),
+        )
+        .route(
+            "/v1/wallets/{id}/transactions/build",
+            axum::routing::post(build_transaction),
+        )
+        .route(
+            "/v1/wallets/{id}/transactions/{request}",
+            get(get_transaction),
+        )
         .route("/v1/sessions", get(list_sessions))
         .route("/v1/sessions/{id}", get(get_session))
         .route("/v1/status", get(status))
@@ -57,11 +71,21 @@ pub fn router(c: Coordinator) -> Router {
 }
 
 fn error(status: StatusCode, code: &str, message: String) -> Response {
+    error_with_field(status, code, message, None)
+}
+
+fn error_with_field(
+    status: StatusCode,
+    code: &str,
+    message: String,
+    field: Option<String>,
+) -> Response {
     (
         status,
         Json(ApiError {
             error: code.to_string(),
             message,
+            field,
         }),
     )
         .into_response()
@@ -78,8 +102,14 @@ impl IntoResponse for CoordError {
                 tracing::error!(error = %e, "store failure");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
+            CoordError::Chain(ChainError::Malformed { .. }) => StatusCode::BAD_REQUEST,
+            CoordError::Chain(_) => StatusCode::UNPROCESSABLE_ENTITY,
         };
-        error(status, self.code(), self.to_string())
+        let field = match &self {
+            CoordError::Chain(e) => e.field().map(str::to_string),
+            _ => None,
+        };
+        error_with_field(status, self.code(), self.to_string(), field)
     }
 }
 
@@ -234,6 +264,67 @@ async fn sign(
         StatusCode::ACCEPTED
     };
     Ok((status, Json(s)).into_response())
+}
+
+async fn build_transaction(
+    State(c): State<Coordinator>,
+    Path(id): Path<String>,
+    req: Result<Json<BuildTransaction>, JsonRejection>,
+) -> Result<Json<TransactionPreview>, Response> {
+    let Json(req) = req.map_err(rejected)?;
+    c.build_transaction(&id, &req)
+        .map(Json)
+        .map_err(IntoResponse::into_response)
+}
+
+async fn create_transaction(
+    State(c): State<Coordinator>,
+    Path(id): Path<String>,
+    q: Result<Query<WaitQuery>, QueryRejection>,
+    req: Result<Json<CreateTransaction>, JsonRejection>,
+) -> Result<Response, Response> {
+    let Query(q) = q.map_err(rejected)?;
+    let Json(req) = req.map_err(rejected)?;
+    let wait = q.wait.unwrap_or(false);
+    let t = c
+        .create_transaction(&id, req, wait)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let status = if wait {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(t)).into_response())
+}
+
+async fn get_transaction(
+    State(c): State<Coordinator>,
+    Path((id, request)): Path<(String, String)>,
+    q: Result<Query<WaitQuery>, QueryRejection>,
+) -> Result<Json<TransactionInfo>, Response> {
+    let Query(q) = q.map_err(rejected)?;
+    let wait = q.wait_ms.map(|ms| Duration::from_millis(ms.min(60_000)));
+    c.transaction(&id, &request, wait)
+        .await
+        .map(Json)
+        .map_err(IntoResponse::into_response)
+}
+
+#[derive(Deserialize)]
+struct TxListQuery {
+    limit: Option<u32>,
+}
+
+async fn list_transactions(
+    State(c): State<Coordinator>,
+    Path(id): Path<String>,
+    q: Result<Query<TxListQuery>, QueryRejection>,
+) -> Result<Json<Vec<TransactionInfo>>, Response> {
+    let Query(q) = q.map_err(rejected)?;
+    c.transactions(&id, q.limit.unwrap_or(100))
+        .map(Json)
+        .map_err(IntoResponse::into_response)
 }
 
 #[derive(Deserialize)]

@@ -10,15 +10,17 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
+use tessera_chains::{ChainError, Payload, Registry, WalletKey};
 use tessera_crypto::{
     hd, scheme, DerivationPath, PartialSignature, PresignPublic, PublicKey, SchemeId, SignMessage,
     Signature, ThresholdParams,
 };
 use tessera_proto::api::{
-    CreateWallet, DerivedKey, SessionError, SessionInfo, SessionKind, SessionStatus, SignPath,
-    SignRequest, WalletInfo, WalletStatus,
+    BuildTransaction, CreateTransaction, CreateWallet, DerivedKey, MessageInput, PayloadInput,
+    SessionError, SessionInfo, SessionKind, SessionStatus, SignPath, SignRequest, TransactionInfo,
+    TransactionPreview, WalletInfo, WalletStatus,
 };
-use tessera_proto::link::{Failure, FailureKind, Job, Member, Outcome, ToSigner};
+use tessera_proto::link::{Failure, FailureKind, Job, Member, Outcome, ToSigner, TxContext};
 use tessera_proto::Clock;
 use tessera_wire::{authorized_message, Action, NodeId};
 use tokio::sync::{mpsc, watch, Notify};
@@ -99,6 +101,9 @@ pub enum CoordError {
     /// Store failure (500).
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The chain adapter refused the payload (400 / 422, naming the field).
+    #[error("{0}")]
+    Chain(#[from] ChainError),
 }
 
 impl CoordError {
@@ -111,6 +116,7 @@ impl CoordError {
             CoordError::NotReady(_) => "not_ready",
             CoordError::Unavailable(_) => "not_enough_signers",
             CoordError::Store(_) => "internal",
+            CoordError::Chain(e) => e.code(),
         }
     }
 }
@@ -141,6 +147,8 @@ pub(crate) struct Inner {
     pool_changed: Notify,
     refilling: Mutex<HashSet<String>>,
     rotate: AtomicUsize,
+    /// Chain adapters, to parse payloads early (signers parse them again themselves).
+    chains: Registry,
 }
 
 /// The coordinator. Cheap to clone.
@@ -181,6 +189,7 @@ impl Coordinator {
                 pool_changed: Notify::new(),
                 refilling: Mutex::new(HashSet::new()),
                 rotate: AtomicUsize::new(0),
+                chains: tessera_chains::registry(),
             }),
         }
     }
@@ -488,23 +497,44 @@ impl Coordinator {
                 "request_id differs from the authorization's".into(),
             ));
         }
-        // One record per (wallet, request id): a repeated request returns the first one.
-        let id = request_session_id(wallet_id, &req.request_id);
+        let record = self.new_sign_record(wallet_id, &req.request_id, &req.path, pk)?;
+        if wait {
+            Ok(self.run_sign(wallet, req, message, record, None).await)
+        } else {
+            self.waiter(&record.session_id);
+            let me = self.clone();
+            let r = record.clone();
+            tokio::spawn(async move {
+                me.run_sign(wallet, req, message, r, None).await;
+            });
+            Ok(record)
+        }
+    }
+
+    /// Stores a new, running sign-request record; one per (wallet, request id).
+    fn new_sign_record(
+        &self,
+        wallet_id: &str,
+        request_id: &str,
+        path: &str,
+        pk: PublicKey,
+    ) -> Result<SessionInfo, CoordError> {
+        let id = request_session_id(wallet_id, request_id);
         if let Some(existing) = self.inner.store.session(&id)? {
             return Err(CoordError::Conflict(format!(
-                "request {} was already submitted (session {}, {:?})",
-                req.request_id, existing.session_id, existing.status
+                "request {request_id} was already submitted (session {}, {:?})",
+                existing.session_id, existing.status
             )));
         }
         let record = SessionInfo {
-            session_id: id.clone(),
+            session_id: id,
             kind: SessionKind::Sign,
             wallet_id: wallet_id.to_string(),
-            request_id: Some(req.request_id.clone()),
+            request_id: Some(request_id.to_string()),
             status: SessionStatus::Running,
             participants: Vec::new(),
             attempts: 0,
-            path: Some(req.path.clone()),
+            path: Some(path.to_string()),
             sign_path: None,
             signature: None,
             public_key: Some(pk),
@@ -516,17 +546,7 @@ impl Coordinator {
             StoreError::Conflict => CoordError::Conflict("request already submitted".into()),
             e => e.into(),
         })?;
-        if wait {
-            Ok(self.run_sign(wallet, req, message, record).await)
-        } else {
-            self.waiter(&id);
-            let me = self.clone();
-            let r = record.clone();
-            tokio::spawn(async move {
-                me.run_sign(wallet, req, message, r).await;
-            });
-            Ok(record)
-        }
+        Ok(record)
     }
 
     async fn run_sign(
@@ -535,6 +555,7 @@ impl Coordinator {
         req: SignRequest,
         message: SignMessage,
         mut record: SessionInfo,
+        tx: Option<TxContext>,
     ) -> SessionInfo {
         let started = self.inner.clock.now_ms();
         let roster = match self.members(&wallet.signers) {
@@ -577,8 +598,17 @@ impl Coordinator {
             let result = match entry {
                 Some(entry) => {
                     record.sign_path = Some(SignPath::Presigned);
-                    self.sign_presigned(&wallet, &roster, &req, &message, &path, entry, &mut record)
-                        .await
+                    self.sign_presigned(
+                        &wallet,
+                        &roster,
+                        &req,
+                        &message,
+                        &path,
+                        entry,
+                        &mut record,
+                        tx.clone(),
+                    )
+                    .await
                 }
                 None => {
                     record.sign_path = Some(SignPath::Full);
@@ -590,6 +620,7 @@ impl Coordinator {
                         &path,
                         &excluded,
                         &mut record,
+                        tx.clone(),
                     )
                     .await
                 }
@@ -668,6 +699,7 @@ impl Coordinator {
         path: &DerivationPath,
         entry: PoolEntry,
         record: &mut SessionInfo,
+        transaction: Option<TxContext>,
     ) -> Result<Signature, AttemptError> {
         let parts = entry.public.signers().to_vec();
         record.participants = nodes(wallet, &parts);
@@ -676,6 +708,7 @@ impl Coordinator {
             message: message.clone(),
             path: req.path.clone(),
             authorization: req.authorization.clone(),
+            transaction,
         };
         let session = self.random_id();
         let outcomes = self
@@ -718,6 +751,7 @@ impl Coordinator {
         path: &DerivationPath,
         excluded: &HashSet<NodeId>,
         record: &mut SessionInfo,
+        transaction: Option<TxContext>,
     ) -> Result<Signature, AttemptError> {
         let parts = self.pick(wallet, excluded).ok_or_else(|| AttemptError {
             code: "not_enough_signers",
@@ -735,6 +769,7 @@ impl Coordinator {
             message: message.clone(),
             path: req.path.clone(),
             authorization: req.authorization.clone(),
+            transaction,
         };
         let session = self.random_id();
         let outcomes = self
@@ -788,6 +823,300 @@ impl Coordinator {
         }
         picked.sort_unstable();
         Some(picked)
+    }
+
+    // ------------------------------------------------------------------ transactions
+
+    /// Resolves a payload (raw or builder form) and parses it with the chain adapter against
+    /// the wallet key at `path`.
+    fn parse_payload(
+        &self,
+        wallet: &WalletInfo,
+        chain: &str,
+        network: &str,
+        path: &str,
+        input: &PayloadInput,
+    ) -> Result<TransactionPreview, CoordError> {
+        let (pk, _) = derived_key(wallet, path)?;
+        let adapter = self.inner.chains.get(chain)?;
+        let key = WalletKey {
+            scheme: wallet.scheme,
+            public_key: &pk,
+        };
+        let payload: Payload = match (input.raw(), input) {
+            (Some(raw), _) => raw.map_err(CoordError::Invalid)?,
+            (None, PayloadInput::Builder { spec }) => adapter.build(network, key, spec)?,
+            (None, _) => return Err(CoordError::Invalid("payload: unknown form".into())),
+        };
+        let parsed = adapter.parse(network, key, &payload)?;
+        let address = adapter.address(network, key)?.address;
+        let hash = parsed.intent_hash()?;
+        Ok(TransactionPreview {
+            wallet_id: wallet.wallet_id.clone(),
+            chain: chain.to_string(),
+            network: network.to_string(),
+            path: path.to_string(),
+            address,
+            payload,
+            summary: parsed.intent.render(),
+            intent: parsed.intent,
+            intent_hash: hex::encode(hash),
+            messages: parsed.messages.len() as u32,
+        })
+    }
+
+    /// Parses (or builds) a chain payload and shows its intent; signs nothing.
+    pub fn build_transaction(
+        &self,
+        wallet_id: &str,
+        req: &BuildTransaction,
+    ) -> Result<TransactionPreview, CoordError> {
+        let wallet = self.ready_wallet(wallet_id)?;
+        self.parse_payload(&wallet, &req.chain, &req.network, &req.path, &req.payload)
+    }
+
+    /// Accepts a chain payload for signing: parses it, checks the operator authorization covers
+    /// its intent hash, then signs each of its messages (one signing request each, retried like
+    /// any other) and assembles and independently verifies the signed transaction. With
+    /// `wait`, returns once done.
+    pub async fn create_transaction(
+        &self,
+        wallet_id: &str,
+        req: CreateTransaction,
+        wait: bool,
+    ) -> Result<TransactionInfo, CoordError> {
+        let wallet = self.ready_wallet(wallet_id)?;
+        let preview =
+            self.parse_payload(&wallet, &req.chain, &req.network, &req.path, &req.payload)?;
+        let adapter = self.inner.chains.get(&req.chain)?;
+        let (pk, _) = derived_key(&wallet, &req.path)?;
+        let parsed = adapter.parse(
+            &req.network,
+            WalletKey {
+                scheme: wallet.scheme,
+                public_key: &pk,
+            },
+            &preview.payload,
+        )?;
+        let hash = parsed.intent_hash()?;
+        let expected = Action::SignTransaction {
+            wallet_id: wallet_id.to_string(),
+            path: req.path.clone(),
+            chain: req.chain.clone(),
+            network: req.network.clone(),
+            intent_hash: hash,
+        };
+        if req.authorization.action != expected {
+            return Err(CoordError::Invalid(
+                "the authorization does not cover this wallet, path, chain, network and intent \
+                 hash"
+                    .into(),
+            ));
+        }
+        if req.authorization.request_id != req.request_id {
+            return Err(CoordError::Invalid(
+                "request_id differs from the authorization's".into(),
+            ));
+        }
+        for m in &parsed.messages {
+            check_message(wallet.scheme, m)?;
+        }
+        let id = request_session_id(wallet_id, &req.request_id);
+        if self.inner.store.transaction(&id)?.is_some() {
+            return Err(CoordError::Conflict(format!(
+                "transaction request {} was already submitted",
+                req.request_id
+            )));
+        }
+        let record = TransactionInfo {
+            request_id: req.request_id.clone(),
+            wallet_id: wallet_id.to_string(),
+            chain: req.chain.clone(),
+            network: req.network.clone(),
+            path: req.path.clone(),
+            address: preview.address,
+            status: SessionStatus::Running,
+            intent: preview.intent,
+            summary: preview.summary,
+            intent_hash: preview.intent_hash,
+            payload: preview.payload,
+            sessions: Vec::new(),
+            signatures: Vec::new(),
+            signed: None,
+            error: None,
+            created_at_ms: self.inner.clock.now_ms(),
+            finished_at_ms: None,
+        };
+        self.inner
+            .store
+            .insert_transaction(&id, &record)
+            .map_err(|e| match e {
+                StoreError::Conflict => {
+                    CoordError::Conflict("transaction request already submitted".into())
+                }
+                e => e.into(),
+            })?;
+        tracing::info!(
+            wallet = wallet_id,
+            request = %req.request_id,
+            chain = %req.chain,
+            "transaction request accepted: {}",
+            record.summary
+        );
+        if wait {
+            Ok(self
+                .run_transaction(wallet, req, parsed.messages, record, pk)
+                .await)
+        } else {
+            self.waiter(&tx_waiter(&id));
+            let me = self.clone();
+            let r = record.clone();
+            tokio::spawn(async move {
+                me.run_transaction(wallet, req, parsed.messages, r, pk)
+                    .await;
+            });
+            Ok(record)
+        }
+    }
+
+    async fn run_transaction(
+        &self,
+        wallet: WalletInfo,
+        req: CreateTransaction,
+        messages: Vec<SignMessage>,
+        mut record: TransactionInfo,
+        pk: PublicKey,
+    ) -> TransactionInfo {
+        let id = request_session_id(&wallet.wallet_id, &req.request_id);
+        for (i, message) in messages.into_iter().enumerate() {
+            let sub = SignRequest {
+                request_id: format!("{}#{i}", req.request_id),
+                message: MessageInput::from_sign_message(&message),
+                path: req.path.clone(),
+                authorization: req.authorization.clone(),
+            };
+            let session = match self.new_sign_record(
+                &wallet.wallet_id,
+                &sub.request_id,
+                &req.path,
+                pk.clone(),
+            ) {
+                Ok(s) => s,
+                Err(e) => {
+                    return self.fail_transaction(&id, record, e.code(), e.to_string(), vec![])
+                }
+            };
+            record.sessions.push(session.session_id.clone());
+            self.store_transaction(&id, &record);
+            let ctx = TxContext {
+                chain: req.chain.clone(),
+                network: req.network.clone(),
+                payload: record.payload.clone(),
+                index: i as u32,
+            };
+            let done = self
+                .run_sign(wallet.clone(), sub, message, session, Some(ctx))
+                .await;
+            match (done.status, done.signature) {
+                (SessionStatus::Done, Some(sig)) => record.signatures.push(sig),
+                _ => {
+                    let e = done.error.unwrap_or(SessionError {
+                        code: "internal".into(),
+                        message: "signing ended without a signature".into(),
+                        culprits: Vec::new(),
+                    });
+                    let message = format!("message {i}: {}", e.message);
+                    return self.fail_transaction(&id, record, &e.code, message, e.culprits);
+                }
+            }
+        }
+        let finished = self.inner.chains.get(&req.chain).and_then(|adapter| {
+            let key = WalletKey {
+                scheme: wallet.scheme,
+                public_key: &pk,
+            };
+            let signed =
+                adapter.finalize(&req.network, key, &record.payload, &record.signatures)?;
+            adapter.verify(&req.network, key, &record.payload, &signed)?;
+            Ok(signed)
+        });
+        match finished {
+            Ok(signed) => {
+                record.status = SessionStatus::Done;
+                record.signed = Some(signed);
+                record.finished_at_ms = Some(self.inner.clock.now_ms());
+                self.store_transaction(&id, &record);
+                self.wake(&tx_waiter(&id));
+                record
+            }
+            Err(e) => {
+                tracing::error!(error = %e, request = %req.request_id, "assembling the signed transaction failed");
+                self.fail_transaction(&id, record, e.code(), e.to_string(), Vec::new())
+            }
+        }
+    }
+
+    fn fail_transaction(
+        &self,
+        id: &str,
+        mut record: TransactionInfo,
+        code: &str,
+        message: String,
+        culprits: Vec<NodeId>,
+    ) -> TransactionInfo {
+        record.status = SessionStatus::Failed;
+        record.error = Some(SessionError {
+            code: code.to_string(),
+            message,
+            culprits,
+        });
+        record.finished_at_ms = Some(self.inner.clock.now_ms());
+        self.store_transaction(id, &record);
+        self.wake(&tx_waiter(id));
+        record
+    }
+
+    fn store_transaction(&self, id: &str, record: &TransactionInfo) {
+        if let Err(e) = self.inner.store.put_transaction(id, record) {
+            tracing::error!(error = %e, request = %record.request_id, "could not store the transaction");
+        }
+    }
+
+    fn wake(&self, id: &str) {
+        if let Some(tx) = lock(&self.inner.waiters).remove(id) {
+            let _ = tx.send(true);
+        }
+    }
+
+    /// A transaction request by wallet and request id; with `wait`, waits up to that long for it
+    /// to finish.
+    pub async fn transaction(
+        &self,
+        wallet_id: &str,
+        request_id: &str,
+        wait: Option<Duration>,
+    ) -> Result<TransactionInfo, CoordError> {
+        let id = request_session_id(wallet_id, request_id);
+        if let Some(wait) = wait {
+            let rx = lock(&self.inner.waiters)
+                .get(&tx_waiter(&id))
+                .map(|tx| tx.subscribe());
+            if let Some(mut rx) = rx {
+                let _ = tokio::time::timeout(wait, rx.changed()).await;
+            }
+        }
+        self.inner.store.transaction(&id)?.ok_or_else(|| {
+            CoordError::NotFound(format!("no transaction {request_id} in wallet {wallet_id}"))
+        })
+    }
+
+    /// A wallet's transaction requests, newest first.
+    pub fn transactions(
+        &self,
+        wallet_id: &str,
+        limit: u32,
+    ) -> Result<Vec<TransactionInfo>, CoordError> {
+        Ok(self.inner.store.transactions(wallet_id, limit.min(1000))?)
     }
 
     // ------------------------------------------------------------------ sessions
@@ -1093,6 +1422,11 @@ pub fn request_session_id(wallet: &str, request_id: &str) -> String {
     hex::encode(&h.finalize()[..16])
 }
 
+/// Waiter key of a transaction request (sessions use the bare id).
+fn tx_waiter(id: &str) -> String {
+    format!("tx:{id}")
+}
+
 fn presign_allowed(id: SchemeId, message: &SignMessage, path: &DerivationPath) -> bool {
     match id {
         // cggmp24: presignatures only for the root key and for digests the signers compute.
@@ -1168,6 +1502,7 @@ fn internal_attempt(message: String) -> AttemptError {
 fn from_failure(node: NodeId, f: Failure, w: &WalletInfo) -> AttemptError {
     let (code, fatal) = match f.kind {
         FailureKind::Unauthorized => ("unauthorized", true),
+        FailureKind::PayloadRejected => ("payload_rejected", true),
         FailureKind::Replayed => ("replayed", true),
         FailureKind::Protocol => ("protocol_abort", false),
         FailureKind::Aborted => ("aborted", false),

@@ -9,7 +9,7 @@ use std::sync::{Mutex, PoisonError};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use tessera_crypto::PresignPublic;
-use tessera_proto::api::{SessionInfo, WalletInfo};
+use tessera_proto::api::{SessionInfo, TransactionInfo, WalletInfo};
 use tessera_wire::{NodeId, PublicIdentity, SignedIdentity};
 
 /// Store failures.
@@ -89,6 +89,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<PoolEntry>, StoreError>;
     /// Entries pooled for `wallet`.
     fn pool_count(&self, wallet: &str) -> Result<u32, StoreError>;
+    /// Inserts a transaction request under `id`; `Conflict` if it exists.
+    fn insert_transaction(&self, id: &str, t: &TransactionInfo) -> Result<(), StoreError>;
+    /// Replaces a transaction request.
+    fn put_transaction(&self, id: &str, t: &TransactionInfo) -> Result<(), StoreError>;
+    /// One transaction request.
+    fn transaction(&self, id: &str) -> Result<Option<TransactionInfo>, StoreError>;
+    /// A wallet's transaction requests, newest first, at most `limit`.
+    fn transactions(&self, wallet: &str, limit: u32) -> Result<Vec<TransactionInfo>, StoreError>;
 }
 
 /// SQLite store (embedded default).
@@ -110,6 +118,8 @@ CREATE TABLE IF NOT EXISTS sessions (session_id TEXT PRIMARY KEY, wallet_id TEXT
 CREATE INDEX IF NOT EXISTS sessions_by_time ON sessions (created_at DESC);
 CREATE TABLE IF NOT EXISTS pool (id TEXT PRIMARY KEY, wallet_id TEXT NOT NULL, body BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS pool_by_wallet ON pool (wallet_id);
+CREATE TABLE IF NOT EXISTS transactions (id TEXT PRIMARY KEY, wallet_id TEXT NOT NULL, created_at INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS transactions_by_wallet ON transactions (wallet_id, created_at DESC);
 ";
 
 const SCHEMA_VERSION: &str = "1";
@@ -319,6 +329,47 @@ impl Store for SqliteStore {
             [wallet],
             |r| r.get(0),
         )?)
+    }
+
+    fn insert_transaction(&self, id: &str, t: &TransactionInfo) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO transactions (id, wallet_id, created_at, body) VALUES (?1, ?2, ?3, ?4)",
+            params![id, t.wallet_id, t.created_at_ms as i64, to_json(t)?],
+        )?;
+        Ok(())
+    }
+
+    fn put_transaction(&self, id: &str, t: &TransactionInfo) -> Result<(), StoreError> {
+        let changed = self.conn().execute(
+            "UPDATE transactions SET body = ?2 WHERE id = ?1",
+            params![id, to_json(t)?],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::Backend(format!(
+                "no transaction {id} to update"
+            )));
+        }
+        Ok(())
+    }
+
+    fn transaction(&self, id: &str) -> Result<Option<TransactionInfo>, StoreError> {
+        let body: Option<String> = self
+            .conn()
+            .query_row("SELECT body FROM transactions WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        body.map(|b| from_json(&b)).transpose()
+    }
+
+    fn transactions(&self, wallet: &str, limit: u32) -> Result<Vec<TransactionInfo>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT body FROM transactions WHERE wallet_id = ?1
+             ORDER BY created_at DESC, rowid DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![wallet, limit], |r| r.get::<_, String>(0))?;
+        rows.map(|r| from_json(&r?)).collect()
     }
 }
 

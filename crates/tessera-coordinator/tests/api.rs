@@ -1,15 +1,24 @@
 //! The REST API through the router, in process, and the OpenAPI document that describes it.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tessera_chains::{
+    Amount, Argument, Asset, ChainError, ContractCall, Fee, InputRef, Intent, IntentKind,
+    MessagePreview, Payload, RiskFlag, SignedTransaction, Transfer, WalletKey,
+};
 use tessera_coordinator::api::{router, OPENAPI};
 use tessera_coordinator::{Config, Coordinator, OsEntropy, SqliteStore};
-use tessera_crypto::{MessageHash, SchemeId};
-use tessera_proto::api::{CreateWallet, EnrollSigner, MessageInput, SignRequest};
+use tessera_crypto::{MessageHash, PublicKey, SchemeId, SignMessage, Signature};
+use tessera_proto::api::{
+    ApiError, BuildTransaction, CreateTransaction, CreateWallet, EnrollSigner, MessageInput,
+    PayloadInput, SessionError, SessionStatus, SignRequest, TransactionInfo, TransactionPreview,
+};
 use tessera_proto::SystemClock;
 use tessera_wire::{Action, Authorization, AuthorizedMessage, IdentityKey, OperatorKey};
 use tower::ServiceExt;
@@ -28,6 +37,9 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/wallets/{id}", &["get"]),
     ("/v1/wallets/{id}/keys", &["get"]),
     ("/v1/wallets/{id}/signatures", &["post"]),
+    ("/v1/wallets/{id}/transactions", &["get", "post"]),
+    ("/v1/wallets/{id}/transactions/build", &["post"]),
+    ("/v1/wallets/{id}/transactions/{request}", &["get"]),
     ("/v1/sessions", &["get"]),
     ("/v1/sessions/{id}", &["get"]),
     ("/v1/status", &["get"]),
@@ -109,10 +121,32 @@ fn document_is_openapi_3_with_info_paths_components() {
     for s in [
         "ApiError",
         "Authorization",
+        "Action",
+        "MessageHash",
         "MessageInput",
         "SignRequest",
         "SessionInfo",
+        "SessionError",
         "WalletInfo",
+        "PayloadInput",
+        "PayloadFormat",
+        "BuildTransaction",
+        "TransactionPreview",
+        "CreateTransaction",
+        "TransactionInfo",
+        "Payload",
+        "Intent",
+        "Asset",
+        "Transfer",
+        "Fee",
+        "InputRef",
+        "ContractCall",
+        "Argument",
+        "MessagePreview",
+        "IntentKind",
+        "RiskFlag",
+        "Amount",
+        "SignedTransaction",
     ] {
         assert!(schemas.contains_key(s), "schema {s} missing");
     }
@@ -166,7 +200,7 @@ async fn every_documented_path_is_routed() {
     let app = app();
     let d = doc();
     for (path, item) in d["paths"].as_object().expect("paths") {
-        let uri = path.replace("{id}", "x");
+        let uri = path.replace("{id}", "x").replace("{request}", "r");
         for m in item.as_object().expect("path item").keys() {
             let method = Method::from_bytes(m.to_uppercase().as_bytes()).expect("method");
             let (status, body) = call(&app, method, &uri, true, None).await;
@@ -378,4 +412,973 @@ async fn error_cases() {
     let (status, resp) = call(&app, Method::GET, "/v1/sessions?limit=many", true, None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(code(&resp), "invalid_request");
+}
+
+// ---------------------------------------------------------------------- transactions
+
+/// A small JSON Schema check covering the keywords this document uses for shapes: `$ref`,
+/// `allOf`, `oneOf` (exactly one), `anyOf`, `type`, `enum`, `const`, `required`, `properties`,
+/// `additionalProperties: false` and `items` (not `pattern` nor bounds).
+fn conforms(d: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), String> {
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .ok_or_else(|| format!("{at}: unexpected $ref {r}"))?;
+        let target = &d["components"]["schemas"][name];
+        if target.is_null() {
+            return Err(format!("{at}: {r} does not resolve"));
+        }
+        conforms(d, target, v, at)?;
+    }
+    if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
+        for s in all {
+            conforms(d, s, v, at)?;
+        }
+    }
+    if let Some(one) = schema.get("oneOf").and_then(Value::as_array) {
+        let errors: Vec<String> = one
+            .iter()
+            .filter_map(|s| conforms(d, s, v, at).err())
+            .collect();
+        let matched = one.len() - errors.len();
+        if matched != 1 {
+            return Err(format!(
+                "{at}: matches {matched} oneOf branches: {errors:?}"
+            ));
+        }
+    }
+    if let Some(any) = schema.get("anyOf").and_then(Value::as_array) {
+        let errors: Vec<String> = any
+            .iter()
+            .filter_map(|s| conforms(d, s, v, at).err())
+            .collect();
+        if errors.len() == any.len() {
+            return Err(format!("{at}: matches no anyOf branch: {errors:?}"));
+        }
+    }
+    if let Some(t) = schema.get("type") {
+        let types: Vec<&str> = match t {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => return Err(format!("{at}: bad type {t}")),
+        };
+        let ok = types.iter().any(|t| match *t {
+            "object" => v.is_object(),
+            "array" => v.is_array(),
+            "string" => v.is_string(),
+            "boolean" => v.is_boolean(),
+            "null" => v.is_null(),
+            "integer" => v.is_i64() || v.is_u64(),
+            "number" => v.is_number(),
+            _ => false,
+        });
+        if !ok {
+            return Err(format!("{at}: {v} is not of type {t}"));
+        }
+    }
+    if let Some(e) = schema.get("enum").and_then(Value::as_array) {
+        if !e.contains(v) {
+            return Err(format!("{at}: {v} is not one of {e:?}"));
+        }
+    }
+    if let Some(c) = schema.get("const") {
+        if c != v {
+            return Err(format!("{at}: {v} is not {c}"));
+        }
+    }
+    if let Some(obj) = v.as_object() {
+        if let Some(required) = schema.get("required").and_then(Value::as_array) {
+            for r in required.iter().filter_map(Value::as_str) {
+                if !obj.contains_key(r) {
+                    return Err(format!("{at}: required field {r} missing"));
+                }
+            }
+        }
+        let props = schema.get("properties").and_then(Value::as_object);
+        if let Some(props) = props {
+            for (k, s) in props {
+                if let Some(x) = obj.get(k) {
+                    conforms(d, s, x, &format!("{at}.{k}"))?;
+                }
+            }
+        }
+        if schema.get("additionalProperties") == Some(&Value::Bool(false)) {
+            for k in obj.keys() {
+                if !props.is_some_and(|p| p.contains_key(k)) {
+                    return Err(format!("{at}: field {k} is not documented"));
+                }
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (schema.get("items"), v.as_array()) {
+        for (i, x) in arr.iter().enumerate() {
+            conforms(d, items, x, &format!("{at}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Serializes `v` and checks it against the named schema; returns the JSON.
+fn assert_conforms(d: &Value, schema: &str, v: &impl serde::Serialize) -> Value {
+    let json = serde_json::to_value(v).expect("serialize");
+    let s = &d["components"]["schemas"][schema];
+    assert!(s.is_object(), "schema {schema} missing");
+    if let Err(e) = conforms(d, s, &json, schema) {
+        panic!("{schema} does not describe {json}: {e}");
+    }
+    json
+}
+
+/// A request body has exactly the properties its schema names (request schemas do not set
+/// `additionalProperties: false`, so `conforms` alone would not notice a misnamed field).
+fn assert_same_keys(d: &Value, schema: &str, v: &Value) {
+    let props: BTreeSet<&String> = d["components"]["schemas"][schema]["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{schema} has no properties"))
+        .keys()
+        .collect();
+    let keys: BTreeSet<&String> = v.as_object().expect("an object").keys().collect();
+    assert_eq!(props, keys, "{schema}: documented vs serialized fields");
+}
+
+/// The string values of a schema's `enum`.
+fn enum_values(d: &Value, path: &[&str]) -> Vec<String> {
+    let mut v = &d["components"]["schemas"];
+    for p in path {
+        v = &v[*p];
+    }
+    v["enum"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{path:?} has no enum"))
+        .iter()
+        .map(|x| x.as_str().expect("string enum").to_string())
+        .collect()
+}
+
+/// The serde name of a unit variant.
+fn name(v: impl serde::Serialize) -> String {
+    serde_json::to_value(v)
+        .expect("serialize")
+        .as_str()
+        .expect("a string")
+        .to_string()
+}
+
+/// The intent hash exactly as the document spells it out (`TransactionPreview.intent_hash`).
+fn documented_intent_hash(intent: &Intent, messages: &[SignMessage]) -> [u8; 32] {
+    let put = |h: &mut Sha256, b: &[u8]| {
+        h.update((b.len() as u64).to_be_bytes());
+        h.update(b);
+    };
+    let mut h = Sha256::new();
+    put(&mut h, b"tessera/intent-hash/v1");
+    put(&mut h, &serde_json::to_vec(intent).expect("json"));
+    h.update((messages.len() as u64).to_be_bytes());
+    for m in messages {
+        match m {
+            SignMessage::Preimage {
+                hash: Some(hash), ..
+            } => {
+                let tag = match hash {
+                    MessageHash::Sha256 => 1u8,
+                    MessageHash::DoubleSha256 => 2,
+                    MessageHash::Keccak256 => 3,
+                    MessageHash::TapSighash => 4,
+                };
+                h.update([1, tag]);
+                h.update(m.digest32().expect("digest"));
+            }
+            SignMessage::RawDigest(digest) => {
+                h.update([2]);
+                h.update(digest);
+            }
+            SignMessage::Preimage { hash: None, bytes } => {
+                h.update([3]);
+                put(&mut h, bytes);
+            }
+        }
+    }
+    h.finalize().into()
+}
+
+/// The canonical intent lists its fields in the order of the schema's `required` list, which
+/// the document calls the declaration order.
+fn assert_declaration_order(d: &Value, intent: &Intent) {
+    let text = String::from_utf8(intent.canonical_bytes()).expect("utf-8");
+    assert_eq!(
+        intent.canonical_bytes(),
+        serde_json::to_vec(intent).expect("json"),
+        "the canonical intent is its compact JSON"
+    );
+    let order: Vec<&str> = d["components"]["schemas"]["Intent"]["required"]
+        .as_array()
+        .expect("Intent.required")
+        .iter()
+        .map(|k| k.as_str().expect("field name"))
+        .collect();
+    let at: Vec<usize> = order
+        .iter()
+        .map(|k| {
+            text.find(&format!("\"{k}\":"))
+                .unwrap_or_else(|| panic!("{k} not in {text}"))
+        })
+        .collect();
+    assert!(
+        at.windows(2).all(|w| w[0] < w[1]),
+        "Intent.required is not the declaration order: {text}"
+    );
+}
+
+fn secp(hex_key: &str) -> PublicKey {
+    let mut pk = [0u8; 33];
+    hex::decode_to_slice(hex_key, &mut pk).expect("hex");
+    PublicKey::Secp256k1(pk)
+}
+
+/// The secp256k1 generator G and 2G, and the Ed25519 base point: stand-in wallet keys.
+const G: &str = "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798";
+const G2: &str = "02c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee5";
+
+/// A builder spec, given the wallet's own address.
+type Spec<'a> = &'a dyn Fn(&str) -> Value;
+
+/// What `buildTransaction` answers for `spec`, computed with this build's own adapters the way
+/// the coordinator does, with the messages behind it.
+fn preview(
+    chain: &str,
+    network: &str,
+    scheme: SchemeId,
+    pk: &PublicKey,
+    spec: Spec,
+) -> (TransactionPreview, Vec<SignMessage>) {
+    let registry = tessera_chains::registry();
+    let adapter = registry.get(chain).expect("adapter");
+    let key = WalletKey {
+        scheme,
+        public_key: pk,
+    };
+    let address = adapter.address(network, key).expect("address").address;
+    let payload = adapter
+        .build(network, key, &spec(&address))
+        .unwrap_or_else(|e| panic!("{chain}: build: {e}"));
+    let parsed = adapter
+        .parse(network, key, &payload)
+        .unwrap_or_else(|e| panic!("{chain}: parse: {e}"));
+    let hash = parsed.intent_hash().expect("intent hash");
+    let p = TransactionPreview {
+        wallet_id: "treasury".into(),
+        chain: chain.into(),
+        network: network.into(),
+        path: "m".into(),
+        address,
+        payload,
+        summary: parsed.intent.render(),
+        intent: parsed.intent,
+        intent_hash: hex::encode(hash),
+        messages: parsed.messages.len() as u32,
+    };
+    (p, parsed.messages)
+}
+
+#[test]
+fn every_operation_is_complete() {
+    let d = doc();
+    let mut ids = BTreeSet::new();
+    for (path, item) in d["paths"].as_object().expect("paths") {
+        for (m, op) in item.as_object().expect("path item") {
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{m} {path}: operationId"));
+            assert!(ids.insert(id.to_string()), "operationId {id} twice");
+            assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{id}");
+            assert!(op["summary"].is_string(), "{id}: summary");
+            let responses = op["responses"].as_object().expect("responses");
+            let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+            if secured {
+                assert!(responses.contains_key("401"), "{id}: 401");
+                assert!(responses.contains_key("500"), "{id}: 500");
+            }
+            if op.get("requestBody").is_some() {
+                for status in ["400", "415", "422"] {
+                    assert!(responses.contains_key(status), "{id}: {status}");
+                }
+            }
+            // Every path parameter is declared.
+            for name in path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            {
+                let declared = op["parameters"].as_array().is_some_and(|ps| {
+                    ps.iter()
+                        .any(|p| p["name"] == name && p["in"] == "path" && p["required"] == true)
+                });
+                assert!(declared, "{id}: path parameter {name}");
+            }
+        }
+    }
+}
+
+#[test]
+fn document_describes_transactions() {
+    let d = doc();
+    let paths = &d["paths"];
+    let ops = [
+        ("/v1/wallets/{id}/transactions", "get", "listTransactions"),
+        ("/v1/wallets/{id}/transactions", "post", "createTransaction"),
+        (
+            "/v1/wallets/{id}/transactions/build",
+            "post",
+            "buildTransaction",
+        ),
+        (
+            "/v1/wallets/{id}/transactions/{request}",
+            "get",
+            "getTransaction",
+        ),
+    ];
+    for (path, m, id) in ops {
+        let op = &paths[path][m];
+        assert_eq!(op["operationId"], id, "{m} {path}");
+        assert_eq!(op["tags"], json!(["transactions"]), "{id}");
+    }
+    // Error codes where clients look for them.
+    let described = |path: &str, m: &str, status: &str| -> String {
+        let r = &paths[path][m]["responses"][status];
+        let r = match r["$ref"].as_str() {
+            Some(name) => {
+                &d["components"]["responses"][name.trim_start_matches("#/components/responses/")]
+            }
+            None => r,
+        };
+        r["description"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{m} {path} {status}"))
+            .to_string()
+    };
+    for (path, codes) in [
+        (
+            "/v1/wallets/{id}/transactions",
+            &[
+                ("400", "`invalid_request`"),
+                ("400", "`malformed_payload`"),
+                ("404", "`not_found`"),
+                ("409", "`not_ready`"),
+                ("409", "`conflict`"),
+                ("422", "`wrong_network`"),
+                ("422", "`not_owned`"),
+                ("422", "`unsupported`"),
+            ][..],
+        ),
+        (
+            "/v1/wallets/{id}/transactions/build",
+            &[
+                ("400", "`invalid_request`"),
+                ("400", "`malformed_payload`"),
+                ("404", "`not_found`"),
+                ("409", "`not_ready`"),
+                ("422", "`wrong_network`"),
+                ("422", "`not_owned`"),
+                ("422", "`unsupported`"),
+            ][..],
+        ),
+    ] {
+        for (status, code) in codes {
+            assert!(
+                described(path, "post", status).contains(code),
+                "POST {path} {status}: {code}"
+            );
+        }
+    }
+    assert!(
+        described("/v1/wallets/{id}/transactions/{request}", "get", "404").contains("`not_found`")
+    );
+    let create = &paths["/v1/wallets/{id}/transactions"]["post"];
+    for status in ["200", "202"] {
+        assert_eq!(
+            create["responses"][status]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/TransactionInfo"
+        );
+    }
+    let text = create["description"].as_str().expect("description");
+    for needle in [
+        "re-parses the raw payload with its own chain adapter",
+        "`payload_rejected`",
+        "`<request_id>#<index>`",
+        "independent verifier",
+        "`SignTransaction`",
+    ] {
+        assert!(text.contains(needle), "createTransaction: {needle}");
+    }
+
+    let schemas = &d["components"]["schemas"];
+    // The authorization's canonical bytes for a transaction, and the intent hash construction.
+    let authz = schemas["Authorization"]["description"]
+        .as_str()
+        .expect("authz");
+    assert!(authz.contains(
+        "0x03 || str(wallet_id) || str(path) || str(chain) || str(network) || intent_hash(32)"
+    ));
+    let hash = schemas["TransactionPreview"]["properties"]["intent_hash"]["description"]
+        .as_str()
+        .expect("intent_hash");
+    assert!(hash.contains(tessera_chains::intent::INTENT_HASH_DOMAIN));
+    assert!(schemas["Intent"]["description"]
+        .as_str()
+        .is_some_and(|s| s.contains("compact JSON") && s.contains("declaration order")));
+    // `ApiError.field` is optional (omitted when empty).
+    assert!(schemas["ApiError"]["properties"]["field"].is_object());
+    assert!(!schemas["ApiError"]["required"]
+        .as_array()
+        .expect("required")
+        .contains(&json!("field")));
+}
+
+#[test]
+fn documented_enums_are_the_serde_forms() {
+    let d = doc();
+    // MessageHash (a new variant breaks `documented_intent_hash`'s match: add it there too).
+    let hashes = [
+        MessageHash::Sha256,
+        MessageHash::DoubleSha256,
+        MessageHash::Keccak256,
+        MessageHash::TapSighash,
+    ];
+    assert_eq!(enum_values(&d, &["MessageHash"]), hashes.map(name).to_vec());
+    // IntentKind, all of it.
+    let kinds = [
+        IntentKind::Transfer,
+        IntentKind::ContractCall,
+        IntentKind::ContractCreation,
+        IntentKind::SignMessage,
+    ];
+    // A new variant breaks this match: document it.
+    let spelled: Vec<&str> = kinds
+        .iter()
+        .map(|k| match k {
+            IntentKind::Transfer => "transfer",
+            IntentKind::ContractCall => "contract_call",
+            IntentKind::ContractCreation => "contract_creation",
+            IntentKind::SignMessage => "sign_message",
+        })
+        .collect();
+    assert_eq!(enum_values(&d, &["IntentKind"]), spelled);
+    assert_eq!(spelled, kinds.map(name).to_vec());
+    // RiskFlag (non-exhaustive): every documented value parses, every known flag is documented,
+    // in the order flags sort in.
+    let flags = [
+        RiskFlag::UnlimitedApproval,
+        RiskFlag::UnknownSelector,
+        RiskFlag::ContractCreation,
+        RiskFlag::ValueToContract,
+        RiskFlag::PrivilegedCall,
+        RiskFlag::UnknownToken,
+        RiskFlag::HighFee,
+        RiskFlag::OffchainSignature,
+        RiskFlag::GrantsAuthority,
+        RiskFlag::MultipleOperations,
+    ];
+    let documented = enum_values(&d, &["RiskFlag"]);
+    for f in &documented {
+        serde_json::from_value::<RiskFlag>(json!(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+    }
+    assert_eq!(documented, flags.map(name).to_vec());
+    let mut sorted = flags;
+    sorted.sort();
+    assert_eq!(
+        sorted, flags,
+        "RiskFlag's documented order is its sort order"
+    );
+
+    // Chain adapter error codes: the HTTP ones (with a field) in ApiError, all in SessionError.
+    let api_codes = enum_values(&d, &["ApiError", "properties", "error"]);
+    let session_codes = enum_values(&d, &["SessionError", "properties", "code"]);
+    let chain_errors = [
+        ChainError::malformed("psbt", "x"),
+        ChainError::wrong_network("chain_id", "mainnet", "sepolia"),
+        ChainError::not_owned("psbt.inputs[0]", "x"),
+        ChainError::unsupported("format", "x"),
+        ChainError::Signatures("x".into()),
+        ChainError::Verification("x".into()),
+    ];
+    for e in &chain_errors {
+        if e.field().is_some() {
+            assert!(
+                api_codes.contains(&e.code().to_string()),
+                "ApiError: {}",
+                e.code()
+            );
+        }
+        assert!(
+            session_codes.contains(&e.code().to_string()),
+            "SessionError: {}",
+            e.code()
+        );
+    }
+    assert!(session_codes.contains(&"payload_rejected".to_string()));
+
+    // PayloadInput's `encoding` tags are the discriminator's.
+    let mapping = d["components"]["schemas"]["PayloadInput"]["discriminator"]["mapping"]
+        .as_object()
+        .expect("mapping");
+    let inputs = [
+        PayloadInput::Hex {
+            format: "psbt".into(),
+            data: "00".into(),
+        },
+        PayloadInput::Base64 {
+            format: "psbt".into(),
+            data: "AA==".into(),
+        },
+        PayloadInput::Builder { spec: json!({}) },
+    ];
+    assert_eq!(mapping.len(), inputs.len());
+    for input in &inputs {
+        let v = assert_conforms(&d, "PayloadInput", input);
+        let tag = v["encoding"].as_str().expect("encoding");
+        let target = mapping[tag].as_str().expect("mapped");
+        assert_same_keys(&d, target.trim_start_matches("#/components/schemas/"), &v);
+    }
+}
+
+#[test]
+fn serde_forms_match_the_schemas() {
+    let d = doc();
+    let dead = "0x000000000000000000000000000000000000dEaD";
+
+    // Real previews from this build's adapters: Bitcoin P2WPKH and P2TR, Ethereum native and
+    // ERC-20 transfers, a Solana transfer.
+    let g = secp(G);
+    let g2 = secp(G2);
+    let other_btc = tessera_chains::registry()
+        .get("bitcoin")
+        .expect("bitcoin")
+        .address(
+            "regtest",
+            WalletKey {
+                scheme: SchemeId::SchnorrBip340,
+                public_key: &g2,
+            },
+        )
+        .expect("address")
+        .address;
+    let btc_spec = |own: &str| {
+        json!({
+            "inputs": [
+                {"txid": "4d3c2b1a00000000000000000000000000000000000000000000000000000001", "vout": 0, "amount_sat": 150_000},
+                {"txid": "4d3c2b1a00000000000000000000000000000000000000000000000000000002", "vout": 1, "amount_sat": 60_000}
+            ],
+            "outputs": [
+                {"address": other_btc, "amount_sat": 120_000},
+                {"address": own, "amount_sat": 88_590}
+            ]
+        })
+    };
+    let eth_native = |_: &str| {
+        json!({
+            "type": "eip1559", "nonce": 0, "to": dead, "value_wei": "10000000000000000",
+            "gas_limit": 21000, "max_fee_per_gas_wei": "30000000000",
+            "max_priority_fee_per_gas_wei": "1000000000"
+        })
+    };
+    let eth_erc20 = |_: &str| {
+        json!({
+            "type": "eip1559", "nonce": 1, "gas_limit": 65000,
+            "max_fee_per_gas_wei": "30000000000", "max_priority_fee_per_gas_wei": "1000000000",
+            "erc20_transfer": {"token": "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", "to": dead, "amount": "1500000"}
+        })
+    };
+    let sol_spec = |_: &str| {
+        json!({
+            "recent_blockhash": "EkSnNWid2cvwEVnVx9aBqawnmiCNiDgp3gUdkDPTKN1N",
+            "transfers": [{"to": "9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin", "lamports": 500_000_000u64}]
+        })
+    };
+    let mut ed = [0x66u8; 32];
+    ed[0] = 0x58;
+    let ed = PublicKey::Ed25519(ed);
+    let cases: [(&str, &str, SchemeId, &PublicKey, Spec); 5] = [
+        ("bitcoin", "regtest", SchemeId::EcdsaDkls23, &g, &btc_spec),
+        ("bitcoin", "regtest", SchemeId::SchnorrBip340, &g, &btc_spec),
+        (
+            "ethereum",
+            "mainnet",
+            SchemeId::EcdsaCggmp24,
+            &g,
+            &eth_native,
+        ),
+        ("ethereum", "mainnet", SchemeId::EcdsaDkls23, &g, &eth_erc20),
+        ("solana", "mainnet-beta", SchemeId::Ed25519, &ed, &sol_spec),
+    ];
+    let mut previews = Vec::new();
+    for (chain, network, scheme, pk, spec) in cases {
+        let (p, messages) = preview(chain, network, scheme, pk, spec);
+        assert_conforms(&d, "TransactionPreview", &p);
+        assert_declaration_order(&d, &p.intent);
+        assert_eq!(
+            hex::encode(documented_intent_hash(&p.intent, &messages)),
+            p.intent_hash,
+            "{chain} with {scheme}: the documented intent hash"
+        );
+        assert_eq!(p.messages as usize, messages.len());
+        previews.push(p);
+    }
+
+    // An intent with every optional part set.
+    let mut full = Intent::new(
+        "ethereum",
+        "mainnet",
+        IntentKind::ContractCall,
+        dead.to_string(),
+    );
+    full.chain_id = Some(1);
+    full.transfers.push(Transfer {
+        to: dead.into(),
+        asset: Asset {
+            symbol: "USDC".into(),
+            decimals: Some(6),
+            contract: Some("0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48".into()),
+        },
+        amount: Amount::from_u128(1_500_000),
+    });
+    full.change.push(Transfer {
+        to: dead.into(),
+        asset: Asset {
+            symbol: "?".into(),
+            decimals: None,
+            contract: Some(dead.into()),
+        },
+        amount: Amount::from_be_bytes(&[0xff; 32]),
+    });
+    full.fee = Some(Fee {
+        asset: Asset::native("ETH", 18),
+        max: Amount::from_u128(2_000_000_000_000_000),
+        detail: "100000 gas x 20 gwei".into(),
+    });
+    full.nonce = Some("7".into());
+    full.inputs.push(InputRef {
+        outpoint: format!("{}:0", "ab".repeat(32)),
+        amount: Amount::zero(),
+        address: "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080".into(),
+    });
+    full.recent_blockhash = Some("EkSnNWid2cvwEVnVx9aBqawnmiCNiDgp3gUdkDPTKN1N".into());
+    full.fee_payer = Some("9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin".into());
+    full.contract_call = Some(ContractCall {
+        contract: dead.into(),
+        method: "approve(address,uint256)".into(),
+        selector: "095ea7b3".into(),
+        args: vec![Argument {
+            name: "amount".into(),
+            value: "1".into(),
+        }],
+    });
+    full.message = Some(MessagePreview {
+        standard: "eip712".into(),
+        summary: "Permit".into(),
+        content: "{\"message\":{}}".into(),
+    });
+    full.flag(RiskFlag::UnknownToken);
+    full.flag(RiskFlag::UnlimitedApproval);
+    assert_conforms(&d, "Intent", &full);
+    assert_declaration_order(&d, &full);
+
+    // Signed results, one per documented `details` form.
+    let signed = [
+        SignedTransaction {
+            chain: "bitcoin".into(),
+            network: "regtest".into(),
+            format: "bitcoin_tx".into(),
+            bytes: vec![2, 0, 0, 0],
+            txid: Some("ab".repeat(32)),
+            details: json!({
+                "kind": "p2wpkh",
+                "prevouts": [{"script_pubkey_hex": format!("0014{}", "ab".repeat(20)), "amount_sat": 150_000}],
+                "psbt_base64": "cHNidP8BAA=="
+            }),
+        },
+        SignedTransaction {
+            chain: "ethereum".into(),
+            network: "mainnet".into(),
+            format: "eip2718".into(),
+            bytes: vec![2, 0xf8],
+            txid: Some(format!("0x{}", "ab".repeat(32))),
+            details: json!({"chain_id": 1, "signed_tx_hex": "0x02f8"}),
+        },
+        SignedTransaction {
+            chain: "ethereum".into(),
+            network: "mainnet".into(),
+            format: "personal_sign_signature".into(),
+            bytes: vec![0xab; 65],
+            txid: None,
+            details: json!({"signature_hex": format!("0x{}", "ab".repeat(65))}),
+        },
+        SignedTransaction {
+            chain: "solana".into(),
+            network: "devnet".into(),
+            format: "solana_tx".into(),
+            bytes: vec![1],
+            txid: Some("5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnb".into()),
+            details: json!({"signed_tx_base64": "AQ=="}),
+        },
+    ];
+    for s in &signed {
+        assert_conforms(&d, "SignedTransaction", s);
+    }
+    assert_conforms(
+        &d,
+        "Payload",
+        &Payload {
+            format: "psbt".into(),
+            bytes: vec![0x70, 0x73],
+        },
+    );
+
+    // Transaction records, running / failed and done.
+    let p = &previews[0];
+    let record = |done: bool| TransactionInfo {
+        request_id: "tx-1".into(),
+        wallet_id: p.wallet_id.clone(),
+        chain: p.chain.clone(),
+        network: p.network.clone(),
+        path: p.path.clone(),
+        address: p.address.clone(),
+        status: if done {
+            SessionStatus::Done
+        } else {
+            SessionStatus::Failed
+        },
+        intent: if done { p.intent.clone() } else { full.clone() },
+        summary: p.summary.clone(),
+        intent_hash: p.intent_hash.clone(),
+        payload: p.payload.clone(),
+        sessions: vec!["ab".repeat(16)],
+        signatures: if done {
+            vec![
+                Signature::Ecdsa {
+                    r: [1; 32],
+                    s: [2; 32],
+                    recovery_id: 1,
+                },
+                Signature::Bip340([3; 64]),
+                Signature::Ed25519([4; 64]),
+            ]
+        } else {
+            Vec::new()
+        },
+        signed: done.then(|| signed[0].clone()),
+        error: (!done).then(|| SessionError {
+            code: "payload_rejected".into(),
+            message: "message 0: signer ...: the payload's intent hash differs".into(),
+            culprits: vec![IdentityKey::generate(&mut rand_core::OsRng).node_id()],
+        }),
+        created_at_ms: 1,
+        finished_at_ms: done.then_some(2),
+    };
+    assert_conforms(&d, "TransactionInfo", &record(true));
+    assert_conforms(&d, "TransactionInfo", &record(false));
+
+    // Request bodies.
+    let op = OperatorKey::generate(&mut rand_core::OsRng);
+    let build = BuildTransaction {
+        chain: "bitcoin".into(),
+        network: "regtest".into(),
+        path: "m/0/1".into(),
+        payload: PayloadInput::Builder { spec: json!({}) },
+    };
+    let v = assert_conforms(&d, "BuildTransaction", &build);
+    assert_same_keys(&d, "BuildTransaction", &v);
+    let authorization = Authorization::sign(
+        &op,
+        "tx-1".into(),
+        Action::SignTransaction {
+            wallet_id: "treasury".into(),
+            path: "m/0/1".into(),
+            chain: "bitcoin".into(),
+            network: "regtest".into(),
+            intent_hash: [7; 32],
+        },
+        u64::MAX,
+    );
+    let v = assert_conforms(&d, "Authorization", &authorization);
+    assert_eq!(
+        v["action"]["SignTransaction"]["intent_hash"],
+        "07".repeat(32)
+    );
+    let create = CreateTransaction {
+        request_id: "tx-1".into(),
+        chain: "bitcoin".into(),
+        network: "regtest".into(),
+        path: "m/0/1".into(),
+        payload: PayloadInput::Base64 {
+            format: "psbt".into(),
+            data: "cHNidP8B".into(),
+        },
+        authorization,
+    };
+    let v = assert_conforms(&d, "CreateTransaction", &create);
+    assert_same_keys(&d, "CreateTransaction", &v);
+
+    // Errors, with and without a field.
+    for field in [None, Some("psbt.inputs[1].witness_utxo".to_string())] {
+        let v = assert_conforms(
+            &d,
+            "ApiError",
+            &ApiError {
+                error: if field.is_some() {
+                    "malformed_payload".into()
+                } else {
+                    "not_found".into()
+                },
+                message: "x".into(),
+                field: field.clone(),
+            },
+        );
+        assert_eq!(v.get("field").is_some(), field.is_some());
+    }
+}
+
+/// An `ApiError` body with `code` (and no `field`), checked against the document.
+fn api_error(d: &Value, body: &[u8], want: &str) {
+    let v: Value = serde_json::from_slice(body)
+        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(body)));
+    if let Err(e) = conforms(d, &d["components"]["schemas"]["ApiError"], &v, "ApiError") {
+        panic!("{v}: {e}");
+    }
+    assert_eq!(v["error"], want, "{v}");
+    assert!(v.get("field").is_none(), "{v}");
+}
+
+#[tokio::test]
+async fn transaction_routes_need_the_token_and_a_wallet() {
+    let app = app();
+    let d = doc();
+    let op = OperatorKey::generate(&mut rand_core::OsRng);
+    let payload = PayloadInput::Hex {
+        format: "psbt".into(),
+        data: "70736274ff".into(),
+    };
+    let build = serde_json::to_string(&BuildTransaction {
+        chain: "bitcoin".into(),
+        network: "regtest".into(),
+        path: "m".into(),
+        payload: payload.clone(),
+    })
+    .expect("json");
+    let create = serde_json::to_string(&CreateTransaction {
+        request_id: "tx-1".into(),
+        chain: "bitcoin".into(),
+        network: "regtest".into(),
+        path: "m".into(),
+        payload,
+        authorization: Authorization::sign(
+            &op,
+            "tx-1".into(),
+            Action::SignTransaction {
+                wallet_id: "nope".into(),
+                path: "m".into(),
+                chain: "bitcoin".into(),
+                network: "regtest".into(),
+                intent_hash: [7; 32],
+            },
+            u64::MAX,
+        ),
+    })
+    .expect("json");
+    let calls = [
+        (Method::GET, "/v1/wallets/nope/transactions", None),
+        (Method::POST, "/v1/wallets/nope/transactions", Some(&create)),
+        (
+            Method::POST,
+            "/v1/wallets/nope/transactions?wait=true",
+            Some(&create),
+        ),
+        (
+            Method::POST,
+            "/v1/wallets/nope/transactions/build",
+            Some(&build),
+        ),
+        (
+            Method::GET,
+            "/v1/wallets/nope/transactions/tx-1?wait_ms=1",
+            None,
+        ),
+    ];
+    for (method, uri, body) in &calls {
+        let (status, resp) = call(&app, method.clone(), uri, false, body.cloned()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {uri}");
+        api_error(&d, &resp, "unauthenticated");
+    }
+    // With the token: an unknown wallet is 404 `not_found` (and has no transactions to list).
+    for (method, uri, body) in &calls {
+        let (status, resp) = call(&app, method.clone(), uri, true, body.cloned()).await;
+        if *method == Method::GET && uri.ends_with("/transactions") {
+            assert_eq!(status, StatusCode::OK, "{uri}");
+            assert_eq!(
+                serde_json::from_slice::<Value>(&resp).expect("JSON"),
+                json!([])
+            );
+            continue;
+        }
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {uri}");
+        api_error(&d, &resp, "not_found");
+    }
+
+    // Bodies the extractor refuses are ApiErrors, not axum's plain text.
+    for uri in [
+        "/v1/wallets/nope/transactions",
+        "/v1/wallets/nope/transactions/build",
+    ] {
+        let (status, resp) = call(&app, Method::POST, uri, true, Some("{not json".into())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+        api_error(&d, &resp, "invalid_request");
+        for bad in [
+            r#"{"chain": 1}"#,
+            r#"{"request_id": "tx-2", "chain": "bitcoin", "network": "regtest", "payload": {"encoding": "rot13", "data": ""}}"#,
+        ] {
+            let (status, resp) = call(&app, Method::POST, uri, true, Some(bad.into())).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{uri} {bad}");
+            api_error(&d, &resp, "invalid_request");
+        }
+        let req = Request::post(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .body(Body::from(build.clone()))
+            .expect("request");
+        let resp = app.clone().oneshot(req).await.expect("infallible");
+        assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{uri}");
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        api_error(&d, &body, "invalid_request");
+    }
+    // So are malformed query strings.
+    for (method, uri, body) in [
+        (
+            Method::POST,
+            "/v1/wallets/nope/transactions?wait=maybe",
+            Some(create.clone()),
+        ),
+        (
+            Method::GET,
+            "/v1/wallets/nope/transactions?limit=many",
+            None,
+        ),
+        (
+            Method::GET,
+            "/v1/wallets/nope/transactions/tx-1?wait_ms=soon",
+            None,
+        ),
+    ] {
+        let (status, resp) = call(&app, method.clone(), uri, true, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {uri}");
+        api_error(&d, &resp, "invalid_request");
+    }
+    // `build` is the preview's path: reading a request called `build` is a 405, as documented.
+    let (status, _) = call(
+        &app,
+        Method::GET,
+        "/v1/wallets/nope/transactions/build",
+        true,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
 }

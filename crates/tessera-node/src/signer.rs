@@ -12,12 +12,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use tessera_chains::{Registry, WalletKey};
 use tessera_crypto::{
     scheme, AuxInfo, Cggmp24, DerivationPath, Error as CryptoError, KeyShare, KeygenInput,
     MemoryLedger, PartyIndex, Presignature, SchemeId, SessionId, SignMessage, ThresholdParams,
 };
 use tessera_proto::link::{
     Failure, FailureKind, FromSigner, Job, Member, Outcome, SignerStatus, StartSession, ToSigner,
+    TxContext,
 };
 use tessera_proto::Clock;
 use tessera_vault::{Vault, VaultError};
@@ -120,6 +122,8 @@ pub(crate) struct Inner {
     pub(crate) primes: PrimeSource,
     pub(crate) options: SignerOptions,
     pub(crate) spawner: Arc<dyn Spawn>,
+    /// This signer's own chain adapters: it re-parses every chain payload itself.
+    chains: Registry,
     /// Running sessions: their input channel.
     sessions: Mutex<HashMap<[u8; 32], mpsc::Sender<Input>>>,
     /// Parsed shares (parsing re-validates with the protocol crate, which is not free).
@@ -145,7 +149,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Signer {
-    /// Opens a signer over an unlocked vault.
+    /// Opens a signer over an unlocked vault. The signer carries every chain adapter Tessera
+    /// ships (`tessera_chains::registry`), to re-parse chain payloads itself.
     pub fn new(
         vault: Vault,
         clock: Arc<dyn Clock>,
@@ -176,6 +181,7 @@ impl Signer {
                 primes,
                 options,
                 spawner,
+                chains: tessera_chains::registry(),
                 sessions: Mutex::new(HashMap::new()),
                 shares: Mutex::new(HashMap::new()),
             }),
@@ -342,16 +348,24 @@ impl Signer {
                 message,
                 path,
                 authorization,
+                transaction,
             } => {
                 let wallet = self.wallet(&start.wallet_id, &start.roster, me)?;
-                self.authorize_sign(&start.wallet_id, &path, &message, &authorization)?;
+                let done = self.authorize_sign(
+                    &start.wallet_id,
+                    &wallet.0,
+                    &path,
+                    &message,
+                    &authorization,
+                    transaction.as_ref(),
+                )?;
                 self.record_session(&start.session)?;
                 let path = parse_path(&path)?;
                 let s = scheme(wallet.0.scheme())
                     .sign(&wallet.0, sid, &signers, &message, &path)
                     .map_err(crypto_failure)?;
                 let sig = runner::drive(&mut ctx, sid, s)?;
-                self.mark_done(&authorization)?;
+                self.mark_done(&done, authorization.expires_at)?;
                 Ok(Outcome::Signature(sig))
             }
             Job::Presign { signers } => {
@@ -371,9 +385,17 @@ impl Signer {
                 message,
                 path,
                 authorization,
+                transaction,
             } => {
                 let wallet = self.wallet(&start.wallet_id, &start.roster, me)?;
-                self.authorize_sign(&start.wallet_id, &path, &message, &authorization)?;
+                let done = self.authorize_sign(
+                    &start.wallet_id,
+                    &wallet.0,
+                    &path,
+                    &message,
+                    &authorization,
+                    transaction.as_ref(),
+                )?;
                 let path = parse_path(&path)?;
                 // One transaction: the session id is recorded, the request marked done and the
                 // presignature destroyed (consumed) durably. Only then is a partial signature
@@ -384,7 +406,7 @@ impl Signer {
                         &start.wallet_id,
                         &presignature,
                         &start.session,
-                        &done_key(&authorization.request_id),
+                        &done,
                         authorization.expires_at,
                     )
                     .map_err(vault_failure)?;
@@ -546,37 +568,141 @@ impl Signer {
             .map_err(vault_failure)
     }
 
+    /// Checks a signing job; returns the replay-ledger key to mark once a signature (or
+    /// partial) is released. A plain `Sign` action covers exactly one message; a
+    /// `SignTransaction` action covers the intent hash this signer recomputes from the raw
+    /// payload with its own chain adapter, and `message` must be the payload's message number
+    /// `index` as this signer computes it.
     fn authorize_sign(
         &self,
         wallet_id: &str,
+        share: &KeyShare,
         path: &str,
         message: &SignMessage,
         authz: &Authorization,
-    ) -> Result<(), Failure> {
+        tx: Option<&TxContext>,
+    ) -> Result<String, Failure> {
         self.verify_authorization(authz)?;
-        let m = authorized_message(message)
-            .map_err(|e| failure(FailureKind::Unauthorized, &format!("message: {e}")))?;
-        let expected = Action::Sign {
-            wallet_id: wallet_id.to_string(),
-            path: path.to_string(),
-            messages: vec![m],
+        let done = match (&authz.action, tx) {
+            (Action::Sign { .. }, None) => {
+                let m = authorized_message(message)
+                    .map_err(|e| failure(FailureKind::Unauthorized, &format!("message: {e}")))?;
+                let expected = Action::Sign {
+                    wallet_id: wallet_id.to_string(),
+                    path: path.to_string(),
+                    messages: vec![m],
+                };
+                if authz.action != expected {
+                    return Err(failure(
+                        FailureKind::Unauthorized,
+                        "authorization does not cover this wallet, path and message",
+                    ));
+                }
+                done_key(&authz.request_id)
+            }
+            (
+                Action::SignTransaction {
+                    wallet_id: a_wallet,
+                    path: a_path,
+                    chain,
+                    network,
+                    intent_hash,
+                },
+                Some(tx),
+            ) => {
+                if a_wallet != wallet_id
+                    || a_path != path
+                    || *chain != tx.chain
+                    || *network != tx.network
+                {
+                    return Err(failure(
+                        FailureKind::Unauthorized,
+                        "authorization does not cover this wallet, path, chain and network",
+                    ));
+                }
+                let (messages, hash) = self.reparse(share, path, tx)?;
+                if hash != *intent_hash {
+                    return Err(failure(
+                        FailureKind::PayloadRejected,
+                        "the payload's intent hash, recomputed here, differs from the authorized one",
+                    ));
+                }
+                let own = messages.get(tx.index as usize).ok_or_else(|| {
+                    failure(
+                        FailureKind::PayloadRejected,
+                        "message index is beyond the payload's messages",
+                    )
+                })?;
+                if own != message {
+                    return Err(failure(
+                        FailureKind::PayloadRejected,
+                        "the message to sign differs from the one this signer computed from the payload",
+                    ));
+                }
+                format!("{}#{}", done_key(&authz.request_id), tx.index)
+            }
+            (Action::SignTransaction { .. }, None) => {
+                return Err(failure(
+                    FailureKind::Unauthorized,
+                    "a transaction authorization needs the raw payload",
+                ))
+            }
+            (_, Some(_)) => {
+                return Err(failure(
+                    FailureKind::Unauthorized,
+                    "a chain payload needs a transaction authorization",
+                ))
+            }
+            (Action::Keygen { .. }, None) => {
+                return Err(failure(
+                    FailureKind::Unauthorized,
+                    "a key-generation authorization cannot sign",
+                ))
+            }
         };
-        if authz.action != expected {
-            return Err(failure(
-                FailureKind::Unauthorized,
-                "authorization does not cover this wallet, path and message",
-            ));
-        }
-        let done = lock(&self.inner.vault)
-            .has_request(&done_key(&authz.request_id))
+        let used = lock(&self.inner.vault)
+            .has_request(&done)
             .map_err(vault_failure)?;
-        if done {
+        if used {
             return Err(failure(
                 FailureKind::Replayed,
                 "this request was already signed by this signer",
             ));
         }
-        Ok(())
+        Ok(done)
+    }
+
+    /// Parses a chain payload with this signer's own adapter against its own copy of the wallet
+    /// key at `path`: the messages to sign and the intent hash.
+    fn reparse(
+        &self,
+        share: &KeyShare,
+        path: &str,
+        tx: &TxContext,
+    ) -> Result<(Vec<SignMessage>, [u8; 32]), Failure> {
+        let rejected = |e: tessera_chains::ChainError| {
+            failure(FailureKind::PayloadRejected, &format!("payload: {e}"))
+        };
+        let adapter = self.inner.chains.get(&tx.chain).map_err(rejected)?;
+        let derivation = parse_path(path)?;
+        let key = tessera_crypto::hd::derive_public_key(
+            share.public_key(),
+            &share.chain_code(),
+            &derivation,
+        )
+        .map_err(crypto_failure)?;
+        let parsed = adapter
+            .parse(
+                &tx.network,
+                WalletKey {
+                    scheme: share.scheme(),
+                    public_key: &key,
+                },
+                &tx.payload,
+            )
+            .map_err(rejected)?;
+        let hash = parsed.intent_hash().map_err(rejected)?;
+        Ok((parsed.messages, hash))
     }
 
     fn record_session(&self, session: &[u8; 32]) -> Result<(), Failure> {
@@ -585,21 +711,17 @@ impl Signer {
             .map_err(vault_failure)
     }
 
-    fn mark_done(&self, authz: &Authorization) -> Result<(), Failure> {
-        let mut vault = lock(&self.inner.vault);
-        mark_done_locked(&mut vault, authz, self.inner.clock.now_unix())
+    fn mark_done(&self, done: &str, expires_at: u64) -> Result<(), Failure> {
+        lock(&self.inner.vault)
+            .record_request(done, expires_at, self.inner.clock.now_unix())
+            .map_err(vault_failure)
     }
 }
 
-/// A request id is done at this signer once it released a signature (or partial) for it; the
-/// same authorization cannot make it sign again. Failed attempts do not count, so the
+/// Replay-ledger key of a request id. A request (for a chain payload: each of its messages,
+/// `done:<id>#<index>`) is done at this signer once it released a signature or partial for it;
+/// the same authorization cannot make it sign again. Failed attempts do not count, so the
 /// coordinator may retry a request with another signer subset.
-fn mark_done_locked(vault: &mut Vault, authz: &Authorization, now: u64) -> Result<(), Failure> {
-    vault
-        .record_request(&done_key(&authz.request_id), authz.expires_at, now)
-        .map_err(vault_failure)
-}
-
 fn done_key(request_id: &str) -> String {
     format!("done:{request_id}")
 }

@@ -49,6 +49,7 @@ fn relay_never_sees_p2p_plaintext_and_cannot_alter_envelopes() {
             message: m.clone(),
             path: "m".into(),
             authorization,
+            transaction: None,
         },
     ) {
         match a.expect("sign succeeds") {
@@ -109,6 +110,7 @@ fn sign_job(m: &tessera_crypto::SignMessage, path: &str, a: tessera_wire::Author
         message: m.clone(),
         path: path.into(),
         authorization: a,
+        transaction: None,
     }
 }
 
@@ -211,6 +213,7 @@ fn signer_refuses_unauthorized_and_replayed_requests() {
         message: m.clone(),
         path: "m".into(),
         authorization: a,
+        transaction: None,
     };
     refused(
         g.run("w", &[0, 1], presigned(good.clone())),

@@ -86,6 +86,7 @@ fn sign_presigned(
             message: m,
             path: "m".into(),
             authorization,
+            transaction: None,
         },
     )
 }

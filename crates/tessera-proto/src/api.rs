@@ -1,6 +1,7 @@
 //! Request and response bodies of the coordinator's REST API (`/v1`, JSON).
 
 use serde::{Deserialize, Serialize};
+use tessera_chain::{Intent, Payload, SignedTransaction};
 use tessera_crypto::{MessageHash, PublicKey, SchemeId, SignMessage, Signature};
 use tessera_wire::{Authorization, NodeId, PublicIdentity, SignedIdentity};
 
@@ -268,6 +269,9 @@ pub struct ApiError {
     pub error: String,
     /// Human-readable message.
     pub message: String,
+    /// The request field the error is about (chain payload errors), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 /// `GET /v1/status`: a cluster overview.
@@ -281,4 +285,156 @@ pub struct ClusterStatus {
     pub wallets: u32,
     /// Sessions running now.
     pub running_sessions: u32,
+}
+
+/// A chain payload as the API takes it: raw bytes (hex or base64) in a named format, or the
+/// adapter's JSON builder form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "encoding", rename_all = "snake_case")]
+pub enum PayloadInput {
+    /// Raw bytes, hex (an optional `0x` prefix is accepted).
+    Hex {
+        /// Payload format (`psbt`, `eip1559`, `eip155`, `eip712`, `personal_sign`,
+        /// `solana_message`).
+        format: String,
+        /// The bytes.
+        data: String,
+    },
+    /// Raw bytes, standard base64 (PSBTs are usually exchanged this way).
+    Base64 {
+        /// Payload format.
+        format: String,
+        /// The bytes.
+        data: String,
+    },
+    /// The chain adapter's JSON builder description (see `tessera tx build --help`).
+    Builder {
+        /// Builder spec.
+        spec: serde_json::Value,
+    },
+}
+
+impl PayloadInput {
+    /// The raw payload for the hex and base64 forms (`None` for a builder spec); the error
+    /// names the bad field.
+    pub fn raw(&self) -> Option<Result<Payload, String>> {
+        use base64::Engine;
+        match self {
+            PayloadInput::Hex { format, data } => Some(
+                hex::decode(data.trim().trim_start_matches("0x"))
+                    .map(|bytes| Payload {
+                        format: format.clone(),
+                        bytes,
+                    })
+                    .map_err(|e| format!("payload.data: not hex: {e}")),
+            ),
+            PayloadInput::Base64 { format, data } => Some(
+                base64::engine::general_purpose::STANDARD
+                    .decode(data.trim())
+                    .map(|bytes| Payload {
+                        format: format.clone(),
+                        bytes,
+                    })
+                    .map_err(|e| format!("payload.data: not base64: {e}")),
+            ),
+            PayloadInput::Builder { .. } => None,
+        }
+    }
+}
+
+/// `POST /v1/wallets/{id}/transactions/build`: parse (or build) a payload and show its intent,
+/// without signing anything.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BuildTransaction {
+    /// Chain adapter id: `bitcoin`, `ethereum`, `solana`.
+    pub chain: String,
+    /// Network of that chain.
+    pub network: String,
+    /// Derivation path of the wallet key that signs, `m` by default.
+    #[serde(default = "root_path")]
+    pub path: String,
+    /// The payload.
+    pub payload: PayloadInput,
+}
+
+/// The intent of a payload, as the coordinator parsed it. Signers recompute it themselves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransactionPreview {
+    /// Wallet.
+    pub wallet_id: String,
+    /// Chain.
+    pub chain: String,
+    /// Network.
+    pub network: String,
+    /// Derivation path.
+    pub path: String,
+    /// The wallet's address at `path` on this chain.
+    pub address: String,
+    /// The raw payload (hex), to authorize and submit.
+    pub payload: Payload,
+    /// What the payload does.
+    pub intent: Intent,
+    /// The intent in plain language.
+    pub summary: String,
+    /// `tessera_chain::intent_hash` (hex): what an authorization must cover.
+    pub intent_hash: String,
+    /// Number of signatures the payload needs.
+    pub messages: u32,
+}
+
+/// `POST /v1/wallets/{id}/transactions`: sign a chain payload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateTransaction {
+    /// Client-chosen unique id (bound into the authorization; signers refuse a replay).
+    pub request_id: String,
+    /// Chain adapter id.
+    pub chain: String,
+    /// Network.
+    pub network: String,
+    /// Derivation path, `m` by default.
+    #[serde(default = "root_path")]
+    pub path: String,
+    /// The payload.
+    pub payload: PayloadInput,
+    /// Operator authorization (`Action::SignTransaction` over the intent hash).
+    pub authorization: Authorization,
+}
+
+/// A transaction request (public data only).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransactionInfo {
+    /// Client request id.
+    pub request_id: String,
+    /// Wallet.
+    pub wallet_id: String,
+    /// Chain.
+    pub chain: String,
+    /// Network.
+    pub network: String,
+    /// Derivation path.
+    pub path: String,
+    /// The wallet's address at `path`.
+    pub address: String,
+    /// Status.
+    pub status: SessionStatus,
+    /// What the payload does.
+    pub intent: Intent,
+    /// The intent in plain language.
+    pub summary: String,
+    /// Intent hash (hex).
+    pub intent_hash: String,
+    /// The raw payload.
+    pub payload: Payload,
+    /// The signing sessions, one per message, in order (see `GET /v1/sessions/{id}`).
+    pub sessions: Vec<String>,
+    /// Signatures so far, in message order.
+    pub signatures: Vec<Signature>,
+    /// The signed transaction once done, checked by the chain's independent verifier.
+    pub signed: Option<SignedTransaction>,
+    /// Failure, if failed.
+    pub error: Option<SessionError>,
+    /// Start (ms since epoch).
+    pub created_at_ms: u64,
+    /// End (ms since epoch).
+    pub finished_at_ms: Option<u64>,
 }

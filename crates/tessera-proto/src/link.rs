@@ -5,13 +5,14 @@
 //! the challenge and the coordinator's name. The coordinator accepts only enrolled identities.
 
 use serde::{Deserialize, Serialize};
+use tessera_chain::Payload;
 use tessera_crypto::{
     PartialSignature, PartyIndex, PresignPublic, PublicKey, SchemeId, SignMessage, Signature,
 };
 use tessera_wire::{Authorization, NodeId, PublicIdentity};
 
 /// Version of the link protocol; a mismatch closes the connection with a clear reason.
-pub const LINK_VERSION: u16 = 1;
+pub const LINK_VERSION: u16 = 2;
 
 /// Domain of the signer's hello signature.
 pub const HELLO_DOMAIN: &str = "tessera/link-hello/v1";
@@ -112,6 +113,8 @@ pub enum Job {
         path: String,
         /// Operator authorization.
         authorization: Authorization,
+        /// For chain payloads: the raw payload the signer re-parses to recompute `message`.
+        transaction: Option<TxContext>,
     },
     /// Precompute one presignature (cggmp24) or nonce set (FROST) for the listed signers.
     Presign {
@@ -128,7 +131,25 @@ pub enum Job {
         path: String,
         /// Operator authorization.
         authorization: Authorization,
+        /// For chain payloads: the raw payload the signer re-parses to recompute `message`.
+        transaction: Option<TxContext>,
     },
+}
+
+/// A chain payload behind a signing job. The signer parses `payload` with its own adapter for
+/// `chain`, recomputes the intent and the messages, checks the intent hash against the
+/// authorization (`tessera_wire::Action::SignTransaction`) and signs only if `message` is
+/// message number `index` of its own list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxContext {
+    /// Chain adapter id.
+    pub chain: String,
+    /// Network.
+    pub network: String,
+    /// The raw, unsigned payload.
+    pub payload: Payload,
+    /// Which of the payload's messages this session signs.
+    pub index: u32,
 }
 
 impl Job {
@@ -216,6 +237,9 @@ pub struct Failure {
 pub enum FailureKind {
     /// The authorization is missing, invalid, expired or for something else.
     Unauthorized,
+    /// The chain payload failed the signer's own parse, or its recomputed intent hash or
+    /// signing message differs from what was authorized or asked for.
+    PayloadRejected,
     /// The request id or session id was used before.
     Replayed,
     /// The signer lacks what the session needs (no share, no primes yet, unknown presignature).

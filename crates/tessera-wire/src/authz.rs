@@ -131,6 +131,22 @@ pub enum Action {
         /// The messages, as the signer will recompute them ([`authorized_message`]).
         messages: Vec<AuthorizedMessage>,
     },
+    /// Sign a chain payload (transaction, typed data, message). Each signer re-parses the raw
+    /// payload with its own chain adapter, recomputes the intent and the signing messages, and
+    /// signs only if their intent hash equals this one.
+    SignTransaction {
+        /// Wallet id.
+        wallet_id: String,
+        /// Non-hardened derivation path in canonical form.
+        path: String,
+        /// Chain adapter id (`bitcoin`, `ethereum`, `solana`).
+        chain: String,
+        /// Network name of that chain.
+        network: String,
+        /// `tessera_chain::intent_hash` of the intent and messages the payload yields.
+        #[serde(with = "hexarr")]
+        intent_hash: [u8; 32],
+    },
 }
 
 /// One message a signing authorization covers, in the form the signer can recompute.
@@ -200,6 +216,7 @@ impl Authorization {
     /// str("tessera/authz/v1") || str(request_id)
     /// || 0x01 || str(wallet_id) || str(scheme.name()) || u16(threshold) || u64(#signers) || node_id*
     ///  | 0x02 || str(wallet_id) || str(path) || u64(#messages) || message*
+    ///  | 0x03 || str(wallet_id) || str(path) || str(chain) || str(network) || intent_hash(32)
     /// || u64(expires_at) || operator(32)
     /// message = 0x01 || hash-tag (1 sha256, 2 double-sha256, 3 keccak256, 4 tap-sighash) || digest(32)
     ///         | 0x02 || digest(32)        (danger raw digest)
@@ -257,6 +274,20 @@ impl Authorization {
                     }
                 }
             }
+            Action::SignTransaction {
+                wallet_id,
+                path,
+                chain,
+                network,
+                intent_hash,
+            } => {
+                out.push(3);
+                put_str(&mut out, wallet_id);
+                put_str(&mut out, path);
+                put_str(&mut out, chain);
+                put_str(&mut out, network);
+                out.extend_from_slice(intent_hash);
+            }
         }
         out.extend_from_slice(&expires_at.to_be_bytes());
         out.extend_from_slice(&operator.0);
@@ -292,7 +323,7 @@ impl Authorization {
             &ed25519_dalek::Signature::from_bytes(&self.signature),
         )
         .map_err(|_| WireError::BadSignature)?;
-        if let Action::Sign { path, .. } = &self.action {
+        if let Action::Sign { path, .. } | Action::SignTransaction { path, .. } = &self.action {
             let canonical = DerivationPath::parse(path)
                 .map(|p| p.to_string() == *path)
                 .unwrap_or(false);

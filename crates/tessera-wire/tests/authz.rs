@@ -37,10 +37,20 @@ fn sign_action() -> Action {
     }
 }
 
+fn tx_action() -> Action {
+    Action::SignTransaction {
+        wallet_id: "treasury".into(),
+        path: "m/0/4".into(),
+        chain: "ethereum".into(),
+        network: "mainnet".into(),
+        intent_hash: [3u8; 32],
+    }
+}
+
 #[test]
 fn valid_authorizations_verify() {
     let op = OperatorKey::generate(&mut OsRng);
-    for action in [keygen_action(), sign_action()] {
+    for action in [keygen_action(), sign_action(), tx_action()] {
         let a = Authorization::sign(&op, "req-1".into(), action.clone(), NOW + 300);
         assert_eq!(a.operator, op.public());
         assert_eq!(a.action, action);
@@ -285,6 +295,73 @@ fn tampered_fields_break_the_signature() {
     let mut t = s.clone();
     t.action = k.action.clone();
     expect_bad(&t, "action kind");
+
+    let x = Authorization::sign(&op, "req".into(), tx_action(), NOW + 60);
+    let tweaks: Vec<Tweak> = vec![
+        (
+            "wallet",
+            Box::new(|a| {
+                if let Action::SignTransaction { wallet_id, .. } = a {
+                    *wallet_id = "cold".into();
+                }
+            }),
+        ),
+        (
+            "path",
+            Box::new(|a| {
+                if let Action::SignTransaction { path, .. } = a {
+                    *path = "m/0/5".into();
+                }
+            }),
+        ),
+        (
+            "chain",
+            Box::new(|a| {
+                if let Action::SignTransaction { chain, .. } = a {
+                    *chain = "bitcoin".into();
+                }
+            }),
+        ),
+        (
+            "network",
+            Box::new(|a| {
+                if let Action::SignTransaction { network, .. } = a {
+                    *network = "sepolia".into();
+                }
+            }),
+        ),
+        (
+            "intent hash",
+            Box::new(|a| {
+                if let Action::SignTransaction { intent_hash, .. } = a {
+                    intent_hash[31] ^= 1;
+                }
+            }),
+        ),
+    ];
+    for (what, f) in &tweaks {
+        let mut t = x.clone();
+        f(&mut t.action);
+        assert_ne!(t.action, x.action, "{what} tweak did nothing");
+        expect_bad(&t, what);
+    }
+    let mut t = x.clone();
+    t.action = s.action.clone();
+    expect_bad(&t, "sign action in place of a transaction");
+}
+
+#[test]
+fn transaction_authorization_path_must_be_canonical() {
+    let op = OperatorKey::generate(&mut OsRng);
+    let mut action = tx_action();
+    if let Action::SignTransaction { path, .. } = &mut action {
+        *path = "m/0/04".into();
+    }
+    let a = Authorization::sign(&op, "req".into(), action, NOW + 60);
+    assert!(matches!(
+        a.verify(&[op.public()], NOW, MAX),
+        Err(WireError::Malformed(_))
+    ));
 }
 
 #[test]

@@ -1,0 +1,370 @@
+//! Chain transactions from the command line (`tessera tx build|sign|show`) and the demo's
+//! transactions: payloads are parsed and authorized **locally** with this binary's own chain
+//! adapters, signed by the cluster, then checked again here with each chain's independent
+//! verifier (Bitcoin Core's script interpreter, libsecp256k1 sender recovery, the Solana
+//! crates with ed25519-dalek).
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Serialize;
+use serde_json::{json, Value};
+use tessera_chains::{SchemeId, SignedTransaction, WalletKey};
+use tessera_client::Client;
+use tessera_proto::api::{PayloadInput, TransactionInfo};
+use tessera_wire::OperatorKey;
+
+/// Where a transaction goes: wallet, chain, network and derivation path.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Wallet id.
+    pub wallet: String,
+    /// Chain adapter id.
+    pub chain: String,
+    /// Network.
+    pub network: String,
+    /// Derivation path.
+    pub path: String,
+}
+
+/// The payload from CLI flags: a builder spec (inline JSON or a file), or raw hex / base64.
+pub fn payload_input(
+    spec: Option<String>,
+    spec_file: Option<std::path::PathBuf>,
+    format: Option<String>,
+    hex: Option<String>,
+    base64: Option<String>,
+) -> Result<PayloadInput> {
+    let spec_text = match (spec, spec_file) {
+        (Some(s), None) => Some(s),
+        (None, Some(f)) => {
+            Some(std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?)
+        }
+        (None, None) => None,
+        (Some(_), Some(_)) => bail!("give --spec or --spec-file, not both"),
+    };
+    match (spec_text, hex, base64) {
+        (Some(s), None, None) => Ok(PayloadInput::Builder {
+            spec: serde_json::from_str(&s).context("the builder spec is not JSON")?,
+        }),
+        (None, Some(h), None) => Ok(PayloadInput::Hex {
+            format: format.ok_or_else(|| anyhow!("--format is needed with --payload-hex"))?,
+            data: h,
+        }),
+        (None, None, Some(b)) => Ok(PayloadInput::Base64 {
+            format: format.ok_or_else(|| anyhow!("--format is needed with --payload-base64"))?,
+            data: b,
+        }),
+        _ => bail!("give exactly one of --spec, --spec-file, --payload-hex, --payload-base64"),
+    }
+}
+
+/// `tessera tx build`: the payload and its intent, parsed locally. Signs nothing.
+pub async fn build(client: &Client, target: &Target, input: &PayloadInput) -> Result<Value> {
+    let (payload, parsed) = client
+        .parse_local(
+            &target.wallet,
+            &target.chain,
+            &target.network,
+            &target.path,
+            input,
+        )
+        .await?;
+    Ok(json!({
+        "summary": parsed.intent.render(),
+        "intent_hash": hex::encode(parsed.intent_hash()?),
+        "intent": parsed.intent,
+        "messages": parsed.messages.len(),
+        "payload": payload,
+    }))
+}
+
+/// `tessera tx sign`: parse locally, authorize the intent hash with `operator`, sign through
+/// the cluster, and verify the signed transaction here with the chain's own verifier.
+pub async fn sign(
+    client: &Client,
+    operator: &OperatorKey,
+    target: &Target,
+    input: &PayloadInput,
+) -> Result<TransactionInfo> {
+    let t = client
+        .sign_transaction(
+            operator,
+            &target.wallet,
+            &target.chain,
+            &target.network,
+            &target.path,
+            input,
+        )
+        .await?;
+    let Some(signed) = &t.signed else {
+        let e = t
+            .error
+            .as_ref()
+            .map(|e| format!("{}: {}", e.code, e.message))
+            .unwrap_or_else(|| format!("{:?}", t.status));
+        bail!("signing failed: {e}");
+    };
+    verify_locally(client, target, &t, signed).await?;
+    Ok(t)
+}
+
+/// Checks a signed transaction with this binary's own adapter and the wallet key at the path.
+pub async fn verify_locally(
+    client: &Client,
+    target: &Target,
+    t: &TransactionInfo,
+    signed: &SignedTransaction,
+) -> Result<()> {
+    let wallet = client.wallet(&target.wallet).await?;
+    let key = client
+        .derive(&target.wallet, &target.path)
+        .await?
+        .public_key;
+    let registry = tessera_chains::registry();
+    let adapter = registry.get(&target.chain)?;
+    adapter
+        .verify(
+            &target.network,
+            WalletKey {
+                scheme: wallet.scheme,
+                public_key: &key,
+            },
+            &t.payload,
+            signed,
+        )
+        .with_context(|| format!("independent verification of the {} transaction", t.chain))?;
+    Ok(())
+}
+
+/// Who checks a chain's signed transactions independently.
+pub fn verifier(chain: &str) -> &'static str {
+    match chain {
+        "bitcoin" => "Bitcoin Core script interpreter (libbitcoinconsensus)",
+        "ethereum" => "sender recovery with libsecp256k1",
+        "solana" => "Solana crates (deserialize) + ed25519-dalek",
+        _ => "chain adapter",
+    }
+}
+
+/// The signed result in the shape `tessera demo --json` promises per chain:
+/// Bitcoin `kind`, `signed_tx_hex`, `prevouts`; Ethereum `signed_tx_hex` (`0x`, EIP-2718) and
+/// `chain_id`; Solana `signed_tx_base64`.
+pub fn signed_fields(signed: &SignedTransaction) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    let d = &signed.details;
+    match signed.chain.as_str() {
+        "bitcoin" => {
+            m.insert("kind".into(), d.get("kind").cloned().unwrap_or(Value::Null));
+            m.insert("signed_tx_hex".into(), json!(hex::encode(&signed.bytes)));
+            m.insert(
+                "prevouts".into(),
+                d.get("prevouts").cloned().unwrap_or(json!([])),
+            );
+        }
+        "ethereum" => {
+            m.insert(
+                "signed_tx_hex".into(),
+                json!(format!("0x{}", hex::encode(&signed.bytes))),
+            );
+            m.insert(
+                "chain_id".into(),
+                d.get("chain_id").cloned().unwrap_or(Value::Null),
+            );
+        }
+        "solana" => {
+            use base64::Engine;
+            m.insert(
+                "signed_tx_base64".into(),
+                json!(base64::engine::general_purpose::STANDARD.encode(&signed.bytes)),
+            );
+        }
+        _ => {
+            m.insert("signed_hex".into(), json!(hex::encode(&signed.bytes)));
+        }
+    }
+    m
+}
+
+/// One signed transaction of the demo.
+#[derive(Debug, Serialize)]
+pub struct DemoTransaction {
+    /// Chain.
+    pub chain: String,
+    /// Network.
+    pub network: String,
+    /// Scheme of the wallet that signed.
+    pub scheme: SchemeId,
+    /// Wallet id.
+    pub wallet_id: String,
+    /// The wallet's address that signed.
+    pub address: String,
+    /// The intent in plain language.
+    pub summary: String,
+    /// Risk flags of the intent.
+    pub risk_flags: Vec<String>,
+    /// Transaction id / hash.
+    pub txid: Option<String>,
+    /// Request latency through the API (every signature of the transaction).
+    pub latency_ms: f64,
+    /// Who verified it.
+    pub verified_by: &'static str,
+    /// Chain-specific signed result.
+    #[serde(flatten)]
+    pub signed: serde_json::Map<String, Value>,
+}
+
+/// One transaction the demo signs: which wallet, which chain, and the builder spec (given the
+/// wallet's own address and a destination address).
+pub struct DemoCase {
+    /// Scheme of the wallet to use.
+    pub scheme: SchemeId,
+    /// Chain.
+    pub chain: &'static str,
+    /// Network.
+    pub network: &'static str,
+    /// Builder spec from (own address, destination address).
+    pub spec: fn(&str, &str) -> Value,
+}
+
+fn btc_spec(own: &str, dest: &str) -> Value {
+    json!({
+        "inputs": [
+            {"txid": "4d3c2b1a00000000000000000000000000000000000000000000000000000001", "vout": 0, "amount_sat": 150_000},
+            {"txid": "4d3c2b1a00000000000000000000000000000000000000000000000000000002", "vout": 1, "amount_sat": 60_000}
+        ],
+        "outputs": [
+            {"address": dest, "amount_sat": 120_000},
+            {"address": own, "amount_sat": 88_590}
+        ]
+    })
+}
+
+fn eth_native_spec(_own: &str, dest: &str) -> Value {
+    json!({
+        "type": "eip1559",
+        "nonce": 0,
+        "to": dest,
+        "value_wei": "10000000000000000",
+        "gas_limit": 21000,
+        "max_fee_per_gas_wei": "30000000000",
+        "max_priority_fee_per_gas_wei": "1000000000"
+    })
+}
+
+fn eth_erc20_spec(_own: &str, dest: &str) -> Value {
+    json!({
+        "type": "eip1559",
+        "nonce": 1,
+        "gas_limit": 65000,
+        "max_fee_per_gas_wei": "30000000000",
+        "max_priority_fee_per_gas_wei": "1000000000",
+        "erc20_transfer": {
+            "token": "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48",
+            "to": dest,
+            "amount": "1500000"
+        }
+    })
+}
+
+fn sol_spec(_own: &str, dest: &str) -> Value {
+    json!({
+        "recent_blockhash": "EkSnNWid2cvwEVnVx9aBqawnmiCNiDgp3gUdkDPTKN1N",
+        "transfers": [{"to": dest, "lamports": 500_000_000u64}]
+    })
+}
+
+/// The demo's transactions: BTC P2WPKH with each ECDSA profile, BTC P2TR, an ETH EIP-1559
+/// native transfer and an ERC-20 transfer with each ECDSA profile, a SOL transfer.
+pub fn demo_cases() -> Vec<DemoCase> {
+    let mut v = Vec::new();
+    for s in [SchemeId::EcdsaDkls23, SchemeId::EcdsaCggmp24] {
+        v.push(DemoCase {
+            scheme: s,
+            chain: "bitcoin",
+            network: "regtest",
+            spec: btc_spec,
+        });
+    }
+    v.push(DemoCase {
+        scheme: SchemeId::SchnorrBip340,
+        chain: "bitcoin",
+        network: "regtest",
+        spec: btc_spec,
+    });
+    for s in [SchemeId::EcdsaDkls23, SchemeId::EcdsaCggmp24] {
+        v.push(DemoCase {
+            scheme: s,
+            chain: "ethereum",
+            network: "mainnet",
+            spec: eth_native_spec,
+        });
+        v.push(DemoCase {
+            scheme: s,
+            chain: "ethereum",
+            network: "mainnet",
+            spec: eth_erc20_spec,
+        });
+    }
+    v.push(DemoCase {
+        scheme: SchemeId::Ed25519,
+        chain: "solana",
+        network: "devnet",
+        spec: sol_spec,
+    });
+    v
+}
+
+/// Signs one demo case with `wallet_id` (a wallet of `case.scheme`) and checks it locally.
+pub async fn run_demo_case(
+    client: &Client,
+    operator: &OperatorKey,
+    wallet_id: &str,
+    case: &DemoCase,
+) -> Result<DemoTransaction> {
+    let wallet = client.wallet(wallet_id).await?;
+    let registry = tessera_chains::registry();
+    let adapter = registry.get(case.chain)?;
+    let address_at = |key: tessera_chains::PublicKey| -> Result<String> {
+        Ok(adapter
+            .address(
+                case.network,
+                WalletKey {
+                    scheme: wallet.scheme,
+                    public_key: &key,
+                },
+            )?
+            .address)
+    };
+    let own = address_at(client.derive(wallet_id, "m").await?.public_key)?;
+    let dest = address_at(client.derive(wallet_id, "m/1").await?.public_key)?;
+    let target = Target {
+        wallet: wallet_id.to_string(),
+        chain: case.chain.to_string(),
+        network: case.network.to_string(),
+        path: "m".to_string(),
+    };
+    let input = PayloadInput::Builder {
+        spec: (case.spec)(&own, &dest),
+    };
+    let t0 = std::time::Instant::now();
+    let t = sign(client, operator, &target, &input)
+        .await
+        .with_context(|| format!("{} transaction with the {} wallet", case.chain, case.scheme))?;
+    let latency_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let signed = t
+        .signed
+        .as_ref()
+        .ok_or_else(|| anyhow!("no signed transaction"))?;
+    Ok(DemoTransaction {
+        chain: t.chain.clone(),
+        network: t.network.clone(),
+        scheme: wallet.scheme,
+        wallet_id: wallet_id.to_string(),
+        address: t.address.clone(),
+        summary: t.summary.clone(),
+        risk_flags: t.intent.risk_flags.iter().map(|f| f.name()).collect(),
+        txid: signed.txid.clone(),
+        latency_ms,
+        verified_by: verifier(case.chain),
+        signed: signed_fields(signed),
+    })
+}

@@ -1,0 +1,391 @@
+//! Signers re-parse chain payloads themselves: a job signs only a message the signer computed
+//! from the raw payload with its own adapter, under an authorization whose intent hash it
+//! recomputed. A coordinator that swaps the payload, the message, the index, the chain or the
+//! network gets a typed refusal, and a refusal consumes no presignature.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use tessera_chains::{registry, ChainAdapter, Parsed, Payload, PublicKey, WalletKey};
+use tessera_crypto::{SchemeId, SignMessage, Signature};
+use tessera_proto::link::{FailureKind, Job, Outcome, TxContext};
+use tessera_wire::{Action, Authorization, OperatorKey};
+
+fn tx_auth(
+    key: &OperatorKey,
+    request_id: &str,
+    wallet_id: &str,
+    chain: &str,
+    network: &str,
+    parsed: &Parsed,
+) -> Authorization {
+    Authorization::sign(
+        key,
+        request_id.to_string(),
+        Action::SignTransaction {
+            wallet_id: wallet_id.to_string(),
+            path: "m".into(),
+            chain: chain.into(),
+            network: network.into(),
+            intent_hash: parsed.intent_hash().unwrap(),
+        },
+        now_unix() + 300,
+    )
+}
+
+fn ctx(chain: &str, network: &str, payload: &Payload, index: u32) -> TxContext {
+    TxContext {
+        chain: chain.into(),
+        network: network.into(),
+        payload: payload.clone(),
+        index,
+    }
+}
+
+fn sign_job(message: &SignMessage, a: &Authorization, tx: Option<TxContext>) -> Job {
+    Job::Sign {
+        signers: vec![0, 1],
+        message: message.clone(),
+        path: "m".into(),
+        authorization: a.clone(),
+        transaction: tx,
+    }
+}
+
+fn refused(answers: Vec<Answer>, kind: FailureKind, what: &str) {
+    assert_eq!(answers.len(), 2);
+    for a in answers {
+        match a {
+            Err(f) => assert_eq!(f.kind, kind, "{what}: {}", f.message),
+            Ok(o) => panic!("{what}: the signer took part: {o:?}"),
+        }
+    }
+}
+
+fn signature(answers: Vec<Answer>) -> Signature {
+    let mut sig = None;
+    for a in answers {
+        match a.expect("signs") {
+            Outcome::Signature(s) => sig = Some(s),
+            o => panic!("unexpected {o:?}"),
+        }
+    }
+    sig.unwrap()
+}
+
+fn address(adapter: &dyn ChainAdapter, network: &str, scheme: SchemeId, pk: &PublicKey) -> String {
+    adapter
+        .address(
+            network,
+            WalletKey {
+                scheme,
+                public_key: pk,
+            },
+        )
+        .unwrap()
+        .address
+}
+
+/// Taproot, two inputs (two messages): the genuine job signs each input once and the result
+/// passes Bitcoin's own verifier; every substitution by the coordinator is refused.
+#[test]
+fn signers_recompute_bitcoin_sighashes_from_the_psbt() {
+    let mut g = Group::new("chain-btc", 3);
+    let (pk, _) = g.keygen("w", SchemeId::SchnorrBip340, 2);
+    let op = g.operator.clone_key();
+    let chains = registry();
+    let btc = chains.get("bitcoin").unwrap();
+    let wk = WalletKey {
+        scheme: SchemeId::SchnorrBip340,
+        public_key: &pk,
+    };
+    let own = address(btc, "regtest", SchemeId::SchnorrBip340, &pk);
+    // Somebody else's key: the generator point.
+    let g_point: [u8; 33] =
+        hex::decode("0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798")
+            .unwrap()
+            .try_into()
+            .unwrap();
+    let other = address(
+        btc,
+        "regtest",
+        SchemeId::SchnorrBip340,
+        &PublicKey::Secp256k1(g_point),
+    );
+    let spec = |amount: u64| {
+        json!({
+            "inputs": [
+                {"txid": "11".repeat(32), "vout": 0, "amount_sat": 100_000},
+                {"txid": "22".repeat(32), "vout": 1, "amount_sat": 50_000}
+            ],
+            "outputs": [
+                {"address": other, "amount_sat": amount},
+                {"address": own, "amount_sat": 140_000 - amount}
+            ]
+        })
+    };
+    let payload = btc.build("regtest", wk, &spec(30_000)).unwrap();
+    let parsed = btc.parse("regtest", wk, &payload).unwrap();
+    assert_eq!(parsed.messages.len(), 2);
+    let evil_payload = btc.build("regtest", wk, &spec(130_000)).unwrap();
+    let evil = btc.parse("regtest", wk, &evil_payload).unwrap();
+    let good = tx_auth(&op, &random_id(), "w", "bitcoin", "regtest", &parsed);
+
+    // (a) The coordinator sends another payload (and its matching sighash) under the approval.
+    refused(
+        g.run(
+            "w",
+            &[0, 1],
+            sign_job(
+                &evil.messages[0],
+                &good,
+                Some(ctx("bitcoin", "regtest", &evil_payload, 0)),
+            ),
+        ),
+        FailureKind::PayloadRejected,
+        "another payload",
+    );
+    // The approved payload, but the sighash of another transaction.
+    refused(
+        g.run(
+            "w",
+            &[0, 1],
+            sign_job(
+                &evil.messages[0],
+                &good,
+                Some(ctx("bitcoin", "regtest", &payload, 0)),
+            ),
+        ),
+        FailureKind::PayloadRejected,
+        "another message",
+    );
+    // Input 1's sighash presented as input 0.
+    refused(
+        g.run(
+            "w",
+            &[0, 1],
+            sign_job(
+                &parsed.messages[1],
+                &good,
+                Some(ctx("bitcoin", "regtest", &payload, 0)),
+            ),
+        ),
+        FailureKind::PayloadRejected,
+        "message of another index",
+    );
+    // An index past the end.
+    refused(
+        g.run(
+            "w",
+            &[0, 1],
+            sign_job(
+                &parsed.messages[1],
+                &good,
+                Some(ctx("bitcoin", "regtest", &payload, 2)),
+            ),
+        ),
+        FailureKind::PayloadRejected,
+        "index past the end",
+    );
+    // The digest as a raw digest: the signer computed a preimage form, so it differs.
+    let raw = SignMessage::danger_raw_digest(parsed.messages[0].digest32().unwrap());
+    refused(
+        g.run(
+            "w",
+            &[0, 1],
+            sign_job(&raw, &good, Some(ctx("bitcoin", "regtest", &payload, 0))),
+        ),
+        FailureKind::PayloadRejected,
+        "raw digest",
+    );
+    // Another network or chain than authorized.
+    refused(
+        g.run(
+            "w",
+            &[0, 1],
+            sign_job(
+                &parsed.messages[0],
+                &good,
+                Some(ctx("bitcoin", "testnet", &payload, 0)),
+            ),
+        ),
+        FailureKind::Unauthorized,
+        "another network",
+    );
+    // The transaction authorization without the payload, and a payload under a plain
+    // message authorization.
+    refused(
+        g.run("w", &[0, 1], sign_job(&parsed.messages[0], &good, None)),
+        FailureKind::Unauthorized,
+        "no payload",
+    );
+    let plain = sign_auth(
+        &op,
+        &random_id(),
+        "w",
+        "m",
+        &parsed.messages[0],
+        now_unix() + 300,
+    );
+    refused(
+        g.run(
+            "w",
+            &[0, 1],
+            sign_job(
+                &parsed.messages[0],
+                &plain,
+                Some(ctx("bitcoin", "regtest", &payload, 0)),
+            ),
+        ),
+        FailureKind::Unauthorized,
+        "payload under a message authorization",
+    );
+    // Garbage in place of the PSBT.
+    let garbage = Payload {
+        format: "psbt".into(),
+        bytes: b"psbt\xff not really".to_vec(),
+    };
+    refused(
+        g.run(
+            "w",
+            &[0, 1],
+            sign_job(
+                &parsed.messages[0],
+                &good,
+                Some(ctx("bitcoin", "regtest", &garbage, 0)),
+            ),
+        ),
+        FailureKind::PayloadRejected,
+        "malformed payload",
+    );
+
+    // The genuine job: each input signs once; a replay of input 0 is refused, input 1 still
+    // signs (each message has its own ledger entry).
+    let s0 = signature(g.run(
+        "w",
+        &[0, 1],
+        sign_job(
+            &parsed.messages[0],
+            &good,
+            Some(ctx("bitcoin", "regtest", &payload, 0)),
+        ),
+    ));
+    refused(
+        g.run(
+            "w",
+            &[0, 1],
+            sign_job(
+                &parsed.messages[0],
+                &good,
+                Some(ctx("bitcoin", "regtest", &payload, 0)),
+            ),
+        ),
+        FailureKind::Replayed,
+        "replayed input",
+    );
+    let s1 = signature(g.run(
+        "w",
+        &[1, 2],
+        Job::Sign {
+            signers: vec![1, 2],
+            message: parsed.messages[1].clone(),
+            path: "m".into(),
+            authorization: good.clone(),
+            transaction: Some(ctx("bitcoin", "regtest", &payload, 1)),
+        },
+    ));
+    // Bitcoin Core's interpreter accepts the assembled transaction.
+    let signed = btc.finalize("regtest", wk, &payload, &[s0, s1]).unwrap();
+    btc.verify("regtest", wk, &payload, &signed).unwrap();
+}
+
+/// Solana over the one-round path: a presigned job with a swapped payload is refused and
+/// consumes nothing; the genuine job then uses that very nonce set.
+#[test]
+fn a_refused_presigned_transaction_consumes_nothing() {
+    let mut g = Group::new("chain-sol", 3);
+    let (pk, chain_code) = g.keygen("w", SchemeId::Ed25519, 2);
+    let op = g.operator.clone_key();
+    let chains = registry();
+    let sol = chains.get("solana").unwrap();
+    let wk = WalletKey {
+        scheme: SchemeId::Ed25519,
+        public_key: &pk,
+    };
+    let dest = bs58_of(&[9u8; 32]);
+    let spec = |lamports: u64| {
+        json!({
+            "recent_blockhash": bs58_of(&[4u8; 32]),
+            "transfers": [{"to": dest, "lamports": lamports}]
+        })
+    };
+    let payload = sol.build("devnet", wk, &spec(1_000)).unwrap();
+    let parsed = sol.parse("devnet", wk, &payload).unwrap();
+    let evil_payload = sol.build("devnet", wk, &spec(1_000_000_000)).unwrap();
+    let evil = sol.parse("devnet", wk, &evil_payload).unwrap();
+    let good = tx_auth(&op, &random_id(), "w", "solana", "devnet", &parsed);
+
+    let mut public = None;
+    for a in g.run(
+        "w",
+        &[0, 1],
+        Job::Presign {
+            signers: vec![0, 1],
+        },
+    ) {
+        if let Outcome::Presign(p) = a.expect("presign") {
+            public = Some(p);
+        }
+    }
+    let public = public.unwrap();
+    let presigned = |m: &SignMessage, tx: TxContext| Job::SignPresigned {
+        presignature: public.id(),
+        message: m.clone(),
+        path: "m".into(),
+        authorization: good.clone(),
+        transaction: Some(tx),
+    };
+    refused(
+        g.run(
+            "w",
+            &[0, 1],
+            presigned(&evil.messages[0], ctx("solana", "devnet", &evil_payload, 0)),
+        ),
+        FailureKind::PayloadRejected,
+        "presigned with another payload",
+    );
+    let mut partials = Vec::new();
+    for a in g.run(
+        "w",
+        &[0, 1],
+        presigned(&parsed.messages[0], ctx("solana", "devnet", &payload, 0)),
+    ) {
+        match a.expect("the nonce set is still there") {
+            Outcome::Partial(p) => partials.push(p),
+            o => panic!("unexpected {o:?}"),
+        }
+    }
+    let sig = tessera_crypto::scheme(SchemeId::Ed25519)
+        .combine(
+            &pk,
+            &chain_code,
+            &public,
+            &partials,
+            &parsed.messages[0],
+            &tessera_crypto::DerivationPath::root(),
+        )
+        .unwrap();
+    let signed = sol.finalize("devnet", wk, &payload, &[sig]).unwrap();
+    sol.verify("devnet", wk, &payload, &signed).unwrap();
+}
+
+fn bs58_of(b: &[u8; 32]) -> String {
+    // A Solana address is the base58 of the 32 key bytes; the adapter renders any key this way.
+    let chains = registry();
+    let sol = chains.get("solana").unwrap();
+    let pk = PublicKey::Ed25519(*b);
+    address(sol, "devnet", SchemeId::Ed25519, &pk)
+}
