@@ -679,11 +679,7 @@ impl Coordinator {
         culprits: Vec<NodeId>,
     ) -> SessionInfo {
         record.status = SessionStatus::Failed;
-        record.error = Some(SessionError {
-            code: code.to_string(),
-            message,
-            culprits,
-        });
+        record.error = Some(failed(code, message, culprits));
         record.finished_at_ms = Some(self.inner.clock.now_ms());
         self.finish(&record);
         record
@@ -1065,11 +1061,7 @@ impl Coordinator {
         culprits: Vec<NodeId>,
     ) -> TransactionInfo {
         record.status = SessionStatus::Failed;
-        record.error = Some(SessionError {
-            code: code.to_string(),
-            message,
-            culprits,
-        });
+        record.error = Some(failed(code, message, culprits));
         record.finished_at_ms = Some(self.inner.clock.now_ms());
         self.store_transaction(id, &record);
         self.wake(&tx_waiter(id));
@@ -1079,6 +1071,16 @@ impl Coordinator {
     fn store_transaction(&self, id: &str, record: &TransactionInfo) {
         if let Err(e) = self.inner.store.put_transaction(id, record) {
             tracing::error!(error = %e, request = %record.request_id, "could not store the transaction");
+        }
+    }
+
+    /// Waits up to `wait` for the record behind waiter `key` to finish (returns at once when
+    /// nothing runs under that key).
+    async fn wait_for(&self, key: &str, wait: Option<Duration>) {
+        let Some(wait) = wait else { return };
+        let rx = lock(&self.inner.waiters).get(key).map(|tx| tx.subscribe());
+        if let Some(mut rx) = rx {
+            let _ = tokio::time::timeout(wait, rx.changed()).await;
         }
     }
 
@@ -1097,14 +1099,7 @@ impl Coordinator {
         wait: Option<Duration>,
     ) -> Result<TransactionInfo, CoordError> {
         let id = request_session_id(wallet_id, request_id);
-        if let Some(wait) = wait {
-            let rx = lock(&self.inner.waiters)
-                .get(&tx_waiter(&id))
-                .map(|tx| tx.subscribe());
-            if let Some(mut rx) = rx {
-                let _ = tokio::time::timeout(wait, rx.changed()).await;
-            }
-        }
+        self.wait_for(&tx_waiter(&id), wait).await;
         self.inner.store.transaction(&id)?.ok_or_else(|| {
             CoordError::NotFound(format!("no transaction {request_id} in wallet {wallet_id}"))
         })
@@ -1281,12 +1276,7 @@ impl Coordinator {
         id: &str,
         wait: Option<Duration>,
     ) -> Result<SessionInfo, CoordError> {
-        if let Some(wait) = wait {
-            let rx = lock(&self.inner.waiters).get(id).map(|tx| tx.subscribe());
-            if let Some(mut rx) = rx {
-                let _ = tokio::time::timeout(wait, rx.changed()).await;
-            }
-        }
+        self.wait_for(id, wait).await;
         self.inner
             .store
             .session(id)?
@@ -1517,6 +1507,14 @@ fn from_failure(node: NodeId, f: Failure, w: &WalletInfo) -> AttemptError {
         culprits: nodes(w, &f.culprits),
         failed: vec![node],
         fatal,
+    }
+}
+
+fn failed(code: &str, message: String, culprits: Vec<NodeId>) -> SessionError {
+    SessionError {
+        code: code.to_string(),
+        message,
+        culprits,
     }
 }
 
