@@ -34,7 +34,10 @@ pub struct SignBenchOptions {
 pub struct SignRow {
     /// Scheme name.
     pub scheme: String,
-    /// `presigned` (pool, one online round), `full` (interactive protocol), as requested.
+    /// `online` (one request at a time, each waiting for a pooled presignature / nonce set:
+    /// the one-round online latency), `presigned` (sustained load at `--concurrency` on the
+    /// pooled path; requests the pool cannot serve fall back to the full protocol, see
+    /// `presigned_fraction`), `full` (interactive protocol).
     pub path: String,
     /// Share of requests actually served from the pool.
     pub presigned_fraction: f64,
@@ -171,6 +174,18 @@ pub async fn run(opts: SignBenchOptions, mut progress: impl FnMut(&str)) -> Resu
                 opts.duration.as_secs(),
                 opts.concurrency
             ));
+            if !full {
+                let mut row = online(&client, &operator, s, &id, path, &opts).await?;
+                row.raw_ms = raw_for(s, false);
+                row.overhead_ratio = row.raw_ms.map(|r| row.p50_ms / r);
+                rows.push(row);
+                progress(&format!(
+                    "{}: sustained load at {path} for {} s, {} in flight…",
+                    s.name(),
+                    opts.duration.as_secs(),
+                    opts.concurrency
+                ));
+            }
             let mut row = load(&client, &operator, s, &id, path, &opts).await;
             row.path = if full { "full" } else { "presigned" }.into();
             row.raw_ms = raw_for(s, full);
@@ -179,6 +194,57 @@ pub async fn run(opts: SignBenchOptions, mut progress: impl FnMut(&str)) -> Resu
         }
     }
     Ok(rows)
+}
+
+/// One request at a time, each sent only once the wallet's pool holds an entry, for at most
+/// `opts.duration` or 50 requests: the latency of one-round online signing. Only requests the
+/// pool served count.
+async fn online(
+    client: &Client,
+    operator: &Arc<OperatorKey>,
+    s: SchemeId,
+    wallet: &str,
+    path: &str,
+    opts: &SignBenchOptions,
+) -> Result<SignRow> {
+    let end = Instant::now() + opts.duration;
+    let started = Instant::now();
+    let mut lat = Vec::new();
+    let mut errors = 0usize;
+    let mut i = 0u64;
+    while Instant::now() < end && lat.len() < 50 {
+        if client.wallet(wallet).await?.pool == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
+        i += 1;
+        let m = message(s, u64::MAX - i);
+        let req = Client::sign_request(operator, wallet, path, &m)?;
+        let t = Instant::now();
+        match client.submit(wallet, &req, true).await {
+            Ok(session) if session.signature.is_some() => {
+                if session.sign_path == Some(SignPath::Presigned) {
+                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
+            _ => errors += 1,
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    lat.sort_by(|a, b| a.total_cmp(b));
+    Ok(SignRow {
+        scheme: s.name().to_string(),
+        path: "online".into(),
+        presigned_fraction: 1.0,
+        requests: lat.len(),
+        errors,
+        p50_ms: pct(&lat, 0.50),
+        p95_ms: pct(&lat, 0.95),
+        p99_ms: pct(&lat, 0.99),
+        throughput_per_s: lat.len() as f64 / elapsed,
+        raw_ms: None,
+        overhead_ratio: None,
+    })
 }
 
 async fn load(
