@@ -763,7 +763,7 @@ async fn tx_cmd(what: TxCmd) -> Result<()> {
                 eprintln!(
                     "request {}; verified by {}",
                     t.request_id,
-                    tessera_cli::tx::verifier(&t.chain)
+                    tessera_cli::tx::verifier(signed)
                 );
                 println!(
                     "{}",

@@ -135,9 +135,14 @@ pub async fn verify_locally(
     Ok(())
 }
 
-/// Who checks a chain's signed transactions independently.
-pub fn verifier(chain: &str) -> &'static str {
-    match chain {
+/// Who checks a signed transaction independently.
+pub fn verifier(signed: &SignedTransaction) -> &'static str {
+    match signed.chain.as_str() {
+        // libbitcoinconsensus 25.1 has no Taproot rules: P2TR key-path signatures are checked
+        // with libsecp256k1 against the output key over rust-bitcoin's BIP-341 sighash.
+        "bitcoin" if signed.details.get("kind").and_then(|k| k.as_str()) == Some("p2tr") => {
+            "libsecp256k1 BIP-340 over the BIP-341 sighash (+ Bitcoin Core interpreter)"
+        }
         "bitcoin" => "Bitcoin Core script interpreter (libbitcoinconsensus)",
         "ethereum" => "sender recovery with libsecp256k1",
         "solana" => "Solana crates (deserialize) + ed25519-dalek",
@@ -364,7 +369,7 @@ pub async fn run_demo_case(
         risk_flags: t.intent.risk_flags.iter().map(|f| f.name()).collect(),
         txid: signed.txid.clone(),
         latency_ms,
-        verified_by: verifier(case.chain),
+        verified_by: verifier(signed),
         signed: signed_fields(signed),
     })
 }

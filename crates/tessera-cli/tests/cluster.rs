@@ -179,5 +179,115 @@ async fn chain_transactions(client: &tessera_client::Client, op: &tessera_wire::
         }
         other => panic!("expected wrong_network, got {other:?}"),
     }
+    // A PSBT spending another wallet's coins: not owned, nothing signed.
+    let other = wallet_id(SchemeId::EcdsaCggmp24);
+    let own_spec = |addr: &str| {
+        serde_json::json!({
+            "inputs": [{"txid": "33".repeat(32), "vout": 0, "amount_sat": 10_000}],
+            "outputs": [{"address": addr, "amount_sat": 9_000}]
+        })
+    };
+    let other_key = client.derive(&other, "m").await.unwrap().public_key;
+    let dest = tessera_chains::registry()
+        .get("bitcoin")
+        .unwrap()
+        .address(
+            "regtest",
+            tessera_chains::WalletKey {
+                scheme: SchemeId::EcdsaCggmp24,
+                public_key: &other_key,
+            },
+        )
+        .unwrap()
+        .address;
+    let (psbt, _) = client
+        .parse_local(
+            &other,
+            "bitcoin",
+            "regtest",
+            "m",
+            &tessera_proto::api::PayloadInput::Builder {
+                spec: own_spec(&dest),
+            },
+        )
+        .await
+        .unwrap();
+    let req = tessera_proto::api::BuildTransaction {
+        chain: "bitcoin".into(),
+        network: "regtest".into(),
+        path: "m".into(),
+        payload: bad("psbt", &hex::encode(&psbt.bytes)),
+    };
+    match client.preview_transaction(&id, &req).await {
+        Err(tessera_client::ClientError::Api {
+            status,
+            code,
+            field,
+            ..
+        }) => {
+            assert_eq!((status, code.as_str()), (422, "not_owned"));
+            assert_eq!(field.as_deref(), Some("psbt.inputs[0]"));
+        }
+        other => panic!("expected not_owned, got {other:?}"),
+    }
     assert_eq!(client.sessions(1000).await.unwrap().len(), before);
+
+    // Off-chain messages through the cluster: EIP-712 typed data (DKLs23, full protocol) and
+    // personal_sign (cggmp24, from a presignature when the pool has one), each checked by
+    // recovering the signer with libsecp256k1.
+    let typed = serde_json::json!({
+        "type": "eip712",
+        "typed_data": {
+            "types": {
+                "EIP712Domain": [
+                    {"name": "name", "type": "string"},
+                    {"name": "version", "type": "string"},
+                    {"name": "chainId", "type": "uint256"},
+                    {"name": "verifyingContract", "type": "address"}
+                ],
+                "Person": [
+                    {"name": "name", "type": "string"},
+                    {"name": "wallet", "type": "address"}
+                ],
+                "Mail": [
+                    {"name": "from", "type": "Person"},
+                    {"name": "to", "type": "Person"},
+                    {"name": "contents", "type": "string"}
+                ]
+            },
+            "primaryType": "Mail",
+            "domain": {
+                "name": "Ether Mail", "version": "1", "chainId": 1,
+                "verifyingContract": "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC"
+            },
+            "message": {
+                "from": {"name": "Cow", "wallet": "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826"},
+                "to": {"name": "Bob", "wallet": "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"},
+                "contents": "Hello, Bob!"
+            }
+        }
+    });
+    let personal = serde_json::json!({"type": "personal_sign", "message": "Sign in to Tessera"});
+    for (scheme, spec, format) in [
+        (SchemeId::EcdsaDkls23, typed, "eip712_signature"),
+        (SchemeId::EcdsaCggmp24, personal, "personal_sign_signature"),
+    ] {
+        let target = tessera_cli::tx::Target {
+            wallet: wallet_id(scheme),
+            chain: "ethereum".into(),
+            network: "mainnet".into(),
+            path: "m".into(),
+        };
+        let t = tessera_cli::tx::sign(
+            client,
+            op,
+            &target,
+            &tessera_proto::api::PayloadInput::Builder { spec },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{format}: {e:#}"));
+        let signed = t.signed.unwrap();
+        assert_eq!(signed.format, format);
+        assert_eq!(signed.bytes.len(), 65);
+    }
 }
