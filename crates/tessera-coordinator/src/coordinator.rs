@@ -984,6 +984,9 @@ impl Coordinator {
         pk: PublicKey,
     ) -> TransactionInfo {
         let id = request_session_id(&wallet.wallet_id, &req.request_id);
+        // One signing request per message, all recorded first, then run concurrently (each
+        // picks its own pooled presignature or signer subset and retries on its own).
+        let mut jobs = Vec::with_capacity(messages.len());
         for (i, message) in messages.into_iter().enumerate() {
             let sub = SignRequest {
                 request_id: format!("{}#{i}", req.request_id),
@@ -999,20 +1002,22 @@ impl Coordinator {
             ) {
                 Ok(s) => s,
                 Err(e) => {
-                    return self.fail_transaction(&id, record, e.code(), e.to_string(), vec![])
+                    self.store_transaction(&id, &record);
+                    return self.fail_transaction(&id, record, e.code(), e.to_string(), vec![]);
                 }
             };
             record.sessions.push(session.session_id.clone());
-            self.store_transaction(&id, &record);
             let ctx = TxContext {
                 chain: req.chain.clone(),
                 network: req.network.clone(),
                 payload: record.payload.clone(),
                 index: i as u32,
             };
-            let done = self
-                .run_sign(wallet.clone(), sub, message, session, Some(ctx))
-                .await;
+            jobs.push(self.run_sign(wallet.clone(), sub, message, session, Some(ctx)));
+        }
+        self.store_transaction(&id, &record);
+        let results = futures_util::future::join_all(jobs).await;
+        for (i, done) in results.into_iter().enumerate() {
             match (done.status, done.signature) {
                 (SessionStatus::Done, Some(sig)) => record.signatures.push(sig),
                 _ => {
