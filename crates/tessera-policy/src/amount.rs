@@ -1,0 +1,277 @@
+//! Exact amounts of any size ([`BaseUnits`]) and how they are shown to Cedar, whose only integer
+//! type is a 64-bit signed `Long`.
+//!
+//! # The encoding (the `Amount` record type of the schema)
+//!
+//! | attribute          | Cedar type | value                                                           |
+//! |--------------------|------------|-----------------------------------------------------------------|
+//! | `base`             | `Long`     | the amount in base units, **saturated** at `i64::MAX`            |
+//! | `exceeds_i64`      | `Bool`     | the amount in base units is larger than `i64::MAX`              |
+//! | `exact`            | `String`   | the exact amount in base units, canonical decimal               |
+//! | `units`            | `decimal`  | whole units (base / 10^decimals), **rounded up** to 4 fractional digits, saturated at `922337203685477.5807` |
+//! | `units_saturated`  | `Bool`     | `units` was saturated                                           |
+//!
+//! Why this is sound for tiers of any size (up to 2^256 and beyond):
+//!
+//! - Saturation keeps every comparison with a threshold below the saturation point exact: an
+//!   amount larger than `i64::MAX` compares as `i64::MAX`, which is still above every such
+//!   threshold. Only a threshold equal to the maximum itself is ambiguous; policies that care
+//!   can deny on `exceeds_i64` / `units_saturated` (or on `amount_exceeds_i64` of the context).
+//! - `units` is rounded **up** (ceiling) to the 4-digit grid of Cedar's `decimal`. For a
+//!   threshold `T` on that grid, `units <= T` holds exactly when the true amount is `<= T`, and
+//!   `units > T` exactly when the true amount is `> T`. The other two comparisons (`<`, `>=`)
+//!   err towards treating the amount as larger, i.e. towards the stricter tier. Write tiers as
+//!   `lessThanOrEqual` / `greaterThan`.
+//! - Unknown decimals (tokens the adapter has no metadata for) count as 0 decimals, so `units`
+//!   equals the amount in base units: never smaller than the real value, so again the stricter
+//!   tier applies. `context.asset.decimals_known` tells policies which case they are in.
+//! - 18-decimal coins overflow `base` from 9.22 coins on (`i64::MAX` wei): tier such assets on
+//!   `units`; `units` covers up to 922 trillion whole units.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use tessera_chain::units::Amount;
+
+/// Longest accepted [`BaseUnits`] text (far above any sum of 2^256 amounts a ledger can hold).
+const MAX_DIGITS: usize = 200;
+
+/// A non-negative integer of any size in base units, as a canonical decimal string (digits only,
+/// no leading zeros, `"0"` for zero). Used for totals (several transfers of an asset, velocity
+/// windows), which can exceed the 2^256 bound of [`Amount`]. Serialized as a JSON string.
+#[derive(Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BaseUnits(String);
+
+impl BaseUnits {
+    /// Zero.
+    pub fn zero() -> Self {
+        BaseUnits("0".into())
+    }
+
+    /// From an [`Amount`].
+    pub fn from_amount(a: &Amount) -> Self {
+        BaseUnits(a.as_str().to_string())
+    }
+
+    /// From a machine integer.
+    pub fn from_u128(v: u128) -> Self {
+        BaseUnits(v.to_string())
+    }
+
+    /// From a canonical decimal string (at most 200 digits).
+    pub fn parse(s: &str) -> Option<Self> {
+        let ok = !s.is_empty()
+            && s.len() <= MAX_DIGITS
+            && s.bytes().all(|b| b.is_ascii_digit())
+            && (s == "0" || !s.starts_with('0'));
+        ok.then(|| BaseUnits(s.to_string()))
+    }
+
+    /// The canonical decimal string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this is zero.
+    pub fn is_zero(&self) -> bool {
+        self.0 == "0"
+    }
+
+    /// `self + other` (exact: no overflow).
+    pub fn add(&self, other: &BaseUnits) -> BaseUnits {
+        let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
+        let mut out = Vec::with_capacity(a.len().max(b.len()) + 1);
+        let mut carry = 0u8;
+        let (mut i, mut j) = (a.len(), b.len());
+        while i > 0 || j > 0 || carry > 0 {
+            let mut d = carry;
+            if i > 0 {
+                i -= 1;
+                d += a[i] - b'0';
+            }
+            if j > 0 {
+                j -= 1;
+                d += b[j] - b'0';
+            }
+            out.push(b'0' + d % 10);
+            carry = d / 10;
+        }
+        out.reverse();
+        BaseUnits(String::from_utf8(out).unwrap_or_else(|_| "0".into()))
+    }
+
+    /// The value as `i64`, saturated at `i64::MAX`, and whether it was saturated.
+    pub fn to_i64_saturating(&self) -> (i64, bool) {
+        match self.0.parse::<i64>() {
+            Ok(v) => (v, false),
+            Err(_) => (i64::MAX, true),
+        }
+    }
+
+    /// `ceil(self / 10^decimals)` on a 4-fractional-digit grid, as a Cedar `decimal` literal
+    /// (`"1.5000"`), saturated at `922337203685477.5807`; and whether it was saturated.
+    pub fn units_ceil4(&self, decimals: u8) -> (String, bool) {
+        let d = usize::from(decimals);
+        let scaled: BaseUnits = if d <= 4 {
+            if self.is_zero() {
+                BaseUnits::zero()
+            } else {
+                BaseUnits(format!("{}{}", self.0, "0".repeat(4 - d)))
+            }
+        } else {
+            let k = d - 4;
+            if self.0.len() <= k {
+                if self.is_zero() {
+                    BaseUnits::zero()
+                } else {
+                    BaseUnits("1".into())
+                }
+            } else {
+                let (head, tail) = self.0.split_at(self.0.len() - k);
+                let head = BaseUnits(head.to_string());
+                if tail.bytes().any(|b| b != b'0') {
+                    head.add(&BaseUnits("1".into()))
+                } else {
+                    head
+                }
+            }
+        };
+        // Cedar's `decimal` is an i64 of 4 fractional digits: its maximum is `i64::MAX`.
+        let (n, saturated) = scaled.to_i64_saturating();
+        (format!("{}.{:04}", n / 10_000, n % 10_000), saturated)
+    }
+
+    /// The Cedar `Amount` record (see the module docs) as schema-typed JSON.
+    pub(crate) fn cedar_json(&self, decimals: Option<u8>) -> serde_json::Value {
+        let (base, exceeds) = self.to_i64_saturating();
+        let (units, units_saturated) = self.units_ceil4(decimals.unwrap_or(0));
+        serde_json::json!({
+            "base": base,
+            "exceeds_i64": exceeds,
+            "exact": self.0,
+            "units": { "__extn": { "fn": "decimal", "arg": units } },
+            "units_saturated": units_saturated,
+        })
+    }
+}
+
+impl Ord for BaseUnits {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0
+            .len()
+            .cmp(&other.0.len())
+            .then_with(|| self.0.cmp(&other.0))
+    }
+}
+
+impl PartialOrd for BaseUnits {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl TryFrom<String> for BaseUnits {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        BaseUnits::parse(&s).ok_or_else(|| format!("{s:?} is not a canonical decimal amount"))
+    }
+}
+
+impl From<BaseUnits> for String {
+    fn from(b: BaseUnits) -> String {
+        b.0
+    }
+}
+
+impl fmt::Display for BaseUnits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for BaseUnits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BaseUnits({})", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(s: &str) -> BaseUnits {
+        BaseUnits::parse(s).unwrap()
+    }
+
+    #[test]
+    fn add_and_order() {
+        assert_eq!(b("0").add(&b("0")).as_str(), "0");
+        assert_eq!(b("999").add(&b("1")).as_str(), "1000");
+        assert_eq!(
+            b("1").add(&b("99999999999999999999")).as_str(),
+            "100000000000000000000"
+        );
+        let max = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
+        let twice = b(max).add(&b(max));
+        assert_eq!(
+            twice.as_str(),
+            "231584178474632390847141970017375815706539969331281128078915168015826259279870"
+        );
+        assert!(twice > b(max));
+        assert!(b("10") > b("9"));
+        assert!(b("9") < b("10"));
+        assert_eq!(b("42").cmp(&b("42")), Ordering::Equal);
+        for bad in ["", "01", "-1", "1.0", " 1"] {
+            assert!(BaseUnits::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn i64_saturation() {
+        assert_eq!(
+            b("9223372036854775807").to_i64_saturating(),
+            (i64::MAX, false)
+        );
+        assert_eq!(
+            b("9223372036854775808").to_i64_saturating(),
+            (i64::MAX, true)
+        );
+        assert_eq!(b("0").to_i64_saturating(), (0, false));
+    }
+
+    #[test]
+    fn units_round_up_on_the_grid() {
+        // 1.5 USDC (6 decimals).
+        assert_eq!(b("1500000").units_ceil4(6), ("1.5000".into(), false));
+        // 1 base unit of an 18-decimal coin rounds up to the smallest grid step.
+        assert_eq!(b("1").units_ceil4(18), ("0.0001".into(), false));
+        // Exactly on the grid: no rounding.
+        assert_eq!(
+            b("100000000000000").units_ceil4(18),
+            ("0.0001".into(), false)
+        );
+        assert_eq!(
+            b("100000000000001").units_ceil4(18),
+            ("0.0002".into(), false)
+        );
+        // 10 ETH.
+        assert_eq!(
+            b("10000000000000000000").units_ceil4(18),
+            ("10.0000".into(), false)
+        );
+        assert_eq!(b("0").units_ceil4(18), ("0.0000".into(), false));
+        // Few decimals scale up.
+        assert_eq!(b("12").units_ceil4(0), ("12.0000".into(), false));
+        assert_eq!(b("12").units_ceil4(2), ("0.1200".into(), false));
+        // 2^256 - 1 base units with 0 decimals saturates.
+        let max = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
+        assert_eq!(b(max).units_ceil4(0), ("922337203685477.5807".into(), true));
+        assert_eq!(
+            b(max).units_ceil4(18),
+            ("922337203685477.5807".into(), true)
+        );
+        // Large decimals: whole amount below one grid step.
+        assert_eq!(b("5").units_ceil4(200), ("0.0001".into(), false));
+    }
+}

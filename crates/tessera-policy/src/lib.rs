@@ -1,0 +1,53 @@
+//! Tessera's policy layer (layer 4): Cedar policy evaluation, signed and versioned policy
+//! bundles, approval quorums and velocity limits.
+//!
+//! Pure: no IO and no clock (time is always a parameter), so every signer evaluating the same
+//! bundle, request and ledger reaches a byte-identical [`Decision`].
+//!
+//! - [`PolicyRequest`]: principal (tenant, API key, roles), [`PolicyAction`], [`Resource`] and
+//!   the facts of an [`tessera_chain::Intent`] ([`IntentFacts`]).
+//! - [`Engine`]: a compiled [`PolicyBundle`]; [`Engine::evaluate`] returns [`Decision::Deny`],
+//!   [`Decision::Allow`] or [`Decision::AllowWithApprovals`] with the [`Quorum`] needed. The
+//!   Cedar schema is [`schema::SCHEMA`]; combining rules are in [`engine`]; the amount encoding
+//!   in [`amount`].
+//! - [`SignedBundle`] / [`accept_update`]: a signer accepts only a strictly newer bundle signed
+//!   by a quorum of the current bundle's admins.
+//! - [`Approval`] / [`check_quorum`]: approvers' signatures over (request, intent hash, policy
+//!   version, decision, expiry).
+//! - [`VelocityRule`] / [`VelocityLedger`]: per wallet and asset limits over rolling windows,
+//!   against the signer's own ledger.
+//!
+//! Templates for a trading-desk hot wallet and a treasury cold wallet are in the crate's
+//! `templates/` folder.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod amount;
+mod approval;
+mod bundle;
+mod codec;
+pub mod engine;
+mod error;
+mod keys;
+mod request;
+pub mod schema;
+mod velocity;
+
+pub use amount::BaseUnits;
+pub use approval::{check_quorum, Approval, ApprovalDecision, APPROVAL_DOMAIN};
+pub use bundle::{
+    accept_update, AdminSet, AdminSignature, PolicyBundle, SignedBundle, BUNDLE_DOMAIN,
+    BUNDLE_SIGNATURE_DOMAIN,
+};
+pub use engine::{Decision, DenyReason, Engine, Quorum};
+pub use error::{ApprovalError, BundleError, KeyError, LedgerError, RequestError};
+pub use keys::{PublicKey, SecretKey};
+pub use request::{
+    normalize_address, AssetKey, AssetLeg, CallFacts, IntentFacts, PolicyAction, PolicyRequest,
+    Principal, Resource, WalletRef,
+};
+pub use velocity::{
+    record_signed, MemoryLedger, VelocityLedger, VelocityLimit, VelocityMetric, VelocityRule,
+    WindowTotals, MAX_WINDOW_S,
+};

@@ -1,0 +1,269 @@
+//! Velocity limits: at most an amount (in base units) or a number of requests per wallet and
+//! asset over a rolling window.
+//!
+//! Rules live in the [`crate::PolicyBundle`], not in Cedar, because they need state: the
+//! [`VelocityLedger`] of what was signed. **Each signer keeps its own ledger** (a later step
+//! persists it in the signer vault) and **records a request only after it actually signed it**
+//! ([`record_signed`]), so a coordinator can neither reset nor inflate it. A rolling window of
+//! `S` seconds at time `now` covers the entries recorded at `now - S + 1 ..= now`; entries stamped
+//! later than `now` (a clock that went backwards) still count.
+//!
+//! The engine checks every rule that matches the request's wallet and asset: the window's total
+//! plus this request ("would be") must not exceed the limit, so a large amount split over several
+//! requests is caught by the same window. The ledger's window figures for one hour and one day
+//! are also shown to Cedar as `context.velocity`, so policies can require approvals on volume.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::amount::BaseUnits;
+use crate::codec::{put_opt_str, put_str, put_u64};
+use crate::engine::DenyReason;
+use crate::error::LedgerError;
+use crate::request::{check_id, AssetKey, AssetLeg, PolicyRequest, Resource};
+
+/// Longest window a rule may have: 366 days.
+pub const MAX_WINDOW_S: u64 = 366 * 86_400;
+
+/// A limit over a window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VelocityLimit {
+    /// At most this total in base units of the rule's asset.
+    Amount(BaseUnits),
+    /// At most this many requests.
+    Count(u64),
+}
+
+/// What a velocity limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VelocityMetric {
+    /// Total in base units.
+    Amount,
+    /// Number of requests.
+    Count,
+}
+
+/// One rule: per wallet (every wallet separately, or one wallet) and one asset, at most `limit`
+/// over any rolling window of `window_s` seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VelocityRule {
+    /// Only this wallet; `None`: each wallet on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wallet: Option<String>,
+    /// The asset (amounts are in its base units).
+    pub asset: AssetKey,
+    /// Window length, seconds (1 ..= [`MAX_WINDOW_S`]).
+    pub window_s: u64,
+    /// Limit.
+    pub limit: VelocityLimit,
+}
+
+impl VelocityRule {
+    pub(crate) fn check(&self, id: &str) -> Result<(), String> {
+        check_id("velocity rule id", id).map_err(|e| e.to_string())?;
+        if let Some(w) = &self.wallet {
+            check_id("wallet", w).map_err(|e| e.to_string())?;
+        }
+        if self.window_s == 0 || self.window_s > MAX_WINDOW_S {
+            return Err(format!(
+                "velocity rule {id:?}: window_s must be 1..={MAX_WINDOW_S}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Canonical bytes: `opt_str(wallet) || str(asset) || u64(window_s) || limit` with
+    /// `limit = 0x01 || str(amount) | 0x02 || u64(count)`.
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        put_opt_str(out, self.wallet.as_deref());
+        put_str(out, &self.asset.to_string());
+        put_u64(out, self.window_s);
+        match &self.limit {
+            VelocityLimit::Amount(a) => {
+                out.push(1);
+                put_str(out, a.as_str());
+            }
+            VelocityLimit::Count(n) => {
+                out.push(2);
+                put_u64(out, *n);
+            }
+        }
+    }
+
+    fn applies(&self, wallet: &str, asset: &AssetKey) -> bool {
+        self.asset == *asset && self.wallet.as_deref().is_none_or(|w| w == wallet)
+    }
+}
+
+/// Count and total of a ledger window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowTotals {
+    /// Requests recorded.
+    pub count: u64,
+    /// Their total, base units.
+    pub sum: BaseUnits,
+}
+
+/// What a signer has signed, per wallet and asset. Implementations must be deterministic.
+pub trait VelocityLedger {
+    /// Records that `amount` of `asset` left `wallet` in a request signed at `at_unix`.
+    fn record(
+        &mut self,
+        wallet: &str,
+        asset: &AssetKey,
+        amount: &BaseUnits,
+        at_unix: u64,
+    ) -> Result<(), LedgerError>;
+
+    /// Count and sum of the entries of `wallet`/`asset` recorded at or after `since_unix`.
+    fn totals_since(
+        &self,
+        wallet: &str,
+        asset: &AssetKey,
+        since_unix: u64,
+    ) -> Result<WindowTotals, LedgerError>;
+}
+
+/// An in-memory [`VelocityLedger`] (tests, simulations; a signer persists its own).
+#[derive(Debug, Clone, Default)]
+pub struct MemoryLedger {
+    entries: BTreeMap<(String, AssetKey), Vec<(u64, BaseUnits)>>,
+}
+
+impl MemoryLedger {
+    /// An empty ledger.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Drops entries older than `before_unix` (no rule window reaches further back than
+    /// [`MAX_WINDOW_S`], so `now - MAX_WINDOW_S` is always safe).
+    pub fn prune_before(&mut self, before_unix: u64) {
+        for v in self.entries.values_mut() {
+            v.retain(|(t, _)| *t >= before_unix);
+        }
+        self.entries.retain(|_, v| !v.is_empty());
+    }
+
+    /// Number of entries held.
+    pub fn len(&self) -> usize {
+        self.entries.values().map(Vec::len).sum()
+    }
+
+    /// Whether the ledger is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl VelocityLedger for MemoryLedger {
+    fn record(
+        &mut self,
+        wallet: &str,
+        asset: &AssetKey,
+        amount: &BaseUnits,
+        at_unix: u64,
+    ) -> Result<(), LedgerError> {
+        self.entries
+            .entry((wallet.to_string(), asset.clone()))
+            .or_default()
+            .push((at_unix, amount.clone()));
+        Ok(())
+    }
+
+    fn totals_since(
+        &self,
+        wallet: &str,
+        asset: &AssetKey,
+        since_unix: u64,
+    ) -> Result<WindowTotals, LedgerError> {
+        let mut totals = WindowTotals {
+            count: 0,
+            sum: BaseUnits::zero(),
+        };
+        if let Some(v) = self.entries.get(&(wallet.to_string(), asset.clone())) {
+            for (t, a) in v {
+                if *t >= since_unix {
+                    totals.count = totals.count.saturating_add(1);
+                    totals.sum = totals.sum.add(a);
+                }
+            }
+        }
+        Ok(totals)
+    }
+}
+
+/// Records every leg of `req` in `ledger` at `req.now_unix()`. Call it only **after** the
+/// signature was actually produced (and before releasing it), with the same request that was
+/// evaluated. `change_policy` requests record nothing.
+pub fn record_signed(
+    req: &PolicyRequest,
+    ledger: &mut dyn VelocityLedger,
+) -> Result<(), LedgerError> {
+    let Resource::Wallet(w) = req.resource() else {
+        return Ok(());
+    };
+    for leg in req.legs() {
+        ledger.record(w.id(), &leg.asset, &leg.total, req.now_unix())?;
+    }
+    Ok(())
+}
+
+/// Start of a rolling window of `window_s` seconds ending at `now` (inclusive).
+pub(crate) fn window_start(now: u64, window_s: u64) -> u64 {
+    now.saturating_add(1).saturating_sub(window_s)
+}
+
+/// The figures a window would have with this leg added.
+pub(crate) fn would_be(
+    ledger: &dyn VelocityLedger,
+    wallet: &str,
+    leg: &AssetLeg,
+    now: u64,
+    window_s: u64,
+) -> Result<WindowTotals, LedgerError> {
+    let t = ledger.totals_since(wallet, &leg.asset, window_start(now, window_s))?;
+    Ok(WindowTotals {
+        count: t.count.saturating_add(1),
+        sum: t.sum.add(&leg.total),
+    })
+}
+
+/// Every rule of `rules` the leg would break, as deny reasons (in rule id order).
+pub(crate) fn check_rules(
+    rules: &BTreeMap<String, VelocityRule>,
+    ledger: &dyn VelocityLedger,
+    wallet: &str,
+    leg: &AssetLeg,
+    now: u64,
+) -> Result<Vec<DenyReason>, LedgerError> {
+    let mut out = Vec::new();
+    for (id, rule) in rules {
+        if !rule.applies(wallet, &leg.asset) {
+            continue;
+        }
+        let w = would_be(ledger, wallet, leg, now, rule.window_s)?;
+        let exceeded = match &rule.limit {
+            VelocityLimit::Amount(max) => {
+                (w.sum > *max).then(|| (VelocityMetric::Amount, max.to_string(), w.sum.to_string()))
+            }
+            VelocityLimit::Count(max) => (w.count > *max)
+                .then(|| (VelocityMetric::Count, max.to_string(), w.count.to_string())),
+        };
+        if let Some((metric, limit, would_be)) = exceeded {
+            out.push(DenyReason::VelocityExceeded {
+                rule: id.clone(),
+                asset: leg.asset.to_string(),
+                window_s: rule.window_s,
+                metric,
+                limit,
+                would_be,
+            });
+        }
+    }
+    Ok(out)
+}
