@@ -26,8 +26,12 @@ pub struct ClusterFile {
     pub token_file: PathBuf,
     /// CA certificate (PEM) file.
     pub ca_file: PathBuf,
-    /// Operator key file.
+    /// Operator key file (the requester key: role `operator` of the local-dev policy).
     pub operator_key_file: PathBuf,
+    /// Policy admin key file (signs policy bundles and mode changes; quorum 1).
+    pub admin_key_file: PathBuf,
+    /// Approver key file (role `approver` of the local-dev policy).
+    pub approver_key_file: PathBuf,
     /// Signers.
     pub signers: Vec<ClusterSigner>,
 }
@@ -68,6 +72,21 @@ impl ClusterFile {
     pub fn operator(&self) -> Result<OperatorKey> {
         let text = zeroize::Zeroizing::new(std::fs::read_to_string(&self.operator_key_file)?);
         Ok(OperatorKey::from_text(&text)?)
+    }
+
+    /// The policy admin key.
+    pub fn admin(&self) -> Result<tessera_policy::SecretKey> {
+        crate::governance::read_key(&self.admin_key_file)
+    }
+
+    /// The approver key.
+    pub fn approver(&self) -> Result<tessera_policy::SecretKey> {
+        crate::governance::read_key(&self.approver_key_file)
+    }
+
+    /// The approver key as the approvals console takes it (64 hex digits).
+    pub fn approver_key_hex(&self) -> Result<String> {
+        Ok(self.approver()?.to_text().trim().to_string())
     }
 }
 
@@ -151,6 +170,9 @@ impl LocalCluster {
         let operator = OperatorKey::generate(&mut rand_core::OsRng);
         write_secret(&dir.join("operator.key"), &operator.to_text())?;
         write_secret(&dir.join("api-token"), &tessera_client::random_id())?;
+        let admin = crate::governance::write_key(&dir.join("admin.key"))?;
+        let approver = crate::governance::write_key(&dir.join("approver.key"))?;
+        let admins = tessera_policy::AdminSet::new([admin], 1)?;
         let port = free_port()?;
         let url = format!("https://127.0.0.1:{port}");
 
@@ -165,6 +187,7 @@ impl LocalCluster {
                 &sdir,
                 &UnlockSpec::KeyFile(key),
                 &[operator.public()],
+                &admins,
                 &name,
                 KdfParams::default(),
             )?;
@@ -175,6 +198,8 @@ impl LocalCluster {
             token_file: dir.join("api-token"),
             ca_file: tls.join("ca.pem"),
             operator_key_file: dir.join("operator.key"),
+            admin_key_file: dir.join("admin.key"),
+            approver_key_file: dir.join("approver.key"),
             signers: identities
                 .iter()
                 .map(|(name, id, sdir)| ClusterSigner {
@@ -202,6 +227,20 @@ impl LocalCluster {
             cluster.start_signer(i)?;
         }
         cluster.wait_connected(&client, identities.len()).await?;
+        // The local-dev policy, version 1, signed by the admin and pushed to every signer.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs();
+        let bundle = crate::governance::local_dev_bundle(
+            1,
+            tessera_policy::PublicKey(operator.public().0),
+            approver,
+            admin,
+            now,
+        )?;
+        let signed = crate::governance::sign_bundle(bundle, &[cluster.file.admin()?]);
+        client.put_policy(&signed).await?;
+        cluster.wait_policy(&client, 1, identities.len()).await?;
         std::fs::write(
             dir.join("cluster.json"),
             serde_json::to_string_pretty(&cluster.file)?,
@@ -333,6 +372,38 @@ impl LocalCluster {
             if start.elapsed() > Duration::from_secs(60) {
                 bail!(
                     "only {linked} of {n} signers linked after 60 s; see the logs in {}",
+                    self.dir.join("logs").display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until `n` signers report policy version `version`.
+    pub async fn wait_policy(&self, client: &Client, version: u64, n: usize) -> Result<()> {
+        let start = Instant::now();
+        loop {
+            let current = client
+                .signers()
+                .await
+                .map(|l| {
+                    l.iter()
+                        .filter(|s| {
+                            s.connected
+                                && s.status
+                                    .as_ref()
+                                    .is_some_and(|st| st.policy_version == version)
+                        })
+                        .count()
+                })
+                .unwrap_or(0);
+            if current >= n {
+                return Ok(());
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                bail!(
+                    "only {current} of {n} signers run policy version {version} after 60 s; see \
+                     the logs in {}",
                     self.dir.join("logs").display()
                 );
             }

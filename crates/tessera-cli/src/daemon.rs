@@ -42,17 +42,28 @@ pub fn vault_path(dir: &Path) -> PathBuf {
     dir.join("vault.db")
 }
 
-/// Creates a signer's vault and identity; returns its public identity.
+/// The signer's own audit log in its data directory (next to the vault).
+pub fn signer_audit_path(dir: &Path) -> PathBuf {
+    dir.join(tessera_node::AUDIT_FILE)
+}
+
+/// Creates a signer's vault and identity; returns its public identity. `operators` are the
+/// trusted requester keys; `policy_admins` the admin set whose quorum must sign the first
+/// policy bundle the signer accepts (stored as the vault setting `policy_admins`).
 pub fn init_signer(
     dir: &Path,
     unlock: &UnlockSpec,
     operators: &[OperatorPublic],
+    policy_admins: &tessera_policy::AdminSet,
     name: &str,
     kdf: KdfParams,
 ) -> Result<SignedIdentity> {
     if operators.is_empty() {
         bail!("give at least one trusted operator key (--operator HEX)");
     }
+    // Re-checked so a hand-built set cannot slip through (quorum within 1..=keys).
+    tessera_policy::AdminSet::new(policy_admins.keys.iter().copied(), policy_admins.quorum)
+        .context("policy admin set")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut vault = Vault::create(&vault_path(dir), &unlock.unlock()?, kdf)
         .with_context(|| format!("creating the vault in {}", dir.display()))?;
@@ -61,6 +72,10 @@ pub fn init_signer(
     vault.put_setting(
         tessera_node::signer::settings::OPERATORS,
         &tessera_node::signer::operators_setting(operators),
+    )?;
+    vault.put_setting(
+        tessera_node::signer::settings::POLICY_ADMINS,
+        &tessera_node::signer::policy_admins_setting(policy_admins),
     )?;
     vault.put_setting(tessera_node::signer::settings::NAME, name)?;
     Ok(identity.signed_identity())
@@ -123,8 +138,18 @@ pub fn run_signer(
     // Wrong passphrase → error and exit, before anything else starts.
     let vault = Vault::open(&vault_path(dir), &unlock.unlock()?)
         .with_context(|| format!("opening the vault in {}", dir.display()))?;
+    let identity = vault
+        .identity()?
+        .context("the vault holds no identity; run `tessera signer init` first")?;
+    let node = IdentityKey::from_bytes(&identity)?.public().node_id();
+    drop(identity);
+    let audit_path = signer_audit_path(dir);
+    let audit =
+        tessera_audit::AuditLog::open_or_create(&audit_path, &tessera_node::audit_chain_id(&node))
+            .with_context(|| format!("opening the audit log {}", audit_path.display()))?;
     let signer = Signer::new(
         vault,
+        Arc::new(audit),
         Arc::new(SystemClock),
         PrimeSource::from_env(),
         Arc::new(ThreadSpawner),
@@ -192,9 +217,13 @@ pub fn run_coordinator(a: CoordinatorArgs) -> Result<()> {
     let key = std::fs::read_to_string(&a.tls_key)?;
     let tls = tessera_tls::server_config(&cert, &key)?;
     let store = SqliteStore::open(&a.dir.join("coordinator.db"))?;
+    // The audit log's chain id names this coordinator by its public URL.
+    let audit = tessera_coordinator::open_audit_log(&a.dir, &a.public_url)
+        .with_context(|| format!("opening the audit log in {}", a.dir.display()))?;
     let coordinator = Coordinator::new(
         Config::new(a.public_url.clone(), token),
         Arc::new(store),
+        Arc::new(audit),
         Arc::new(SystemClock),
         Arc::new(OsEntropy),
     );

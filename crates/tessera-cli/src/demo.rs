@@ -107,6 +107,7 @@ pub async fn run(json: bool, keep: Option<PathBuf>) -> Result<DemoReport> {
 async fn run_in(cluster: &LocalCluster, started: Instant) -> Result<DemoReport> {
     let client = cluster.client()?;
     let operator = cluster.file.operator()?;
+    let approver = cluster.file.approver()?;
     let signers: Vec<_> = cluster.file.signers.iter().map(|s| s.node_id).collect();
     let bars = MultiProgress::new();
     let style = ProgressStyle::with_template("{spinner} {prefix:<26} {wide_msg} {elapsed}")
@@ -217,7 +218,9 @@ async fn run_in(cluster: &LocalCluster, started: Instant) -> Result<DemoReport> 
                 case.chain
             );
         };
-        transactions.push(crate::tx::run_demo_case(&client, &operator, &w.wallet_id, &case).await?);
+        transactions.push(
+            crate::tx::run_demo_case(&client, &operator, &approver, &w.wallet_id, &case).await?,
+        );
     }
     Ok(DemoReport {
         group: "2-of-3".into(),
@@ -278,11 +281,16 @@ pub fn render(r: &DemoReport) -> String {
     if !r.transactions.is_empty() {
         out.push_str("\nTransactions (built, signed through the cluster, verified by each chain's own verifier):\n");
         for t in &r.transactions {
+            let approved = match t.approvals {
+                0 => String::new(),
+                n => format!(", {n} approval(s)"),
+            };
             out.push_str(&format!(
-                "  {:<26} {:>8.1} ms  {}\n      verified by {}\n",
+                "  {:<26} {:>8.1} ms  {}\n      policy {}{approved}; verified by {}\n",
                 t.scheme.name(),
                 t.latency_ms,
                 t.summary,
+                t.policy,
                 t.verified_by
             ));
         }

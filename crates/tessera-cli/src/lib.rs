@@ -1,9 +1,10 @@
 //! The `tessera` command as a library: daemons, the local cluster, the demo, chain
-//! transactions and the signing benchmark. `main.rs` only parses arguments.
+//! transactions, policy and approvals, and the signing benchmark. `main.rs` only parses arguments.
 
 pub mod benchsign;
 pub mod cluster;
 pub mod daemon;
 pub mod demo;
+pub mod governance;
 pub mod tx;
 pub mod verify;

@@ -9,7 +9,9 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use tessera_cli::cluster::{ClusterFile, ClusterOptions, LocalCluster};
 use tessera_cli::daemon::{self, UnlockSpec};
+use tessera_cli::governance;
 use tessera_crypto::{MessageHash, SchemeId, SignMessage};
+use tessera_policy::{ApprovalDecision, PolicyBundle, SignedBundle};
 use tessera_wire::OperatorPublic;
 
 #[derive(Parser)]
@@ -80,6 +82,41 @@ enum Command {
         #[command(subcommand)]
         what: TxCmd,
     },
+    /// Signing requests and their lifecycle (pending approvals, signed, rejected...).
+    Requests {
+        #[command(flatten)]
+        cluster: ClusterArg,
+        /// Only requests in this state (e.g. awaiting_approvals).
+        #[arg(long)]
+        state: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a request: sign its intent hash with an approver key.
+    Approve(DecideArgs),
+    /// Reject a request: sign a rejection with an approver key.
+    Reject(DecideArgs),
+    /// Policy bundles: templates, signing, installing.
+    Policy {
+        #[command(subcommand)]
+        what: PolicyCmd,
+    },
+    /// Operating mode (normal, degraded, lockdown): an admin-signed change with an expiry.
+    Mode {
+        #[command(subcommand)]
+        what: ModeCmd,
+    },
+    /// The coordinator's hash-chained audit log.
+    Audit {
+        #[command(subcommand)]
+        what: AuditCmd,
+    },
+    /// Admin and approver keys (Ed25519).
+    Keys {
+        #[command(subcommand)]
+        what: KeysCmd,
+    },
     /// Signer node.
     Signer {
         #[command(subcommand)]
@@ -94,6 +131,101 @@ enum Command {
     Bench {
         #[command(subcommand)]
         what: Bench,
+    },
+}
+
+#[derive(Args)]
+struct DecideArgs {
+    #[command(flatten)]
+    cluster: ClusterArg,
+    /// Request id.
+    request: String,
+    /// Approver key file (default: the cluster's approver.key).
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum PolicyCmd {
+    /// Print a shipped Cedar template (trading-desk-hot, treasury-cold, local-dev).
+    Template {
+        /// Template name.
+        name: String,
+    },
+    /// The bundle in force at the coordinator, the mode, and which signers run it.
+    Show {
+        #[command(flatten)]
+        cluster: ClusterArg,
+    },
+    /// Sign a bundle (PolicyBundle or SignedBundle JSON) with an admin key; prints the
+    /// SignedBundle JSON with the signature added.
+    Sign {
+        /// Bundle file.
+        bundle: PathBuf,
+        /// Admin key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Install a signed bundle: the coordinator pushes it to every signer, each of which
+    /// accepts only a newer version signed by its admin quorum.
+    Push {
+        #[command(flatten)]
+        cluster: ClusterArg,
+        /// SignedBundle JSON file.
+        bundle: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModeCmd {
+    /// Enter `normal`, `degraded` or `lockdown` for a while (signed with admin keys).
+    Set {
+        #[command(flatten)]
+        cluster: ClusterArg,
+        /// The mode.
+        mode: String,
+        /// Why (kept in the audit logs).
+        #[arg(long)]
+        reason: String,
+        /// How long, in minutes (at most 7 days).
+        #[arg(long, default_value_t = 60)]
+        minutes: u64,
+        /// Sequence number (must exceed the change in force; default: now in unix milliseconds).
+        #[arg(long)]
+        seq: Option<u64>,
+        /// Admin key files (default: the cluster's admin.key).
+        #[arg(long = "key")]
+        keys: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Download the coordinator's audit log (JSON Lines).
+    Export {
+        #[command(flatten)]
+        cluster: ClusterArg,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify an exported audit log offline: every hash and link from the first entry.
+    Verify {
+        /// Export file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Generate an Ed25519 admin or approver key file (0600); prints the public key.
+    Generate {
+        /// Output file (must not exist).
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -272,6 +404,13 @@ enum SignerCmd {
         /// Trusted operator public key (hex); repeatable.
         #[arg(long = "operator", required = true)]
         operators: Vec<String>,
+        /// Policy admin public key (Ed25519, hex): a quorum of these signs the first policy
+        /// bundle this signer accepts; repeatable.
+        #[arg(long = "policy-admin", required = true)]
+        policy_admins: Vec<String>,
+        /// How many policy admins must sign the first bundle.
+        #[arg(long = "policy-admin-quorum", default_value_t = 1)]
+        policy_admin_quorum: u32,
         /// Display name.
         #[arg(long)]
         name: String,
@@ -468,6 +607,55 @@ fn real_main() -> Result<()> {
         }),
         Command::Wallet { what } => runtime()?.block_on(wallet_cmd(what)),
         Command::Tx { what } => runtime()?.block_on(tx_cmd(what)),
+        Command::Requests {
+            cluster,
+            state,
+            json,
+        } => runtime()?.block_on(async move {
+            let f = ClusterFile::load(&cluster.cluster)?;
+            let state = match state {
+                Some(s) => Some(
+                    serde_json::from_value(serde_json::Value::String(s.clone()))
+                        .with_context(|| format!("unknown request state {s:?}"))?,
+                ),
+                None => None,
+            };
+            let list = f.client()?.requests(state).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                println!("no requests");
+            } else {
+                for r in &list {
+                    print!("{}", governance::describe(r));
+                }
+            }
+            Ok(())
+        }),
+        Command::Approve(a) => runtime()?.block_on(decide_cmd(a, ApprovalDecision::Approve)),
+        Command::Reject(a) => runtime()?.block_on(decide_cmd(a, ApprovalDecision::Reject)),
+        Command::Policy { what } => runtime()?.block_on(policy_cmd(what)),
+        Command::Mode { what } => runtime()?.block_on(mode_cmd(what)),
+        Command::Audit { what } => match what {
+            AuditCmd::Export { cluster, out } => runtime()?.block_on(async move {
+                let f = ClusterFile::load(&cluster.cluster)?;
+                let text = f.client()?.audit_export().await?;
+                std::fs::write(&out, text)?;
+                println!("{}", governance::verify_audit_file(&out)?);
+                Ok(())
+            }),
+            AuditCmd::Verify { file } => {
+                println!("{}", governance::verify_audit_file(&file)?);
+                Ok(())
+            }
+        },
+        Command::Keys {
+            what: KeysCmd::Generate { out },
+        } => {
+            let public = governance::write_key(&out)?;
+            println!("{public}");
+            Ok(())
+        }
         Command::Sign {
             cluster,
             wallet,
@@ -537,14 +725,31 @@ fn real_main() -> Result<()> {
                 dir,
                 unlock,
                 operators,
+                policy_admins,
+                policy_admin_quorum,
                 name,
             } => {
                 let ops = operators
                     .iter()
                     .map(|o| OperatorPublic::from_hex(o).map_err(anyhow::Error::from))
                     .collect::<Result<Vec<_>>>()?;
-                let id =
-                    daemon::init_signer(&dir, &unlock.spec(), &ops, &name, Default::default())?;
+                let keys = policy_admins
+                    .iter()
+                    .map(|k| {
+                        k.parse::<tessera_policy::PublicKey>()
+                            .with_context(|| format!("--policy-admin {k}"))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let admins = tessera_policy::AdminSet::new(keys, policy_admin_quorum)
+                    .context("--policy-admin / --policy-admin-quorum")?;
+                let id = daemon::init_signer(
+                    &dir,
+                    &unlock.spec(),
+                    &ops,
+                    &admins,
+                    &name,
+                    Default::default(),
+                )?;
                 println!("{}", serde_json::to_string_pretty(&id)?);
                 Ok(())
             }
@@ -798,6 +1003,109 @@ async fn tx_cmd(what: TxCmd) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+async fn decide_cmd(a: DecideArgs, decision: ApprovalDecision) -> Result<()> {
+    let f = ClusterFile::load(&a.cluster.cluster)?;
+    let key = match &a.key {
+        Some(p) => governance::read_key(p)?,
+        None => f.approver()?,
+    };
+    let client = f.client()?;
+    let info = governance::decide(&client, &key, &a.request, decision).await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&info)?);
+    } else {
+        print!("{}", governance::describe(&info));
+    }
+    Ok(())
+}
+
+async fn policy_cmd(what: PolicyCmd) -> Result<()> {
+    match what {
+        PolicyCmd::Template { name } => {
+            let text = tessera_policy::templates::by_name(&name).with_context(|| {
+                format!("no template {name:?} (trading-desk-hot, treasury-cold, local-dev)")
+            })?;
+            print!("{text}");
+        }
+        PolicyCmd::Show { cluster } => {
+            let f = ClusterFile::load(&cluster.cluster)?;
+            let p = f.client()?.policy().await?;
+            println!("{}", serde_json::to_string_pretty(&p)?);
+        }
+        PolicyCmd::Sign { bundle, key } => {
+            let text = std::fs::read_to_string(&bundle)
+                .with_context(|| format!("reading {}", bundle.display()))?;
+            let signed = match serde_json::from_str::<SignedBundle>(&text) {
+                Ok(s) => s,
+                Err(_) => SignedBundle::new(
+                    serde_json::from_str::<PolicyBundle>(&text)
+                        .context("not a PolicyBundle or SignedBundle")?,
+                ),
+            };
+            let mut signed = signed;
+            signed.sign(&governance::read_key(&key)?);
+            println!("{}", serde_json::to_string_pretty(&signed)?);
+        }
+        PolicyCmd::Push { cluster, bundle } => {
+            let f = ClusterFile::load(&cluster.cluster)?;
+            let text = std::fs::read_to_string(&bundle)
+                .with_context(|| format!("reading {}", bundle.display()))?;
+            let signed: SignedBundle =
+                serde_json::from_str(&text).context("not a SignedBundle JSON")?;
+            let p = f.client()?.put_policy(&signed).await?;
+            println!("{}", serde_json::to_string_pretty(&p)?);
+        }
+    }
+    Ok(())
+}
+
+async fn mode_cmd(what: ModeCmd) -> Result<()> {
+    let ModeCmd::Set {
+        cluster,
+        mode,
+        reason,
+        minutes,
+        seq,
+        keys,
+    } = what;
+    let f = ClusterFile::load(&cluster.cluster)?;
+    let mode: tessera_policy::Mode = mode.parse().map_err(anyhow::Error::msg)?;
+    let admins = if keys.is_empty() {
+        vec![f.admin()?]
+    } else {
+        keys.iter()
+            .map(|k| governance::read_key(k))
+            .collect::<Result<Vec<_>>>()?
+    };
+    let client = f.client()?;
+    let policy = client.policy().await?;
+    let now = now_unix();
+    let change = governance::mode_change(
+        &policy.tenant,
+        seq.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(now)
+        }),
+        mode,
+        &reason,
+        now,
+        minutes.saturating_mul(60),
+        &admins,
+    );
+    let p = client.put_mode(&change).await?;
+    println!("{}", serde_json::to_string_pretty(&p)?);
+    Ok(())
 }
 
 fn parse_group(g: &str) -> Result<(u16, u16)> {

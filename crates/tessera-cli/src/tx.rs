@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tessera_chains::{SchemeId, SignedTransaction, WalletKey};
 use tessera_client::Client;
-use tessera_proto::api::{PayloadInput, TransactionInfo};
+use tessera_proto::api::{PayloadInput, RequestState, TransactionInfo};
 use tessera_wire::OperatorKey;
 
 /// Where a transaction goes: wallet, chain, network and derivation path.
@@ -95,16 +95,77 @@ pub async fn sign(
             input,
         )
         .await?;
+    if t.state == RequestState::AwaitingApprovals {
+        return Ok(t);
+    }
+    finish(client, target, t).await
+}
+
+/// A finished request: the signed transaction, checked locally; any other end is an error
+/// naming the state and the reason (a policy denial names the deciding policies).
+pub async fn finish(
+    client: &Client,
+    target: &Target,
+    t: TransactionInfo,
+) -> Result<TransactionInfo> {
     let Some(signed) = &t.signed else {
-        let e = t
+        let reason = t
             .error
             .as_ref()
             .map(|e| format!("{}: {}", e.code, e.message))
-            .unwrap_or_else(|| format!("{:?}", t.status));
-        bail!("signing failed: {e}");
+            .or_else(|| {
+                t.policy.as_ref().map(|p| {
+                    format!(
+                        "policy v{} {} ({}) {}",
+                        p.version,
+                        p.decision,
+                        p.policy_ids.join(", "),
+                        p.reasons.join("; ")
+                    )
+                })
+            })
+            .unwrap_or_default();
+        bail!(
+            "request {} is {}: {reason}",
+            t.request_id,
+            crate::governance::state_name(t.state)
+        );
     };
     verify_locally(client, target, &t, signed).await?;
     Ok(t)
+}
+
+/// Approves an awaiting request with `approver`, waits for it to finish (up to 5 minutes) and
+/// checks the signed transaction locally.
+pub async fn approve_and_finish(
+    client: &Client,
+    approver: &tessera_policy::SecretKey,
+    target: &Target,
+    t: TransactionInfo,
+) -> Result<TransactionInfo> {
+    crate::governance::decide(
+        client,
+        approver,
+        &t.request_id,
+        tessera_policy::ApprovalDecision::Approve,
+    )
+    .await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        let t = client
+            .transaction(&target.wallet, &t.request_id, Some(10_000))
+            .await?;
+        if t.state.is_final() {
+            return finish(client, target, t).await;
+        }
+        if std::time::Instant::now() > deadline {
+            bail!(
+                "request {} still {:?} after 5 minutes",
+                t.request_id,
+                t.state
+            );
+        }
+    }
 }
 
 /// Checks a signed transaction with this binary's own adapter and the wallet key at the path.
@@ -208,8 +269,13 @@ pub struct DemoTransaction {
     pub risk_flags: Vec<String>,
     /// Transaction id / hash.
     pub txid: Option<String>,
-    /// Request latency through the API (every signature of the transaction).
+    /// Request latency through the API (every signature of the transaction; with an approval,
+    /// the approval round trip included).
     pub latency_ms: f64,
+    /// The coordinator's policy decision and the deciding policies.
+    pub policy: String,
+    /// Approvals given (by the demo's approver key).
+    pub approvals: usize,
     /// Who verified it.
     pub verified_by: &'static str,
     /// Chain-specific signed result.
@@ -265,7 +331,7 @@ fn eth_erc20_spec(_own: &str, dest: &str) -> Value {
         "erc20_transfer": {
             "token": "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48",
             "to": dest,
-            "amount": "1500000"
+            "amount": "2500000000"
         }
     })
 }
@@ -278,7 +344,8 @@ fn sol_spec(_own: &str, dest: &str) -> Value {
 }
 
 /// The demo's transactions: BTC P2WPKH with each ECDSA profile, BTC P2TR, an ETH EIP-1559
-/// native transfer and an ERC-20 transfer with each ECDSA profile, a SOL transfer.
+/// native transfer and an ERC-20 transfer with each ECDSA profile, a SOL transfer. The ERC-20
+/// transfers (2,500 USDC) are above the local-dev policy's tier and need one approver.
 pub fn demo_cases() -> Vec<DemoCase> {
     let mut v = Vec::new();
     for s in [SchemeId::EcdsaDkls23, SchemeId::EcdsaCggmp24] {
@@ -322,6 +389,7 @@ pub fn demo_cases() -> Vec<DemoCase> {
 pub async fn run_demo_case(
     client: &Client,
     operator: &OperatorKey,
+    approver: &tessera_policy::SecretKey,
     wallet_id: &str,
     case: &DemoCase,
 ) -> Result<DemoTransaction> {
@@ -351,9 +419,21 @@ pub async fn run_demo_case(
         spec: (case.spec)(&own, &dest),
     };
     let t0 = std::time::Instant::now();
-    let t = sign(client, operator, &target, &input)
+    let context = || format!("{} transaction with the {} wallet", case.chain, case.scheme);
+    let mut t = sign(client, operator, &target, &input)
         .await
-        .with_context(|| format!("{} transaction with the {} wallet", case.chain, case.scheme))?;
+        .with_context(context)?;
+    let policy = t
+        .policy
+        .as_ref()
+        .map(|p| format!("{} ({})", p.decision, p.policy_ids.join(", ")))
+        .unwrap_or_default();
+    if t.state == RequestState::AwaitingApprovals {
+        t = approve_and_finish(client, approver, &target, t)
+            .await
+            .with_context(context)?;
+    }
+    let approvals = t.approvals.len();
     let latency_ms = t0.elapsed().as_secs_f64() * 1000.0;
     let signed = t
         .signed
@@ -369,6 +449,8 @@ pub async fn run_demo_case(
         risk_flags: t.intent.risk_flags.iter().map(|f| f.name()).collect(),
         txid: signed.txid.clone(),
         latency_ms,
+        policy,
+        approvals,
         verified_by: verifier(signed),
         signed: signed_fields(signed),
     })

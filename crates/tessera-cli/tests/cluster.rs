@@ -63,17 +63,25 @@ async fn all_schemes_sign_through_the_api_and_verify_independently() {
         }
     }
 
-    chain_transactions(&client, &op).await;
+    chain_transactions(&client, &op, &cluster.file.approver().unwrap()).await;
 }
 
-async fn chain_transactions(client: &tessera_client::Client, op: &tessera_wire::OperatorKey) {
+async fn chain_transactions(
+    client: &tessera_client::Client,
+    op: &tessera_wire::OperatorKey,
+    approver: &tessera_policy::SecretKey,
+) {
     let mut chains_seen = std::collections::BTreeSet::new();
     for case in tessera_cli::tx::demo_cases() {
-        let t = tessera_cli::tx::run_demo_case(client, op, &wallet_id(case.scheme), &case)
-            .await
-            .unwrap_or_else(|e| panic!("{} with {}: {e:#}", case.chain, case.scheme));
+        let t =
+            tessera_cli::tx::run_demo_case(client, op, approver, &wallet_id(case.scheme), &case)
+                .await
+                .unwrap_or_else(|e| panic!("{} with {}: {e:#}", case.chain, case.scheme));
         assert_eq!(t.chain, case.chain);
         assert!(!t.summary.is_empty());
+        // The local-dev policy: the 2,500 USDC transfers need (and got) one approval.
+        let token = t.summary.contains("USDC");
+        assert_eq!(t.approvals, usize::from(token), "{}", t.summary);
         match case.chain {
             "bitcoin" => {
                 let prevouts = t.signed["prevouts"].as_array().unwrap();

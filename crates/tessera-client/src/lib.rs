@@ -1,6 +1,8 @@
-//! A typed client of the coordinator's REST API, and the operator's side of authorization:
-//! every wallet creation and signature request is signed with the operator key before it is
-//! sent, and every signer checks that signature itself.
+//! A typed client of the coordinator's REST API, and the requester's and approver's sides of
+//! authorization: every wallet creation and signature request is signed with the operator
+//! (requester) key before it is sent, approvals are signed with the approver's key over an
+//! intent hash this client recomputed itself where it can, and every signer checks all of it
+//! again on its own.
 
 use std::time::Duration;
 
@@ -8,10 +10,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tessera_chains::{Parsed, Payload, WalletKey};
 use tessera_crypto::{SchemeId, SignMessage};
+use tessera_policy::{Approval, ApprovalDecision, ModeChange, SecretKey, SignedBundle};
 use tessera_proto::api::{
     ApiError, BuildTransaction, ClusterStatus, CreateTransaction, CreateWallet, DerivedKey,
-    EnrollSigner, MessageInput, PayloadInput, SessionInfo, SignRequest, SignerInfo,
-    TransactionInfo, TransactionPreview, WalletInfo,
+    EnrollSigner, MessageInput, PayloadInput, PolicyInfo, RequestInfo, RequestState, SessionInfo,
+    SignRequest, SignerInfo, TransactionInfo, TransactionPreview, WalletInfo,
 };
 use tessera_wire::{
     authorized_message, Action, Authorization, NodeId, OperatorKey, SignedIdentity,
@@ -44,8 +47,14 @@ pub enum ClientError {
     Invalid(String),
 }
 
-/// How long an authorization stays valid.
+/// How long an authorization stays valid (and so how long a request may wait for approvals).
 pub const AUTHORIZATION_TTL_SECS: u64 = 300;
+
+/// How long an approval stays valid by default.
+pub const APPROVAL_TTL_SECS: u64 = 300;
+
+/// How often [`Client::wait_request`] polls.
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
 /// A coordinator API client.
 #[derive(Clone)]
@@ -139,6 +148,15 @@ impl Client {
         body: &B,
     ) -> Result<T, ClientError> {
         self.send(self.http.post(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    async fn put<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.send(self.http.put(format!("{}{path}", self.base)).json(body))
             .await
     }
 
@@ -443,5 +461,222 @@ impl Client {
     pub async fn transactions(&self, wallet_id: &str) -> Result<Vec<TransactionInfo>, ClientError> {
         self.get(&format!("/v1/wallets/{wallet_id}/transactions"))
             .await
+    }
+
+    // ------------------------------------------------------------------ policy and mode
+
+    /// Installs a policy bundle at the coordinator, which pushes it to every signer (each
+    /// accepts it only if its own admins signed it). Re-sending the bundle in force is a no-op.
+    pub async fn put_policy(&self, bundle: &SignedBundle) -> Result<PolicyInfo, ClientError> {
+        self.put("/v1/policy", bundle).await
+    }
+
+    /// The policy version and mode in force, and which signers report the same version.
+    pub async fn policy(&self) -> Result<PolicyInfo, ClientError> {
+        self.get("/v1/policy").await
+    }
+
+    /// The policy bundle in force, with its admin signatures (`no_policy` if none).
+    pub async fn policy_bundle(&self) -> Result<SignedBundle, ClientError> {
+        self.get("/v1/policy/bundle").await
+    }
+
+    /// Applies an admin-signed operating-mode change (pushed to every signer).
+    pub async fn put_mode(&self, change: &ModeChange) -> Result<PolicyInfo, ClientError> {
+        self.put("/v1/mode", change).await
+    }
+
+    // ------------------------------------------------------------------ requests and approvals
+
+    /// Signing requests (transactions and digests), newest first, optionally in one state.
+    pub async fn requests(
+        &self,
+        state: Option<RequestState>,
+    ) -> Result<Vec<RequestInfo>, ClientError> {
+        match state {
+            Some(s) => {
+                let name = serde_json::to_value(s)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .ok_or_else(|| ClientError::Invalid("request state has no name".into()))?;
+                self.get(&format!("/v1/requests?state={name}")).await
+            }
+            None => self.get("/v1/requests").await,
+        }
+    }
+
+    /// One signing request.
+    pub async fn request(&self, request_id: &str) -> Result<RequestInfo, ClientError> {
+        self.get(&format!("/v1/requests/{}", path_segment(request_id)))
+            .await
+    }
+
+    /// Submits a signed approval or rejection.
+    pub async fn submit_approval(
+        &self,
+        request_id: &str,
+        approval: &Approval,
+    ) -> Result<RequestInfo, ClientError> {
+        self.post(
+            &format!("/v1/requests/{}/approvals", path_segment(request_id)),
+            approval,
+        )
+        .await
+    }
+
+    /// The intent hash an approver of `info` signs, recomputed here where possible: for a
+    /// transaction, this client fetches the raw payload and parses it with its **own** chain
+    /// adapter (against the wallet key at the request's path), and refuses if the coordinator
+    /// reported another hash or intent. A request without chain payload has no intent to
+    /// recompute: its hash binds the wallet, path and messages the requester authorized, and
+    /// the signers check that binding themselves (for a raw digest nobody can see what is
+    /// signed: its summary says so).
+    pub async fn verified_intent_hash(&self, info: &RequestInfo) -> Result<[u8; 32], ClientError> {
+        let reported: [u8; 32] = hex::decode(&info.intent_hash)
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(|| {
+                ClientError::Invalid("the reported intent hash is not 32 bytes".into())
+            })?;
+        if info.kind != "transaction" {
+            return Ok(reported);
+        }
+        let tx = self
+            .transaction(&info.wallet_id, &info.request_id, None)
+            .await?;
+        let input = PayloadInput::Hex {
+            format: tx.payload.format.clone(),
+            data: hex::encode(&tx.payload.bytes),
+        };
+        let (_, parsed) = self
+            .parse_local(&info.wallet_id, &tx.chain, &tx.network, &tx.path, &input)
+            .await?;
+        let own = parsed.intent_hash()?;
+        if own != reported || info.intent.as_ref() != Some(&parsed.intent) {
+            return Err(ClientError::Invalid(format!(
+                "the coordinator reports intent hash {}, but the payload parsed here yields {}: \
+                 not approving",
+                info.intent_hash,
+                hex::encode(own)
+            )));
+        }
+        Ok(own)
+    }
+
+    /// Signs an approval (or rejection) of `info` with `approver`, over the intent hash from
+    /// [`verified_intent_hash`](Self::verified_intent_hash) and the policy version the request
+    /// was evaluated under, valid for `ttl_secs`.
+    pub async fn approval(
+        &self,
+        approver: &SecretKey,
+        info: &RequestInfo,
+        decision: ApprovalDecision,
+        ttl_secs: u64,
+    ) -> Result<Approval, ClientError> {
+        let hash = self.verified_intent_hash(info).await?;
+        let version = info.policy.as_ref().map(|p| p.version).ok_or_else(|| {
+            ClientError::Invalid(format!("request {} has no policy outcome", info.request_id))
+        })?;
+        Ok(Approval::sign(
+            approver,
+            &info.request_id,
+            hash,
+            version,
+            decision,
+            now_unix() + ttl_secs,
+        ))
+    }
+
+    /// Fetches a request, signs `decision` on it with `approver` (see
+    /// [`approval`](Self::approval)) and submits it.
+    pub async fn decide(
+        &self,
+        approver: &SecretKey,
+        request_id: &str,
+        decision: ApprovalDecision,
+    ) -> Result<RequestInfo, ClientError> {
+        let info = self.request(request_id).await?;
+        let approval = self
+            .approval(approver, &info, decision, APPROVAL_TTL_SECS)
+            .await?;
+        self.submit_approval(request_id, &approval).await
+    }
+
+    /// Polls a request until it is final (`until_final`), or until it is final or awaiting
+    /// approvals, for at most `timeout` (then returns it as it is).
+    pub async fn wait_request(
+        &self,
+        request_id: &str,
+        until_final: bool,
+        timeout: Duration,
+    ) -> Result<RequestInfo, ClientError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let info = self.request(request_id).await?;
+            let settled = info.state.is_final()
+                || (!until_final && info.state == RequestState::AwaitingApprovals);
+            if settled || tokio::time::Instant::now() >= deadline {
+                return Ok(info);
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    // ------------------------------------------------------------------ audit
+
+    /// The coordinator's audit log as JSON Lines (verify it with
+    /// `tessera_audit::verify_export`).
+    pub async fn audit_export(&self) -> Result<String, ClientError> {
+        let resp = self
+            .http
+            .get(format!("{}/v1/audit/export", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        let status = resp.status();
+        let body = resp
+            .text()
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        if status.is_success() {
+            return Ok(body);
+        }
+        let err: ApiError = serde_json::from_str(&body).unwrap_or(ApiError {
+            error: "http".into(),
+            message: body,
+            field: None,
+        });
+        Err(ClientError::Api {
+            status: status.as_u16(),
+            code: err.error,
+            message: err.message,
+            field: err.field,
+        })
+    }
+}
+
+/// Percent-encodes a request id for use as one path segment.
+fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_segment;
+
+    #[test]
+    fn path_segments_escape_everything_but_unreserved() {
+        assert_eq!(path_segment("abc-1_2.3~"), "abc-1_2.3~");
+        assert_eq!(path_segment("tx#0/a b"), "tx%230%2Fa%20b");
+        assert_eq!(path_segment("é"), "%C3%A9");
     }
 }

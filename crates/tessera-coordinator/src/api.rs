@@ -1,5 +1,7 @@
-//! The REST API (`/v1`), health endpoints, metrics and the signer link endpoint.
+//! The REST API (`/v1`), server-sent request events, the approvals console page, health
+//! endpoints, metrics and the signer link endpoint.
 
+use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -7,17 +9,20 @@ use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{SinkExt, Stream, StreamExt};
 use serde::Deserialize;
+use tessera_policy::{Approval, ModeChange, SignedBundle};
 use tessera_proto::api::{
     ApiError, BuildTransaction, ClusterStatus, CreateTransaction, CreateWallet, EnrollSigner,
-    SignRequest, SignerInfo, TransactionInfo, TransactionPreview,
+    PolicyInfo, RequestInfo, RequestState, SessionStatus, SignRequest, SignerInfo, TransactionInfo,
+    TransactionPreview,
 };
 use tessera_proto::link::{self, FromSigner, ToSigner, LINK_VERSION};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::coordinator::{CoordError, Coordinator};
 use crate::store::SignerRecord;
@@ -25,6 +30,15 @@ use tessera_chains::ChainError;
 
 /// The OpenAPI document served at `/v1/openapi.json`.
 pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// The approvals console (a single self-contained page), served at `/console`.
+pub const CONSOLE_HTML: &str = include_str!("console.html");
+
+/// Content Security Policy of the console: nothing but its own inline script and style, API
+/// calls to this origin only, no framing, no forms posting elsewhere.
+pub const CONSOLE_CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; \
+style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; \
+form-action 'none'; frame-ancestors 'none'";
 
 /// Largest link frame accepted (a cggmp24 aux-info round is a few hundred KB).
 const MAX_FRAME: usize = 16 << 20;
@@ -52,12 +66,21 @@ pub fn router(c: Coordinator) -> Router {
         .route("/v1/sessions", get(list_sessions))
         .route("/v1/sessions/{id}", get(get_session))
         .route("/v1/status", get(status))
+        .route("/v1/policy", get(get_policy).put(put_policy))
+        .route("/v1/policy/bundle", get(get_policy_bundle))
+        .route("/v1/mode", axum::routing::put(put_mode))
+        .route("/v1/requests", get(list_requests))
+        .route("/v1/requests/{id}", get(get_request))
+        .route("/v1/requests/{id}/approvals", post(submit_approval))
+        .route("/v1/events", get(events))
+        .route("/v1/audit/export", get(audit_export))
         .route_layer(middleware::from_fn_with_state(c.clone(), require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .route("/v1/openapi.json", get(openapi))
+        .route("/console", get(console))
         .route("/v1/link", get(link_upgrade))
         .merge(authed)
         .fallback(|| async {
@@ -104,6 +127,22 @@ impl IntoResponse for CoordError {
             }
             CoordError::Chain(ChainError::Malformed { .. }) => StatusCode::BAD_REQUEST,
             CoordError::Chain(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            CoordError::AuthorizationInvalid(_) | CoordError::AuthorizationExpired(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            CoordError::NoPolicy(_) | CoordError::NotAwaiting(_) => StatusCode::CONFLICT,
+            CoordError::Bundle(tessera_policy::BundleError::StaleVersion { .. })
+            | CoordError::Bundle(tessera_policy::BundleError::TenantMismatch { .. })
+            | CoordError::Mode(tessera_policy::ModeError::StaleSequence { .. }) => {
+                StatusCode::CONFLICT
+            }
+            CoordError::Bundle(_)
+            | CoordError::Mode(_)
+            | CoordError::ApprovalInvalid(_)
+            | CoordError::ApprovalExpired(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            CoordError::NotAnApprover(_) => StatusCode::FORBIDDEN,
+            // Logged once where the append failed.
+            CoordError::Audit(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let field = match &self {
             CoordError::Chain(e) => e.field().map(str::to_string),
@@ -258,10 +297,10 @@ async fn sign(
         .sign(&id, req, wait)
         .await
         .map_err(IntoResponse::into_response)?;
-    let status = if wait {
-        StatusCode::OK
-    } else {
+    let status = if s.status == SessionStatus::Running {
         StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
     };
     Ok((status, Json(s)).into_response())
 }
@@ -290,7 +329,7 @@ async fn create_transaction(
         .create_transaction(&id, req, wait)
         .await
         .map_err(IntoResponse::into_response)?;
-    let status = if wait {
+    let status = if t.state.is_final() {
         StatusCode::OK
     } else {
         StatusCode::ACCEPTED
@@ -369,6 +408,115 @@ async fn status(State(c): State<Coordinator>) -> Result<Json<ClusterStatus>, Coo
         wallets: c.store().wallets()?.len() as u32,
         running_sessions: c.hub().live_count() as u32,
     }))
+}
+
+// ---------------------------------------------------------------------- policy and requests
+
+async fn get_policy(State(c): State<Coordinator>) -> Result<Json<PolicyInfo>, CoordError> {
+    Ok(Json(c.policy_info()?))
+}
+
+async fn get_policy_bundle(State(c): State<Coordinator>) -> Result<Json<SignedBundle>, CoordError> {
+    c.policy_bundle().map(Json).ok_or_else(|| {
+        CoordError::NoPolicy("no policy bundle is installed (PUT /v1/policy)".into())
+    })
+}
+
+async fn put_policy(
+    State(c): State<Coordinator>,
+    req: Result<Json<SignedBundle>, JsonRejection>,
+) -> Result<Json<PolicyInfo>, Response> {
+    let Json(bundle) = req.map_err(rejected)?;
+    c.put_policy(bundle)
+        .map(Json)
+        .map_err(IntoResponse::into_response)
+}
+
+async fn put_mode(
+    State(c): State<Coordinator>,
+    req: Result<Json<ModeChange>, JsonRejection>,
+) -> Result<Json<PolicyInfo>, Response> {
+    let Json(change) = req.map_err(rejected)?;
+    c.put_mode(change)
+        .map(Json)
+        .map_err(IntoResponse::into_response)
+}
+
+#[derive(Deserialize)]
+struct RequestsQuery {
+    state: Option<RequestState>,
+    limit: Option<u32>,
+}
+
+async fn list_requests(
+    State(c): State<Coordinator>,
+    q: Result<Query<RequestsQuery>, QueryRejection>,
+) -> Result<Json<Vec<RequestInfo>>, Response> {
+    let Query(q) = q.map_err(rejected)?;
+    c.requests(q.state, q.limit.unwrap_or(100))
+        .map(Json)
+        .map_err(IntoResponse::into_response)
+}
+
+async fn get_request(
+    State(c): State<Coordinator>,
+    Path(id): Path<String>,
+) -> Result<Json<RequestInfo>, CoordError> {
+    Ok(Json(c.request(&id)?))
+}
+
+async fn submit_approval(
+    State(c): State<Coordinator>,
+    Path(id): Path<String>,
+    req: Result<Json<Approval>, JsonRejection>,
+) -> Result<Json<RequestInfo>, Response> {
+    let Json(approval) = req.map_err(rejected)?;
+    c.submit_approval(&id, approval)
+        .map(Json)
+        .map_err(IntoResponse::into_response)
+}
+
+/// `GET /v1/events`: every request state change as an SSE event named `request` with a
+/// `RequestEvent` JSON body. A client that falls behind gets a `lagged` event (with the number
+/// of changes it missed) and should re-read `GET /v1/requests`.
+async fn events(
+    State(c): State<Coordinator>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let rx = c.subscribe();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        let event = match rx.recv().await {
+            Ok(ev) => SseEvent::default()
+                .event("request")
+                .json_data(&ev)
+                .unwrap_or_else(|_| SseEvent::default().comment("unencodable event")),
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                SseEvent::default().event("lagged").data(n.to_string())
+            }
+            Err(broadcast::error::RecvError::Closed) => return None,
+        };
+        Some((Ok(event), rx))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+async fn audit_export(State(c): State<Coordinator>) -> Result<Response, CoordError> {
+    let body = c.audit_export()?;
+    Ok(([(header::CONTENT_TYPE, "application/jsonl")], body).into_response())
+}
+
+async fn console() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, CONSOLE_CSP),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::X_FRAME_OPTIONS, "DENY"),
+        ],
+        CONSOLE_HTML,
+    )
+        .into_response()
 }
 
 // ---------------------------------------------------------------------- signer link
@@ -456,6 +604,7 @@ async fn serve_link(c: Coordinator, mut socket: WebSocket) {
     let (tx, mut rx) = mpsc::unbounded_channel::<ToSigner>();
     let conn = c.hub().connect(node, tx, status);
     tracing::info!(node = %node, "signer linked");
+    c.on_signer_linked(&node);
     let (mut sink, mut stream) = socket.split();
     let writer = async move {
         while let Some(frame) = rx.recv().await {
@@ -473,7 +622,7 @@ async fn serve_link(c: Coordinator, mut socket: WebSocket) {
         while let Some(msg) = stream.next().await {
             match msg {
                 Ok(WsMessage::Binary(b)) => match link::decode::<FromSigner>(&b) {
-                    Ok(frame) => hub_c.hub().on_frame(node, frame),
+                    Ok(frame) => hub_c.on_signer_frame(node, frame),
                     Err(e) => {
                         tracing::warn!(node = %node, error = %e, "malformed frame from signer; link closed");
                         break;

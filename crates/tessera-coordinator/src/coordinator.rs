@@ -1,33 +1,39 @@
 //! Session orchestration: key generation, signing (from the presignature pool or the full
-//! protocol, with retries on another signer subset), and pool refills.
+//! protocol, with retries on another signer subset), and pool refills. The request lifecycle
+//! (policy, approvals, expiry, audit) is in [`crate::lifecycle`].
 //!
 //! The coordinator is trusted for liveness only. It checks requests early to give clear errors,
 //! but every signer re-checks everything itself.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
+use tessera_audit::{AuditLog, RefusalReason};
 use tessera_chains::{ChainError, Payload, Registry, WalletKey};
 use tessera_crypto::{
     hd, scheme, DerivationPath, PartialSignature, PresignPublic, PublicKey, SchemeId, SignMessage,
     Signature, ThresholdParams,
 };
+use tessera_policy::{BundleError, MemoryLedger, ModeError};
 use tessera_proto::api::{
     BuildTransaction, CreateTransaction, CreateWallet, DerivedKey, MessageInput, PayloadInput,
-    SessionError, SessionInfo, SessionKind, SessionStatus, SignPath, SignRequest, TransactionInfo,
-    TransactionPreview, WalletInfo, WalletStatus,
+    RequestEvent, RequestState, SessionError, SessionInfo, SessionKind, SessionStatus, SignPath,
+    SignRequest, TransactionInfo, TransactionPreview, WalletInfo, WalletStatus,
 };
 use tessera_proto::link::{Failure, FailureKind, Job, Member, Outcome, ToSigner, TxContext};
 use tessera_proto::Clock;
 use tessera_wire::{authorized_message, Action, NodeId};
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{broadcast, mpsc, watch, Notify};
 
 use crate::hub::{Event, Hub, Live, Relay};
+use crate::lifecycle::{
+    message_risk_flags, message_summary, state_after_failure, Admission, Grant, PolicyState,
+};
 use crate::metrics::{Metrics, OutcomeLabels, SessionLabels};
-use crate::store::{PoolEntry, SignerRecord, Store, StoreError};
+use crate::store::{PoolEntry, RequestBody, SignerRecord, Store, StoreError};
 
 /// Source of random bytes (session ids, link challenges); injectable for simulation.
 pub trait Entropy: Send + Sync + 'static {
@@ -104,6 +110,36 @@ pub enum CoordError {
     /// The chain adapter refused the payload (400 / 422, naming the field).
     #[error("{0}")]
     Chain(#[from] ChainError),
+    /// The requester's authorization does not verify (400).
+    #[error("{0}")]
+    AuthorizationInvalid(String),
+    /// The requester's authorization has expired (400).
+    #[error("{0}")]
+    AuthorizationExpired(String),
+    /// No policy bundle is installed: nothing can be evaluated, so nothing signs (409).
+    #[error("{0}")]
+    NoPolicy(String),
+    /// A policy bundle was refused (409 for a stale version or another tenant, else 422).
+    #[error("policy bundle refused: {0}")]
+    Bundle(#[from] BundleError),
+    /// A mode change was refused (409 for a stale sequence number, else 422).
+    #[error("mode change refused: {0}")]
+    Mode(#[from] ModeError),
+    /// An approval is forged, for another request, intent or policy version (422).
+    #[error("{0}")]
+    ApprovalInvalid(String),
+    /// An approval has expired (422).
+    #[error("{0}")]
+    ApprovalExpired(String),
+    /// The approver is in none of the roles the request's quorum needs (403).
+    #[error("{0}")]
+    NotAnApprover(String),
+    /// The request is not awaiting approvals (409).
+    #[error("{0}")]
+    NotAwaiting(String),
+    /// The audit log refused an entry; the action was not taken (500, fail closed).
+    #[error("audit log unavailable: {0}")]
+    Audit(String),
 }
 
 impl CoordError {
@@ -117,6 +153,26 @@ impl CoordError {
             CoordError::Unavailable(_) => "not_enough_signers",
             CoordError::Store(_) => "internal",
             CoordError::Chain(e) => e.code(),
+            CoordError::AuthorizationInvalid(_) => "authorization_invalid",
+            CoordError::AuthorizationExpired(_) => "authorization_expired",
+            CoordError::NoPolicy(_) => "no_policy",
+            CoordError::Bundle(e) => match e {
+                BundleError::StaleVersion { .. } => "stale_version",
+                BundleError::TenantMismatch { .. } => "tenant_mismatch",
+                BundleError::QuorumNotMet { .. }
+                | BundleError::BadSignature { .. }
+                | BundleError::UnknownAdmin { .. } => "bundle_signatures_invalid",
+                _ => "bundle_invalid",
+            },
+            CoordError::Mode(e) => match e {
+                ModeError::StaleSequence { .. } => "stale_sequence",
+                _ => "mode_invalid",
+            },
+            CoordError::ApprovalInvalid(_) => "approval_invalid",
+            CoordError::ApprovalExpired(_) => "approval_expired",
+            CoordError::NotAnApprover(_) => "not_an_approver",
+            CoordError::NotAwaiting(_) => "not_awaiting_approvals",
+            CoordError::Audit(_) => "audit_unavailable",
         }
     }
 }
@@ -130,8 +186,21 @@ struct AttemptError {
     culprits: Vec<NodeId>,
     /// Nodes that failed, refused or dropped (excluded from the retry).
     failed: Vec<NodeId>,
-    /// Retrying cannot help (unauthorized, replayed).
+    /// Retrying cannot help (unauthorized, replayed, a policy refusal).
     fatal: bool,
+    /// A signer refused the request (for the audit log).
+    refusal: Option<RefusalReason>,
+}
+
+/// What one signing attempt needs.
+struct AttemptCtx<'a> {
+    wallet: &'a WalletInfo,
+    roster: &'a [Member],
+    req: &'a SignRequest,
+    message: &'a SignMessage,
+    path: &'a DerivationPath,
+    transaction: Option<TxContext>,
+    grant: &'a Grant,
 }
 
 pub(crate) struct Inner {
@@ -148,7 +217,21 @@ pub(crate) struct Inner {
     refilling: Mutex<HashSet<String>>,
     rotate: AtomicUsize,
     /// Chain adapters, to parse payloads early (signers parse them again themselves).
-    chains: Registry,
+    pub(crate) chains: Registry,
+    /// The coordinator's audit log.
+    pub(crate) audit: Arc<AuditLog>,
+    /// Set once an audit append failed (logged once, then every failure stays quiet).
+    pub(crate) audit_failed: AtomicBool,
+    /// The policy bundle and mode change in force.
+    pub(crate) policy: RwLock<PolicyState>,
+    /// What this coordinator saw signed, for its own (early) velocity checks.
+    pub(crate) ledger: Mutex<MemoryLedger>,
+    /// Request state changes, for `GET /v1/events`.
+    pub(crate) events: broadcast::Sender<RequestEvent>,
+    /// Serializes request state changes (approvals, expiry, re-evaluation, policy changes).
+    pub(crate) transitions: Mutex<()>,
+    /// The expiry task is running.
+    pub(crate) expiring: AtomicBool,
 }
 
 /// The coordinator. Cheap to clone.
@@ -157,7 +240,7 @@ pub struct Coordinator {
     pub(crate) inner: Arc<Inner>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -169,15 +252,18 @@ fn valid_id(s: &str) -> bool {
 }
 
 impl Coordinator {
-    /// A coordinator over `store`.
+    /// A coordinator over `store`, appending to `audit` (see [`crate::open_audit_log`]). Loads
+    /// the policy bundle and mode change in force and rebuilds the velocity ledger from the
+    /// store.
     pub fn new(
         config: Config,
         store: Arc<dyn Store>,
+        audit: Arc<AuditLog>,
         clock: Arc<dyn Clock>,
         entropy: Arc<dyn Entropy>,
     ) -> Self {
         let metrics = Arc::new(Metrics::new());
-        Coordinator {
+        let c = Coordinator {
             inner: Arc::new(Inner {
                 hub: Hub::new(metrics.clone(), clock.clone()),
                 config,
@@ -190,8 +276,17 @@ impl Coordinator {
                 refilling: Mutex::new(HashSet::new()),
                 rotate: AtomicUsize::new(0),
                 chains: tessera_chains::registry(),
+                audit,
+                audit_failed: AtomicBool::new(false),
+                policy: RwLock::new(PolicyState::default()),
+                ledger: Mutex::new(MemoryLedger::new()),
+                events: broadcast::channel(1024).0,
+                transitions: Mutex::new(()),
+                expiring: AtomicBool::new(false),
             }),
-        }
+        };
+        c.load_state();
+        c
     }
 
     /// Settings.
@@ -214,13 +309,17 @@ impl Coordinator {
         &self.inner.metrics
     }
 
-    /// Starts pool refills for every ready wallet (call once at startup, inside a runtime).
+    /// Starts pool refills for every ready wallet and the expiry of requests awaiting
+    /// approvals; marks requests a previous run left signing as failed (`interrupted`). Call
+    /// once at startup, inside a runtime.
     pub fn resume(&self) -> Result<(), CoordError> {
         for w in self.inner.store.wallets()? {
             if w.status == WalletStatus::Ready {
                 self.ensure_refill(&w);
             }
         }
+        self.fail_interrupted()?;
+        self.start_expiry();
         Ok(())
     }
 
@@ -387,6 +486,7 @@ impl Coordinator {
                     culprits: Vec::new(),
                     failed: Vec::new(),
                     fatal: true,
+                    refusal: None,
                 }),
             }
         });
@@ -470,7 +570,12 @@ impl Coordinator {
 
     // ------------------------------------------------------------------ signing
 
-    /// Accepts a signature request and starts it. With `wait`, returns once it finished.
+    /// Accepts a signature request for a digest or message without chain payload: checks it
+    /// and its authorization, evaluates the policy (the requester is the authorization's key)
+    /// and audits the decision. Allowed: signing starts (with `wait`, this returns once it
+    /// finished). Needs approvals: the request waits for them (`GET /v1/requests/{id}`), and the
+    /// session record stays `running`. Denied: the request is stored as rejected and the session
+    /// record as failed (`policy_denied`).
     pub async fn sign(
         &self,
         wallet_id: &str,
@@ -497,18 +602,57 @@ impl Coordinator {
                 "request_id differs from the authorization's".into(),
             ));
         }
-        let record = self.new_sign_record(wallet_id, &req.request_id, &req.path, pk)?;
-        if wait {
-            Ok(self.run_sign(wallet, req, message, record, None).await)
-        } else {
-            self.waiter(&record.session_id);
-            let me = self.clone();
-            let r = record.clone();
-            tokio::spawn(async move {
-                me.run_sign(wallet, req, message, r, None).await;
-            });
-            Ok(record)
+        let requester = self.check_authorization(&req.authorization)?;
+        let id = request_session_id(wallet_id, &req.request_id);
+        if let Some(existing) = self.inner.store.session(&id)? {
+            return Err(CoordError::Conflict(format!(
+                "request {} was already submitted (session {}, {:?})",
+                req.request_id, existing.session_id, existing.status
+            )));
         }
+        let intent_hash = expected
+            .intent_hash()
+            .ok_or_else(|| CoordError::Invalid("not a signing authorization".into()))?;
+        // Admission is one step under the transitions lock, so a policy change cannot slip
+        // between the decision and the stored record.
+        let (rec, grant, record) = {
+            let _g = lock(&self.inner.transitions);
+            self.check_new_request(&req.request_id)?;
+            let (rec, grant) = self.decide(Admission {
+                wallet_id,
+                requester,
+                intent: None,
+                messages: std::slice::from_ref(&message),
+                intent_hash,
+                summary: message_summary(wallet_id, &req.path, &message),
+                risk_flags: message_risk_flags(&message),
+                body: RequestBody::Sign(req.clone()),
+            })?;
+            self.insert_request(&rec)?;
+            let mut record = self.new_sign_record(wallet_id, &req.request_id, &req.path, pk)?;
+            if rec.state.is_final() {
+                record.status = SessionStatus::Failed;
+                record.error = rec.error.clone();
+                record.finished_at_ms = Some(self.inner.clock.now_ms());
+                self.inner.store.put_session(&record)?;
+            } else {
+                self.waiter(&record.session_id);
+            }
+            self.emit(&rec);
+            (rec, grant, record)
+        };
+        if rec.state != RequestState::Signing {
+            return Ok(record);
+        }
+        if wait {
+            self.execute(rec, grant).await;
+            return Ok(self.inner.store.session(&id)?.unwrap_or(record));
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            me.execute(rec, grant).await;
+        });
+        Ok(record)
     }
 
     /// Stores a new, running sign-request record; one per (wallet, request id).
@@ -549,25 +693,29 @@ impl Coordinator {
         Ok(record)
     }
 
-    async fn run_sign(
+    /// Signs one message, retrying on other signer subsets, and returns the finished record
+    /// (not yet stored: the caller stores it with [`Coordinator::finish`] or through the
+    /// request lifecycle). Signer refusals are audited as they arrive.
+    pub(crate) async fn run_sign(
         &self,
         wallet: WalletInfo,
         req: SignRequest,
         message: SignMessage,
         mut record: SessionInfo,
         tx: Option<TxContext>,
+        grant: &Grant,
     ) -> SessionInfo {
         let started = self.inner.clock.now_ms();
         let roster = match self.members(&wallet.signers) {
             Ok(r) => r,
             Err(e) => {
-                return self.fail_record(record, "internal", e.to_string(), Vec::new());
+                return self.failed_record(record, "internal", e.to_string(), Vec::new());
             }
         };
         let path = match DerivationPath::parse(&req.path) {
             Ok(p) => p,
             Err(e) => {
-                return self.fail_record(record, "invalid_request", e.to_string(), Vec::new())
+                return self.failed_record(record, "invalid_request", e.to_string(), Vec::new())
             }
         };
         let mut excluded: HashSet<NodeId> = HashSet::new();
@@ -595,34 +743,23 @@ impl Coordinator {
                 None
             };
             self.inner.pool_changed.notify_waiters();
+            let attempt_ctx = AttemptCtx {
+                wallet: &wallet,
+                roster: &roster,
+                req: &req,
+                message: &message,
+                path: &path,
+                transaction: tx.clone(),
+                grant,
+            };
             let result = match entry {
                 Some(entry) => {
                     record.sign_path = Some(SignPath::Presigned);
-                    self.sign_presigned(
-                        &wallet,
-                        &roster,
-                        &req,
-                        &message,
-                        &path,
-                        entry,
-                        &mut record,
-                        tx.clone(),
-                    )
-                    .await
+                    self.sign_presigned(&attempt_ctx, entry, &mut record).await
                 }
                 None => {
                     record.sign_path = Some(SignPath::Full);
-                    self.sign_full(
-                        &wallet,
-                        &roster,
-                        &req,
-                        &message,
-                        &path,
-                        &excluded,
-                        &mut record,
-                        tx.clone(),
-                    )
-                    .await
+                    self.sign_full(&attempt_ctx, &excluded, &mut record).await
                 }
             };
             match result {
@@ -639,7 +776,6 @@ impl Coordinator {
                             kind: "request".into(),
                         })
                         .observe((self.inner.clock.now_ms() - started) as f64 / 1000.0);
-                    self.finish(&record);
                     return record;
                 }
                 Err(e) => {
@@ -651,6 +787,15 @@ impl Coordinator {
                         "signing attempt failed: {}",
                         e.message
                     );
+                    if let Some(reason) = &e.refusal {
+                        self.audit_refusal(
+                            &req.authorization.request_id,
+                            reason.clone(),
+                            e.failed.first(),
+                            e.code,
+                            &e.message,
+                        );
+                    }
                     excluded.extend(e.failed.iter().copied());
                     excluded.extend(e.culprits.iter().copied());
                     let fatal = e.fatal;
@@ -667,11 +812,12 @@ impl Coordinator {
             culprits: Vec::new(),
             failed: Vec::new(),
             fatal: true,
+            refusal: None,
         });
-        self.fail_record(record, e.code, e.message, e.culprits)
+        self.failed_record(record, e.code, e.message, e.culprits)
     }
 
-    fn fail_record(
+    fn failed_record(
         &self,
         mut record: SessionInfo,
         code: &str,
@@ -681,37 +827,33 @@ impl Coordinator {
         record.status = SessionStatus::Failed;
         record.error = Some(failed(code, message, culprits));
         record.finished_at_ms = Some(self.inner.clock.now_ms());
-        self.finish(&record);
         record
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn sign_presigned(
         &self,
-        wallet: &WalletInfo,
-        roster: &[Member],
-        req: &SignRequest,
-        message: &SignMessage,
-        path: &DerivationPath,
+        a: &AttemptCtx<'_>,
         entry: PoolEntry,
         record: &mut SessionInfo,
-        transaction: Option<TxContext>,
     ) -> Result<Signature, AttemptError> {
+        let wallet = a.wallet;
         let parts = entry.public.signers().to_vec();
         record.participants = nodes(wallet, &parts);
         let job = Job::SignPresigned {
             presignature: entry.public.id(),
-            message: message.clone(),
-            path: req.path.clone(),
-            authorization: req.authorization.clone(),
-            transaction,
+            message: a.message.clone(),
+            path: a.req.path.clone(),
+            authorization: a.req.authorization.clone(),
+            transaction: a.transaction.clone(),
+            policy_version: a.grant.policy_version,
+            approvals: a.grant.approvals.clone(),
         };
         let session = self.random_id();
         let outcomes = self
             .run_session(
                 session,
                 wallet,
-                roster,
+                a.roster,
                 &parts,
                 job,
                 self.inner.config.sign_timeout,
@@ -727,28 +869,24 @@ impl Coordinator {
         let pk = wallet_key(wallet).map_err(internal_attempt)?;
         let (cc, _) = chain_code(wallet).map_err(internal_attempt)?;
         scheme(wallet.scheme)
-            .combine(&pk, &cc, &entry.public, &partials, message, path)
+            .combine(&pk, &cc, &entry.public, &partials, a.message, a.path)
             .map_err(|e| AttemptError {
                 code: "protocol_abort",
                 message: format!("combining partial signatures failed: {e}"),
                 culprits: nodes(wallet, &e.culprits()),
                 failed: nodes(wallet, &e.culprits()),
                 fatal: false,
+                refusal: None,
             })
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn sign_full(
         &self,
-        wallet: &WalletInfo,
-        roster: &[Member],
-        req: &SignRequest,
-        message: &SignMessage,
-        path: &DerivationPath,
+        a: &AttemptCtx<'_>,
         excluded: &HashSet<NodeId>,
         record: &mut SessionInfo,
-        transaction: Option<TxContext>,
     ) -> Result<Signature, AttemptError> {
+        let wallet = a.wallet;
         let parts = self.pick(wallet, excluded).ok_or_else(|| AttemptError {
             code: "not_enough_signers",
             message: format!(
@@ -758,29 +896,31 @@ impl Coordinator {
             culprits: Vec::new(),
             failed: Vec::new(),
             fatal: true,
+            refusal: None,
         })?;
         record.participants = nodes(wallet, &parts);
         let job = Job::Sign {
             signers: parts.clone(),
-            message: message.clone(),
-            path: req.path.clone(),
-            authorization: req.authorization.clone(),
-            transaction,
+            message: a.message.clone(),
+            path: a.req.path.clone(),
+            authorization: a.req.authorization.clone(),
+            transaction: a.transaction.clone(),
+            policy_version: a.grant.policy_version,
+            approvals: a.grant.approvals.clone(),
         };
         let session = self.random_id();
         let outcomes = self
             .run_session(
                 session,
                 wallet,
-                roster,
+                a.roster,
                 &parts,
                 job,
                 self.inner.config.sign_timeout,
             )
             .await?;
         let (derived, _) =
-            derived_key(wallet, &req.path).map_err(|e| internal_attempt(e.to_string()))?;
-        let _ = path;
+            derived_key(wallet, &a.req.path).map_err(|e| internal_attempt(e.to_string()))?;
         let sig = outcomes
             .into_iter()
             .find_map(|(_, o)| match o {
@@ -789,13 +929,14 @@ impl Coordinator {
             })
             .ok_or_else(|| internal_attempt("no signature in the outcomes".into()))?;
         scheme(wallet.scheme)
-            .verify(&derived, message, &sig)
+            .verify(&derived, a.message, &sig)
             .map_err(|e| AttemptError {
                 code: "protocol_abort",
                 message: format!("the signers' signature does not verify: {e}"),
                 culprits: Vec::new(),
                 failed: Vec::new(),
                 fatal: false,
+                refusal: None,
             })?;
         Ok(sig)
     }
@@ -871,10 +1012,13 @@ impl Coordinator {
         self.parse_payload(&wallet, &req.chain, &req.network, &req.path, &req.payload)
     }
 
-    /// Accepts a chain payload for signing: parses it, checks the operator authorization covers
-    /// its intent hash, then signs each of its messages (one signing request each, retried like
-    /// any other) and assembles and independently verifies the signed transaction. With
-    /// `wait`, returns once done.
+    /// Accepts a chain payload for signing: parses it, checks the requester's authorization
+    /// covers its intent hash, evaluates the policy on the intent (the requester is the
+    /// authorization's key) and audits the decision. Allowed: signs each of its messages (one
+    /// signing request each, retried like any other) and assembles and independently verifies
+    /// the signed transaction; with `wait`, returns once done. Needs approvals: returns at once
+    /// in `awaiting_approvals`; signing starts when the quorum is met. Denied: stored and
+    /// returned as `rejected`.
     pub async fn create_transaction(
         &self,
         wallet_id: &str,
@@ -917,6 +1061,7 @@ impl Coordinator {
         for m in &parsed.messages {
             check_message(wallet.scheme, m)?;
         }
+        let requester = self.check_authorization(&req.authorization)?;
         let id = request_session_id(wallet_id, &req.request_id);
         if self.inner.store.transaction(&id)?.is_some() {
             return Err(CoordError::Conflict(format!(
@@ -924,64 +1069,99 @@ impl Coordinator {
                 req.request_id
             )));
         }
-        let record = TransactionInfo {
-            request_id: req.request_id.clone(),
-            wallet_id: wallet_id.to_string(),
-            chain: req.chain.clone(),
-            network: req.network.clone(),
-            path: req.path.clone(),
-            address: preview.address,
-            status: SessionStatus::Running,
-            intent: preview.intent,
-            summary: preview.summary,
-            intent_hash: preview.intent_hash,
-            payload: preview.payload,
-            sessions: Vec::new(),
-            signatures: Vec::new(),
-            signed: None,
-            error: None,
-            created_at_ms: self.inner.clock.now_ms(),
-            finished_at_ms: None,
-        };
-        self.inner
-            .store
-            .insert_transaction(&id, &record)
-            .map_err(|e| match e {
-                StoreError::Conflict => {
-                    CoordError::Conflict("transaction request already submitted".into())
-                }
-                e => e.into(),
+        let risk_flags = parsed.intent.risk_flags.iter().map(|f| f.name()).collect();
+        // Admission is one step under the transitions lock (see `sign`).
+        let (rec, grant, record) = {
+            let _g = lock(&self.inner.transitions);
+            self.check_new_request(&req.request_id)?;
+            let (rec, grant) = self.decide(Admission {
+                wallet_id,
+                requester,
+                intent: Some(&parsed.intent),
+                messages: &parsed.messages,
+                intent_hash: hash,
+                summary: preview.summary.clone(),
+                risk_flags,
+                body: RequestBody::Transaction(req.clone()),
             })?;
-        tracing::info!(
-            wallet = wallet_id,
-            request = %req.request_id,
-            chain = %req.chain,
-            "transaction request accepted: {}",
-            record.summary
-        );
-        if wait {
-            Ok(self
-                .run_transaction(wallet, req, parsed.messages, record, pk)
-                .await)
-        } else {
-            self.waiter(&tx_waiter(&id));
-            let me = self.clone();
-            let r = record.clone();
-            tokio::spawn(async move {
-                me.run_transaction(wallet, req, parsed.messages, r, pk)
-                    .await;
-            });
-            Ok(record)
+            let now = self.inner.clock.now_ms();
+            let record = TransactionInfo {
+                request_id: req.request_id.clone(),
+                wallet_id: wallet_id.to_string(),
+                chain: req.chain.clone(),
+                network: req.network.clone(),
+                path: req.path.clone(),
+                address: preview.address,
+                status: if rec.state.is_final() {
+                    SessionStatus::Failed
+                } else {
+                    SessionStatus::Running
+                },
+                intent: preview.intent,
+                summary: preview.summary,
+                intent_hash: preview.intent_hash,
+                payload: preview.payload,
+                sessions: Vec::new(),
+                signatures: Vec::new(),
+                signed: None,
+                error: rec.error.clone(),
+                created_at_ms: now,
+                finished_at_ms: rec.state.is_final().then_some(now),
+                state: rec.state,
+                policy: rec.policy.clone(),
+                approvals: Vec::new(),
+                expires_at: rec.expires_at,
+            };
+            self.insert_request(&rec)?;
+            self.inner
+                .store
+                .insert_transaction(&id, &record)
+                .map_err(|e| match e {
+                    StoreError::Conflict => {
+                        CoordError::Conflict("transaction request already submitted".into())
+                    }
+                    e => e.into(),
+                })?;
+            tracing::info!(
+                wallet = wallet_id,
+                request = %req.request_id,
+                chain = %req.chain,
+                state = ?rec.state,
+                "transaction request accepted: {}",
+                record.summary
+            );
+            if !rec.state.is_final() {
+                self.waiter(&tx_waiter(&id));
+            }
+            self.emit(&rec);
+            (rec, grant, record)
+        };
+        if rec.state != RequestState::Signing {
+            return Ok(record);
         }
+        if wait {
+            self.execute(rec, grant).await;
+            return Ok(self.inner.store.transaction(&id)?.unwrap_or(record));
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            me.execute(rec, grant).await;
+        });
+        Ok(record)
     }
 
-    async fn run_transaction(
+    /// Signs every message of a transaction request whose record (`record`, stored, state
+    /// `signing`) is in the store, then assembles and independently verifies the signed
+    /// transaction. Stores the finished record (state `signed`, or the state its failure
+    /// maps to) and returns it; the request lifecycle wakes waiters.
+    pub(crate) async fn run_transaction(
         &self,
         wallet: WalletInfo,
         req: CreateTransaction,
         messages: Vec<SignMessage>,
         mut record: TransactionInfo,
         pk: PublicKey,
+        grant: &Grant,
     ) -> TransactionInfo {
         let id = request_session_id(&wallet.wallet_id, &req.request_id);
         // One signing request per message, all recorded first, then run concurrently (each
@@ -1002,7 +1182,6 @@ impl Coordinator {
             ) {
                 Ok(s) => s,
                 Err(e) => {
-                    self.store_transaction(&id, &record);
                     return self.fail_transaction(&id, record, e.code(), e.to_string(), vec![]);
                 }
             };
@@ -1013,7 +1192,14 @@ impl Coordinator {
                 payload: record.payload.clone(),
                 index: i as u32,
             };
-            jobs.push(self.run_sign(wallet.clone(), sub, message, session, Some(ctx)));
+            let wallet = wallet.clone();
+            jobs.push(async move {
+                let done = self
+                    .run_sign(wallet, sub, message, session, Some(ctx), grant)
+                    .await;
+                self.finish(&done);
+                done
+            });
         }
         self.store_transaction(&id, &record);
         let results = futures_util::future::join_all(jobs).await;
@@ -1044,10 +1230,10 @@ impl Coordinator {
         match finished {
             Ok(signed) => {
                 record.status = SessionStatus::Done;
+                record.state = RequestState::Signed;
                 record.signed = Some(signed);
                 record.finished_at_ms = Some(self.inner.clock.now_ms());
                 self.store_transaction(&id, &record);
-                self.wake(&tx_waiter(&id));
                 record
             }
             Err(e) => {
@@ -1066,14 +1252,14 @@ impl Coordinator {
         culprits: Vec<NodeId>,
     ) -> TransactionInfo {
         record.status = SessionStatus::Failed;
+        record.state = state_after_failure(code);
         record.error = Some(failed(code, message, culprits));
         record.finished_at_ms = Some(self.inner.clock.now_ms());
         self.store_transaction(id, &record);
-        self.wake(&tx_waiter(id));
         record
     }
 
-    fn store_transaction(&self, id: &str, record: &TransactionInfo) {
+    pub(crate) fn store_transaction(&self, id: &str, record: &TransactionInfo) {
         if let Err(e) = self.inner.store.put_transaction(id, record) {
             tracing::error!(error = %e, request = %record.request_id, "could not store the transaction");
         }
@@ -1089,7 +1275,7 @@ impl Coordinator {
         }
     }
 
-    fn wake(&self, id: &str) {
+    pub(crate) fn wake(&self, id: &str) {
         if let Some(tx) = lock(&self.inner.waiters).remove(id) {
             let _ = tx.send(true);
         }
@@ -1160,6 +1346,7 @@ impl Coordinator {
                     culprits: Vec::new(),
                     failed: vec![*node],
                     fatal: false,
+                    refusal: None,
                 });
                 break;
             }
@@ -1228,6 +1415,7 @@ impl Coordinator {
                         culprits: Vec::new(),
                         failed: vec![node],
                         fatal: false,
+                        refusal: None,
                     }),
                     None => return Err(internal_attempt("session channel closed".into())),
                 },
@@ -1243,6 +1431,7 @@ impl Coordinator {
                         culprits: Vec::new(),
                         failed: missing,
                         fatal: false,
+                        refusal: None,
                     });
                 }
             }
@@ -1261,12 +1450,12 @@ impl Coordinator {
         self.random_id()
     }
 
-    fn waiter(&self, id: &str) {
+    pub(crate) fn waiter(&self, id: &str) {
         let (tx, _) = watch::channel(false);
         lock(&self.inner.waiters).insert(id.to_string(), tx);
     }
 
-    fn finish(&self, record: &SessionInfo) {
+    pub(crate) fn finish(&self, record: &SessionInfo) {
         if let Err(e) = self.inner.store.put_session(record) {
             tracing::error!(error = %e, session = %record.session_id, "could not store the session");
         }
@@ -1418,7 +1607,7 @@ pub fn request_session_id(wallet: &str, request_id: &str) -> String {
 }
 
 /// Waiter key of a transaction request (sessions use the bare id).
-fn tx_waiter(id: &str) -> String {
+pub(crate) fn tx_waiter(id: &str) -> String {
     format!("tx:{id}")
 }
 
@@ -1433,7 +1622,7 @@ fn presign_allowed(id: SchemeId, message: &SignMessage, path: &DerivationPath) -
     }
 }
 
-fn check_message(id: SchemeId, m: &SignMessage) -> Result<(), CoordError> {
+pub(crate) fn check_message(id: SchemeId, m: &SignMessage) -> Result<(), CoordError> {
     let ok = match (id, m) {
         (SchemeId::Ed25519, SignMessage::Preimage { hash: None, .. }) => true,
         (SchemeId::Ed25519, _) => false,
@@ -1469,7 +1658,10 @@ fn chain_code(w: &WalletInfo) -> Result<([u8; 32], ()), String> {
     Ok((cc, ()))
 }
 
-fn derived_key(w: &WalletInfo, path: &str) -> Result<(PublicKey, DerivationPath), CoordError> {
+pub(crate) fn derived_key(
+    w: &WalletInfo,
+    path: &str,
+) -> Result<(PublicKey, DerivationPath), CoordError> {
     let p = DerivationPath::parse(path).map_err(|e| CoordError::Invalid(format!("path: {e}")))?;
     let pk = wallet_key(w).map_err(CoordError::NotReady)?;
     let (cc, _) = chain_code(w).map_err(CoordError::NotReady)?;
@@ -1491,20 +1683,31 @@ fn internal_attempt(message: String) -> AttemptError {
         culprits: Vec::new(),
         failed: Vec::new(),
         fatal: false,
+        refusal: None,
     }
 }
 
+/// Maps a signer's failure to an attempt error. Refusals (authorization, payload, replay and
+/// every policy kind) are final: another signer subset runs the same checks on the same
+/// inputs. The policy kinds' codes are the snake_case of the kind.
 fn from_failure(node: NodeId, f: Failure, w: &WalletInfo) -> AttemptError {
-    let (code, fatal) = match f.kind {
-        FailureKind::Unauthorized => ("unauthorized", true),
-        FailureKind::PayloadRejected => ("payload_rejected", true),
-        FailureKind::Replayed => ("replayed", true),
-        FailureKind::Protocol => ("protocol_abort", false),
-        FailureKind::Aborted => ("aborted", false),
-        FailureKind::NotReady => ("signer_not_ready", false),
-        FailureKind::Transport => ("transport", false),
-        FailureKind::Storage => ("signer_storage", false),
-        FailureKind::Internal => ("internal", false),
+    use RefusalReason as R;
+    let (code, fatal, refusal) = match f.kind {
+        FailureKind::Unauthorized => ("unauthorized", true, Some(R::Other("unauthorized".into()))),
+        FailureKind::PayloadRejected => ("payload_rejected", true, Some(R::IntentMismatch)),
+        FailureKind::Replayed => ("replayed", true, Some(R::Replayed)),
+        FailureKind::PolicyDenied => ("policy_denied", true, Some(R::PolicyDenied)),
+        FailureKind::ApprovalsInvalid => ("approvals_invalid", true, Some(R::InvalidApproval)),
+        FailureKind::Expired => ("expired", true, Some(R::Expired)),
+        FailureKind::StalePolicy => ("stale_policy", true, Some(R::StalePolicy)),
+        FailureKind::VelocityExceeded => ("velocity_exceeded", true, Some(R::VelocityLimit)),
+        FailureKind::ModeRestricted => ("mode_restricted", true, Some(R::ModeRestricted)),
+        FailureKind::Protocol => ("protocol_abort", false, None),
+        FailureKind::Aborted => ("aborted", false, None),
+        FailureKind::NotReady => ("signer_not_ready", false, None),
+        FailureKind::Transport => ("transport", false, None),
+        FailureKind::Storage => ("signer_storage", false, None),
+        FailureKind::Internal => ("internal", false, None),
     };
     AttemptError {
         code,
@@ -1512,10 +1715,11 @@ fn from_failure(node: NodeId, f: Failure, w: &WalletInfo) -> AttemptError {
         culprits: nodes(w, &f.culprits),
         failed: vec![node],
         fatal,
+        refusal,
     }
 }
 
-fn failed(code: &str, message: String, culprits: Vec<NodeId>) -> SessionError {
+pub(crate) fn failed(code: &str, message: String, culprits: Vec<NodeId>) -> SessionError {
     SessionError {
         code: code.to_string(),
         message,

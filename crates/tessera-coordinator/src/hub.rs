@@ -139,6 +139,11 @@ impl Hub {
         lock(&self.conns).contains_key(node)
     }
 
+    /// Signers linked now.
+    pub fn connected(&self) -> Vec<NodeId> {
+        lock(&self.conns).keys().copied().collect()
+    }
+
     /// Last status of a linked signer.
     pub fn status(&self, node: &NodeId) -> Option<SignerStatus> {
         lock(&self.conns).get(node).map(|c| c.status.clone())
@@ -177,6 +182,9 @@ impl Hub {
                 if let Some(c) = lock(&self.conns).get_mut(&from) {
                     c.status = status;
                 }
+            }
+            FromSigner::PolicyRefused { .. } => {
+                // The coordinator logs and audits refusals before frames reach the hub.
             }
             FromSigner::Hello { .. } => {
                 tracing::warn!(node = %from, "unexpected hello on an established link");

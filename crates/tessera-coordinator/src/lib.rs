@@ -2,15 +2,19 @@
 //! signers, the store and metrics.
 //!
 //! The coordinator is trusted for liveness only: it sees public data and sealed envelopes, never
-//! a share or a plaintext peer-to-peer message, and cannot make a signer sign anything an
-//! operator did not authorize. Clock, randomness and store are injected ([`Coordinator::new`]).
+//! a share or a plaintext peer-to-peer message, and cannot make a signer sign anything its own
+//! policy forbids. It runs the request lifecycle (policy evaluation, approvals, expiry, events)
+//! and keeps a hash-chained audit log ([`lifecycle`]). Clock, randomness, store and audit log
+//! are injected ([`Coordinator::new`]).
 
 pub mod api;
 pub mod coordinator;
 pub mod hub;
+pub mod lifecycle;
 pub mod metrics;
 pub mod server;
 pub mod store;
 
 pub use coordinator::{Config, CoordError, Coordinator, Entropy, OsEntropy};
+pub use lifecycle::{audit_chain_id, open_audit_log};
 pub use store::{SqliteStore, Store};

@@ -1,5 +1,6 @@
-//! The coordinator's durable state: enrolled signers, wallets, sessions and the public halves of
-//! pooled presignatures. Public data only — the coordinator never holds a secret share.
+//! The coordinator's durable state: enrolled signers, wallets, sessions, signing requests with
+//! their lifecycle, the policy bundle and mode change in force, and the public halves of pooled
+//! presignatures. Public data only — the coordinator never holds a secret share.
 //!
 //! [`Store`] is the interface; [`SqliteStore`] the embedded default. A PostgreSQL backend
 //! implements the same trait.
@@ -8,8 +9,14 @@ use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
 use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use tessera_chains::Intent;
 use tessera_crypto::PresignPublic;
-use tessera_proto::api::{SessionInfo, TransactionInfo, WalletInfo};
+use tessera_policy::Approval;
+use tessera_proto::api::{
+    CreateTransaction, PolicyOutcome, RequestState, SessionError, SessionInfo, SignRequest,
+    TransactionInfo, WalletInfo,
+};
 use tessera_wire::{NodeId, PublicIdentity, SignedIdentity};
 
 /// Store failures.
@@ -58,6 +65,76 @@ pub struct PoolEntry {
     pub public: PresignPublic,
 }
 
+/// What a signing request asks for: the client's request as submitted (with the requester's
+/// signed authorization), kept so signing can start once the approvals are in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RequestBody {
+    /// A chain payload (`POST /v1/wallets/{id}/transactions`).
+    Transaction(CreateTransaction),
+    /// A digest or message without chain payload (`POST /v1/wallets/{id}/signatures`).
+    Sign(SignRequest),
+}
+
+/// One asset leg a signed request counts against the coordinator's velocity ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerLeg {
+    /// `tessera_policy::AssetKey` in text form.
+    pub asset: String,
+    /// Base units, decimal.
+    pub amount: String,
+}
+
+/// A signing request and where it is in its lifecycle (the coordinator's record; the API shows
+/// it as a `RequestInfo`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RequestRecord {
+    /// Client request id (the authorization's); unique across wallets.
+    pub request_id: String,
+    /// Wallet.
+    pub wallet_id: String,
+    /// Lifecycle state.
+    pub state: RequestState,
+    /// The intent in plain language (a raw digest says so).
+    pub summary: String,
+    /// The intent, for chain payloads.
+    pub intent: Option<Intent>,
+    /// Intent hash (hex) approvals sign.
+    pub intent_hash: String,
+    /// Risk flags (snake_case).
+    pub risk_flags: Vec<String>,
+    /// The requester: the authorization's key (hex), the policy principal.
+    pub requester: String,
+    /// The coordinator's latest policy evaluation.
+    pub policy: Option<PolicyOutcome>,
+    /// Approvals and rejections received, in arrival order.
+    pub approvals: Vec<Approval>,
+    /// Expiry (unix seconds, the authorization's).
+    pub expires_at: u64,
+    /// Failure or refusal.
+    pub error: Option<SessionError>,
+    /// Velocity legs, counted once the request is signed.
+    pub legs: Vec<LedgerLeg>,
+    /// When it was signed (unix seconds).
+    pub signed_at: Option<u64>,
+    /// Received (ms since epoch).
+    pub created_at_ms: u64,
+    /// Last state change (ms since epoch).
+    pub updated_at_ms: u64,
+    /// The request as submitted.
+    pub body: RequestBody,
+}
+
+impl RequestRecord {
+    /// `transaction` or `sign`.
+    pub fn kind(&self) -> &'static str {
+        match self.body {
+            RequestBody::Transaction(_) => "transaction",
+            RequestBody::Sign(_) => "sign",
+        }
+    }
+}
+
 /// Durable coordinator state.
 pub trait Store: Send + Sync + 'static {
     /// Enrolls a signer; `Conflict` if its node id is enrolled.
@@ -97,6 +174,29 @@ pub trait Store: Send + Sync + 'static {
     fn transaction(&self, id: &str) -> Result<Option<TransactionInfo>, StoreError>;
     /// A wallet's transaction requests, newest first, at most `limit`.
     fn transactions(&self, wallet: &str, limit: u32) -> Result<Vec<TransactionInfo>, StoreError>;
+    /// Inserts a signing request; `Conflict` if its request id exists (in any wallet).
+    fn insert_request(&self, r: &RequestRecord) -> Result<(), StoreError>;
+    /// Replaces a signing request.
+    fn put_request(&self, r: &RequestRecord) -> Result<(), StoreError>;
+    /// One signing request by request id.
+    fn request(&self, request_id: &str) -> Result<Option<RequestRecord>, StoreError>;
+    /// Signing requests, newest first, at most `limit`, optionally only those in `state`.
+    fn requests(
+        &self,
+        state: Option<RequestState>,
+        limit: u32,
+    ) -> Result<Vec<RequestRecord>, StoreError>;
+    /// Every signing request in `state` whose last change is at or after `since_ms`, oldest
+    /// first.
+    fn requests_changed_since(
+        &self,
+        state: RequestState,
+        since_ms: u64,
+    ) -> Result<Vec<RequestRecord>, StoreError>;
+    /// A coordinator setting (`policy_bundle`, `mode_change`).
+    fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Stores a setting.
+    fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
 }
 
 /// SQLite store (embedded default).
@@ -120,6 +220,10 @@ CREATE TABLE IF NOT EXISTS pool (id TEXT PRIMARY KEY, wallet_id TEXT NOT NULL, b
 CREATE INDEX IF NOT EXISTS pool_by_wallet ON pool (wallet_id);
 CREATE TABLE IF NOT EXISTS transactions (id TEXT PRIMARY KEY, wallet_id TEXT NOT NULL, created_at INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS transactions_by_wallet ON transactions (wallet_id, created_at DESC);
+CREATE TABLE IF NOT EXISTS requests (request_id TEXT PRIMARY KEY, wallet_id TEXT NOT NULL, state TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS requests_by_state ON requests (state, created_at DESC);
+CREATE INDEX IF NOT EXISTS requests_by_time ON requests (created_at DESC);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 ";
 
 const SCHEMA_VERSION: &str = "1";
@@ -370,6 +474,110 @@ impl Store for SqliteStore {
         )?;
         let rows = stmt.query_map(params![wallet, limit], |r| r.get::<_, String>(0))?;
         rows.map(|r| from_json(&r?)).collect()
+    }
+
+    fn insert_request(&self, r: &RequestRecord) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO requests (request_id, wallet_id, state, created_at, updated_at, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                r.request_id,
+                r.wallet_id,
+                state_name(r.state)?,
+                r.created_at_ms as i64,
+                r.updated_at_ms as i64,
+                to_json(r)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn put_request(&self, r: &RequestRecord) -> Result<(), StoreError> {
+        let changed = self.conn().execute(
+            "UPDATE requests SET state = ?2, updated_at = ?3, body = ?4 WHERE request_id = ?1",
+            params![
+                r.request_id,
+                state_name(r.state)?,
+                r.updated_at_ms as i64,
+                to_json(r)?
+            ],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::Backend(format!(
+                "no request {} to update",
+                r.request_id
+            )));
+        }
+        Ok(())
+    }
+
+    fn request(&self, request_id: &str) -> Result<Option<RequestRecord>, StoreError> {
+        let body: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT body FROM requests WHERE request_id = ?1",
+                [request_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        body.map(|b| from_json(&b)).transpose()
+    }
+
+    fn requests(
+        &self,
+        state: Option<RequestState>,
+        limit: u32,
+    ) -> Result<Vec<RequestRecord>, StoreError> {
+        let state = state.map(state_name).transpose()?;
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT body FROM requests WHERE (?1 IS NULL OR state = ?1)
+             ORDER BY created_at DESC, rowid DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![state, limit], |r| r.get::<_, String>(0))?;
+        rows.map(|r| from_json(&r?)).collect()
+    }
+
+    fn requests_changed_since(
+        &self,
+        state: RequestState,
+        since_ms: u64,
+    ) -> Result<Vec<RequestRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT body FROM requests WHERE state = ?1 AND updated_at >= ?2
+             ORDER BY updated_at, rowid",
+        )?;
+        let rows = stmt.query_map(
+            params![state_name(state)?, since_ms.min(i64::MAX as u64) as i64],
+            |r| r.get::<_, String>(0),
+        )?;
+        rows.map(|r| from_json(&r?)).collect()
+    }
+
+    fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+}
+
+fn state_name(s: RequestState) -> Result<String, StoreError> {
+    match serde_json::to_value(s) {
+        Ok(serde_json::Value::String(n)) => Ok(n),
+        _ => Err(StoreError::Corrupt("request state has no name".into())),
     }
 }
 

@@ -8,6 +8,7 @@ use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use tessera_audit::AuditLog;
 use tessera_chains::{
     Amount, Argument, Asset, ChainError, ContractCall, Fee, InputRef, Intent, IntentKind,
     MessagePreview, Payload, RiskFlag, SignedTransaction, Transfer, WalletKey,
@@ -15,6 +16,7 @@ use tessera_chains::{
 use tessera_coordinator::api::{router, OPENAPI};
 use tessera_coordinator::{Config, Coordinator, OsEntropy, SqliteStore};
 use tessera_crypto::{MessageHash, PublicKey, SchemeId, SignMessage, Signature};
+use tessera_proto::api::RequestState;
 use tessera_proto::api::{
     ApiError, BuildTransaction, CreateTransaction, CreateWallet, EnrollSigner, MessageInput,
     PayloadInput, SessionError, SessionStatus, SignRequest, TransactionInfo, TransactionPreview,
@@ -43,6 +45,15 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/sessions", &["get"]),
     ("/v1/sessions/{id}", &["get"]),
     ("/v1/status", &["get"]),
+    ("/v1/policy", &["get", "put"]),
+    ("/v1/policy/bundle", &["get"]),
+    ("/v1/mode", &["put"]),
+    ("/v1/requests", &["get"]),
+    ("/v1/requests/{id}", &["get"]),
+    ("/v1/requests/{id}/approvals", &["post"]),
+    ("/v1/events", &["get"]),
+    ("/v1/audit/export", &["get"]),
+    ("/console", &["get"]),
 ];
 
 /// Routes that do not take the bearer token.
@@ -52,6 +63,7 @@ const PUBLIC: &[&str] = &[
     "/metrics",
     "/v1/openapi.json",
     "/v1/link",
+    "/console",
 ];
 
 fn app() -> Router {
@@ -59,6 +71,7 @@ fn app() -> Router {
     let c = Coordinator::new(
         Config::new("https://127.0.0.1:1".into(), TOKEN.into()),
         Arc::new(store),
+        Arc::new(AuditLog::in_memory("coordinator:test").expect("audit log")),
         Arc::new(SystemClock),
         Arc::new(OsEntropy),
     );
@@ -203,6 +216,21 @@ async fn every_documented_path_is_routed() {
         let uri = path.replace("{id}", "x").replace("{request}", "r");
         for m in item.as_object().expect("path item").keys() {
             let method = Method::from_bytes(m.to_uppercase().as_bytes()).expect("method");
+            if path == "/v1/events" {
+                // A stream that does not end: check the head only.
+                let req = Request::get(&uri)
+                    .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                    .body(Body::empty())
+                    .expect("request");
+                let resp = app.clone().oneshot(req).await.expect("infallible");
+                assert_eq!(resp.status(), StatusCode::OK);
+                assert_eq!(
+                    resp.headers()[header::CONTENT_TYPE],
+                    "text/event-stream",
+                    "{path}"
+                );
+                continue;
+            }
             let (status, body) = call(&app, method, &uri, true, None).await;
             let fallback = status == StatusCode::NOT_FOUND
                 && serde_json::from_slice::<Value>(&body)
@@ -218,7 +246,14 @@ async fn every_documented_path_is_routed() {
 #[tokio::test]
 async fn authenticated_routes_need_the_token() {
     let app = app();
-    for uri in ["/v1/signers", "/v1/wallets", "/v1/status", "/v1/sessions"] {
+    for uri in [
+        "/v1/signers",
+        "/v1/wallets",
+        "/v1/status",
+        "/v1/sessions",
+        "/v1/requests",
+        "/v1/policy",
+    ] {
         let (status, body) = call(&app, Method::GET, uri, false, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}");
         assert_eq!(code(&body), "unauthenticated", "{uri}");
@@ -1172,6 +1207,14 @@ fn serde_forms_match_the_schemas() {
         }),
         created_at_ms: 1,
         finished_at_ms: done.then_some(2),
+        state: if done {
+            RequestState::Signed
+        } else {
+            RequestState::Rejected
+        },
+        policy: None,
+        approvals: Vec::new(),
+        expires_at: 1_700_000_300,
     };
     assert_conforms(&d, "TransactionInfo", &record(true));
     assert_conforms(&d, "TransactionInfo", &record(false));
@@ -1381,4 +1424,194 @@ async fn transaction_routes_need_the_token_and_a_wallet() {
     )
     .await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+/// The lifecycle types (requests, approvals, policy, mode, events) serialize as documented.
+#[test]
+fn lifecycle_types_match_the_schemas() {
+    use tessera_policy::{
+        AdminSet, Approval, ApprovalDecision, Mode, ModeChange, PolicyBundle, SecretKey,
+        SignedBundle,
+    };
+    use tessera_proto::api::{
+        PolicyInfo, PolicyOutcome, QuorumNeed, RequestEvent, RequestInfo, SessionError,
+    };
+    use tessera_proto::link::SignerStatus;
+
+    let d = doc();
+    let states = [
+        RequestState::Received,
+        RequestState::Policy,
+        RequestState::AwaitingApprovals,
+        RequestState::Approved,
+        RequestState::Signing,
+        RequestState::Signed,
+        RequestState::Rejected,
+        RequestState::Expired,
+        RequestState::Failed,
+    ];
+    assert_eq!(
+        enum_values(&d, &["RequestState"]),
+        states.map(name).to_vec()
+    );
+    assert_eq!(
+        enum_values(&d, &["ApprovalDecision"]),
+        [ApprovalDecision::Approve, ApprovalDecision::Reject]
+            .map(name)
+            .to_vec()
+    );
+    assert_eq!(
+        enum_values(&d, &["Mode"]),
+        [Mode::Normal, Mode::Degraded, Mode::Lockdown]
+            .map(name)
+            .to_vec()
+    );
+    let admin = SecretKey::from_seed(&[1; 32]);
+    let approver = SecretKey::from_seed(&[2; 32]);
+    let mut roles = std::collections::BTreeMap::new();
+    roles.insert("approver".to_string(), [approver.public()].into());
+    let mut velocity = std::collections::BTreeMap::new();
+    velocity.insert(
+        "per-day".to_string(),
+        serde_json::from_value(json!({
+            "asset": "ethereum:mainnet:native", "window_s": 86400, "limit": {"amount": "20"}
+        }))
+        .expect("velocity rule"),
+    );
+    velocity.insert(
+        "per-hour".to_string(),
+        serde_json::from_value(json!({
+            "wallet": "hot", "asset": "ethereum:mainnet:native", "window_s": 3600,
+            "limit": {"count": 3}
+        }))
+        .expect("velocity rule"),
+    );
+    let mut bundle = SignedBundle::new(PolicyBundle {
+        version: 3,
+        tenant: "acme".into(),
+        policies: "@id(\"x\") permit(principal, action, resource);".into(),
+        roles,
+        admins: AdminSet::new([admin.public()], 1).expect("admins"),
+        velocity,
+        created_at: 1,
+    });
+    bundle.sign(&admin);
+    let v = assert_conforms(&d, "SignedBundle", &bundle);
+    assert_same_keys(&d, "PolicyBundle", &v["bundle"]);
+    let mut mode = ModeChange::new("acme", 2, Mode::Degraded, "signer 3 down", 10, 20);
+    mode.sign(&admin);
+    let v = assert_conforms(&d, "ModeChange", &mode);
+    assert_same_keys(&d, "ModeChange", &v);
+    let approval = Approval::sign(
+        &approver,
+        "tx-1",
+        [5; 32],
+        3,
+        ApprovalDecision::Approve,
+        1_700_000_000,
+    );
+    let v = assert_conforms(&d, "Approval", &approval);
+    assert_same_keys(&d, "Approval", &v);
+    let outcome = PolicyOutcome {
+        version: 3,
+        decision: "allow_with_approvals".into(),
+        policy_ids: vec!["large".into()],
+        reasons: Vec::new(),
+        quorum: vec![QuorumNeed {
+            role: "approver".into(),
+            count: 1,
+        }],
+    };
+    for (state, error) in [
+        (RequestState::AwaitingApprovals, None),
+        (
+            RequestState::Rejected,
+            Some(SessionError {
+                code: "policy_denied".into(),
+                message: "no policy permits this request".into(),
+                culprits: Vec::new(),
+            }),
+        ),
+    ] {
+        let info = RequestInfo {
+            request_id: "tx-1".into(),
+            kind: "sign".into(),
+            wallet_id: "hot".into(),
+            state,
+            summary: "RAW DIGEST".into(),
+            intent: None,
+            intent_hash: "05".repeat(32),
+            risk_flags: vec!["raw_digest".into()],
+            policy: Some(outcome.clone()),
+            approvals: vec![approval.clone()],
+            expires_at: 1_700_000_300,
+            error,
+            created_at_ms: 1,
+            updated_at_ms: 2,
+        };
+        assert_conforms(&d, "RequestInfo", &info);
+    }
+    assert_conforms(
+        &d,
+        "RequestEvent",
+        &RequestEvent {
+            request_id: "tx-1".into(),
+            state: RequestState::Signing,
+            at_ms: 3,
+        },
+    );
+    for mode_expires_at in [None, Some(20)] {
+        assert_conforms(
+            &d,
+            "PolicyInfo",
+            &PolicyInfo {
+                version: 3,
+                tenant: "acme".into(),
+                bundle_hash: hex::encode(bundle.bundle.bundle_hash()),
+                policy_ids: vec!["x".into()],
+                mode: "degraded".into(),
+                mode_expires_at,
+                signers_current: vec![IdentityKey::generate(&mut rand_core::OsRng).node_id()],
+            },
+        );
+    }
+    assert_conforms(
+        &d,
+        "SignerStatus",
+        &SignerStatus {
+            version: "0.1.0".into(),
+            wallets: 1,
+            primes_ready: 0,
+            primes_progress: 0,
+            sessions: 0,
+            policy_version: 3,
+            mode: "normal".into(),
+        },
+    );
+    // The policy refusal codes are documented where clients see them.
+    let session_codes = enum_values(&d, &["SessionError", "properties", "code"]);
+    for code in [
+        "policy_denied",
+        "approvals_invalid",
+        "expired",
+        "stale_policy",
+        "velocity_exceeded",
+        "mode_restricted",
+        "rejected",
+    ] {
+        assert!(session_codes.contains(&code.to_string()), "{code}");
+    }
+    let api_codes = enum_values(&d, &["ApiError", "properties", "error"]);
+    for code in [
+        "no_policy",
+        "approval_invalid",
+        "approval_expired",
+        "not_an_approver",
+        "not_awaiting_approvals",
+        "audit_unavailable",
+        "stale_version",
+        "stale_sequence",
+    ] {
+        assert!(api_codes.contains(&code.to_string()), "{code}");
+    }
 }

@@ -1,9 +1,54 @@
 //! The signer's decision logic: which sessions it joins, and what it keeps in its vault.
 //!
-//! [`Signer::handle`] takes one frame from a coordinator. A `Start` is checked (roster, operator
-//! authorization, replay ledgers) before any protocol message leaves this node; the protocol then
-//! runs on its own task, started through the injected [`Spawn`], because protocol sessions are
-//! not `Send` once built and some (cggmp24) take seconds of CPU.
+//! [`Signer::handle`] takes one frame from a coordinator. A `Start` is checked (roster,
+//! requester authorization, payload, policy, approvals, replay ledgers) before any protocol
+//! message leaves this node; the protocol then runs on its own task, started through the
+//! injected [`Spawn`], because protocol sessions are not `Send` once built and some (cggmp24)
+//! take seconds of CPU. `Policy` and `Mode` frames install a new policy bundle or operating
+//! mode, each only with a valid admin quorum.
+//!
+//! # Order of checks of a signing job (`Sign`, `SignPresigned`)
+//!
+//! Nothing in the vault changes — no session id recorded, no request marked, no presignature
+//! consumed — until every check below has passed; the first that fails is the refusal.
+//!
+//! 1. **Roster**: this signer is in it; party order, distinct members, valid key-binding
+//!    proofs; equal to the group stored with the wallet's share (`Unauthorized`, `NotReady`
+//!    without a share).
+//! 2. **Requester authorization** (`tessera_wire::Authorization`): signed by a key in this
+//!    signer's trusted list, not expired (`Expired`), not longer-lived than
+//!    [`SignerOptions::max_authorization_secs`], for exactly this wallet and path
+//!    (`Unauthorized`).
+//! 3. **Payload**: for a chain payload, the signer re-parses the raw payload with its own
+//!    adapter against its own derived key, recomputes the intent hash (it must equal the
+//!    authorized one) and requires the message to sign to be message `index` of its own list
+//!    (`PayloadRejected`). A plain `Sign` covers exactly the authorized message; its intent hash
+//!    (what approvals sign) is [`tessera_wire::message_intent_hash`] of (wallet, path, the
+//!    message in `tessera_wire::authorized_message` form).
+//! 4. **Policy**: a bundle is installed (`PolicyDenied` otherwise); the job's policy version is
+//!    this signer's (`StalePolicy`); the request is built with
+//!    `tessera_policy::signing_request` from the signer's own parse (or the message alone) under
+//!    the mode in force and evaluated by its own compiled engine against its own velocity
+//!    ledger — the vault's entries plus requests in flight here, without this request's own
+//!    entries, so the messages of one request count once. A deny is `VelocityExceeded` (any
+//!    velocity breach), `ModeRestricted` (lockdown) or `PolicyDenied`.
+//! 5. **Approvals**: if the decision needs a quorum, `tessera_policy::check_quorum` over the
+//!    job's approvals for this request id, the recomputed intent hash and this signer's policy
+//!    version: `Expired`, `StalePolicy` (approval for another version) or `ApprovalsInvalid`.
+//! 6. **Replay**: the request (for a payload: this message of it) was not signed here before,
+//!    and the session id was never used (`Replayed`).
+//! 7. **Consume and record**, durably, in one vault transaction each. Presigned: the session id,
+//!    the request marked done, its velocity entries and the presignature consumed, then the
+//!    partial is computed. Full: the session id is recorded, the protocol runs, then the request
+//!    is marked done together with its velocity entries.
+//! 8. **Audit**: the signature entry is appended to the signer's own log
+//!    ([`crate::audit`]); only then is the signature or partial released. If the append fails
+//!    it is withheld (`Storage`).
+//!
+//! Every refusal is appended to the audit log with its reason (subject: the request id) before
+//! the failure is answered. Key generation checks the roster, the requester authorization (for
+//! exactly this wallet, scheme, threshold and group), and — once a bundle is installed — that
+//! the policy allows `create_wallet` without approvals (a key generation carries none).
 
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -11,22 +56,35 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use sha2::{Digest, Sha256};
-use tessera_chains::{Registry, WalletKey};
+use tessera_audit::{EntryKind, RefusalReason};
+use tessera_chains::{Intent, Parsed, Registry, WalletKey};
 use tessera_crypto::{
     scheme, AuxInfo, Cggmp24, DerivationPath, Error as CryptoError, KeyShare, KeygenInput,
     MemoryLedger, PartyIndex, Presignature, SchemeId, SessionId, SignMessage, ThresholdParams,
+};
+use tessera_policy::{
+    accept_mode, accept_update, check_quorum, create_wallet_request, mode_in_force, record_signed,
+    signing_request, AdminSet, Approval, ApprovalDecision, Decision, Engine, ModeChange,
+    PolicyRequest, SignedBundle, MAX_WINDOW_S,
 };
 use tessera_proto::link::{
     Failure, FailureKind, FromSigner, Job, Member, Outcome, SignerStatus, StartSession, ToSigner,
     TxContext,
 };
 use tessera_proto::Clock;
-use tessera_vault::{Vault, VaultError};
+use tessera_vault::{PolicyRecord, Vault, VaultError, VelocityEntry};
 use tessera_wire::{
     authorized_message, Action, Authorization, IdentityKey, NodeId, OperatorPublic, PublicIdentity,
+    WireError,
 };
 
+use crate::audit::{audit_chain_id, AuditSink};
+use crate::policy::{
+    approval_refusal, deny_refusal, ledger_view, Collect, Installed, PolicyState, Refusal,
+    RequestKey, Reservation, Reservations,
+};
 use crate::primes::PrimeSource;
 use crate::runner::{self, Input, RunCtx};
 
@@ -53,10 +111,13 @@ impl Spawn for ThreadSpawner {
 
 /// Vault setting keys.
 pub mod settings {
-    /// JSON list of trusted operator public keys (hex).
+    /// JSON list of trusted operator (requester) public keys (hex).
     pub const OPERATORS: &str = "operators";
     /// Display name of this signer.
     pub const NAME: &str = "name";
+    /// JSON `tessera_policy::AdminSet`: the admins whose quorum must sign this signer's first
+    /// policy bundle (later bundles are authorized by the admins of the bundle in force).
+    pub const POLICY_ADMINS: &str = "policy_admins";
 }
 
 /// Tunables.
@@ -96,6 +157,10 @@ pub enum NodeError {
     /// Bad configuration.
     #[error("configuration: {0}")]
     Config(String),
+    /// A policy evaluation could not run (no bundle installed, a request that cannot be built,
+    /// the velocity ledger unreadable).
+    #[error("policy: {0}")]
+    Policy(String),
 }
 
 /// Public facts a signer keeps next to each share.
@@ -128,6 +193,19 @@ pub(crate) struct Inner {
     sessions: Mutex<HashMap<[u8; 32], mpsc::Sender<Input>>>,
     /// Parsed shares (parsing re-validates with the protocol crate, which is not free).
     shares: Mutex<HashMap<String, Arc<(KeyShare, WalletPublic)>>>,
+    /// The admins whose quorum signs the first bundle (configured at `signer init`).
+    initial_admins: AdminSet,
+    /// The accepted bundle (compiled once) and mode change; replaced as a whole.
+    policy: Mutex<Arc<PolicyState>>,
+    /// Serializes bundle and mode updates (check, audit, store, swap).
+    policy_update: Mutex<()>,
+    /// Velocity of requests authorized here and not yet recorded; also the lock that makes
+    /// "read ledger, evaluate, reserve" one step.
+    velocity: Arc<Mutex<Reservations>>,
+    /// This signer's own audit log.
+    audit: Arc<dyn AuditSink>,
+    /// The actor name in audit entries: this node's id (hex).
+    actor: String,
 }
 
 /// A signer node's logic, shared by its links. Cheap to clone.
@@ -144,15 +222,76 @@ impl std::fmt::Debug for Signer {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Why a session ended without an outcome here.
+enum Stop {
+    /// This signer refused to take part (a decision: audited as a refusal).
+    Refused(Refusal),
+    /// An accepted session failed afterwards (protocol, transport, storage).
+    Failed(Failure),
+}
+
+impl From<Refusal> for Stop {
+    fn from(r: Refusal) -> Stop {
+        Stop::Refused(r)
+    }
+}
+
+impl From<Failure> for Stop {
+    fn from(f: Failure) -> Stop {
+        Stop::Failed(f)
+    }
+}
+
+/// A signing job as the authorization checks see it.
+struct SignJob<'a> {
+    wallet_id: &'a str,
+    share: &'a KeyShare,
+    path: &'a str,
+    message: &'a SignMessage,
+    authz: &'a Authorization,
+    tx: Option<&'a TxContext>,
+    policy_version: u64,
+    approvals: &'a [Approval],
+}
+
+/// What a signing job was authorized as; holds its velocity reservation until dropped.
+struct Authorized {
+    request_id: String,
+    /// Replay-ledger key to mark.
+    done: String,
+    intent_hash: [u8; 32],
+    index: u32,
+    policy_version: u64,
+    policy_ids: Vec<String>,
+    /// Approvers whose approval counted (empty when none was needed).
+    approvers: Vec<String>,
+    /// What to write to the velocity ledger with the request.
+    velocity: Vec<VelocityEntry>,
+    _reservation: Reservation,
+}
+
+/// The outcome of the policy step of a signing job.
+struct Permitted {
+    policy_version: u64,
+    policy_ids: Vec<String>,
+    approvers: Vec<String>,
+    velocity: Vec<VelocityEntry>,
+    reservation: Reservation,
+}
+
 impl Signer {
-    /// Opens a signer over an unlocked vault. The signer carries every chain adapter Tessera
-    /// ships (`tessera_chains::registry`), to re-parse chain payloads itself.
+    /// Opens a signer over an unlocked vault, appending to `audit` (whose chain id must be
+    /// [`audit_chain_id`] of this node). The signer carries every chain adapter Tessera ships
+    /// (`tessera_chains::registry`), to re-parse chain payloads itself. A vault without trusted
+    /// operator keys or without the policy admin set ([`settings::POLICY_ADMINS`]) is a
+    /// [`NodeError::Config`].
     pub fn new(
         vault: Vault,
+        audit: Arc<dyn AuditSink>,
         clock: Arc<dyn Clock>,
         primes: PrimeSource,
         spawner: Arc<dyn Spawn>,
@@ -170,9 +309,27 @@ impl Signer {
                 "no trusted operator key configured; this signer would refuse every request".into(),
             ));
         }
+        let initial_admins =
+            match vault.setting(settings::POLICY_ADMINS)? {
+                Some(json) => parse_admins(&json)?,
+                None => return Err(NodeError::Config(
+                    "no policy admin set configured (`tessera signer init --policy-admin HEX`); \
+                     without it this signer can never accept a policy bundle"
+                        .into(),
+                )),
+            };
         let public = identity.public();
+        let expected_chain = audit_chain_id(&public.node_id());
+        if audit.chain_id() != expected_chain {
+            return Err(NodeError::Config(format!(
+                "the audit log belongs to chain {:?}, this signer's is {expected_chain:?}",
+                audit.chain_id()
+            )));
+        }
+        let policy = load_policy(&vault)?;
         Ok(Signer {
             inner: Arc::new(Inner {
+                actor: hex::encode(public.node_id().0),
                 identity,
                 public,
                 vault: Mutex::new(vault),
@@ -184,6 +341,11 @@ impl Signer {
                 chains: tessera_chains::registry(),
                 sessions: Mutex::new(HashMap::new()),
                 shares: Mutex::new(HashMap::new()),
+                initial_admins,
+                policy: Mutex::new(Arc::new(policy)),
+                policy_update: Mutex::new(()),
+                velocity: Arc::new(Mutex::new(Reservations::default())),
+                audit,
             }),
         })
     }
@@ -212,13 +374,64 @@ impl Signer {
             .map(|w| w.len() as u32)
             .unwrap_or(0);
         let (primes_ready, primes_progress) = self.inner.primes.progress();
+        let policy = self.policy_state();
         SignerStatus {
             version: env!("CARGO_PKG_VERSION").to_string(),
             wallets,
             primes_ready,
             primes_progress,
             sessions: lock(&self.inner.sessions).len() as u32,
+            policy_version: policy.bundle.as_ref().map_or(0, |b| b.version()),
+            mode: mode_in_force(policy.mode.as_ref(), self.inner.clock.now_unix())
+                .name()
+                .to_string(),
         }
+    }
+
+    /// The policy bundle in force here, if any.
+    pub fn policy_bundle(&self) -> Option<SignedBundle> {
+        self.policy_state()
+            .bundle
+            .as_ref()
+            .map(|b| b.signed.clone())
+    }
+
+    /// The last mode change accepted here, if any (see `tessera_policy::mode_in_force`).
+    pub fn mode_change(&self) -> Option<ModeChange> {
+        self.policy_state().mode.clone()
+    }
+
+    /// Evaluates `req` with this signer's own engine against its own velocity ledger (what
+    /// it signed, and requests in flight here), as a signing job would — for previews and
+    /// cross-node determinism checks. Changes nothing.
+    pub fn evaluate(&self, req: &PolicyRequest) -> Result<Decision, NodeError> {
+        let state = self.policy_state();
+        let installed = state
+            .bundle
+            .as_ref()
+            .ok_or_else(|| NodeError::Policy("no policy bundle installed".into()))?;
+        let wallet = match req.resource() {
+            tessera_policy::Resource::Wallet(w) => Some(w.id().to_string()),
+            tessera_policy::Resource::Tenant => None,
+        };
+        let ledger = match wallet {
+            Some(w) => {
+                let gate = lock(&self.inner.velocity);
+                self.ledger_for(&gate, &w, None, req.now_unix())
+                    .map_err(|f| NodeError::Policy(f.message))?
+            }
+            None => tessera_policy::MemoryLedger::new(),
+        };
+        Ok(installed.engine.evaluate(req, &ledger))
+    }
+
+    /// How many unused presignatures this signer holds for `wallet_id`.
+    pub fn presignature_count(&self, wallet_id: &str) -> Result<usize, NodeError> {
+        Ok(lock(&self.inner.vault).presignature_ids(wallet_id)?.len())
+    }
+
+    fn policy_state(&self) -> Arc<PolicyState> {
+        lock(&self.inner.policy).clone()
     }
 
     /// Handles one frame from a coordinator; answers go to `out`.
@@ -242,7 +455,169 @@ impl Signer {
                     let _ = tx.send(Input::Abort(reason));
                 }
             }
+            ToSigner::Policy { bundle } => out(self.install_policy(&bundle)),
+            ToSigner::Mode { change } => out(self.change_mode(&change)),
             ToSigner::Challenge { .. } | ToSigner::Welcome => {}
+        }
+    }
+
+    /// Appends one entry to this signer's audit log.
+    fn audit(
+        &self,
+        kind: EntryKind,
+        subject: &str,
+        body: serde_json::Value,
+    ) -> Result<(), tessera_audit::AuditError> {
+        self.inner.audit.append(
+            &self.inner.actor,
+            kind,
+            subject,
+            body,
+            self.inner.clock.now_ms(),
+        )
+    }
+
+    /// A `ToSigner::Policy` frame: accepts the bundle only if it is strictly newer and signed
+    /// by a quorum of the admins in force (for the first bundle: the configured admin set),
+    /// then audits, stores and installs it. Answers with the new status or a refusal; a
+    /// refusal changes nothing.
+    pub fn install_policy(&self, json: &[u8]) -> FromSigner {
+        let _serial = lock(&self.inner.policy_update);
+        let candidate: SignedBundle = match serde_json::from_slice(json) {
+            Ok(c) => c,
+            Err(e) => return self.refuse_update("policy", 0, format!("not a signed bundle: {e}")),
+        };
+        let version = candidate.bundle.version;
+        let state = self.policy_state();
+        let current = state.bundle.as_ref().map(|b| &b.signed);
+        let engine = match accept_update(current, &candidate, &self.inner.initial_admins) {
+            Ok(e) => e,
+            Err(e) => return self.refuse_update("policy", version, e.to_string()),
+        };
+        let stored = match serde_json::to_string(engine.signed_bundle()) {
+            Ok(s) => s,
+            Err(e) => return self.refuse_update("policy", version, format!("encoding: {e}")),
+        };
+        // Audit first: a change the log cannot record is not made.
+        let admins: Vec<String> = engine
+            .signed_bundle()
+            .admin_signatures
+            .iter()
+            .map(|s| s.admin.to_hex())
+            .collect();
+        let body = json!({
+            "tenant": engine.bundle().tenant,
+            "bundle_hash": hex::encode(engine.bundle_hash()),
+            "previous_version": current.map_or(0, |c| c.bundle.version),
+            "signed_by": admins,
+            "policy_ids": engine.policy_ids(),
+        });
+        if let Err(e) = self.audit(
+            EntryKind::PolicyChange {
+                policy_version: version,
+            },
+            &format!("policy:{version}"),
+            body,
+        ) {
+            return self.refuse_update("policy", version, format!("audit log: {e}"));
+        }
+        if let Err(e) = lock(&self.inner.vault).put_policy(PolicyRecord::Bundle, version, &stored) {
+            return self.refuse_update("policy", version, format!("vault: {e}"));
+        }
+        let installed = Arc::new(Installed {
+            signed: engine.signed_bundle().clone(),
+            engine,
+        });
+        {
+            let mut slot = lock(&self.inner.policy);
+            *slot = Arc::new(PolicyState {
+                bundle: Some(installed),
+                mode: slot.mode.clone(),
+            });
+        }
+        tracing::info!(policy_version = version, "policy bundle installed");
+        FromSigner::Status(self.status())
+    }
+
+    /// A `ToSigner::Mode` frame: accepts the change only if its sequence number is greater than
+    /// the one in force and a quorum of the bundle's admins signed it, valid now; then audits,
+    /// stores and applies it. Answers like [`Signer::install_policy`].
+    pub fn change_mode(&self, json: &[u8]) -> FromSigner {
+        let _serial = lock(&self.inner.policy_update);
+        let candidate: ModeChange = match serde_json::from_slice(json) {
+            Ok(c) => c,
+            Err(e) => return self.refuse_update("mode", 0, format!("not a mode change: {e}")),
+        };
+        let seq = candidate.seq;
+        let state = self.policy_state();
+        let Some(installed) = state.bundle.clone() else {
+            return self.refuse_update("mode", seq, "no policy bundle installed".into());
+        };
+        let now = self.inner.clock.now_unix();
+        if let Err(e) = accept_mode(
+            state.mode.as_ref(),
+            &candidate,
+            &installed.signed.bundle,
+            now,
+        ) {
+            return self.refuse_update("mode", seq, e.to_string());
+        }
+        let stored = match serde_json::to_string(&candidate) {
+            Ok(s) => s,
+            Err(e) => return self.refuse_update("mode", seq, format!("encoding: {e}")),
+        };
+        let from = mode_in_force(state.mode.as_ref(), now);
+        let body = json!({
+            "seq": seq,
+            "tenant": candidate.tenant,
+            "reason": candidate.reason,
+            "issued_at": candidate.issued_at,
+            "expires_at": candidate.expires_at,
+            "policy_version": installed.version(),
+            "signed_by": candidate
+                .admin_signatures
+                .iter()
+                .map(|s| s.admin.to_hex())
+                .collect::<Vec<_>>(),
+        });
+        if let Err(e) = self.audit(
+            EntryKind::ModeChange {
+                from: from.name().into(),
+                to: candidate.mode.name().into(),
+            },
+            &format!("mode:{seq}"),
+            body,
+        ) {
+            return self.refuse_update("mode", seq, format!("audit log: {e}"));
+        }
+        if let Err(e) = lock(&self.inner.vault).put_policy(PolicyRecord::ModeChange, seq, &stored) {
+            return self.refuse_update("mode", seq, format!("vault: {e}"));
+        }
+        {
+            let mut slot = lock(&self.inner.policy);
+            *slot = Arc::new(PolicyState {
+                bundle: slot.bundle.clone(),
+                mode: Some(candidate.clone()),
+            });
+        }
+        tracing::info!(seq, from = %from, to = %candidate.mode, "operating mode changed");
+        FromSigner::Status(self.status())
+    }
+
+    /// Logs and audits a refused bundle or mode change; the answer to send.
+    fn refuse_update(&self, what: &str, version: u64, reason: String) -> FromSigner {
+        tracing::warn!(what, version, "{what} update refused: {reason}");
+        if let Err(e) = self.audit(
+            EntryKind::Other(format!("{what}_refused")),
+            &format!("{what}:{version}"),
+            json!({ "reason": reason }),
+        ) {
+            tracing::error!(what, version, error = %e, "could not audit a refused update");
+        }
+        FromSigner::PolicyRefused {
+            what: what.to_string(),
+            version,
+            reason,
         }
     }
 
@@ -258,6 +633,17 @@ impl Signer {
                 drop(sessions);
                 let failure = failure(FailureKind::Replayed, "session id already running");
                 tracing::warn!(session = %short(&session), kind, "refused: {}", failure.message);
+                let body = json!({
+                    "session": hex::encode(session),
+                    "job": kind,
+                    "wallet": start.wallet_id,
+                    "failure": failure.kind,
+                    "message": failure.message,
+                });
+                let reason = RefusalReason::Replayed;
+                if let Err(e) = self.audit(EntryKind::Refusal(reason), &subject_of(&start), body) {
+                    tracing::error!(session = %short(&session), error = %e, "could not audit a refusal");
+                }
                 out(FromSigner::Failed { session, failure });
                 return;
             }
@@ -268,6 +654,8 @@ impl Signer {
         self.inner.spawner.spawn(
             name,
             Box::new(move || {
+                let subject = subject_of(&start);
+                let wallet_id = start.wallet_id.clone();
                 let result = me.run(start, rx, &out);
                 lock(&me.inner.sessions).remove(&session);
                 match result {
@@ -275,7 +663,33 @@ impl Signer {
                         tracing::debug!(session = %short(&session), kind, "session done");
                         out(FromSigner::Done { session, outcome });
                     }
-                    Err(failure) => {
+                    Err(Stop::Refused(refusal)) => {
+                        let failure = refusal.failure;
+                        tracing::warn!(
+                            session = %short(&session),
+                            kind,
+                            failure = ?failure.kind,
+                            "refused: {}",
+                            failure.message
+                        );
+                        let body = json!({
+                            "session": hex::encode(session),
+                            "job": kind,
+                            "wallet": wallet_id,
+                            "failure": failure.kind,
+                            "message": failure.message,
+                        });
+                        if let Err(e) = me.audit(EntryKind::Refusal(refusal.reason), &subject, body)
+                        {
+                            tracing::error!(
+                                session = %short(&session),
+                                error = %e,
+                                "could not audit a refusal"
+                            );
+                        }
+                        out(FromSigner::Failed { session, failure });
+                    }
+                    Err(Stop::Failed(failure)) => {
                         tracing::warn!(
                             session = %short(&session),
                             kind,
@@ -296,7 +710,7 @@ impl Signer {
         start: StartSession,
         rx: mpsc::Receiver<Input>,
         out: &Outbound,
-    ) -> Result<Outcome, Failure> {
+    ) -> Result<Outcome, Stop> {
         let inner = &self.inner;
         let me = start
             .roster
@@ -304,12 +718,12 @@ impl Signer {
             .find(|m| m.identity == inner.public)
             .map(|m| m.index)
             .ok_or_else(|| {
-                failure(
+                Refusal::from(failure(
                     FailureKind::Unauthorized,
                     "this signer is not in the roster",
-                )
+                ))
             })?;
-        check_roster(&start.roster)?;
+        check_roster(&start.roster).map_err(Refusal::from)?;
         let now_ms = inner.clock.now_ms();
         let timeout = match start.job {
             Job::Keygen { .. } => inner.options.keygen_timeout,
@@ -341,7 +755,7 @@ impl Signer {
                     &authorization,
                 )?;
                 self.record_session(&start.session)?;
-                self.keygen(&mut ctx, sid, &start.wallet_id, id, threshold)
+                Ok(self.keygen(&mut ctx, sid, &start.wallet_id, id, threshold)?)
             }
             Job::Sign {
                 signers,
@@ -349,23 +763,37 @@ impl Signer {
                 path,
                 authorization,
                 transaction,
+                policy_version,
+                approvals,
             } => {
                 let wallet = self.wallet(&start.wallet_id, &start.roster, me)?;
-                let done = self.authorize_sign(
-                    &start.wallet_id,
-                    &wallet.0,
-                    &path,
-                    &message,
-                    &authorization,
-                    transaction.as_ref(),
-                )?;
+                let authorized = self.authorize_sign(&SignJob {
+                    wallet_id: &start.wallet_id,
+                    share: &wallet.0,
+                    path: &path,
+                    message: &message,
+                    authz: &authorization,
+                    tx: transaction.as_ref(),
+                    policy_version,
+                    approvals: &approvals,
+                })?;
                 self.record_session(&start.session)?;
-                let path = parse_path(&path)?;
+                let path = parse_path(&path).map_err(Refusal::from)?;
                 let s = scheme(wallet.0.scheme())
                     .sign(&wallet.0, sid, &signers, &message, &path)
                     .map_err(crypto_failure)?;
                 let sig = runner::drive(&mut ctx, sid, s)?;
-                self.mark_done(&done, authorization.expires_at)?;
+                // The request is marked done and its velocity recorded in one transaction
+                // before the signature leaves; then the audit entry; then the release.
+                lock(&inner.vault)
+                    .complete_request(
+                        &authorized.done,
+                        authorization.expires_at,
+                        inner.clock.now_unix(),
+                        &authorized.velocity,
+                    )
+                    .map_err(vault_failure)?;
+                self.audit_release(&authorized, &start.wallet_id, &start.session, "sign")?;
                 Ok(Outcome::Signature(sig))
             }
             Job::Presign { signers } => {
@@ -386,30 +814,36 @@ impl Signer {
                 path,
                 authorization,
                 transaction,
+                policy_version,
+                approvals,
             } => {
                 let wallet = self.wallet(&start.wallet_id, &start.roster, me)?;
-                let done = self.authorize_sign(
-                    &start.wallet_id,
-                    &wallet.0,
-                    &path,
-                    &message,
-                    &authorization,
-                    transaction.as_ref(),
-                )?;
-                let path = parse_path(&path)?;
-                // One transaction: the session id is recorded, the request marked done and the
-                // presignature destroyed (consumed) durably. Only then is a partial signature
-                // computed and released. A crash after the commit leaves the presignature
-                // destroyed, never reusable.
+                let authorized = self.authorize_sign(&SignJob {
+                    wallet_id: &start.wallet_id,
+                    share: &wallet.0,
+                    path: &path,
+                    message: &message,
+                    authz: &authorization,
+                    tx: transaction.as_ref(),
+                    policy_version,
+                    approvals: &approvals,
+                })?;
+                let path = parse_path(&path).map_err(Refusal::from)?;
+                // One transaction: the session id is recorded, the request marked done, its
+                // velocity recorded and the presignature destroyed (consumed) durably. Only then
+                // is a partial signature computed, audited and released. A crash after the
+                // commit leaves the presignature destroyed, never reusable.
                 let secret = lock(&inner.vault)
                     .take_presignature_for(
                         &start.wallet_id,
                         &presignature,
                         &start.session,
-                        &done,
+                        &authorized.done,
                         authorization.expires_at,
+                        inner.clock.now_unix(),
+                        &authorized.velocity,
                     )
-                    .map_err(vault_failure)?;
+                    .map_err(|e| Refusal::from(vault_failure(e)))?;
                 let presig = Presignature::from_bytes(&secret).map_err(crypto_failure)?;
                 let partial = scheme(wallet.0.scheme())
                     .issue_partial(
@@ -420,9 +854,47 @@ impl Signer {
                         &mut MemoryLedger::default(),
                     )
                     .map_err(crypto_failure)?;
+                self.audit_release(
+                    &authorized,
+                    &start.wallet_id,
+                    &start.session,
+                    "sign-presigned",
+                )?;
                 Ok(Outcome::Partial(partial))
             }
         }
+    }
+
+    /// Appends the signature entry of an authorized job; a failure withholds the signature.
+    fn audit_release(
+        &self,
+        a: &Authorized,
+        wallet_id: &str,
+        session: &[u8; 32],
+        job: &str,
+    ) -> Result<(), Failure> {
+        let body = json!({
+            "wallet": wallet_id,
+            "intent_hash": hex::encode(a.intent_hash),
+            "index": a.index,
+            "policy_version": a.policy_version,
+            "policy_ids": a.policy_ids,
+            "approvers": a.approvers,
+            "session": hex::encode(session),
+            "job": job,
+        });
+        self.audit(EntryKind::Signature, &a.request_id, body)
+            .map_err(|e| {
+                tracing::error!(
+                    request = %a.request_id,
+                    error = %e,
+                    "audit log append failed; the signature is withheld"
+                );
+                failure(
+                    FailureKind::Storage,
+                    &format!("audit log: {e}; the signature is withheld"),
+                )
+            })
     }
 
     fn keygen(
@@ -465,7 +937,18 @@ impl Signer {
             public_key: share.public_key().clone(),
             chain_code: share.chain_code(),
         };
-        lock(&self.inner.shares).insert(wallet_id.to_string(), Arc::new((share, public)));
+        lock(&self.inner.shares).insert(wallet_id.to_string(), Arc::new((share, public.clone())));
+        let body = json!({
+            "scheme": id.name(),
+            "threshold": threshold,
+            "index": public.index,
+            "public_key": public.public_key,
+            "signers": public.roster.iter().map(|n| hex::encode(n.0)).collect::<Vec<_>>(),
+        });
+        // The share is stored and the outcome public: a failed append is logged, not fatal.
+        if let Err(e) = self.audit(EntryKind::WalletCreated, wallet_id, body) {
+            tracing::error!(wallet = wallet_id, error = %e, "could not audit a new wallet");
+        }
         Ok(outcome)
     }
 
@@ -494,7 +977,7 @@ impl Signer {
         wallet_id: &str,
         roster: &[Member],
         me: PartyIndex,
-    ) -> Result<Arc<(KeyShare, WalletPublic)>, Failure> {
+    ) -> Result<Arc<(KeyShare, WalletPublic)>, Refusal> {
         let cached = lock(&self.inner.shares).get(wallet_id).cloned();
         let wallet = match cached {
             Some(w) => w,
@@ -516,7 +999,8 @@ impl Signer {
             return Err(failure(
                 FailureKind::Unauthorized,
                 "the roster differs from the wallet's signer group",
-            ));
+            )
+            .into());
         }
         Ok(wallet)
     }
@@ -528,7 +1012,13 @@ impl Signer {
                 self.inner.clock.now_unix(),
                 self.inner.options.max_authorization_secs,
             )
-            .map_err(|e| failure(FailureKind::Unauthorized, &format!("authorization: {e}")))
+            .map_err(|e| {
+                let kind = match e {
+                    WireError::Expired => FailureKind::Expired,
+                    _ => FailureKind::Unauthorized,
+                };
+                failure(kind, &format!("authorization: {e}"))
+            })
     }
 
     fn authorize_keygen(
@@ -538,7 +1028,7 @@ impl Signer {
         threshold: u16,
         roster: &[Member],
         authz: &Authorization,
-    ) -> Result<(), Failure> {
+    ) -> Result<(), Refusal> {
         self.verify_authorization(authz)?;
         let expected = Action::Keygen {
             wallet_id: wallet_id.to_string(),
@@ -550,14 +1040,47 @@ impl Signer {
             return Err(failure(
                 FailureKind::Unauthorized,
                 "authorization is for a different key generation",
-            ));
+            )
+            .into());
+        }
+        let state = self.policy_state();
+        if let Some(installed) = &state.bundle {
+            let now = self.inner.clock.now_unix();
+            let requester = tessera_policy::PublicKey(authz.operator.0);
+            let req = create_wallet_request(
+                &installed.signed.bundle,
+                &requester,
+                wallet_id,
+                now,
+                mode_in_force(state.mode.as_ref(), now),
+            )
+            .map_err(|e| failure(FailureKind::PolicyDenied, &format!("policy request: {e}")))?;
+            // A new wallet has no velocity history.
+            match installed
+                .engine
+                .evaluate(&req, &tessera_policy::MemoryLedger::new())
+            {
+                Decision::Allow { .. } => {}
+                d @ Decision::Deny { .. } => return Err(deny_refusal(&d)),
+                Decision::AllowWithApprovals { quorum, .. } => {
+                    return Err(Refusal::new(
+                        FailureKind::ApprovalsInvalid,
+                        RefusalReason::InsufficientApprovals,
+                        &format!(
+                            "creating this wallet needs approvals ({quorum}), which a key \
+                             generation cannot carry"
+                        ),
+                    ))
+                }
+            }
         }
         let mut vault = lock(&self.inner.vault);
         if vault.share(wallet_id).map_err(vault_failure)?.is_some() {
             return Err(failure(
                 FailureKind::Replayed,
                 "a wallet with this id already exists here",
-            ));
+            )
+            .into());
         }
         vault
             .record_request(
@@ -565,40 +1088,50 @@ impl Signer {
                 authz.expires_at,
                 self.inner.clock.now_unix(),
             )
-            .map_err(vault_failure)
+            .map_err(|e| vault_failure(e).into())
     }
 
-    /// Checks a signing job; returns the replay-ledger key to mark once a signature (or
-    /// partial) is released. A plain `Sign` action covers exactly one message; a
-    /// `SignTransaction` action covers the intent hash this signer recomputes from the raw
-    /// payload with its own chain adapter, and `message` must be the payload's message number
-    /// `index` as this signer computes it.
-    fn authorize_sign(
-        &self,
-        wallet_id: &str,
-        share: &KeyShare,
-        path: &str,
-        message: &SignMessage,
-        authz: &Authorization,
-        tx: Option<&TxContext>,
-    ) -> Result<String, Failure> {
+    /// Checks a signing job in the order of the module docs, steps 2 to 6 (the roster was
+    /// checked by the caller). Nothing in the vault changes. For a plain `Sign` the intent hash
+    /// approvals sign is [`tessera_wire::message_intent_hash`] of (wallet, path, the message as
+    /// [`authorized_message`] gives it) — what `Action::intent_hash` computes on the
+    /// requester's authorization; for a chain payload it is the `tessera_chain::intent_hash`
+    /// this signer recomputed from the raw payload, which must equal the authorized one.
+    fn authorize_sign(&self, job: &SignJob<'_>) -> Result<Authorized, Refusal> {
+        let authz = job.authz;
         self.verify_authorization(authz)?;
-        let done = match (&authz.action, tx) {
+        let (done, intent, messages, intent_hash, index): (
+            String,
+            Option<Intent>,
+            Vec<SignMessage>,
+            [u8; 32],
+            u32,
+        ) = match (&authz.action, job.tx) {
             (Action::Sign { .. }, None) => {
-                let m = authorized_message(message)
+                let m = authorized_message(job.message)
                     .map_err(|e| failure(FailureKind::Unauthorized, &format!("message: {e}")))?;
                 let expected = Action::Sign {
-                    wallet_id: wallet_id.to_string(),
-                    path: path.to_string(),
+                    wallet_id: job.wallet_id.to_string(),
+                    path: job.path.to_string(),
                     messages: vec![m],
                 };
                 if authz.action != expected {
                     return Err(failure(
                         FailureKind::Unauthorized,
                         "authorization does not cover this wallet, path and message",
-                    ));
+                    )
+                    .into());
                 }
-                done_key(&authz.request_id)
+                let hash = expected.intent_hash().ok_or_else(|| {
+                    failure(FailureKind::Internal, "a sign action has an intent hash")
+                })?;
+                (
+                    done_key(&authz.request_id),
+                    None,
+                    vec![job.message.clone()],
+                    hash,
+                    0,
+                )
             }
             (
                 Action::SignTransaction {
@@ -610,56 +1143,72 @@ impl Signer {
                 },
                 Some(tx),
             ) => {
-                if a_wallet != wallet_id
-                    || a_path != path
+                if a_wallet != job.wallet_id
+                    || a_path != job.path
                     || *chain != tx.chain
                     || *network != tx.network
                 {
                     return Err(failure(
                         FailureKind::Unauthorized,
                         "authorization does not cover this wallet, path, chain and network",
-                    ));
+                    )
+                    .into());
                 }
-                let (messages, hash) = self.reparse(share, path, tx)?;
+                let parsed = self.reparse(job.share, job.path, tx)?;
+                let hash = parsed
+                    .intent_hash()
+                    .map_err(|e| failure(FailureKind::PayloadRejected, &format!("payload: {e}")))?;
                 if hash != *intent_hash {
                     return Err(failure(
                         FailureKind::PayloadRejected,
                         "the payload's intent hash, recomputed here, differs from the authorized one",
-                    ));
+                    )
+                    .into());
                 }
-                let own = messages.get(tx.index as usize).ok_or_else(|| {
+                let own = parsed.messages.get(tx.index as usize).ok_or_else(|| {
                     failure(
                         FailureKind::PayloadRejected,
                         "message index is beyond the payload's messages",
                     )
                 })?;
-                if own != message {
+                if own != job.message {
                     return Err(failure(
                         FailureKind::PayloadRejected,
                         "the message to sign differs from the one this signer computed from the payload",
-                    ));
+                    )
+                    .into());
                 }
-                format!("{}#{}", done_key(&authz.request_id), tx.index)
+                (
+                    format!("{}#{}", done_key(&authz.request_id), tx.index),
+                    Some(parsed.intent),
+                    parsed.messages,
+                    hash,
+                    tx.index,
+                )
             }
             (Action::SignTransaction { .. }, None) => {
                 return Err(failure(
                     FailureKind::Unauthorized,
                     "a transaction authorization needs the raw payload",
-                ))
+                )
+                .into())
             }
             (_, Some(_)) => {
                 return Err(failure(
                     FailureKind::Unauthorized,
                     "a chain payload needs a transaction authorization",
-                ))
+                )
+                .into())
             }
             (Action::Keygen { .. }, None) => {
                 return Err(failure(
                     FailureKind::Unauthorized,
                     "a key-generation authorization cannot sign",
-                ))
+                )
+                .into())
             }
         };
+        let permitted = self.permit(job, intent.as_ref(), &messages, &intent_hash)?;
         let used = lock(&self.inner.vault)
             .has_request(&done)
             .map_err(vault_failure)?;
@@ -667,19 +1216,134 @@ impl Signer {
             return Err(failure(
                 FailureKind::Replayed,
                 "this request was already signed by this signer",
-            ));
+            )
+            .into());
         }
-        Ok(done)
+        Ok(Authorized {
+            request_id: authz.request_id.clone(),
+            done,
+            intent_hash,
+            index,
+            policy_version: permitted.policy_version,
+            policy_ids: permitted.policy_ids,
+            approvers: permitted.approvers,
+            velocity: permitted.velocity,
+            _reservation: permitted.reservation,
+        })
+    }
+
+    /// The policy and approval steps of a signing job (module docs, steps 4 and 5). Reading
+    /// the ledger, evaluating and reserving the request's velocity are one step under the
+    /// reservation lock, so concurrent requests see each other.
+    fn permit(
+        &self,
+        job: &SignJob<'_>,
+        intent: Option<&Intent>,
+        messages: &[SignMessage],
+        intent_hash: &[u8; 32],
+    ) -> Result<Permitted, Refusal> {
+        let state = self.policy_state();
+        let Some(installed) = state.bundle.clone() else {
+            return Err(Refusal::new(
+                FailureKind::PolicyDenied,
+                RefusalReason::PolicyDenied,
+                "no policy installed: this signer signs nothing until it accepts a policy bundle",
+            ));
+        };
+        let version = installed.version();
+        if job.policy_version != version {
+            return Err(failure(
+                FailureKind::StalePolicy,
+                &format!(
+                    "the request was evaluated under policy version {}, this signer holds version {version}",
+                    job.policy_version
+                ),
+            )
+            .into());
+        }
+        let now = self.inner.clock.now_unix();
+        let authz = job.authz;
+        let requester = tessera_policy::PublicKey(authz.operator.0);
+        let req = signing_request(
+            &installed.signed.bundle,
+            &requester,
+            job.wallet_id,
+            intent,
+            messages,
+            now,
+            mode_in_force(state.mode.as_ref(), now),
+        )
+        .map_err(|e| failure(FailureKind::PolicyDenied, &format!("policy request: {e}")))?;
+        let key: RequestKey = (authz.request_id.clone(), *intent_hash);
+
+        let mut gate = lock(&self.inner.velocity);
+        let ledger = self.ledger_for(&gate, job.wallet_id, Some(&key), now)?;
+        let decision = installed.engine.evaluate(&req, &ledger);
+        let approvers = match &decision {
+            Decision::Deny { .. } => return Err(deny_refusal(&decision)),
+            Decision::Allow { .. } => Vec::new(),
+            Decision::AllowWithApprovals { quorum, .. } => {
+                check_quorum(
+                    quorum,
+                    job.approvals,
+                    &installed.signed.bundle,
+                    &authz.request_id,
+                    intent_hash,
+                    version,
+                    now,
+                )
+                .map_err(|e| approval_refusal(&e))?;
+                let mut keys: Vec<String> = job
+                    .approvals
+                    .iter()
+                    .filter(|a| a.decision == ApprovalDecision::Approve)
+                    .map(|a| a.approver.to_hex())
+                    .collect();
+                keys.sort();
+                keys.dedup();
+                keys
+            }
+        };
+        let mut collect = Collect {
+            key: key.clone(),
+            entries: Vec::new(),
+        };
+        record_signed(&req, &mut collect)
+            .map_err(|e| failure(FailureKind::Internal, &format!("velocity: {e}")))?;
+        let reservation = Reservations::reserve(
+            &self.inner.velocity,
+            &mut gate,
+            key,
+            collect.entries.clone(),
+        );
+        drop(gate);
+        Ok(Permitted {
+            policy_version: version,
+            policy_ids: decision.policy_ids().to_vec(),
+            approvers,
+            velocity: collect.entries,
+            reservation,
+        })
+    }
+
+    /// The velocity ledger an evaluation of `wallet_id` at `now` sees (see
+    /// [`crate::policy::ledger_view`]); `gate` is the held reservation lock.
+    fn ledger_for(
+        &self,
+        gate: &Reservations,
+        wallet_id: &str,
+        own: Option<&RequestKey>,
+        now: u64,
+    ) -> Result<tessera_policy::MemoryLedger, Failure> {
+        let stored = lock(&self.inner.vault)
+            .velocity_entries(wallet_id, now.saturating_sub(MAX_WINDOW_S))
+            .map_err(vault_failure)?;
+        ledger_view(stored, gate, wallet_id, own)
     }
 
     /// Parses a chain payload with this signer's own adapter against its own copy of the wallet
-    /// key at `path`: the messages to sign and the intent hash.
-    fn reparse(
-        &self,
-        share: &KeyShare,
-        path: &str,
-        tx: &TxContext,
-    ) -> Result<(Vec<SignMessage>, [u8; 32]), Failure> {
+    /// key at `path`.
+    fn reparse(&self, share: &KeyShare, path: &str, tx: &TxContext) -> Result<Parsed, Failure> {
         let rejected = |e: tessera_chains::ChainError| {
             failure(FailureKind::PayloadRejected, &format!("payload: {e}"))
         };
@@ -691,7 +1355,7 @@ impl Signer {
             &derivation,
         )
         .map_err(crypto_failure)?;
-        let parsed = adapter
+        adapter
             .parse(
                 &tx.network,
                 WalletKey {
@@ -700,28 +1364,74 @@ impl Signer {
                 },
                 &tx.payload,
             )
-            .map_err(rejected)?;
-        let hash = parsed.intent_hash().map_err(rejected)?;
-        Ok((parsed.messages, hash))
+            .map_err(rejected)
     }
 
-    fn record_session(&self, session: &[u8; 32]) -> Result<(), Failure> {
+    fn record_session(&self, session: &[u8; 32]) -> Result<(), Refusal> {
         lock(&self.inner.vault)
             .record_session(session)
-            .map_err(vault_failure)
-    }
-
-    fn mark_done(&self, done: &str, expires_at: u64) -> Result<(), Failure> {
-        lock(&self.inner.vault)
-            .record_request(done, expires_at, self.inner.clock.now_unix())
-            .map_err(vault_failure)
+            .map_err(|e| vault_failure(e).into())
     }
 }
 
-/// Replay-ledger key of a request id. A request (for a chain payload: each of its messages,
-/// `done:<id>#<index>`) is done at this signer once it released a signature or partial for it;
-/// the same authorization cannot make it sign again. Failed attempts do not count, so the
-/// coordinator may retry a request with another signer subset.
+/// The audit subject of a session: the request id of its authorization, or the session id.
+fn subject_of(start: &StartSession) -> String {
+    match &start.job {
+        Job::Keygen { authorization, .. }
+        | Job::Sign { authorization, .. }
+        | Job::SignPresigned { authorization, .. } => authorization.request_id.clone(),
+        Job::Presign { .. } => format!("session:{}", hex::encode(start.session)),
+    }
+}
+
+/// Reads the accepted bundle and mode change from the vault. The bundle is compiled without
+/// re-checking its signatures: it was accepted (`tessera_policy::accept_update`) before it was
+/// stored, and the vault's seal protects it since.
+fn load_policy(vault: &Vault) -> Result<PolicyState, NodeError> {
+    let bundle = match vault.policy(PolicyRecord::Bundle)? {
+        None => None,
+        Some(stored) => {
+            let signed: SignedBundle = serde_json::from_str(&stored.json)
+                .map_err(|e| NodeError::Corrupt(format!("stored policy bundle: {e}")))?;
+            if signed.bundle.version != stored.version {
+                return Err(NodeError::Corrupt(
+                    "stored policy bundle has another version than its record".into(),
+                ));
+            }
+            let engine = Engine::compile(&signed.bundle)
+                .map_err(|e| NodeError::Corrupt(format!("stored policy bundle: {e}")))?;
+            Some(Arc::new(Installed { signed, engine }))
+        }
+    };
+    let mode = match vault.policy(PolicyRecord::ModeChange)? {
+        None => None,
+        Some(stored) => {
+            let change: ModeChange = serde_json::from_str(&stored.json)
+                .map_err(|e| NodeError::Corrupt(format!("stored mode change: {e}")))?;
+            if change.seq != stored.version {
+                return Err(NodeError::Corrupt(
+                    "stored mode change has another sequence than its record".into(),
+                ));
+            }
+            Some(change)
+        }
+    };
+    Ok(PolicyState { bundle, mode })
+}
+
+fn parse_admins(json: &str) -> Result<AdminSet, NodeError> {
+    let set: AdminSet = serde_json::from_str(json)
+        .map_err(|e| NodeError::Corrupt(format!("policy admins: {e}")))?;
+    AdminSet::new(set.keys, set.quorum)
+        .map_err(|e| NodeError::Config(format!("policy admins: {e}")))
+}
+
+/// Serializes the admin set for [`settings::POLICY_ADMINS`].
+pub fn policy_admins_setting(admins: &AdminSet) -> String {
+    // A set of keys and a number: serialization cannot fail.
+    serde_json::to_string(admins).unwrap_or_default()
+}
+
 fn done_key(request_id: &str) -> String {
     format!("done:{request_id}")
 }

@@ -52,6 +52,8 @@ fn sign_job(message: &SignMessage, a: &Authorization, tx: Option<TxContext>) -> 
         path: "m".into(),
         authorization: a.clone(),
         transaction: tx,
+        policy_version: 1,
+        approvals: Vec::new(),
     }
 }
 
@@ -295,6 +297,8 @@ fn signers_recompute_bitcoin_sighashes_from_the_psbt() {
             path: "m".into(),
             authorization: good.clone(),
             transaction: Some(ctx("bitcoin", "regtest", &payload, 1)),
+            policy_version: 1,
+            approvals: Vec::new(),
         },
     ));
     // Bitcoin Core's interpreter accepts the assembled transaction.
@@ -347,6 +351,8 @@ fn a_refused_presigned_transaction_consumes_nothing() {
         path: "m".into(),
         authorization: good.clone(),
         transaction: Some(tx),
+        policy_version: 1,
+        approvals: Vec::new(),
     };
     refused(
         g.run(

@@ -50,6 +50,8 @@ fn relay_never_sees_p2p_plaintext_and_cannot_alter_envelopes() {
             path: "m".into(),
             authorization,
             transaction: None,
+            policy_version: 1,
+            approvals: Vec::new(),
         },
     ) {
         match a.expect("sign succeeds") {
@@ -111,11 +113,13 @@ fn sign_job(m: &tessera_crypto::SignMessage, path: &str, a: tessera_wire::Author
         path: path.into(),
         authorization: a,
         transaction: None,
+        policy_version: 1,
+        approvals: Vec::new(),
     }
 }
 
 /// Signers check operator authorizations themselves: an untrusted key, a forged signature, an
-/// expired or overlong authorization, one for another message, wallet or path, a replayed
+/// expired (`Expired`) or overlong authorization, one for another message, wallet or path, a replayed
 /// request id and a reused session id are all refused with a typed failure, and a refusal
 /// changes nothing (the presignature it named is still usable, the wallet id still free).
 #[test]
@@ -145,7 +149,7 @@ fn signer_refuses_unauthorized_and_replayed_requests() {
     let a = sign_auth(&op, &random_id(), "w", "m", &m, now_unix() - 1);
     refused(
         g.run("w", &[0, 1], sign_job(&m, "m", a)),
-        FailureKind::Unauthorized,
+        FailureKind::Expired,
         "expired",
     );
 
@@ -214,6 +218,8 @@ fn signer_refuses_unauthorized_and_replayed_requests() {
         path: "m".into(),
         authorization: a,
         transaction: None,
+        policy_version: 1,
+        approvals: Vec::new(),
     };
     refused(
         g.run("w", &[0, 1], presigned(good.clone())),

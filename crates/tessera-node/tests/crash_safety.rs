@@ -87,6 +87,8 @@ fn sign_presigned(
             path: "m".into(),
             authorization,
             transaction: None,
+            policy_version: 1,
+            approvals: Vec::new(),
         },
     )
 }

@@ -189,6 +189,8 @@ pub enum DenyReason {
         /// Why.
         detail: String,
     },
+    /// The operating mode is `lockdown`: nothing but `change_policy` is evaluated.
+    Lockdown,
     /// The velocity ledger could not be read (fail closed).
     LedgerUnavailable {
         /// Why.
@@ -229,6 +231,7 @@ impl fmt::Display for DenyReason {
                 )
             }
             DenyReason::InvalidRequest { detail } => write!(f, "invalid request: {detail}"),
+            DenyReason::Lockdown => f.write_str("lockdown: no signing until admins lift it"),
             DenyReason::LedgerUnavailable { detail } => {
                 write!(f, "velocity ledger unavailable: {detail}")
             }
@@ -408,6 +411,9 @@ impl Engine {
                 request: req.principal().tenant().to_string(),
                 bundle: tenant.clone(),
             });
+        }
+        if req.mode() == crate::mode::Mode::Lockdown && req.action() != PolicyAction::ChangePolicy {
+            return Err(DenyReason::Lockdown);
         }
         let invalid = |detail: String| DenyReason::InvalidRequest { detail };
         let ledger_err =

@@ -93,6 +93,25 @@ impl SecretKey {
         }
     }
 
+    /// Text file form: the 64 lowercase hex digits of the Ed25519 seed and a newline (what
+    /// the approvals console takes).
+    pub fn to_text(&self) -> zeroize::Zeroizing<String> {
+        let mut s = zeroize::Zeroizing::new(hex::encode(self.key.as_bytes()));
+        s.push('\n');
+        s
+    }
+
+    /// Inverse of [`to_text`](Self::to_text); surrounding whitespace is ignored.
+    pub fn from_text(s: &str) -> Result<Self, KeyError> {
+        let bytes = zeroize::Zeroizing::new(hex::decode(s.trim()).map_err(|_| KeyError::NotHex)?);
+        let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+        if bytes.len() != 32 {
+            return Err(KeyError::WrongLength);
+        }
+        seed.copy_from_slice(&bytes);
+        Ok(Self::from_seed(&seed))
+    }
+
     /// The public key.
     pub fn public(&self) -> PublicKey {
         PublicKey(self.key.verifying_key().to_bytes())

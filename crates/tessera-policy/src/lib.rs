@@ -17,6 +17,9 @@
 //! - [`VelocityRule`] / [`VelocityLedger`]: per wallet and asset limits over rolling windows,
 //!   against the signer's own ledger.
 //!
+//! - [`ModeChange`] / [`mode_in_force`]: admin-signed operating modes (normal, degraded,
+//!   lockdown) that every evaluation takes into account.
+//!
 //! Templates for a trading-desk hot wallet and a treasury cold wallet are in the crate's
 //! `templates/` folder.
 
@@ -30,8 +33,11 @@ mod codec;
 pub mod engine;
 mod error;
 mod keys;
+pub mod mode;
 mod request;
 pub mod schema;
+pub mod signing;
+pub mod templates;
 mod velocity;
 
 pub use amount::BaseUnits;
@@ -43,10 +49,12 @@ pub use bundle::{
 pub use engine::{Decision, DenyReason, Engine, Quorum};
 pub use error::{ApprovalError, BundleError, KeyError, LedgerError, RequestError};
 pub use keys::{PublicKey, SecretKey};
+pub use mode::{accept_mode, mode_in_force, Mode, ModeChange, ModeError, MAX_MODE_S, MODE_DOMAIN};
 pub use request::{
     normalize_address, AssetKey, AssetLeg, CallFacts, IntentFacts, PolicyAction, PolicyRequest,
     Principal, Resource, WalletRef,
 };
+pub use signing::{create_wallet_request, roles_of, signing_request, NO_CHAIN};
 pub use velocity::{
     record_signed, MemoryLedger, VelocityLedger, VelocityLimit, VelocityMetric, VelocityRule,
     WindowTotals, MAX_WINDOW_S,

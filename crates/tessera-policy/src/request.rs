@@ -10,6 +10,7 @@ use tessera_chain::{Intent, IntentKind, SignMessage};
 
 use crate::amount::BaseUnits;
 use crate::error::RequestError;
+use crate::mode::Mode;
 
 /// Longest identifier (tenant, API key, role, wallet, chain, network) accepted.
 const MAX_ID_LEN: usize = 256;
@@ -514,6 +515,7 @@ pub struct PolicyRequest {
     resource: Resource,
     facts: Option<IntentFacts>,
     now_unix: u64,
+    mode: Mode,
 }
 
 impl PolicyRequest {
@@ -545,6 +547,7 @@ impl PolicyRequest {
             resource: Resource::Wallet(wallet),
             facts: Some(IntentFacts::from_intent(intent)?),
             now_unix,
+            mode: Mode::Normal,
         })
     }
 
@@ -568,6 +571,7 @@ impl PolicyRequest {
             resource: Resource::Wallet(wallet),
             facts: None,
             now_unix,
+            mode: Mode::Normal,
         })
     }
 
@@ -579,7 +583,19 @@ impl PolicyRequest {
             resource: Resource::Tenant,
             facts: None,
             now_unix,
+            mode: Mode::Normal,
         }
+    }
+
+    /// The same request under operating mode `mode` (the default is `normal`).
+    pub fn with_mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// The operating mode the request is evaluated under.
+    pub fn mode(&self) -> Mode {
+        self.mode
     }
 
     /// Principal.

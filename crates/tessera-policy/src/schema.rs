@@ -33,6 +33,8 @@ pub const NAMESPACE: &str = "Tessera";
 /// - `risk_flags`: snake_case names of the intent's risk flags;
 /// - `fee`: the fee bound as an `Amount` in the fee asset (zero when none);
 /// - `now` (unix seconds), `utc_hour` (0–23), `utc_weekday` (0 = Monday … 6 = Sunday);
+/// - `mode`: the operating mode in force, `normal`, `degraded` or `lockdown` (see
+///   [`crate::mode`]);
 /// - `velocity.hour` / `velocity.day`: count and amount of this wallet and asset over the last
 ///   3600 / 86400 seconds **including this request**, from the signer's ledger.
 pub const SCHEMA: &str = r#"
@@ -85,6 +87,7 @@ namespace Tessera {
     "now": Long,
     "utc_hour": Long,
     "utc_weekday": Long,
+    "mode": String,
     "velocity": Velocity
   };
 
@@ -250,6 +253,7 @@ pub(crate) fn context(
         "now": i64_sat(now),
         "utc_hour": i64_sat((now % 86_400) / 3_600),
         "utc_weekday": i64_sat((now / 86_400 + 3) % 7),
+        "mode": req.mode().name(),
         "velocity": {
             "hour": { "count": i64_sat(hour.count), "amount": hour.amount.cedar_json(decimals) },
             "day": { "count": i64_sat(day.count), "amount": day.amount.cedar_json(decimals) },

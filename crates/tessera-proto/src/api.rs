@@ -5,6 +5,8 @@ use tessera_chain::{Intent, Payload, SignedTransaction};
 use tessera_crypto::{MessageHash, PublicKey, SchemeId, SignMessage, Signature};
 use tessera_wire::{Authorization, NodeId, PublicIdentity, SignedIdentity};
 
+use tessera_policy::Approval;
+
 use crate::link::SignerStatus;
 
 /// `POST /v1/signers`: enroll a signer by its public identity (printed by `tessera signer init`).
@@ -437,4 +439,138 @@ pub struct TransactionInfo {
     pub created_at_ms: u64,
     /// End (ms since epoch).
     pub finished_at_ms: Option<u64>,
+    /// Where the request is in its lifecycle.
+    pub state: RequestState,
+    /// The coordinator's policy evaluation (each signer evaluates again on its own).
+    pub policy: Option<PolicyOutcome>,
+    /// Approvals and rejections received so far.
+    pub approvals: Vec<Approval>,
+    /// The request expires at this time (unix seconds; the authorization's expiry).
+    pub expires_at: u64,
+}
+
+/// Lifecycle of a signing request: `received → policy → awaiting_approvals → approved →
+/// signing → signed | rejected | expired | failed` (`allow` skips the approval states).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    /// Accepted by the API, not yet evaluated.
+    Received,
+    /// Being evaluated.
+    Policy,
+    /// Allowed once a quorum of approvals arrives.
+    AwaitingApprovals,
+    /// The quorum is met; signing starts.
+    Approved,
+    /// Signers are running.
+    Signing,
+    /// Signed (and independently verified for chain payloads).
+    Signed,
+    /// Denied by policy, rejected by an approver or refused by the signers' own policy.
+    Rejected,
+    /// Not approved or signed before its expiry.
+    Expired,
+    /// Signing failed for another reason.
+    Failed,
+}
+
+impl RequestState {
+    /// Whether no further change happens.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            RequestState::Signed
+                | RequestState::Rejected
+                | RequestState::Expired
+                | RequestState::Failed
+        )
+    }
+}
+
+/// One role's share of an approval quorum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuorumNeed {
+    /// Approver role.
+    pub role: String,
+    /// Distinct approvers of that role needed.
+    pub count: u32,
+}
+
+/// A policy decision as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyOutcome {
+    /// Bundle version evaluated.
+    pub version: u64,
+    /// `deny`, `allow` or `allow_with_approvals`.
+    pub decision: String,
+    /// Policies that decided.
+    pub policy_ids: Vec<String>,
+    /// Deny reasons in plain language (empty unless `deny`).
+    pub reasons: Vec<String>,
+    /// Approvals needed (empty unless `allow_with_approvals`).
+    pub quorum: Vec<QuorumNeed>,
+}
+
+/// `GET /v1/requests[/{id}]`: a signing request (transaction or digest) with what an approver
+/// needs to decide.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RequestInfo {
+    /// Client request id.
+    pub request_id: String,
+    /// `transaction` or `sign` (a digest or message without chain payload).
+    pub kind: String,
+    /// Wallet.
+    pub wallet_id: String,
+    /// Lifecycle state.
+    pub state: RequestState,
+    /// The intent in plain language (for a raw digest: a warning naming it so).
+    pub summary: String,
+    /// The intent, for chain payloads.
+    pub intent: Option<Intent>,
+    /// Intent hash (hex) that approvals sign.
+    pub intent_hash: String,
+    /// Risk flags of the intent (snake_case).
+    pub risk_flags: Vec<String>,
+    /// Policy evaluation.
+    pub policy: Option<PolicyOutcome>,
+    /// Approvals and rejections so far.
+    pub approvals: Vec<Approval>,
+    /// Expiry (unix seconds).
+    pub expires_at: u64,
+    /// Failure or refusal, if any.
+    pub error: Option<SessionError>,
+    /// Received (ms since epoch).
+    pub created_at_ms: u64,
+    /// Last state change (ms since epoch).
+    pub updated_at_ms: u64,
+}
+
+/// A server-sent event on `GET /v1/events` (event name `request`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestEvent {
+    /// Request.
+    pub request_id: String,
+    /// New state.
+    pub state: RequestState,
+    /// When (ms since epoch).
+    pub at_ms: u64,
+}
+
+/// `GET /v1/policy`: the bundle in force at the coordinator and the operating mode.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyInfo {
+    /// Bundle version (0: none installed).
+    pub version: u64,
+    /// Tenant.
+    pub tenant: String,
+    /// Bundle hash (hex).
+    pub bundle_hash: String,
+    /// Policy ids in the bundle.
+    pub policy_ids: Vec<String>,
+    /// Operating mode: `normal`, `degraded` or `lockdown`.
+    pub mode: String,
+    /// When the mode change in force expires (unix seconds), if any.
+    pub mode_expires_at: Option<u64>,
+    /// Signers that report this bundle version.
+    pub signers_current: Vec<NodeId>,
 }

@@ -9,10 +9,11 @@ use tessera_chain::Payload;
 use tessera_crypto::{
     PartialSignature, PartyIndex, PresignPublic, PublicKey, SchemeId, SignMessage, Signature,
 };
+use tessera_policy::Approval;
 use tessera_wire::{Authorization, NodeId, PublicIdentity};
 
 /// Version of the link protocol; a mismatch closes the connection with a clear reason.
-pub const LINK_VERSION: u16 = 2;
+pub const LINK_VERSION: u16 = 3;
 
 /// Domain of the signer's hello signature.
 pub const HELLO_DOMAIN: &str = "tessera/link-hello/v1";
@@ -40,6 +41,21 @@ pub enum ToSigner {
         session: SessionBytes,
         /// `tessera_wire::Envelope` bytes.
         bytes: Vec<u8>,
+    },
+    /// Install a policy bundle: the JSON of a `tessera_policy::SignedBundle`. The signer
+    /// accepts only a strictly newer version signed by a quorum of the admins it already trusts
+    /// (for its first bundle: the admin set configured at `tessera signer init`); it answers
+    /// with a [`FromSigner::Status`] carrying its policy version, or a
+    /// [`FromSigner::PolicyRefused`].
+    Policy {
+        /// `tessera_policy::SignedBundle` JSON.
+        bundle: Vec<u8>,
+    },
+    /// Apply an operating-mode change: the JSON of a `tessera_policy::ModeChange`, signed by a
+    /// quorum of the current bundle's admins. Answered like [`ToSigner::Policy`].
+    Mode {
+        /// `tessera_policy::ModeChange` JSON.
+        change: Vec<u8>,
     },
     /// Stop a session (timeout, another participant failed).
     Abort {
@@ -111,10 +127,15 @@ pub enum Job {
         message: SignMessage,
         /// Derivation path (`m` or `m/1/2`).
         path: String,
-        /// Operator authorization.
+        /// The requester's signed request (its key is the policy principal).
         authorization: Authorization,
         /// For chain payloads: the raw payload the signer re-parses to recompute `message`.
         transaction: Option<TxContext>,
+        /// Policy version the coordinator evaluated; a signer whose own version differs
+        /// refuses with [`FailureKind::StalePolicy`].
+        policy_version: u64,
+        /// Approvals gathered for this request (checked against the signer's own quorum).
+        approvals: Vec<Approval>,
     },
     /// Precompute one presignature (cggmp24) or nonce set (FROST) for the listed signers.
     Presign {
@@ -129,10 +150,15 @@ pub enum Job {
         message: SignMessage,
         /// Derivation path (`m` or `m/1/2`; cggmp24 accepts only `m`).
         path: String,
-        /// Operator authorization.
+        /// The requester's signed request (its key is the policy principal).
         authorization: Authorization,
         /// For chain payloads: the raw payload the signer re-parses to recompute `message`.
         transaction: Option<TxContext>,
+        /// Policy version the coordinator evaluated; a signer whose own version differs
+        /// refuses with [`FailureKind::StalePolicy`].
+        policy_version: u64,
+        /// Approvals gathered for this request (checked against the signer's own quorum).
+        approvals: Vec<Approval>,
     },
 }
 
@@ -186,6 +212,15 @@ pub enum FromSigner {
         session: SessionBytes,
         /// `tessera_wire::Envelope` bytes (the coordinator reads only its routing header).
         bytes: Vec<u8>,
+    },
+    /// A policy bundle or mode change was not accepted.
+    PolicyRefused {
+        /// `policy` or `mode`.
+        what: String,
+        /// Version (bundle) or sequence number (mode change) that was offered.
+        version: u64,
+        /// Why (typed error text from `tessera_policy`).
+        reason: String,
     },
     /// The session finished at this signer.
     Done {
@@ -250,6 +285,20 @@ pub enum FailureKind {
     Transport,
     /// The session was aborted by the coordinator or timed out.
     Aborted,
+    /// The signer's own policy evaluation denied the request (a forbid, no permit, a raw
+    /// digest without an explicit permit, no policy installed).
+    PolicyDenied,
+    /// The approvals do not meet the quorum the signer's policy requires: too few, forged,
+    /// from a non-approver, for another request or intent, or a rejection.
+    ApprovalsInvalid,
+    /// An approval or the request's authorization has expired.
+    Expired,
+    /// The request was evaluated under another policy version than the signer's.
+    StalePolicy,
+    /// The signer's own velocity ledger puts the request over a limit.
+    VelocityExceeded,
+    /// The signer's operating mode (degraded, lockdown) forbids the request.
+    ModeRestricted,
     /// The signer's vault failed (disk full, IO error).
     Storage,
     /// Anything else.
@@ -269,6 +318,10 @@ pub struct SignerStatus {
     pub primes_progress: u8,
     /// Sessions currently running.
     pub sessions: u32,
+    /// Version of the installed policy bundle (0: none; such a signer signs nothing).
+    pub policy_version: u64,
+    /// Operating mode in force: `normal`, `degraded` or `lockdown`.
+    pub mode: String,
 }
 
 /// Bytes the signer signs in its hello.

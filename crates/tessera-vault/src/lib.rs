@@ -1,15 +1,18 @@
 //! The signer node's encrypted vault: key shares, presignatures / nonces, auxiliary info, the
-//! node identity key, settings and replay ledgers in one embedded SQLite file.
+//! node identity key, settings, replay ledgers, the accepted policy bundle and mode change, and
+//! the velocity ledger in one embedded SQLite file.
 //!
 //! The vault stores opaque bytes; the node layer gives them meaning (it re-validates a share with
 //! `tessera_crypto::KeyShare::from_bytes`, for instance).
 //!
-//! # On-disk format (schema version 1)
+//! # On-disk format (schema version 2)
 //!
 //! One SQLite database file, `PRAGMA application_id = 0x54535356` ("TSSV") and
-//! `PRAGMA user_version = 1`, journal mode WAL, `synchronous = FULL`, `secure_delete = ON`.
+//! `PRAGMA user_version = 2`, journal mode WAL, `synchronous = FULL`, `secure_delete = ON`.
 //! A file whose application id differs is refused with [`VaultError::NotAVault`]; a file with a
-//! higher `user_version` with [`VaultError::UnsupportedVersion`]. Tables:
+//! higher `user_version` with [`VaultError::UnsupportedVersion`]. A version 1 file (no `policy`
+//! and `velocity` tables) is upgraded in one transaction when it is opened, after its key
+//! unwrapped. Tables:
 //!
 //! | table | plain columns | sealed column holds |
 //! |---|---|---|
@@ -22,6 +25,8 @@
 //! | `consumed_presignatures` | id, wallet id | — |
 //! | `sessions` | session id | — |
 //! | `requests` | request id, expiry | — |
+//! | `policy` | kind (`bundle`, `mode`), version / sequence | the accepted `SignedBundle` / `ModeChange` JSON |
+//! | `velocity` | request id, intent hash, asset, wallet id, time | the amount (base units, decimal) |
 //!
 //! **Sealing.** Every sealed value is `0x01 || nonce (24) || XChaCha20-Poly1305 ciphertext ||
 //! tag (16)` under the data-encryption key (DEK), with a fresh random nonce on every write.
@@ -54,19 +59,38 @@
 //! again ([`VaultError::PresignatureConsumed`]). A presignature whose seal does not open is
 //! destroyed the same way ("on doubt, destroy") and reported as [`VaultError::Corrupt`].
 //!
+//! # Policy and velocity records
+//!
+//! Policy data is public, but its integrity decides what the signer signs, so it is sealed like
+//! every other record. [`Vault::put_policy`] keeps one record per [`PolicyRecord`] kind and
+//! refuses a version that is not strictly greater than the stored one
+//! ([`VaultError::NotNewer`]), so the storage itself never moves a signer back to an older
+//! bundle or mode change.
+//!
+//! The velocity ledger holds one [`VelocityEntry`] per (request id, intent hash, asset). It is
+//! written only inside the transaction that marks a request done ([`Vault::complete_request`],
+//! full signing) or consumes its presignature ([`Vault::take_presignature_for`], presigned
+//! signing): a crash can neither leave a signature unrecorded nor record a request whose
+//! presignature is still usable. Writing an entry that exists is a no-op, so the messages of one
+//! request (which share its id and intent hash) count once. Entries older than
+//! [`VELOCITY_RETENTION_SECS`] are pruned by the same transactions.
+//!
 //! # Threat model
 //!
 //! - An attacker with a copy of the file but not the passphrase or key file learns only what is
 //!   plain: the vault id, KDF parameters, counts, wallet ids, epochs, the non-secret
 //!   `public_info`, setting names, aux group ids, presignature / consumed / session / request
-//!   ids and request expiries. Secrets and setting values are sealed; guessing the passphrase
-//!   costs one Argon2id evaluation per guess.
+//!   ids and request expiries, the policy version and mode sequence, and of each velocity entry
+//!   its request id, intent hash, asset, wallet and time. Secrets, setting values, the policy
+//!   records and velocity amounts are sealed; guessing the passphrase costs one Argon2id
+//!   evaluation per guess.
 //! - An attacker who can write the file can destroy it or roll it back to an older copy; the
 //!   vault does not detect a whole-file rollback (which could resurrect a consumed
 //!   presignature — the coordinator's pool reconciliation and
-//!   [`Vault::destroy_presignatures`] are the remedy). Swapping or altering sealed values is
-//!   detected ([`VaultError::Corrupt`]); triggers or views planted in the schema are refused
-//!   at open.
+//!   [`Vault::destroy_presignatures`] are the remedy). Deleting velocity rows (or rolling the
+//!   file back) resets the velocity ledger, which only weakens a limit at this one signer.
+//!   Swapping or altering sealed values is detected ([`VaultError::Corrupt`]); triggers or
+//!   views planted in the schema are refused at open.
 //! - Deleted records are overwritten by SQLite's `secure_delete`, but copies may survive in
 //!   the file system or on the device; they remain sealed under the DEK.
 //! - Errors and `Debug` output never contain secret bytes, the passphrase or key-file bytes.
@@ -92,7 +116,10 @@ pub use zeroize;
 /// `PRAGMA application_id` of a Tessera vault ("TSSV").
 pub const APPLICATION_ID: i32 = 0x5453_5356;
 /// The schema version this build writes and the highest it opens.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+/// How long velocity entries are kept (seconds before `now`): 366 days, the longest window a
+/// velocity rule may have (`tessera_policy::MAX_WINDOW_S`; the node checks they agree).
+pub const VELOCITY_RETENTION_SECS: u64 = 366 * 86_400;
 
 const KDF_ARGON2ID: &str = "argon2id";
 const KDF_KEYFILE: &str = "keyfile";
@@ -102,6 +129,8 @@ const T_SETTINGS: &str = "settings";
 const T_SHARES: &str = "shares";
 const T_AUX: &str = "aux";
 const T_PRESIG: &str = "presignatures";
+const T_POLICY: &str = "policy";
+const T_VELOCITY: &str = "velocity";
 /// Seconds after expiry that a request id stays in the replay ledger.
 const REQUEST_RETENTION_SECS: u64 = 86_400;
 
@@ -123,6 +152,23 @@ CREATE TABLE consumed_presignatures (id BLOB PRIMARY KEY NOT NULL, wallet_id TEX
 CREATE TABLE sessions (id BLOB PRIMARY KEY NOT NULL);
 CREATE TABLE requests (request_id TEXT PRIMARY KEY NOT NULL, expires_at INTEGER NOT NULL);
 CREATE INDEX requests_expiry ON requests (expires_at);
+";
+
+/// Tables added by schema version 2 (created with a new vault, or by the upgrade of a version 1
+/// vault at open).
+const SCHEMA_V2: &str = "
+CREATE TABLE policy (kind TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, sealed BLOB NOT NULL);
+CREATE TABLE velocity (
+    request_id TEXT NOT NULL,
+    intent_hash BLOB NOT NULL,
+    asset TEXT NOT NULL,
+    wallet_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    sealed BLOB NOT NULL,
+    PRIMARY KEY (request_id, intent_hash, asset)
+);
+CREATE INDEX velocity_wallet ON velocity (wallet_id, at);
+CREATE INDEX velocity_at ON velocity (at);
 ";
 
 /// How the vault's key-encryption key is obtained.
@@ -211,6 +257,50 @@ pub struct WalletRecord {
     pub public_info: String,
 }
 
+/// Which policy record ([`Vault::put_policy`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyRecord {
+    /// The accepted policy bundle (`tessera_policy::SignedBundle` JSON); version: the bundle's.
+    Bundle,
+    /// The accepted mode change (`tessera_policy::ModeChange` JSON); version: its sequence.
+    ModeChange,
+}
+
+impl PolicyRecord {
+    fn key(self) -> &'static str {
+        match self {
+            PolicyRecord::Bundle => "bundle",
+            PolicyRecord::ModeChange => "mode",
+        }
+    }
+}
+
+/// A stored policy record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPolicy {
+    /// Bundle version or mode-change sequence.
+    pub version: u64,
+    /// The JSON as accepted.
+    pub json: String,
+}
+
+/// One velocity-ledger entry: what a request this signer signed moved of one asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VelocityEntry {
+    /// The request id (of the requester's authorization).
+    pub request_id: String,
+    /// The intent hash the request was authorized and approved for.
+    pub intent_hash: [u8; 32],
+    /// Wallet.
+    pub wallet_id: String,
+    /// Asset id (`chain:network:native|<contract>`).
+    pub asset: String,
+    /// Amount in base units, canonical decimal (digits only).
+    pub amount: String,
+    /// When it was evaluated and signed, unix seconds.
+    pub at_unix: u64,
+}
+
 /// Everything that can go wrong. Messages never contain secret bytes or the passphrase.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -235,6 +325,14 @@ pub enum VaultError {
     SessionReused,
     #[error("request id was seen before")]
     RequestReplayed,
+    /// A policy record not newer than the stored one ([`Vault::put_policy`]).
+    #[error("version {offered} is not newer than the stored version {current}")]
+    NotNewer {
+        /// Stored version.
+        current: u64,
+        /// Offered version.
+        offered: u64,
+    },
     #[error("storage error: {0}")]
     Storage(String),
     #[error("key file: {0}")]
@@ -491,6 +589,17 @@ fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// Upgrades an older schema in one transaction (on error nothing changes).
+fn upgrade(conn: &mut Connection, from: u32) -> Result<(), VaultError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if from < 2 {
+        tx.execute_batch(SCHEMA_V2)?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
+
 impl Vault {
     /// Creates a new vault at `path` (which must not exist) and returns it open and locked.
     /// On failure nothing is left behind at `path` (the `.lock` sidecar may remain).
@@ -532,6 +641,7 @@ impl Vault {
             configure_durability(&conn)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(SCHEMA)?;
+            tx.execute_batch(SCHEMA_V2)?;
             {
                 let mut ins = tx.prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)")?;
                 ins.execute(params!["vault_id", &vault_id[..]])?;
@@ -599,7 +709,7 @@ impl Vault {
             return Err(VaultError::NotAVault);
         }
 
-        let conn = connect(path)?;
+        let mut conn = connect(path)?;
         let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
         if app_id != APPLICATION_ID {
             return Err(VaultError::NotAVault);
@@ -659,6 +769,9 @@ impl Vault {
         drop(dek_plain);
 
         configure_durability(&conn)?;
+        if version < SCHEMA_VERSION {
+            upgrade(&mut conn, version)?;
+        }
         Ok(Vault {
             conn,
             dek: SealKey::new(&dek_bytes),
@@ -996,8 +1109,11 @@ impl Vault {
 
     /// The presigned-signing step of a signer in ONE transaction (one fsync): records
     /// `session_id` (refused with [`VaultError::SessionReused`] if seen), records `request_key`
-    /// (refused with [`VaultError::RequestReplayed`] if seen), and consumes the presignature as
+    /// (refused with [`VaultError::RequestReplayed`] if seen), writes the request's `velocity`
+    /// entries (an entry already there is kept as is) and prunes those older than
+    /// [`VELOCITY_RETENTION_SECS`] before `now_unix`, and consumes the presignature as
     /// [`take_presignature`](Self::take_presignature) does. On any error nothing changes.
+    #[allow(clippy::too_many_arguments)]
     pub fn take_presignature_for(
         &mut self,
         wallet_id: &str,
@@ -1005,8 +1121,11 @@ impl Vault {
         session_id: &[u8; 32],
         request_key: &str,
         expires_at: u64,
+        now_unix: u64,
+        velocity: &[VelocityEntry],
     ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
         let aad = self.presig_aad(wallet_id, id);
+        let sealed_velocity = self.seal_velocity(velocity)?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -1025,6 +1144,7 @@ impl Vault {
         {
             return Err(VaultError::RequestReplayed);
         }
+        write_velocity_in(&tx, velocity, &sealed_velocity, now_unix)?;
         let sealed = consume_in(&tx, wallet_id, id)?;
         tx.commit()?;
         self.dek.open(&aad, &sealed).ok_or_else(|| {
@@ -1115,6 +1235,180 @@ impl Vault {
 }
 
 impl Vault {
+    /// The full-signing step of a signer once its signature exists and before it is released,
+    /// in ONE transaction: records `request_key` as [`record_request`](Self::record_request)
+    /// does (refused with [`VaultError::RequestReplayed`] if seen, pruning expired ids), writes
+    /// the request's `velocity` entries (an entry already there is kept as is) and prunes
+    /// those older than [`VELOCITY_RETENTION_SECS`] before `now_unix`. On error nothing
+    /// changes.
+    pub fn complete_request(
+        &mut self,
+        request_key: &str,
+        expires_at: u64,
+        now_unix: u64,
+        velocity: &[VelocityEntry],
+    ) -> Result<(), VaultError> {
+        let sealed_velocity = self.seal_velocity(velocity)?;
+        let cutoff = to_i64(now_unix.saturating_sub(REQUEST_RETENTION_SECS));
+        let tx = self.immediate()?;
+        tx.execute("DELETE FROM requests WHERE expires_at < ?1", [cutoff])?;
+        let inserted = tx.execute(
+            "INSERT INTO requests (request_id, expires_at) VALUES (?1, ?2)
+             ON CONFLICT (request_id) DO NOTHING",
+            params![request_key, to_i64(expires_at)],
+        )?;
+        if inserted == 0 {
+            return Err(VaultError::RequestReplayed);
+        }
+        write_velocity_in(&tx, velocity, &sealed_velocity, now_unix)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    // ---- velocity ledger -------------------------------------------------------------------
+
+    fn velocity_aad(&self, e: &VelocityEntry) -> Vec<u8> {
+        self.aad(
+            T_VELOCITY,
+            &[
+                e.request_id.as_bytes(),
+                &e.intent_hash,
+                e.asset.as_bytes(),
+                e.wallet_id.as_bytes(),
+                &e.at_unix.to_be_bytes(),
+            ],
+        )
+    }
+
+    /// Checks and seals the amounts of `entries` (before any transaction starts).
+    fn seal_velocity(&self, entries: &[VelocityEntry]) -> Result<Vec<Vec<u8>>, VaultError> {
+        entries
+            .iter()
+            .map(|e| {
+                let digits = !e.amount.is_empty() && e.amount.bytes().all(|b| b.is_ascii_digit());
+                if !digits || e.request_id.is_empty() || e.asset.is_empty() {
+                    return Err(VaultError::InvalidInput(format!(
+                        "velocity entry for request `{}` and asset `{}`: amount must be decimal \
+                         digits, request id and asset non-empty",
+                        e.request_id, e.asset
+                    )));
+                }
+                if i64::try_from(e.at_unix).is_err() {
+                    return Err(VaultError::InvalidInput("velocity entry time".into()));
+                }
+                self.dek.seal(&self.velocity_aad(e), e.amount.as_bytes())
+            })
+            .collect()
+    }
+
+    /// The velocity entries of `wallet_id` recorded at or after `since_unix` (every asset),
+    /// oldest first. Each amount's seal is checked ([`VaultError::Corrupt`]).
+    pub fn velocity_entries(
+        &self,
+        wallet_id: &str,
+        since_unix: u64,
+    ) -> Result<Vec<VelocityEntry>, VaultError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT request_id, intent_hash, asset, at, sealed FROM velocity
+             WHERE wallet_id = ?1 AND at >= ?2 ORDER BY at, request_id, intent_hash, asset",
+        )?;
+        let rows = stmt.query_map(params![wallet_id, to_i64(since_unix)], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, Vec<u8>>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (request_id, hash, asset, at, sealed) = row?;
+            let what = || format!("velocity entry of request `{request_id}`");
+            let intent_hash: [u8; 32] = hash.try_into().map_err(|_| VaultError::Corrupt(what()))?;
+            let at_unix = u64::try_from(at).map_err(|_| VaultError::Corrupt(what()))?;
+            let mut entry = VelocityEntry {
+                request_id: request_id.clone(),
+                intent_hash,
+                wallet_id: wallet_id.to_string(),
+                asset,
+                amount: String::new(),
+                at_unix,
+            };
+            let plain = self.open_sealed(&self.velocity_aad(&entry), &sealed, what)?;
+            entry.amount = String::from_utf8(plain.to_vec())
+                .map_err(|_| VaultError::Corrupt(format!("velocity entry of `{request_id}`")))?;
+            out.push(entry);
+        }
+        Ok(out)
+    }
+
+    // ---- policy ----------------------------------------------------------------------------
+
+    fn policy_aad(&self, which: PolicyRecord, version: u64) -> Vec<u8> {
+        self.aad(T_POLICY, &[which.key().as_bytes(), &version.to_be_bytes()])
+    }
+
+    /// Stores the accepted policy record `which` at `version` (bundle version, mode-change
+    /// sequence), replacing the previous one. Refused with [`VaultError::NotNewer`] unless
+    /// `version` is strictly greater than the stored one; versions above `i64::MAX` are
+    /// [`VaultError::InvalidInput`].
+    pub fn put_policy(
+        &mut self,
+        which: PolicyRecord,
+        version: u64,
+        json: &str,
+    ) -> Result<(), VaultError> {
+        let v = i64::try_from(version)
+            .map_err(|_| VaultError::InvalidInput(format!("policy version {version}")))?;
+        let sealed = self
+            .dek
+            .seal(&self.policy_aad(which, version), json.as_bytes())?;
+        let tx = self.immediate()?;
+        let current: Option<i64> = tx
+            .query_row(
+                "SELECT version FROM policy WHERE kind = ?1",
+                [which.key()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(c) = current {
+            if c >= v {
+                return Err(VaultError::NotNewer {
+                    current: u64::try_from(c).unwrap_or(0),
+                    offered: version,
+                });
+            }
+        }
+        tx.execute(
+            "INSERT INTO policy (kind, version, sealed) VALUES (?1, ?2, ?3)
+             ON CONFLICT (kind) DO UPDATE SET version = excluded.version, sealed = excluded.sealed",
+            params![which.key(), v, sealed],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The stored policy record `which`, if any (its seal checked, [`VaultError::Corrupt`]).
+    pub fn policy(&self, which: PolicyRecord) -> Result<Option<StoredPolicy>, VaultError> {
+        let row: Option<(i64, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT version, sealed FROM policy WHERE kind = ?1",
+                [which.key()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((version, sealed)) = row else {
+            return Ok(None);
+        };
+        let what = || format!("policy record `{}`", which.key());
+        let version = u64::try_from(version).map_err(|_| VaultError::Corrupt(what()))?;
+        let plain = self.open_sealed(&self.policy_aad(which, version), &sealed, what)?;
+        let json = String::from_utf8(plain.to_vec()).map_err(|_| VaultError::Corrupt(what()))?;
+        Ok(Some(StoredPolicy { version, json }))
+    }
+
     /// Was `request_id` recorded (and not yet pruned)?
     pub fn has_request(&self, request_id: &str) -> Result<bool, VaultError> {
         Ok(self
@@ -1127,6 +1421,34 @@ impl Vault {
             .optional()?
             .is_some())
     }
+}
+
+/// Writes velocity entries (keeping any already there) and prunes old ones, inside the
+/// caller's transaction.
+fn write_velocity_in(
+    tx: &Connection,
+    entries: &[VelocityEntry],
+    sealed: &[Vec<u8>],
+    now_unix: u64,
+) -> Result<(), VaultError> {
+    let cutoff = to_i64(now_unix.saturating_sub(VELOCITY_RETENTION_SECS));
+    tx.execute("DELETE FROM velocity WHERE at < ?1", [cutoff])?;
+    for (e, s) in entries.iter().zip(sealed) {
+        tx.execute(
+            "INSERT INTO velocity (request_id, intent_hash, asset, wallet_id, at, sealed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (request_id, intent_hash, asset) DO NOTHING",
+            params![
+                e.request_id,
+                &e.intent_hash[..],
+                e.asset,
+                e.wallet_id,
+                to_i64(e.at_unix),
+                s
+            ],
+        )?;
+    }
+    Ok(())
 }
 
 /// Deletes a stored presignature and marks it consumed (inside the caller's transaction);

@@ -255,24 +255,7 @@ impl Authorization {
                 out.push(2);
                 put_str(&mut out, wallet_id);
                 put_str(&mut out, path);
-                put_len(&mut out, messages.len());
-                for m in messages {
-                    match m {
-                        AuthorizedMessage::Preimage { hash, digest } => {
-                            out.push(1);
-                            out.push(hash.tag());
-                            out.extend_from_slice(digest);
-                        }
-                        AuthorizedMessage::DangerRawDigest { digest } => {
-                            out.push(2);
-                            out.extend_from_slice(digest);
-                        }
-                        AuthorizedMessage::Ed25519Message { sha256 } => {
-                            out.push(3);
-                            out.extend_from_slice(sha256);
-                        }
-                    }
-                }
+                put_messages(&mut out, messages);
             }
             Action::SignTransaction {
                 wallet_id,
@@ -340,6 +323,73 @@ impl Authorization {
             return Err(WireError::TooLongLived);
         }
         Ok(())
+    }
+}
+
+/// Domain tag at the start of what [`message_intent_hash`] hashes.
+pub const MESSAGE_INTENT_DOMAIN: &str = "tessera/message-intent/v1";
+
+/// The intent hash of a signing request **without** chain payload (an [`Action::Sign`]): what
+/// approvers sign in their approval and what each signer recomputes from the message it is asked
+/// to sign (through [`authorized_message`]), so an approval can only count for this wallet, path
+/// and these messages:
+///
+/// ```text
+/// SHA-256( str("tessera/message-intent/v1") || str(wallet_id) || str(path)
+///          || u64(#messages) || message* )
+/// ```
+///
+/// with `str`, `u64` and `message` encoded exactly as in [`Authorization::signing_bytes`].
+/// For a raw digest this hash says nothing about what is signed beyond the digest itself:
+/// neither signers nor approvers can see its preimage.
+pub fn message_intent_hash(
+    wallet_id: &str,
+    path: &str,
+    messages: &[AuthorizedMessage],
+) -> [u8; 32] {
+    let mut out = Vec::with_capacity(96 + wallet_id.len() + path.len() + 34 * messages.len());
+    put_str(&mut out, MESSAGE_INTENT_DOMAIN);
+    put_str(&mut out, wallet_id);
+    put_str(&mut out, path);
+    put_messages(&mut out, messages);
+    sha2::Sha256::digest(&out).into()
+}
+
+impl Action {
+    /// The hash approvals of this request sign: the authorized `intent_hash` of an
+    /// [`Action::SignTransaction`], [`message_intent_hash`] of an [`Action::Sign`], none for
+    /// [`Action::Keygen`].
+    pub fn intent_hash(&self) -> Option<[u8; 32]> {
+        match self {
+            Action::Keygen { .. } => None,
+            Action::Sign {
+                wallet_id,
+                path,
+                messages,
+            } => Some(message_intent_hash(wallet_id, path, messages)),
+            Action::SignTransaction { intent_hash, .. } => Some(*intent_hash),
+        }
+    }
+}
+
+fn put_messages(out: &mut Vec<u8>, messages: &[AuthorizedMessage]) {
+    put_len(out, messages.len());
+    for m in messages {
+        match m {
+            AuthorizedMessage::Preimage { hash, digest } => {
+                out.push(1);
+                out.push(hash.tag());
+                out.extend_from_slice(digest);
+            }
+            AuthorizedMessage::DangerRawDigest { digest } => {
+                out.push(2);
+                out.extend_from_slice(digest);
+            }
+            AuthorizedMessage::Ed25519Message { sha256 } => {
+                out.push(3);
+                out.extend_from_slice(sha256);
+            }
+        }
     }
 }
 

@@ -97,8 +97,8 @@ pub mod envelope;
 pub mod identity;
 
 pub use authz::{
-    authorized_message, Action, Authorization, AuthorizedMessage, OperatorKey, OperatorPublic,
-    AUTHZ_DOMAIN,
+    authorized_message, message_intent_hash, Action, Authorization, AuthorizedMessage, OperatorKey,
+    OperatorPublic, AUTHZ_DOMAIN, MESSAGE_INTENT_DOMAIN,
 };
 pub use envelope::{seal, Body, Envelope, Opener, ENVELOPE_SIG_DOMAIN, MAX_BODY_LEN, WIRE_VERSION};
 pub use error::{Result, WireError};

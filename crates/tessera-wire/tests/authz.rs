@@ -531,3 +531,51 @@ fn operator_key_round_trips_and_is_redacted() {
     let err = OperatorKey::from_text(&format!("{}zz", &text.trim()[..20])).expect_err("bad");
     assert!(!err.to_string().contains(&text.trim()[..20]));
 }
+
+#[test]
+fn message_intent_hash_is_the_documented_sha256_and_binds_every_field() {
+    use sha2::Sha256;
+    use tessera_wire::message_intent_hash;
+    let put = |out: &mut Vec<u8>, b: &[u8]| {
+        out.extend_from_slice(&(b.len() as u64).to_be_bytes());
+        out.extend_from_slice(b);
+    };
+    let msgs = vec![
+        AuthorizedMessage::Preimage {
+            hash: MessageHash::Keccak256,
+            digest: [1; 32],
+        },
+        AuthorizedMessage::DangerRawDigest { digest: [2; 32] },
+        AuthorizedMessage::Ed25519Message { sha256: [3; 32] },
+    ];
+    let mut want = Vec::new();
+    put(&mut want, b"tessera/message-intent/v1");
+    put(&mut want, b"w-1");
+    put(&mut want, b"m/1");
+    want.extend_from_slice(&3u64.to_be_bytes());
+    want.extend_from_slice(&[1, 3]);
+    want.extend_from_slice(&[1; 32]);
+    want.push(2);
+    want.extend_from_slice(&[2; 32]);
+    want.push(3);
+    want.extend_from_slice(&[3; 32]);
+    let want: [u8; 32] = Sha256::digest(&want).into();
+    assert_eq!(message_intent_hash("w-1", "m/1", &msgs), want);
+    let action = Action::Sign {
+        wallet_id: "w-1".into(),
+        path: "m/1".into(),
+        messages: msgs.clone(),
+    };
+    assert_eq!(action.intent_hash(), Some(want));
+    assert_ne!(message_intent_hash("w-2", "m/1", &msgs), want);
+    assert_ne!(message_intent_hash("w-1", "m", &msgs), want);
+    assert_ne!(message_intent_hash("w-1", "m/1", &msgs[..2]), want);
+    let tx = Action::SignTransaction {
+        wallet_id: "w-1".into(),
+        path: "m".into(),
+        chain: "ethereum".into(),
+        network: "mainnet".into(),
+        intent_hash: [9; 32],
+    };
+    assert_eq!(tx.intent_hash(), Some([9; 32]));
+}

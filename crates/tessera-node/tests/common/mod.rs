@@ -1,19 +1,30 @@
-//! An in-process signer group: real [`Signer`]s over real vaults, wired through a test relay
-//! that plays the coordinator. The relay records every envelope it forwards and, knowing the
-//! test-generated identity keys, can open p2p envelopes the way their recipient does.
+//! An in-process signer group: real [`Signer`]s over real vaults and audit logs, wired through a
+//! test relay that plays the coordinator. The relay records every envelope it forwards and,
+//! knowing the test-generated identity keys, can open p2p envelopes the way their recipient
+//! does. The group holds the policy admin and approver keys; [`Group::new`] installs the
+//! local-dev policy bundle (version 1) on every signer.
 
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use tessera_audit::{AuditError, AuditLog, EntryKind};
 use tessera_crypto::{Message, SchemeId, SignMessage};
-use tessera_node::signer::{operators_setting, settings};
-use tessera_node::{Outbound, PrimeSource, Signer, SignerOptions, ThreadSpawner};
-use tessera_proto::link::{Failure, FromSigner, Job, Member, Outcome, StartSession, ToSigner};
+use tessera_node::signer::{operators_setting, policy_admins_setting, settings};
+use tessera_node::{
+    audit_chain_id, AuditSink, Outbound, PrimeSource, Signer, SignerOptions, ThreadSpawner,
+};
+use tessera_policy::{
+    AdminSet, Approval, ApprovalDecision, ModeChange, PolicyBundle, SecretKey, SignedBundle,
+};
+use tessera_proto::link::{
+    Failure, FromSigner, Job, Member, Outcome, SignerStatus, StartSession, ToSigner,
+};
 use tessera_proto::SystemClock;
 use tessera_vault::{KdfParams, Unlock, Vault, VaultError};
 use tessera_wire::{
@@ -65,12 +76,47 @@ pub fn open_vault(path: &std::path::Path) -> Vault {
     }
 }
 
+/// An audit log whose appends can be made to fail (to test that signers fail closed).
+pub struct TestAudit {
+    pub log: AuditLog,
+    pub fail: AtomicBool,
+}
+
+impl AuditSink for TestAudit {
+    fn chain_id(&self) -> &str {
+        self.log.chain_id()
+    }
+
+    fn append(
+        &self,
+        actor: &str,
+        kind: EntryKind,
+        subject: &str,
+        body: serde_json::Value,
+        time_ms: u64,
+    ) -> Result<(), AuditError> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(AuditError::Storage("injected failure".into()));
+        }
+        self.log
+            .append(actor, kind, subject, body, time_ms)
+            .map(|_| ())
+    }
+}
+
 pub struct Node {
     pub key: IdentityKey,
     pub signed: SignedIdentity,
     pub vault_path: PathBuf,
     pub signer: Option<Signer>,
+    /// The signer's audit log (kept across restarts).
+    pub audit: Arc<TestAudit>,
 }
+
+/// Tenant of the test bundles.
+pub const TENANT: &str = "test";
+/// Quorum of the group's three policy admins.
+pub const ADMIN_QUORUM: u32 = 2;
 
 /// Result of one session at one participant.
 pub type Answer = Result<Outcome, Failure>;
@@ -78,6 +124,10 @@ pub type Answer = Result<Outcome, Failure>;
 pub struct Group {
     pub nodes: Vec<Node>,
     pub operator: OperatorKey,
+    /// Policy admins (quorum [`ADMIN_QUORUM`]), configured at every signer's init.
+    pub admins: Vec<SecretKey>,
+    /// Keys of the bundle role `approver`.
+    pub approvers: Vec<SecretKey>,
     tx: Arc<Mutex<mpsc::Sender<(usize, FromSigner)>>>,
     rx: mpsc::Receiver<(usize, FromSigner)>,
     /// Every envelope the relay forwarded, as bytes.
@@ -94,14 +144,31 @@ pub struct Group {
 }
 
 impl Group {
-    /// `n` signers with fresh vaults in `dir`, trusting one operator key.
+    /// `n` signers with fresh vaults in `dir`, trusting one operator key, with the local-dev
+    /// policy bundle (version 1) installed.
     pub fn new(name: &str, n: usize) -> Group {
+        let mut g = Group::bare(name, n);
+        let b = g.sign_bundle(g.bundle(1, tessera_policy::templates::LOCAL_DEV), &[0, 1]);
+        g.install_ok(&b);
+        g
+    }
+
+    /// `n` signers with fresh vaults in `dir`, trusting one operator key, configured with the
+    /// group's admins but without any policy bundle.
+    pub fn bare(name: &str, n: usize) -> Group {
         let dir = test_dir(name);
         let operator = OperatorKey::generate(&mut rand_core::OsRng);
         let (tx, rx) = mpsc::channel();
+        let keys = |k: usize| -> Vec<SecretKey> {
+            (0..k)
+                .map(|_| SecretKey::generate(&mut rand_core::OsRng))
+                .collect()
+        };
         let mut g = Group {
             nodes: Vec::new(),
             operator,
+            admins: keys(3),
+            approvers: keys(3),
             tx: Arc::new(Mutex::new(tx)),
             rx,
             relayed: Vec::new(),
@@ -122,22 +189,163 @@ impl Group {
                     &operators_setting(&[g.operator.public()]),
                 )
                 .unwrap();
+            vault
+                .put_setting(
+                    settings::POLICY_ADMINS,
+                    &policy_admins_setting(&g.admin_set()),
+                )
+                .unwrap();
             let signed = key.signed_identity();
+            let log = AuditLog::create(
+                &dir.join(format!("signer-{i}-audit.db")),
+                &audit_chain_id(&signed.identity.node_id()),
+            )
+            .unwrap();
             g.nodes.push(Node {
                 key,
                 signed,
                 vault_path,
                 signer: None,
+                audit: Arc::new(TestAudit {
+                    log,
+                    fail: AtomicBool::new(false),
+                }),
             });
             g.start(i, vault);
         }
         g
     }
 
+    pub fn admin_set(&self) -> AdminSet {
+        AdminSet::new(self.admins.iter().map(|k| k.public()), ADMIN_QUORUM).unwrap()
+    }
+
+    /// A bundle of [`TENANT`] with `policies`: role `operator` = the group's operator key, role
+    /// `approver` = the group's approvers, the group's admins, no velocity rule.
+    pub fn bundle(&self, version: u64, policies: &str) -> PolicyBundle {
+        PolicyBundle {
+            version,
+            tenant: TENANT.into(),
+            policies: policies.into(),
+            roles: [
+                (
+                    "operator".to_string(),
+                    [tessera_policy::PublicKey(self.operator.public().0)].into(),
+                ),
+                (
+                    "approver".to_string(),
+                    self.approvers.iter().map(|k| k.public()).collect(),
+                ),
+            ]
+            .into(),
+            admins: self.admin_set(),
+            velocity: Default::default(),
+            created_at: now_unix(),
+        }
+    }
+
+    /// `b` signed by the admins at `by`.
+    pub fn sign_bundle(&self, b: PolicyBundle, by: &[usize]) -> SignedBundle {
+        let mut s = SignedBundle::new(b);
+        for &i in by {
+            s.sign(&self.admins[i]);
+        }
+        s
+    }
+
+    /// A mode change of [`TENANT`], in force from a minute ago for an hour, signed by `by`.
+    pub fn mode_change(&self, seq: u64, mode: tessera_policy::Mode, by: &[usize]) -> ModeChange {
+        let now = now_unix();
+        let mut c = ModeChange::new(TENANT, seq, mode, "test", now - 60, now + 3600);
+        for &i in by {
+            c.sign(&self.admins[i]);
+        }
+        c
+    }
+
+    /// Approver `i`'s approval of (`request_id`, `intent_hash`) under `version`.
+    pub fn approve(
+        &self,
+        i: usize,
+        request_id: &str,
+        intent_hash: [u8; 32],
+        version: u64,
+        expires_at: u64,
+    ) -> Approval {
+        Approval::sign(
+            &self.approvers[i],
+            request_id,
+            intent_hash,
+            version,
+            ApprovalDecision::Approve,
+            expires_at,
+        )
+    }
+
+    /// Sends a policy frame to every running signer; each one's answer, by node.
+    pub fn send_policy(&mut self, frame: ToSigner) -> Vec<FromSigner> {
+        let running: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].signer.is_some())
+            .collect();
+        for &i in &running {
+            self.deliver(i, frame.clone());
+        }
+        let mut answers: HashMap<usize, FromSigner> = HashMap::new();
+        while answers.len() < running.len() {
+            let (from, f) = self
+                .rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("every signer answers a policy frame");
+            if matches!(f, FromSigner::Status(_) | FromSigner::PolicyRefused { .. }) {
+                assert!(answers.insert(from, f).is_none(), "one answer per frame");
+            }
+        }
+        running.iter().map(|i| answers.remove(i).unwrap()).collect()
+    }
+
+    /// Offers `b` to every running signer.
+    pub fn install(&mut self, b: &SignedBundle) -> Vec<FromSigner> {
+        let bundle = serde_json::to_vec(b).unwrap();
+        self.send_policy(ToSigner::Policy { bundle })
+    }
+
+    /// Installs `b` and checks that every signer accepted it.
+    pub fn install_ok(&mut self, b: &SignedBundle) {
+        for a in self.install(b) {
+            match a {
+                FromSigner::Status(s) => assert_eq!(s.policy_version, b.bundle.version),
+                other => panic!("bundle refused: {other:?}"),
+            }
+        }
+    }
+
+    /// Offers a mode change to every running signer.
+    pub fn set_mode(&mut self, c: &ModeChange) -> Vec<FromSigner> {
+        let change = serde_json::to_vec(c).unwrap();
+        self.send_policy(ToSigner::Mode { change })
+    }
+
+    /// Signer `i`'s status.
+    pub fn status(&self, i: usize) -> SignerStatus {
+        self.signer(i).status()
+    }
+
+    pub fn signer(&self, i: usize) -> &Signer {
+        self.nodes[i].signer.as_ref().expect("signer running")
+    }
+
+    /// Unused presignatures of `wallet` at each signer.
+    pub fn presignatures(&self, wallet: &str) -> Vec<usize> {
+        (0..self.nodes.len())
+            .map(|i| self.signer(i).presignature_count(wallet).unwrap())
+            .collect()
+    }
+
     /// Starts signer `i` over an open vault.
     pub fn start(&mut self, i: usize, vault: Vault) {
         let signer = Signer::new(
             vault,
+            self.nodes[i].audit.clone(),
             Arc::new(SystemClock),
             PrimeSource::None,
             Arc::new(ThreadSpawner),
@@ -285,6 +493,51 @@ impl Group {
             }
         }
         parts.iter().map(|p| answers.remove(p).unwrap()).collect()
+    }
+
+    /// Starts every job at once among `parts`, then collects every answer; only for jobs that
+    /// exchange no envelopes (one-round presigned signing). Answers per job, in `parts` order.
+    pub fn run_unrelayed(
+        &mut self,
+        wallet_id: &str,
+        parts: &[usize],
+        jobs: Vec<Job>,
+    ) -> Vec<Vec<Answer>> {
+        let sessions: Vec<[u8; 32]> = jobs.iter().map(|_| random32()).collect();
+        for (job, session) in jobs.into_iter().zip(&sessions) {
+            let start = StartSession {
+                session: *session,
+                wallet_id: wallet_id.to_string(),
+                roster: self.roster(),
+                job,
+            };
+            for &i in parts {
+                self.deliver(i, ToSigner::Start(Box::new(start.clone())));
+            }
+        }
+        let mut answers: HashMap<([u8; 32], usize), Answer> = HashMap::new();
+        while answers.len() < sessions.len() * parts.len() {
+            let (from, frame) = self
+                .rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("every participant answers in time");
+            let (session, answer) = match frame {
+                FromSigner::Done { session, outcome } => (session, Ok(outcome)),
+                FromSigner::Failed { session, failure } => (session, Err(failure)),
+                FromSigner::Envelope { .. } => panic!("a job that needs relaying"),
+                _ => continue,
+            };
+            assert!(answers.insert((session, from), answer).is_none());
+        }
+        sessions
+            .iter()
+            .map(|s| {
+                parts
+                    .iter()
+                    .map(|p| answers.remove(&(*s, *p)).unwrap())
+                    .collect()
+            })
+            .collect()
     }
 
     /// A key-generation authorization for the whole group.

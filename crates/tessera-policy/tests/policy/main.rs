@@ -6,5 +6,6 @@ mod approvals;
 mod bundles;
 mod common;
 mod engine;
+mod modes;
 mod templates;
 mod velocity;

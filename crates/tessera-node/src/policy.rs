@@ -1,0 +1,277 @@
+//! The signer's copy of the policy: the accepted bundle (compiled once), the accepted mode
+//! change, the velocity ledger view over the vault, and how a policy answer becomes a typed
+//! refusal.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use tessera_audit::RefusalReason;
+use tessera_policy::{
+    ApprovalError, AssetKey, BaseUnits, Decision, DenyReason, Engine, LedgerError, MemoryLedger,
+    ModeChange, SignedBundle, VelocityLedger, WindowTotals,
+};
+use tessera_proto::link::{Failure, FailureKind};
+use tessera_vault::VelocityEntry;
+
+use crate::signer::{failure, lock};
+
+// The vault keeps velocity entries at least as long as the longest window a rule may have.
+const _: () = assert!(tessera_vault::VELOCITY_RETENTION_SECS >= tessera_policy::MAX_WINDOW_S);
+
+/// An accepted bundle and its compiled engine.
+pub(crate) struct Installed {
+    /// The bundle with the admin signatures it was accepted with (the authority for the next
+    /// update).
+    pub signed: SignedBundle,
+    /// Compiled once per bundle.
+    pub engine: Engine,
+}
+
+impl Installed {
+    pub fn version(&self) -> u64 {
+        self.signed.bundle.version
+    }
+}
+
+/// What a signer evaluates with; replaced as a whole when a bundle or mode change is accepted.
+#[derive(Default, Clone)]
+pub(crate) struct PolicyState {
+    /// `None` until the first bundle is accepted: such a signer signs nothing.
+    pub bundle: Option<Arc<Installed>>,
+    /// The last accepted mode change (in force until it expires).
+    pub mode: Option<ModeChange>,
+}
+
+/// A request as the velocity ledger knows it: its id and the intent hash it was authorized for.
+/// The messages of one request share it and count once.
+pub(crate) type RequestKey = (String, [u8; 32]);
+
+/// Velocity of requests authorized here whose signature is not recorded in the vault yet
+/// (sessions in flight). Counted by every evaluation, so two requests started concurrently
+/// cannot each pass a limit they break together.
+#[derive(Default)]
+pub(crate) struct Reservations {
+    by_request: HashMap<RequestKey, (usize, Vec<VelocityEntry>)>,
+}
+
+impl Reservations {
+    /// Adds a hold for `key` (several sessions of one request share one).
+    pub fn reserve(
+        table: &Arc<Mutex<Reservations>>,
+        this: &mut Reservations,
+        key: RequestKey,
+        entries: Vec<VelocityEntry>,
+    ) -> Reservation {
+        let e = this
+            .by_request
+            .entry(key.clone())
+            .or_insert_with(|| (0, entries));
+        e.0 += 1;
+        Reservation {
+            table: table.clone(),
+            key,
+        }
+    }
+}
+
+/// A hold on a request's velocity; released when the session ends (by then the vault has the
+/// entries if the signature was released).
+pub(crate) struct Reservation {
+    table: Arc<Mutex<Reservations>>,
+    key: RequestKey,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut t = lock(&self.table);
+        if let Some(e) = t.by_request.get_mut(&self.key) {
+            e.0 = e.0.saturating_sub(1);
+            if e.0 == 0 {
+                t.by_request.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// The ledger an evaluation sees: the vault's entries of `wallet_id` (read by the caller)
+/// plus the reservations of requests in flight, without the entries of `own` (the request being
+/// evaluated: its other messages must not count it twice) and without counting a request both
+/// as stored and as reserved.
+pub(crate) fn ledger_view(
+    stored: Vec<VelocityEntry>,
+    reservations: &Reservations,
+    wallet_id: &str,
+    own: Option<&RequestKey>,
+) -> Result<MemoryLedger, Failure> {
+    let mut ledger = MemoryLedger::new();
+    let mut recorded: HashSet<RequestKey> = HashSet::new();
+    for e in stored {
+        let key = (e.request_id.clone(), e.intent_hash);
+        if Some(&key) == own {
+            continue;
+        }
+        add(&mut ledger, &e)?;
+        recorded.insert(key);
+    }
+    for (key, (_, entries)) in &reservations.by_request {
+        if Some(key) == own || recorded.contains(key) {
+            continue;
+        }
+        for e in entries.iter().filter(|e| e.wallet_id == wallet_id) {
+            add(&mut ledger, e)?;
+        }
+    }
+    Ok(ledger)
+}
+
+fn add(ledger: &mut MemoryLedger, e: &VelocityEntry) -> Result<(), Failure> {
+    let corrupt = || {
+        failure(
+            FailureKind::Storage,
+            &format!(
+                "velocity ledger entry of request `{}` does not parse",
+                e.request_id
+            ),
+        )
+    };
+    let asset: AssetKey = e.asset.parse().map_err(|_| corrupt())?;
+    let amount = BaseUnits::parse(&e.amount).ok_or_else(corrupt)?;
+    ledger
+        .record(&e.wallet_id, &asset, &amount, e.at_unix)
+        .map_err(|_| corrupt())
+}
+
+/// Collects what `tessera_policy::record_signed` records for a request, as vault entries.
+pub(crate) struct Collect {
+    pub key: RequestKey,
+    pub entries: Vec<VelocityEntry>,
+}
+
+impl VelocityLedger for Collect {
+    fn record(
+        &mut self,
+        wallet: &str,
+        asset: &AssetKey,
+        amount: &BaseUnits,
+        at_unix: u64,
+    ) -> Result<(), LedgerError> {
+        self.entries.push(VelocityEntry {
+            request_id: self.key.0.clone(),
+            intent_hash: self.key.1,
+            wallet_id: wallet.to_string(),
+            asset: asset.to_string(),
+            amount: amount.as_str().to_string(),
+            at_unix,
+        });
+        Ok(())
+    }
+
+    fn totals_since(
+        &self,
+        _wallet: &str,
+        _asset: &AssetKey,
+        _since_unix: u64,
+    ) -> Result<WindowTotals, LedgerError> {
+        Err(LedgerError("a collector is written, never read".into()))
+    }
+}
+
+/// A refusal: the failure the coordinator gets and the reason the audit log records.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    pub failure: Failure,
+    pub reason: RefusalReason,
+}
+
+impl Refusal {
+    pub fn new(kind: FailureKind, reason: RefusalReason, message: &str) -> Refusal {
+        Refusal {
+            failure: failure(kind, message),
+            reason,
+        }
+    }
+}
+
+impl From<Failure> for Refusal {
+    fn from(failure: Failure) -> Refusal {
+        let reason = default_reason(failure.kind);
+        Refusal { failure, reason }
+    }
+}
+
+/// The audit reason of a refusal of `kind` (where no more precise one is known).
+pub(crate) fn default_reason(kind: FailureKind) -> RefusalReason {
+    match kind {
+        FailureKind::PolicyDenied => RefusalReason::PolicyDenied,
+        FailureKind::ApprovalsInvalid => RefusalReason::InvalidApproval,
+        FailureKind::Expired => RefusalReason::Expired,
+        FailureKind::StalePolicy => RefusalReason::StalePolicy,
+        FailureKind::VelocityExceeded => RefusalReason::VelocityLimit,
+        FailureKind::ModeRestricted => RefusalReason::ModeRestricted,
+        FailureKind::PayloadRejected => RefusalReason::IntentMismatch,
+        FailureKind::Replayed => RefusalReason::Replayed,
+        FailureKind::Unauthorized => RefusalReason::Other("unauthorized".into()),
+        FailureKind::NotReady => RefusalReason::Other("not_ready".into()),
+        FailureKind::Storage => RefusalReason::Other("storage".into()),
+        FailureKind::Protocol
+        | FailureKind::Transport
+        | FailureKind::Aborted
+        | FailureKind::Internal => RefusalReason::Other("internal".into()),
+    }
+}
+
+/// A deny decision as a refusal: any velocity breach → `VelocityExceeded`; lockdown →
+/// `ModeRestricted`; anything else → `PolicyDenied` (a raw digest audited as such). The message
+/// lists every reason and the deciding policy ids.
+pub(crate) fn deny_refusal(decision: &Decision) -> Refusal {
+    let reasons = decision.reasons();
+    let ids = decision.policy_ids();
+    let message = format!(
+        "policy denies: {} (policies: {})",
+        reasons
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+        if ids.is_empty() {
+            "none".to_string()
+        } else {
+            ids.join(", ")
+        }
+    );
+    let any = |f: fn(&DenyReason) -> bool| reasons.iter().any(f);
+    let (kind, reason) = if any(|r| matches!(r, DenyReason::VelocityExceeded { .. })) {
+        (FailureKind::VelocityExceeded, RefusalReason::VelocityLimit)
+    } else if any(|r| matches!(r, DenyReason::Lockdown)) {
+        (FailureKind::ModeRestricted, RefusalReason::ModeRestricted)
+    } else if any(|r| matches!(r, DenyReason::RawDigestNotPermitted)) {
+        (FailureKind::PolicyDenied, RefusalReason::RawDigestDenied)
+    } else {
+        (FailureKind::PolicyDenied, RefusalReason::PolicyDenied)
+    };
+    Refusal::new(kind, reason, &message)
+}
+
+/// A failed quorum check as a refusal: an expired approval → `Expired`; one for another policy
+/// version → `StalePolicy`; anything else → `ApprovalsInvalid`.
+pub(crate) fn approval_refusal(e: &ApprovalError) -> Refusal {
+    let (kind, reason) = match e {
+        ApprovalError::Expired { .. } => (FailureKind::Expired, RefusalReason::Expired),
+        ApprovalError::WrongPolicyVersion { .. } => {
+            (FailureKind::StalePolicy, RefusalReason::StalePolicy)
+        }
+        ApprovalError::QuorumNotMet { .. } => (
+            FailureKind::ApprovalsInvalid,
+            RefusalReason::InsufficientApprovals,
+        ),
+        ApprovalError::Rejected { .. } => (
+            FailureKind::ApprovalsInvalid,
+            RefusalReason::Other("approval_rejected".into()),
+        ),
+        _ => (
+            FailureKind::ApprovalsInvalid,
+            RefusalReason::InvalidApproval,
+        ),
+    };
+    Refusal::new(kind, reason, &format!("approvals: {e}"))
+}

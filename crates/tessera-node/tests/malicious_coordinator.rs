@@ -1,0 +1,1036 @@
+//! The malicious-coordinator suite: the test plays an adversarial coordinator that feeds frames
+//! straight to real signers (real vaults, real audit logs) and tries to get signatures it should
+//! not get — a payload other than the approved intent, too few or forged approvals, a replayed
+//! approval or request, an expired approval, a stale policy version, a velocity limit split
+//! across requests, a raw digest the policy does not allow, signing in lockdown. Every signer
+//! refuses each with the exact typed reason, and no presignature is consumed by a refusal (the
+//! presigned path is used wherever a pool exists; counts are checked before and after, and the
+//! very same presignature then serves the genuine request). Policy updates need the admin
+//! quorum and a newer version, and every signer reaches byte-identical decisions.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::atomic::Ordering;
+
+use common::*;
+use serde_json::json;
+use tessera_audit::{EntryKind, RefusalReason};
+use tessera_chains::{registry, ChainAdapter, Parsed, Payload, PublicKey, Registry, WalletKey};
+use tessera_crypto::{scheme, DerivationPath, PresignPublic, SchemeId, SignMessage};
+use tessera_policy::{
+    signing_request, Approval, ApprovalDecision, Decision, DenyReason, Mode, PolicyBundle,
+    SecretKey, VelocityLimit, VelocityRule,
+};
+use tessera_proto::link::{FailureKind, FromSigner, Job, Outcome, TxContext};
+use tessera_wire::{Action, Authorization};
+
+/// Transfers up to 1 SOL sign without approval, larger ones need two approvers; messages sign;
+/// operators create wallets; nothing permits raw digests.
+const POLICY: &str = r#"
+@id("small-transfers")
+permit (
+  principal in Tessera::Role::"operator",
+  action == Tessera::Action::"sign_transaction",
+  resource
+)
+when { context.kind == "transfer" && context.amount.units.lessThanOrEqual(decimal("1.0")) };
+
+@id("large-transfers")
+@approvals("approver:2")
+permit (
+  principal in Tessera::Role::"operator",
+  action == Tessera::Action::"sign_transaction",
+  resource
+)
+when { context.kind == "transfer" && context.amount.units.greaterThan(decimal("1.0")) };
+
+@id("messages")
+permit (
+  principal in Tessera::Role::"operator",
+  action == Tessera::Action::"sign_message",
+  resource
+);
+
+@id("create-wallet")
+permit (
+  principal in Tessera::Role::"operator",
+  action == Tessera::Action::"create_wallet",
+  resource
+);
+"#;
+
+const SOL: u64 = 1_000_000_000;
+const WALLET: &str = "w";
+
+/// A 2-of-3 Ed25519 wallet under [`POLICY`] (plus `velocity_limit` lamports per day, if any).
+struct Setup {
+    g: Group,
+    pk: PublicKey,
+    chain_code: [u8; 32],
+    chains: Registry,
+}
+
+impl Setup {
+    fn new(name: &str, velocity_limit: Option<u64>) -> Setup {
+        let mut g = Group::bare(name, 3);
+        let b = g.sign_bundle(suite_bundle(&g, 1, velocity_limit), &[0, 1]);
+        g.install_ok(&b);
+        let (pk, chain_code) = g.keygen(WALLET, SchemeId::Ed25519, 2);
+        Setup {
+            g,
+            pk,
+            chain_code,
+            chains: registry(),
+        }
+    }
+
+    fn sol(&self) -> &dyn ChainAdapter {
+        self.chains.get("solana").unwrap()
+    }
+
+    fn wallet_key(&self) -> WalletKey<'_> {
+        WalletKey {
+            scheme: SchemeId::Ed25519,
+            public_key: &self.pk,
+        }
+    }
+
+    /// A transfer of `lamports` to a fixed destination: the raw payload and its parse.
+    fn transfer(&self, lamports: u64) -> (Payload, Parsed) {
+        let dest = address(self.sol(), &PublicKey::Ed25519([9u8; 32]));
+        let spec = json!({
+            "recent_blockhash": address(self.sol(), &PublicKey::Ed25519([4u8; 32])),
+            "transfers": [{"to": dest, "lamports": lamports}]
+        });
+        let payload = self
+            .sol()
+            .build("devnet", self.wallet_key(), &spec)
+            .unwrap();
+        let parsed = self
+            .sol()
+            .parse("devnet", self.wallet_key(), &payload)
+            .unwrap();
+        (payload, parsed)
+    }
+
+    /// The requester's authorization of `parsed` under `request_id`.
+    fn authorize(&self, request_id: &str, parsed: &Parsed, expires_at: u64) -> Authorization {
+        Authorization::sign(
+            &self.g.operator,
+            request_id.to_string(),
+            Action::SignTransaction {
+                wallet_id: WALLET.into(),
+                path: "m".into(),
+                chain: "solana".into(),
+                network: "devnet".into(),
+                intent_hash: parsed.intent_hash().unwrap(),
+            },
+            expires_at,
+        )
+    }
+
+    /// A presignature at signers 0 and 1.
+    fn presign(&mut self) -> PresignPublic {
+        let mut public = None;
+        for a in self.g.run(
+            WALLET,
+            &[0, 1],
+            Job::Presign {
+                signers: vec![0, 1],
+            },
+        ) {
+            if let Outcome::Presign(p) = a.expect("presign") {
+                public = Some(p);
+            }
+        }
+        public.unwrap()
+    }
+
+    /// Combines the partials of a presigned job and has Solana's own verifier check the result.
+    fn verify_partials(
+        &self,
+        answers: Vec<Answer>,
+        presig: &PresignPublic,
+        payload: &Payload,
+        parsed: &Parsed,
+    ) {
+        let partials: Vec<_> = answers
+            .into_iter()
+            .map(|a| match a.expect("the genuine request signs") {
+                Outcome::Partial(p) => p,
+                o => panic!("unexpected {o:?}"),
+            })
+            .collect();
+        let sig = scheme(SchemeId::Ed25519)
+            .combine(
+                &self.pk,
+                &self.chain_code,
+                presig,
+                &partials,
+                &parsed.messages[0],
+                &DerivationPath::root(),
+            )
+            .unwrap();
+        let signed = self
+            .sol()
+            .finalize("devnet", self.wallet_key(), payload, &[sig])
+            .unwrap();
+        self.sol()
+            .verify("devnet", self.wallet_key(), payload, &signed)
+            .unwrap();
+    }
+}
+
+fn suite_bundle(g: &Group, version: u64, velocity_limit: Option<u64>) -> PolicyBundle {
+    let mut b = g.bundle(version, POLICY);
+    if let Some(limit) = velocity_limit {
+        b.velocity.insert(
+            "sol-per-day".into(),
+            VelocityRule {
+                wallet: None,
+                asset: "solana:devnet:native".parse().unwrap(),
+                window_s: 86_400,
+                limit: VelocityLimit::Amount(tessera_policy::BaseUnits::from_u128(limit.into())),
+            },
+        );
+    }
+    b
+}
+
+fn address(sol: &dyn ChainAdapter, pk: &PublicKey) -> String {
+    sol.address(
+        "devnet",
+        WalletKey {
+            scheme: SchemeId::Ed25519,
+            public_key: pk,
+        },
+    )
+    .unwrap()
+    .address
+}
+
+fn presigned(
+    presignature: [u8; 32],
+    payload: &Payload,
+    message: &SignMessage,
+    authorization: &Authorization,
+    policy_version: u64,
+    approvals: Vec<Approval>,
+) -> Job {
+    Job::SignPresigned {
+        presignature,
+        message: message.clone(),
+        path: "m".into(),
+        authorization: authorization.clone(),
+        transaction: Some(TxContext {
+            chain: "solana".into(),
+            network: "devnet".into(),
+            payload: payload.clone(),
+            index: 0,
+        }),
+        policy_version,
+        approvals,
+    }
+}
+
+/// Every answer is a refusal of `kind`.
+fn refused(answers: Vec<Answer>, kind: FailureKind, what: &str) {
+    assert!(!answers.is_empty());
+    for a in answers {
+        match a {
+            Err(f) => assert_eq!(f.kind, kind, "{what}: {}", f.message),
+            Ok(o) => panic!("{what}: a signer took part: {o:?}"),
+        }
+    }
+}
+
+/// The refusal reasons signer `i` audited, in order.
+fn audited_refusals(g: &Group, i: usize) -> Vec<RefusalReason> {
+    g.nodes[i]
+        .audit
+        .log
+        .entries(0, 10_000)
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EntryKind::Refusal(r) => Some(r),
+            _ => None,
+        })
+        .collect()
+}
+
+/// (a) another payload than the approved one, (b) too few and forged approvals, (c) a replayed
+/// approval and a replayed request, (d) an expired approval or authorization: refused by every
+/// signer with the exact reason, consuming nothing; the same presignature then signs the
+/// genuine request, and each signer's audit log records every refusal and the signature.
+#[test]
+fn approvals_and_payloads_are_checked_by_every_signer() {
+    let mut s = Setup::new("mal-approvals", None);
+    let p = s.presign();
+    let before = s.g.presignatures(WALLET);
+    assert_eq!(before, vec![1, 1, 0]);
+    let later = now_unix() + 300;
+
+    // 1.5 SOL needs two approvers.
+    let (payload, parsed) = s.transfer(3 * SOL / 2);
+    let hash = parsed.intent_hash().unwrap();
+    let r1 = random_id();
+    let auth = s.authorize(&r1, &parsed, later);
+    let approvals = vec![
+        s.g.approve(0, &r1, hash, 1, later),
+        s.g.approve(1, &r1, hash, 1, later),
+    ];
+    let job = |payload: &Payload, m: &SignMessage, a: &Authorization, ap: Vec<Approval>| {
+        presigned(p.id(), payload, m, a, 1, ap)
+    };
+    let msg0 = parsed.messages[0].clone();
+
+    // (a) Another payload (9 SOL) under the approved request and its approvals.
+    let (evil_payload, evil) = s.transfer(9 * SOL);
+    refused(
+        s.g.run(
+            WALLET,
+            &[0, 1],
+            job(&evil_payload, &evil.messages[0], &auth, approvals.clone()),
+        ),
+        FailureKind::PayloadRejected,
+        "(a) another payload",
+    );
+    // ... or a genuine request for it that carries the approvals of the other request.
+    let r2 = random_id();
+    let auth2 = s.authorize(&r2, &evil, later);
+    refused(
+        s.g.run(
+            WALLET,
+            &[0, 1],
+            job(&evil_payload, &evil.messages[0], &auth2, approvals.clone()),
+        ),
+        FailureKind::ApprovalsInvalid,
+        "(a) approvals of another request and intent",
+    );
+    // ... or approvals for this request id that approved the other intent.
+    let wrong_intent = vec![
+        s.g.approve(0, &r2, hash, 1, later),
+        s.g.approve(1, &r2, hash, 1, later),
+    ];
+    refused(
+        s.g.run(
+            WALLET,
+            &[0, 1],
+            job(&evil_payload, &evil.messages[0], &auth2, wrong_intent),
+        ),
+        FailureKind::ApprovalsInvalid,
+        "(a) approvals of another intent",
+    );
+
+    // (b) Too few approvals: none, one, the same approver twice.
+    for (ap, what) in [
+        (vec![], "(b) no approval"),
+        (vec![approvals[0].clone()], "(b) one approval"),
+        (
+            vec![approvals[0].clone(), approvals[0].clone()],
+            "(b) one approver twice",
+        ),
+    ] {
+        refused(
+            s.g.run(WALLET, &[0, 1], job(&payload, &msg0, &auth, ap)),
+            FailureKind::ApprovalsInvalid,
+            what,
+        );
+    }
+    // Forged: a key outside the approver role, an altered approval, a signature by another
+    // key under an approver's name.
+    let rogue = SecretKey::generate(&mut rand_core::OsRng);
+    let outsider = Approval::sign(&rogue, &r1, hash, 1, ApprovalDecision::Approve, later);
+    let mut altered = approvals[1].clone();
+    altered.expires_at += 1;
+    let mut impostor = outsider.clone();
+    impostor.approver = s.g.approvers[2].public();
+    for (second, what) in [
+        (outsider, "(b) approval by a non-approver"),
+        (altered, "(b) altered approval"),
+        (impostor, "(b) approval signed by another key"),
+    ] {
+        refused(
+            s.g.run(
+                WALLET,
+                &[0, 1],
+                job(&payload, &msg0, &auth, vec![approvals[0].clone(), second]),
+            ),
+            FailureKind::ApprovalsInvalid,
+            what,
+        );
+    }
+    // A quorum member's rejection wins over two approvals.
+    let reject = Approval::sign(
+        &s.g.approvers[2],
+        &r1,
+        hash,
+        1,
+        ApprovalDecision::Reject,
+        later,
+    );
+    let mut with_reject = approvals.clone();
+    with_reject.push(reject);
+    refused(
+        s.g.run(WALLET, &[0, 1], job(&payload, &msg0, &auth, with_reject)),
+        FailureKind::ApprovalsInvalid,
+        "(b) a rejection",
+    );
+
+    // (c) The approvals of request r1, replayed for another request of the very same payload.
+    let r3 = random_id();
+    let auth3 = s.authorize(&r3, &parsed, later);
+    refused(
+        s.g.run(
+            WALLET,
+            &[0, 1],
+            job(&payload, &msg0, &auth3, approvals.clone()),
+        ),
+        FailureKind::ApprovalsInvalid,
+        "(c) replayed approvals",
+    );
+
+    // (d) An expired approval; an expired authorization.
+    let expired = vec![
+        s.g.approve(0, &r1, hash, 1, now_unix() - 1),
+        approvals[1].clone(),
+    ];
+    refused(
+        s.g.run(WALLET, &[0, 1], job(&payload, &msg0, &auth, expired)),
+        FailureKind::Expired,
+        "(d) expired approval",
+    );
+    let stale_auth = s.authorize(&r1, &parsed, now_unix() - 1);
+    refused(
+        s.g.run(
+            WALLET,
+            &[0, 1],
+            job(&payload, &msg0, &stale_auth, approvals.clone()),
+        ),
+        FailureKind::Expired,
+        "(d) expired authorization",
+    );
+
+    // Nothing was consumed: the same presignature serves the genuine request.
+    assert_eq!(s.g.presignatures(WALLET), before);
+    let answers = s.g.run(
+        WALLET,
+        &[0, 1],
+        job(&payload, &msg0, &auth, approvals.clone()),
+    );
+    s.verify_partials(answers, &p, &payload, &parsed);
+    assert_eq!(s.g.presignatures(WALLET), vec![0, 0, 0]);
+
+    // (c) The signed request replayed, on a fresh presignature and on the full path.
+    let p2 = s.presign();
+    refused(
+        s.g.run(
+            WALLET,
+            &[0, 1],
+            presigned(p2.id(), &payload, &msg0, &auth, 1, approvals.clone()),
+        ),
+        FailureKind::Replayed,
+        "(c) replayed request, presigned",
+    );
+    refused(
+        s.g.run(
+            WALLET,
+            &[0, 1],
+            Job::Sign {
+                signers: vec![0, 1],
+                message: msg0.clone(),
+                path: "m".into(),
+                authorization: auth.clone(),
+                transaction: Some(TxContext {
+                    chain: "solana".into(),
+                    network: "devnet".into(),
+                    payload: payload.clone(),
+                    index: 0,
+                }),
+                policy_version: 1,
+                approvals: approvals.clone(),
+            },
+        ),
+        FailureKind::Replayed,
+        "(c) replayed request, full",
+    );
+    assert_eq!(s.g.presignatures(WALLET), vec![1, 1, 0]);
+
+    // Each signer's own log holds every refusal, with its reason, and the signature.
+    use RefusalReason::*;
+    let expected = vec![
+        IntentMismatch,
+        InvalidApproval,
+        InvalidApproval,
+        InsufficientApprovals,
+        InsufficientApprovals,
+        InsufficientApprovals,
+        InvalidApproval,
+        InvalidApproval,
+        InvalidApproval,
+        Other("approval_rejected".into()),
+        InvalidApproval,
+        Expired,
+        Expired,
+        Replayed,
+        Replayed,
+    ];
+    for i in 0..2 {
+        assert_eq!(audited_refusals(&s.g, i), expected, "signer {i}");
+        let log = &s.g.nodes[i].audit.log;
+        let signed = log.find(&r1, Some("signature")).unwrap();
+        assert_eq!(signed.len(), 1, "signer {i}: one signature entry");
+        assert_eq!(signed[0].body["intent_hash"], json!(hex::encode(hash)));
+        assert_eq!(signed[0].body["policy_ids"], json!(["large-transfers"]));
+        log.verify().unwrap();
+    }
+    assert!(audited_refusals(&s.g, 2).is_empty());
+}
+
+/// (e) A job under another policy version than the signer's, or approvals given under an older
+/// version, is refused as stale. Bundle updates need the admin quorum and a newer version; a
+/// refused update leaves the version in force, an accepted one survives a restart.
+#[test]
+fn stale_policy_versions_and_bundle_updates() {
+    let mut s = Setup::new("mal-stale", None);
+    let p = s.presign();
+    let later = now_unix() + 300;
+    let (payload, parsed) = s.transfer(SOL / 2);
+    let auth = s.authorize(&random_id(), &parsed, later);
+    let msg0 = parsed.messages[0].clone();
+    refused(
+        s.g.run(
+            WALLET,
+            &[0, 1],
+            presigned(p.id(), &payload, &msg0, &auth, 2, vec![]),
+        ),
+        FailureKind::StalePolicy,
+        "(e) newer version claimed",
+    );
+
+    // Refused updates: too few admins, a non-admin, the same version, garbage.
+    let v2 = suite_bundle(&s.g, 2, None);
+    let mut outsider_signed = s.g.sign_bundle(v2.clone(), &[0]);
+    outsider_signed.sign(&SecretKey::generate(&mut rand_core::OsRng));
+    let mut same_version = suite_bundle(&s.g, 1, None);
+    same_version.created_at += 1;
+    for (frame, what) in [
+        (
+            serde_json::to_vec(&s.g.sign_bundle(v2.clone(), &[0])).unwrap(),
+            "one admin",
+        ),
+        (serde_json::to_vec(&outsider_signed).unwrap(), "a non-admin"),
+        (
+            serde_json::to_vec(&s.g.sign_bundle(same_version, &[0, 1, 2])).unwrap(),
+            "the same version",
+        ),
+        (b"{\"bundle\":1}".to_vec(), "garbage"),
+    ] {
+        for a in
+            s.g.send_policy(tessera_proto::link::ToSigner::Policy { bundle: frame })
+        {
+            match a {
+                FromSigner::PolicyRefused { what: w, .. } => assert_eq!(w, "policy", "{what}"),
+                other => panic!("{what}: accepted: {other:?}"),
+            }
+        }
+        for i in 0..3 {
+            assert_eq!(s.g.status(i).policy_version, 1, "{what}");
+        }
+    }
+
+    // Approvals under version 1 for a large transfer; then version 2 is installed.
+    let (big_payload, big) = s.transfer(2 * SOL);
+    let r = random_id();
+    let big_auth = s.authorize(&r, &big, later);
+    let hash = big.intent_hash().unwrap();
+    let v1_approvals = vec![
+        s.g.approve(0, &r, hash, 1, later),
+        s.g.approve(1, &r, hash, 1, later),
+    ];
+    s.g.install_ok(&s.g.sign_bundle(v2.clone(), &[1, 2]));
+    // An older bundle is refused now.
+    for a in
+        s.g.install(&s.g.sign_bundle(suite_bundle(&s.g, 1, None), &[0, 1]))
+    {
+        assert!(
+            matches!(a, FromSigner::PolicyRefused { version: 1, .. }),
+            "{a:?}"
+        );
+    }
+    let big_msg = big.messages[0].clone();
+    refused(
+        s.g.run(
+            WALLET,
+            &[0, 1],
+            presigned(
+                p.id(),
+                &big_payload,
+                &big_msg,
+                &big_auth,
+                1,
+                v1_approvals.clone(),
+            ),
+        ),
+        FailureKind::StalePolicy,
+        "(e) evaluated under the old version",
+    );
+    refused(
+        s.g.run(
+            WALLET,
+            &[0, 1],
+            presigned(p.id(), &big_payload, &big_msg, &big_auth, 2, v1_approvals),
+        ),
+        FailureKind::StalePolicy,
+        "(e) approvals under the old version",
+    );
+    assert_eq!(s.g.presignatures(WALLET), vec![1, 1, 0]);
+
+    // The accepted version survives a restart, and approvals under it sign.
+    s.g.restart(0);
+    assert_eq!(s.g.status(0).policy_version, 2);
+    assert_eq!(s.g.signer(0).policy_bundle().unwrap().bundle, v2);
+    let v2_approvals = vec![
+        s.g.approve(1, &r, hash, 2, later),
+        s.g.approve(2, &r, hash, 2, later),
+    ];
+    let answers = s.g.run(
+        WALLET,
+        &[0, 1],
+        presigned(p.id(), &big_payload, &big_msg, &big_auth, 2, v2_approvals),
+    );
+    s.verify_partials(answers, &p, &big_payload, &big);
+    for i in 0..2 {
+        assert_eq!(
+            audited_refusals(&s.g, i),
+            vec![RefusalReason::StalePolicy; 3],
+            "signer {i}"
+        );
+        let log = &s.g.nodes[i].audit.log;
+        let changes: Vec<_> = log
+            .entries(0, 10_000)
+            .unwrap()
+            .into_iter()
+            .filter(|e| matches!(e.kind, EntryKind::PolicyChange { .. }))
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(
+            changes,
+            vec![
+                EntryKind::PolicyChange { policy_version: 1 },
+                EntryKind::PolicyChange { policy_version: 2 }
+            ]
+        );
+        assert_eq!(
+            log.find("policy:1", Some("other")).unwrap().len(),
+            2,
+            "the refused same and older versions are logged"
+        );
+    }
+}
+
+/// (f) A velocity limit (1.5 SOL a day) split across two requests of 1 SOL each, neither of
+/// which needs approval: the second is refused by every signer that signed the first, consuming
+/// nothing; a request that stays within the limit still signs with that presignature.
+#[test]
+fn a_velocity_limit_split_across_requests_is_refused() {
+    let mut s = Setup::new("mal-velocity", Some(3 * SOL / 2));
+    let p1 = s.presign();
+    let p2 = s.presign();
+    let later = now_unix() + 300;
+    let (payload, parsed) = s.transfer(SOL);
+    let msg0 = parsed.messages[0].clone();
+
+    let first = s.authorize(&random_id(), &parsed, later);
+    let answers = s.g.run(
+        WALLET,
+        &[0, 1],
+        presigned(p1.id(), &payload, &msg0, &first, 1, vec![]),
+    );
+    s.verify_partials(answers, &p1, &payload, &parsed);
+    assert_eq!(s.g.presignatures(WALLET), vec![1, 1, 0]);
+
+    let second = s.authorize(&random_id(), &parsed, later);
+    refused(
+        s.g.run(
+            WALLET,
+            &[0, 1],
+            presigned(p2.id(), &payload, &msg0, &second, 1, vec![]),
+        ),
+        FailureKind::VelocityExceeded,
+        "(f) second request, presigned",
+    );
+    refused(
+        s.g.run(
+            WALLET,
+            &[0, 1],
+            Job::Sign {
+                signers: vec![0, 1],
+                message: msg0.clone(),
+                path: "m".into(),
+                authorization: second.clone(),
+                transaction: Some(TxContext {
+                    chain: "solana".into(),
+                    network: "devnet".into(),
+                    payload: payload.clone(),
+                    index: 0,
+                }),
+                policy_version: 1,
+                approvals: vec![],
+            },
+        ),
+        FailureKind::VelocityExceeded,
+        "(f) second request, full",
+    );
+    assert_eq!(s.g.presignatures(WALLET), vec![1, 1, 0]);
+
+    // Exactly up to the limit is allowed.
+    let (half_payload, half) = s.transfer(SOL / 2);
+    let third = s.authorize(&random_id(), &half, later);
+    let answers = s.g.run(
+        WALLET,
+        &[0, 1],
+        presigned(p2.id(), &half_payload, &half.messages[0], &third, 1, vec![]),
+    );
+    s.verify_partials(answers, &p2, &half_payload, &half);
+    for i in 0..2 {
+        assert_eq!(
+            audited_refusals(&s.g, i),
+            vec![RefusalReason::VelocityLimit; 2],
+            "signer {i}"
+        );
+    }
+}
+
+/// (f) Two requests started at the same moment, each within a limit (1.5 SOL a day) they
+/// break together: at every signer exactly one signs and the other is refused, because a
+/// request in flight counts for the evaluation of the next.
+#[test]
+fn concurrent_requests_cannot_share_a_velocity_limit() {
+    let mut s = Setup::new("mal-velocity-race", Some(3 * SOL / 2));
+    let (p1, p2) = (s.presign(), s.presign());
+    let later = now_unix() + 300;
+    let (payload, parsed) = s.transfer(SOL);
+    let msg0 = parsed.messages[0].clone();
+    let jobs = vec![
+        presigned(
+            p1.id(),
+            &payload,
+            &msg0,
+            &s.authorize(&random_id(), &parsed, later),
+            1,
+            vec![],
+        ),
+        presigned(
+            p2.id(),
+            &payload,
+            &msg0,
+            &s.authorize(&random_id(), &parsed, later),
+            1,
+            vec![],
+        ),
+    ];
+    let answers = s.g.run_unrelayed(WALLET, &[0, 1], jobs);
+    for signer in 0..2 {
+        let mine: Vec<&Answer> = answers.iter().map(|a| &a[signer]).collect();
+        let signed = mine
+            .iter()
+            .filter(|a| matches!(a, Ok(Outcome::Partial(_))))
+            .count();
+        let refused = mine
+            .iter()
+            .filter(|a| matches!(a, Err(f) if f.kind == FailureKind::VelocityExceeded))
+            .count();
+        assert_eq!((signed, refused), (1, 1), "signer {signer}: {mine:?}");
+    }
+    // The refused request's presignature is still there at the signer that refused it.
+    assert_eq!(s.g.presignatures(WALLET)[..2], [1, 1]);
+}
+
+/// (g) A raw digest under a bundle that does not allow raw digests is refused (a message signs
+/// under the same bundle); in lockdown nothing signs and no wallet is created until a newer mode
+/// change, signed by the admin quorum, lifts it.
+#[test]
+fn raw_digests_and_lockdown_are_refused() {
+    let mut s = Setup::new("mal-raw", None);
+    let p = s.presign();
+    let later = now_unix() + 300;
+    let plain = |s: &Setup, m: &SignMessage, presig: [u8; 32]| Job::SignPresigned {
+        presignature: presig,
+        message: m.clone(),
+        path: "m".into(),
+        authorization: sign_auth(&s.g.operator, &random_id(), WALLET, "m", m, later),
+        transaction: None,
+        policy_version: 1,
+        approvals: vec![],
+    };
+    let raw = SignMessage::danger_raw_digest([7u8; 32]);
+    let job = plain(&s, &raw, p.id());
+    refused(
+        s.g.run(WALLET, &[0, 1], job),
+        FailureKind::PolicyDenied,
+        "(g) raw digest",
+    );
+    assert_eq!(s.g.presignatures(WALLET), vec![1, 1, 0]);
+
+    // Lockdown: a change signed by one admin is refused, by two accepted.
+    for a in s.g.set_mode(&s.g.mode_change(1, Mode::Lockdown, &[0])) {
+        assert!(
+            matches!(a, FromSigner::PolicyRefused { ref what, .. } if what == "mode"),
+            "{a:?}"
+        );
+    }
+    for a in s.g.set_mode(&s.g.mode_change(1, Mode::Lockdown, &[0, 2])) {
+        match a {
+            FromSigner::Status(st) => assert_eq!(st.mode, "lockdown"),
+            other => panic!("lockdown refused: {other:?}"),
+        }
+    }
+    let m = msg("hello");
+    refused(
+        s.g.run(WALLET, &[0, 1], plain(&s, &m, p.id())),
+        FailureKind::ModeRestricted,
+        "message in lockdown",
+    );
+    let (payload, parsed) = s.transfer(SOL / 2);
+    let auth = s.authorize(&random_id(), &parsed, later);
+    refused(
+        s.g.run(
+            WALLET,
+            &[0, 1],
+            presigned(p.id(), &payload, &parsed.messages[0], &auth, 1, vec![]),
+        ),
+        FailureKind::ModeRestricted,
+        "transfer in lockdown",
+    );
+    let keygen = Job::Keygen {
+        scheme: SchemeId::Ed25519,
+        threshold: 2,
+        authorization: s.g.keygen_auth(&s.g.operator, "w2", SchemeId::Ed25519, 2),
+    };
+    refused(
+        s.g.run("w2", &[0, 1, 2], keygen),
+        FailureKind::ModeRestricted,
+        "keygen in lockdown",
+    );
+    assert_eq!(s.g.presignatures(WALLET), vec![1, 1, 0]);
+    // The lockdown survives a restart.
+    s.g.restart(1);
+    assert_eq!(s.g.status(1).mode, "lockdown");
+
+    // Leaving lockdown needs a newer sequence number.
+    for a in s.g.set_mode(&s.g.mode_change(1, Mode::Normal, &[0, 1])) {
+        assert!(
+            matches!(a, FromSigner::PolicyRefused { version: 1, .. }),
+            "{a:?}"
+        );
+    }
+    for a in s.g.set_mode(&s.g.mode_change(2, Mode::Normal, &[0, 1])) {
+        assert!(
+            matches!(a, FromSigner::Status(ref st) if st.mode == "normal"),
+            "{a:?}"
+        );
+    }
+    let answers = s.g.run(WALLET, &[0, 1], plain(&s, &m, p.id()));
+    for a in answers {
+        assert!(matches!(a, Ok(Outcome::Partial(_))), "{a:?}");
+    }
+    for i in 0..2 {
+        assert_eq!(
+            audited_refusals(&s.g, i),
+            vec![
+                RefusalReason::RawDigestDenied,
+                RefusalReason::ModeRestricted,
+                RefusalReason::ModeRestricted,
+                RefusalReason::ModeRestricted,
+            ],
+            "signer {i}"
+        );
+        let modes: Vec<_> = s.g.nodes[i]
+            .audit
+            .log
+            .entries(0, 10_000)
+            .unwrap()
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                EntryKind::ModeChange { from, to } => Some((from, to)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            modes,
+            vec![
+                ("normal".to_string(), "lockdown".to_string()),
+                ("lockdown".to_string(), "normal".to_string())
+            ]
+        );
+    }
+}
+
+/// Every signer reaches byte-identical decisions for the same request: with its own compiled
+/// engine, its own vault ledger and the same bundle, for an allow, an allow with approvals, a
+/// velocity deny, a raw-digest deny and a default deny.
+#[test]
+fn policy_evaluation_is_deterministic_across_signers() {
+    let s = Setup::new("mal-determinism", Some(5 * SOL));
+    let bundle = s.g.signer(0).policy_bundle().unwrap().bundle;
+    let operator = tessera_policy::PublicKey(s.g.operator.public().0);
+    let stranger = SecretKey::generate(&mut rand_core::OsRng).public();
+    let now = now_unix();
+    let (_, small) = s.transfer(SOL / 2);
+    let (_, large) = s.transfer(2 * SOL);
+    let (_, huge) = s.transfer(6 * SOL);
+    let raw = [SignMessage::danger_raw_digest([1u8; 32])];
+    let cases = [
+        (&operator, Some(&small), "allow"),
+        (&operator, Some(&large), "allow_with_approvals"),
+        (&operator, Some(&huge), "deny"),
+        (&operator, None, "deny"),
+        (&stranger, Some(&small), "deny"),
+    ];
+    let mut reasons = Vec::new();
+    for (who, parsed, expected) in cases {
+        let (intent, messages) = match parsed {
+            Some(p) => (Some(&p.intent), &p.messages[..]),
+            None => (None, &raw[..]),
+        };
+        let req =
+            signing_request(&bundle, who, WALLET, intent, messages, now, Mode::Normal).unwrap();
+        let decisions: Vec<Decision> = (0..3)
+            .map(|i| s.g.signer(i).evaluate(&req).unwrap())
+            .collect();
+        let bytes = decisions[0].canonical_bytes();
+        let tag: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(tag["decision"], json!(expected), "{tag}");
+        for d in &decisions[1..] {
+            assert_eq!(d.canonical_bytes(), bytes);
+        }
+        reasons.push(decisions[0].reasons().to_vec());
+    }
+    assert!(matches!(
+        reasons[2][..],
+        [DenyReason::VelocityExceeded { .. }]
+    ));
+    assert_eq!(reasons[3], vec![DenyReason::RawDigestNotPermitted]);
+    assert_eq!(reasons[4], vec![DenyReason::NoPermit]);
+}
+
+/// A signer without a bundle creates wallets (the requester is trusted) but signs nothing; one
+/// without the policy admin setting does not start; one whose audit log fails withholds the
+/// signature (the presignature it consumed is gone, never reused) and refuses policy updates.
+#[test]
+fn no_policy_no_admins_no_audit_no_signature() {
+    let mut g = Group::bare("mal-nopolicy", 3);
+    assert_eq!(g.status(0).policy_version, 0);
+    g.keygen(WALLET, SchemeId::Ed25519, 2);
+    let m = msg("hello");
+    let auth = sign_auth(&g.operator, &random_id(), WALLET, "m", &m, now_unix() + 300);
+    refused(
+        g.run(
+            WALLET,
+            &[0, 1],
+            Job::Sign {
+                signers: vec![0, 1],
+                message: m.clone(),
+                path: "m".into(),
+                authorization: auth,
+                transaction: None,
+                policy_version: 0,
+                approvals: vec![],
+            },
+        ),
+        FailureKind::PolicyDenied,
+        "no policy installed",
+    );
+
+    // Without the admin setting the signer refuses to start.
+    {
+        let dir = test_dir("mal-noadmins");
+        let mut v = tessera_vault::Vault::create(
+            &dir.join("v.db"),
+            &unlock(),
+            tessera_vault::KdfParams::insecure_for_tests(),
+        )
+        .unwrap();
+        let key = tessera_wire::IdentityKey::generate(&mut rand_core::OsRng);
+        v.put_identity(&key.to_bytes()).unwrap();
+        v.put_setting(
+            tessera_node::signer::settings::OPERATORS,
+            &tessera_node::signer::operators_setting(&[g.operator.public()]),
+        )
+        .unwrap();
+        let log = tessera_audit::AuditLog::in_memory(&tessera_node::audit_chain_id(
+            &key.public().node_id(),
+        ))
+        .unwrap();
+        let err = tessera_node::Signer::new(
+            v,
+            std::sync::Arc::new(log),
+            std::sync::Arc::new(tessera_proto::SystemClock),
+            tessera_node::PrimeSource::None,
+            std::sync::Arc::new(tessera_node::ThreadSpawner),
+            tessera_node::SignerOptions::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, tessera_node::NodeError::Config(ref m) if m.contains("policy admin")),
+            "{err}"
+        );
+    }
+
+    // An audit log that fails: the policy update is refused, the signature withheld.
+    let b = g.sign_bundle(g.bundle(1, POLICY), &[0, 1]);
+    g.nodes[0].audit.fail.store(true, Ordering::SeqCst);
+    let answers = g.install(&b);
+    assert!(
+        matches!(answers[0], FromSigner::PolicyRefused { .. }),
+        "{:?}",
+        answers[0]
+    );
+    assert!(matches!(answers[1], FromSigner::Status(_)));
+    g.nodes[0].audit.fail.store(false, Ordering::SeqCst);
+    let answers = g.install(&b);
+    assert!(matches!(answers[0], FromSigner::Status(ref st) if st.policy_version == 1));
+    assert!(matches!(
+        answers[1],
+        FromSigner::PolicyRefused { version: 1, .. }
+    ));
+    let mut public = None;
+    for a in g.run(
+        WALLET,
+        &[0, 1],
+        Job::Presign {
+            signers: vec![0, 1],
+        },
+    ) {
+        if let Outcome::Presign(p) = a.unwrap() {
+            public = Some(p);
+        }
+    }
+    let p = public.unwrap();
+    g.nodes[0].audit.fail.store(true, Ordering::SeqCst);
+    let auth = sign_auth(&g.operator, &random_id(), WALLET, "m", &m, now_unix() + 300);
+    let answers = g.run(
+        WALLET,
+        &[0, 1],
+        Job::SignPresigned {
+            presignature: p.id(),
+            message: m.clone(),
+            path: "m".into(),
+            authorization: auth,
+            transaction: None,
+            policy_version: 1,
+            approvals: vec![],
+        },
+    );
+    match &answers[0] {
+        Err(f) => assert_eq!(f.kind, FailureKind::Storage, "{}", f.message),
+        Ok(o) => panic!("released without an audit entry: {o:?}"),
+    }
+    assert!(matches!(answers[1], Ok(Outcome::Partial(_))));
+    // On doubt, destroy: signer 0's presignature is consumed, not kept for a retry.
+    assert_eq!(g.presignatures(WALLET), vec![0, 0, 0]);
+}
