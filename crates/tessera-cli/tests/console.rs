@@ -287,6 +287,8 @@ async fn console_approves_an_erc20_transfer_end_to_end() {
     .await
     .unwrap();
     assert_eq!(out["state"], "signed");
+    // No script error, CSP violation or failed load in the page.
+    assert_eq!(out["console_errors"], json!([]), "{out}");
     assert_eq!(out["approver"], approver.to_hex());
     assert_eq!(out["shown"]["summary"], info.summary.as_str());
     assert!(out["shown"]["policy"]
