@@ -101,6 +101,8 @@ pub struct ClusterOptions {
     pub signer_env: Vec<(String, String)>,
     /// `RUST_LOG` for the children.
     pub log: String,
+    /// The coordinator's `--health-grace-secs`.
+    pub health_grace_secs: u64,
 }
 
 impl Default for ClusterOptions {
@@ -110,6 +112,7 @@ impl Default for ClusterOptions {
             exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("tessera")),
             signer_env: Vec::new(),
             log: "info".into(),
+            health_grace_secs: 30,
         }
     }
 }
@@ -284,6 +287,8 @@ impl LocalCluster {
             d.join("tls/server.key").display().to_string(),
             "--token-file".into(),
             d.join("api-token").display().to_string(),
+            "--health-grace-secs".into(),
+            self.opts.health_grace_secs.to_string(),
             "--exit-on-stdin-eof".into(),
         ];
         self.coordinator = Some(self.spawn(&args, "coordinator.log", &[])?);

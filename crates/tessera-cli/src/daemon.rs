@@ -199,6 +199,10 @@ pub struct CoordinatorArgs {
     pub tls_key: PathBuf,
     /// File holding the API token.
     pub token_file: PathBuf,
+    /// Spare signers per wallet below which degraded mode is recommended.
+    pub degraded_margin: u16,
+    /// How long a change of signer health must hold before the recommendation follows.
+    pub health_grace: std::time::Duration,
     /// Exit when stdin closes.
     pub watch_stdin: bool,
 }
@@ -220,8 +224,11 @@ pub fn run_coordinator(a: CoordinatorArgs) -> Result<()> {
     // The audit log's chain id names this coordinator by its public URL.
     let audit = tessera_coordinator::open_audit_log(&a.dir, &a.public_url)
         .with_context(|| format!("opening the audit log in {}", a.dir.display()))?;
+    let mut config = Config::new(a.public_url.clone(), token);
+    config.degraded_margin = a.degraded_margin;
+    config.health_grace = a.health_grace;
     let coordinator = Coordinator::new(
-        Config::new(a.public_url.clone(), token),
+        config,
         Arc::new(store),
         Arc::new(audit),
         Arc::new(SystemClock),

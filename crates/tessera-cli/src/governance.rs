@@ -14,7 +14,7 @@ use tessera_client::Client;
 use tessera_policy::{
     AdminSet, ApprovalDecision, Mode, ModeChange, PolicyBundle, PublicKey, SecretKey, SignedBundle,
 };
-use tessera_proto::api::{RequestInfo, RequestState};
+use tessera_proto::api::{ModeStatus, RequestInfo, RequestState};
 
 /// Tenant of a local cluster's policy.
 pub const LOCAL_TENANT: &str = "local";
@@ -171,6 +171,43 @@ pub fn describe(r: &RequestInfo) -> String {
     }
     if let Some(e) = &r.error {
         out.push_str(&format!("  error [{}]: {}\n", e.code, e.message));
+    }
+    out
+}
+
+/// `tessera mode status` as text: the mode in force, the recommendation, and the wallets
+/// below the margin.
+pub fn render_mode_status(m: &ModeStatus) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = write!(out, "mode         {}", m.mode);
+    if let Some(at) = m.expires_at {
+        let _ = write!(out, " (seq {}, until {at}: {})", m.seq, m.reason);
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "recommended  {}: {}", m.recommended, m.recommendation);
+    let _ = writeln!(
+        out,
+        "signers      {} of {} healthy (linked, on the bundle in force)",
+        m.signers_healthy.len(),
+        m.signers_enrolled
+    );
+    let _ = writeln!(
+        out,
+        "wallets      {} ready, {} below the margin of {} spare signer(s)",
+        m.wallets_total, m.wallets_below_margin_count, m.margin
+    );
+    for w in &m.wallets_below_margin {
+        let state = match w.state {
+            tessera_proto::api::GroupHealth::Unavailable => "cannot sign",
+            tessera_proto::api::GroupHealth::BelowMargin => "below margin",
+            tessera_proto::api::GroupHealth::Healthy => "healthy",
+        };
+        let _ = writeln!(
+            out,
+            "  {:<24} {}/{} healthy, {} needed: {state}",
+            w.wallet_id, w.healthy, w.signers, w.threshold
+        );
     }
     out
 }

@@ -200,6 +200,14 @@ enum ModeCmd {
         #[arg(long = "key")]
         keys: Vec<PathBuf>,
     },
+    /// The mode in force and what signer health calls for (the wallets below the margin).
+    Status {
+        #[command(flatten)]
+        cluster: ClusterArg,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -464,6 +472,13 @@ enum CoordinatorCmd {
         /// File holding the API bearer token.
         #[arg(long)]
         token_file: PathBuf,
+        /// Spare signers each wallet should have: degraded mode is recommended while fewer
+        /// than threshold + margin of a wallet's signers are healthy.
+        #[arg(long, default_value_t = 1)]
+        degraded_margin: u16,
+        /// Seconds a change of signer health must hold before the recommendation follows.
+        #[arg(long, default_value_t = 30)]
+        health_grace_secs: u64,
         /// Exit when standard input closes (used by `tessera up`).
         #[arg(long)]
         exit_on_stdin_eof: bool,
@@ -775,6 +790,8 @@ fn real_main() -> Result<()> {
                     tls_cert,
                     tls_key,
                     token_file,
+                    degraded_margin,
+                    health_grace_secs,
                     exit_on_stdin_eof,
                 },
         } => daemon::run_coordinator(daemon::CoordinatorArgs {
@@ -784,6 +801,8 @@ fn real_main() -> Result<()> {
             tls_cert,
             tls_key,
             token_file,
+            degraded_margin,
+            health_grace: std::time::Duration::from_secs(health_grace_secs),
             watch_stdin: exit_on_stdin_eof,
         }),
         Command::Bench {
@@ -1069,14 +1088,26 @@ async fn policy_cmd(what: PolicyCmd) -> Result<()> {
 }
 
 async fn mode_cmd(what: ModeCmd) -> Result<()> {
-    let ModeCmd::Set {
-        cluster,
-        mode,
-        reason,
-        minutes,
-        seq,
-        keys,
-    } = what;
+    let (cluster, mode, reason, minutes, seq, keys) = match what {
+        ModeCmd::Status { cluster, json } => {
+            let f = ClusterFile::load(&cluster.cluster)?;
+            let m = f.client()?.mode_status().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&m)?);
+            } else {
+                print!("{}", governance::render_mode_status(&m));
+            }
+            return Ok(());
+        }
+        ModeCmd::Set {
+            cluster,
+            mode,
+            reason,
+            minutes,
+            seq,
+            keys,
+        } => (cluster, mode, reason, minutes, seq, keys),
+    };
     let f = ClusterFile::load(&cluster.cluster)?;
     let mode: tessera_policy::Mode = mode.parse().map_err(anyhow::Error::msg)?;
     let admins = if keys.is_empty() {

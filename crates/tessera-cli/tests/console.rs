@@ -291,6 +291,10 @@ async fn console_approves_an_erc20_transfer_end_to_end() {
     assert_eq!(out["console_errors"], json!([]), "{out}");
     assert_eq!(out["approver"], approver.to_hex());
     assert_eq!(out["shown"]["summary"], info.summary.as_str());
+    // All three signers are up: normal mode, nothing recommended, no mode banner.
+    assert_eq!(out["shown"]["mode"], "normal", "{out}");
+    assert_eq!(out["shown"]["mode_recommended"], "normal", "{out}");
+    assert_eq!(out["shown"]["mode_banner_hidden"], true, "{out}");
     assert!(out["shown"]["policy"]
         .as_str()
         .unwrap()

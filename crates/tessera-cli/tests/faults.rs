@@ -35,9 +35,36 @@ async fn signers_killed_and_restarted_keep_the_wallets_signing() {
         earlier.push(sign_and_verify(&client, &op, s, &wallet_id(s), "m", "all up").await);
     }
 
-    // One signer killed: the other two sign, at the root and at a derived key.
+    let m = client.mode_status().await.unwrap();
+    assert_eq!(
+        (m.mode.as_str(), m.recommended.as_str()),
+        ("normal", "normal")
+    );
+    assert_eq!((m.signers_healthy.len(), m.wallets_total), (3, 2));
+
+    // One signer killed: the other two sign, at the root and at a derived key. Both wallets
+    // have no spare signer left: signer health recommends degraded mode, which only admins
+    // can enter (the mode in force stays normal).
     cluster.kill_signer(0).unwrap();
     wait_linked_exactly(&client, 2).await;
+    let m = wait_recommended(&client, "degraded").await;
+    assert_eq!(m.mode, "normal");
+    assert_eq!(m.wallets_below_margin_count, 2);
+    assert!(m.wallets_below_margin.iter().all(|w| {
+        (w.healthy, w.threshold, w.state) == (2, 2, tessera_proto::api::GroupHealth::BelowMargin)
+    }));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["mode", "status"])
+        .env("TESSERA_CLUSTER", &cluster.dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("recommended  degraded: enter degraded mode"),
+        "{text}"
+    );
+    assert!(text.contains("2 of 3 healthy"), "{text}");
     for s in schemes {
         for path in ["m", "m/7"] {
             let sid = sign_and_verify(&client, &op, s, &wallet_id(s), path, "one down").await;
@@ -103,9 +130,16 @@ async fn signers_killed_and_restarted_keep_the_wallets_signing() {
     }
 
     // Both restarted: they reopen their vaults (key file) and link again.
+    let m = client.mode_status().await.unwrap();
+    assert!(m
+        .wallets_below_margin
+        .iter()
+        .all(|w| w.state == tessera_proto::api::GroupHealth::Unavailable && w.healthy == 1));
     cluster.start_signer(0).unwrap();
     cluster.start_signer(1).unwrap();
     cluster.wait_connected(&client, 3).await.unwrap();
+    let m = wait_recommended(&client, "normal").await;
+    assert_eq!(m.wallets_below_margin_count, 0);
     // Take the survivor away, so the two restarted signers must sign together with the shares
     // they reloaded from their vaults.
     cluster.kill_signer(2).unwrap();

@@ -13,8 +13,8 @@ use tessera_crypto::{SchemeId, SignMessage};
 use tessera_policy::{Approval, ApprovalDecision, ModeChange, SecretKey, SignedBundle};
 use tessera_proto::api::{
     ApiError, BuildTransaction, ClusterStatus, CreateTransaction, CreateWallet, DerivedKey,
-    EnrollSigner, MessageInput, PayloadInput, PolicyInfo, RequestInfo, RequestState, SessionInfo,
-    SignRequest, SignerInfo, TransactionInfo, TransactionPreview, WalletInfo,
+    EnrollSigner, MessageInput, ModeStatus, PayloadInput, PolicyInfo, RequestInfo, RequestState,
+    SessionInfo, SignRequest, SignerInfo, TransactionInfo, TransactionPreview, WalletInfo,
 };
 use tessera_wire::{
     authorized_message, Action, Authorization, NodeId, OperatorKey, SignedIdentity,
@@ -474,6 +474,11 @@ impl Client {
     /// The policy version and mode in force, and which signers report the same version.
     pub async fn policy(&self) -> Result<PolicyInfo, ClientError> {
         self.get("/v1/policy").await
+    }
+
+    /// The operating mode in force and what signer health calls for.
+    pub async fn mode_status(&self) -> Result<ModeStatus, ClientError> {
+        self.get("/v1/mode").await
     }
 
     /// The policy bundle in force, with its admin signatures (`no_policy` if none).

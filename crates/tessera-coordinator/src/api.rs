@@ -18,8 +18,8 @@ use serde::Deserialize;
 use tessera_policy::{Approval, ModeChange, SignedBundle};
 use tessera_proto::api::{
     ApiError, BuildTransaction, ClusterStatus, CreateTransaction, CreateWallet, EnrollSigner,
-    PolicyInfo, RequestInfo, RequestState, SessionStatus, SignRequest, SignerInfo, TransactionInfo,
-    TransactionPreview,
+    ModeStatus, PolicyInfo, RequestInfo, RequestState, SessionStatus, SignRequest, SignerInfo,
+    TransactionInfo, TransactionPreview,
 };
 use tessera_proto::link::{self, FromSigner, ToSigner, LINK_VERSION};
 use tokio::sync::{broadcast, mpsc};
@@ -68,7 +68,7 @@ pub fn router(c: Coordinator) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/policy", get(get_policy).put(put_policy))
         .route("/v1/policy/bundle", get(get_policy_bundle))
-        .route("/v1/mode", axum::routing::put(put_mode))
+        .route("/v1/mode", get(get_mode).put(put_mode))
         .route("/v1/requests", get(list_requests))
         .route("/v1/requests/{id}", get(get_request))
         .route("/v1/requests/{id}/approvals", post(submit_approval))
@@ -140,7 +140,7 @@ impl IntoResponse for CoordError {
             | CoordError::Mode(_)
             | CoordError::ApprovalInvalid(_)
             | CoordError::ApprovalExpired(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            CoordError::NotAnApprover(_) => StatusCode::FORBIDDEN,
+            CoordError::NotAnApprover(_) | CoordError::PolicyDenied(_) => StatusCode::FORBIDDEN,
             // Logged once where the append failed.
             CoordError::Audit(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -430,6 +430,10 @@ async fn put_policy(
     c.put_policy(bundle)
         .map(Json)
         .map_err(IntoResponse::into_response)
+}
+
+async fn get_mode(State(c): State<Coordinator>) -> Result<Json<ModeStatus>, CoordError> {
+    Ok(Json(c.mode_status()?))
 }
 
 async fn put_mode(

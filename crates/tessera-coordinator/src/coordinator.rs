@@ -68,6 +68,11 @@ pub struct Config {
     pub keygen_timeout: Duration,
     /// Signing / presigning timeout per attempt.
     pub sign_timeout: Duration,
+    /// Spare signers a wallet should have: it is below the margin (and degraded mode is
+    /// recommended) while fewer than `threshold + degraded_margin` of its signers are healthy.
+    pub degraded_margin: u16,
+    /// How long a change of signer health must hold before the recommendation follows it.
+    pub health_grace: Duration,
 }
 
 impl Config {
@@ -81,6 +86,8 @@ impl Config {
             max_attempts: 3,
             keygen_timeout: Duration::from_secs(900),
             sign_timeout: Duration::from_secs(30),
+            degraded_margin: 1,
+            health_grace: Duration::from_secs(30),
         }
     }
 }
@@ -137,6 +144,9 @@ pub enum CoordError {
     /// The request is not awaiting approvals (409).
     #[error("{0}")]
     NotAwaiting(String),
+    /// The policy in force denies the action (403).
+    #[error("{0}")]
+    PolicyDenied(String),
     /// The audit log refused an entry; the action was not taken (500, fail closed).
     #[error("audit log unavailable: {0}")]
     Audit(String),
@@ -172,6 +182,7 @@ impl CoordError {
             CoordError::ApprovalExpired(_) => "approval_expired",
             CoordError::NotAnApprover(_) => "not_an_approver",
             CoordError::NotAwaiting(_) => "not_awaiting_approvals",
+            CoordError::PolicyDenied(_) => "policy_denied",
             CoordError::Audit(_) => "audit_unavailable",
         }
     }
@@ -230,8 +241,10 @@ pub(crate) struct Inner {
     pub(crate) events: broadcast::Sender<RequestEvent>,
     /// Serializes request state changes (approvals, expiry, re-evaluation, policy changes).
     pub(crate) transitions: Mutex<()>,
-    /// The expiry task is running.
+    /// The sweep task (expiry, health) is running.
     pub(crate) expiring: AtomicBool,
+    /// Signer health and the degraded-mode recommendation.
+    pub(crate) health: Mutex<crate::health::HealthState>,
 }
 
 /// The coordinator. Cheap to clone.
@@ -283,6 +296,7 @@ impl Coordinator {
                 events: broadcast::channel(1024).0,
                 transitions: Mutex::new(()),
                 expiring: AtomicBool::new(false),
+                health: Mutex::new(crate::health::HealthState::default()),
             }),
         };
         c.load_state();
@@ -318,8 +332,9 @@ impl Coordinator {
                 self.ensure_refill(&w);
             }
         }
+        self.fail_interrupted_sessions()?;
         self.fail_interrupted()?;
-        self.start_expiry();
+        self.start_sweeps();
         Ok(())
     }
 
@@ -394,6 +409,7 @@ impl Coordinator {
                 "the authorization does not match this wallet request".into(),
             ));
         }
+        self.admit_keygen(&req.authorization, &req.wallet_id)?;
         if let Some(missing) = req.signers.iter().find(|s| !self.inner.hub.is_connected(s)) {
             return Err(CoordError::Unavailable(format!(
                 "key generation needs all {n} signers online; {missing} is not connected"
@@ -815,6 +831,29 @@ impl Coordinator {
             refusal: None,
         });
         self.failed_record(record, e.code, e.message, e.culprits)
+    }
+
+    /// Marks the sessions a previous run left running as failed (`interrupted`), and a wallet
+    /// whose key generation was among them as failed: nothing will finish them. Signers keep
+    /// no half-done state either (a session lives only in a signer's memory).
+    fn fail_interrupted_sessions(&self) -> Result<(), CoordError> {
+        for record in self.inner.store.running_sessions()? {
+            let message = "the coordinator restarted while this session was running".to_string();
+            let record = self.failed_record(record, "interrupted", message.clone(), Vec::new());
+            self.inner.store.put_session(&record)?;
+            tracing::warn!(session = %record.session_id, wallet = %record.wallet_id, kind = ?record.kind, "session interrupted by a restart");
+            if record.kind != SessionKind::Keygen {
+                continue;
+            }
+            if let Some(mut w) = self.inner.store.wallet(&record.wallet_id)? {
+                if w.status == WalletStatus::Creating {
+                    w.status = WalletStatus::Failed;
+                    w.error = Some(message);
+                    self.inner.store.update_wallet(&w)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn failed_record(
@@ -1525,7 +1564,8 @@ impl Coordinator {
                 .pool_count(&wallet.wallet_id)
                 .unwrap_or(target);
             self.update_pool_gauge();
-            if have >= target {
+            // In lockdown signers prepare nothing (they refuse presign jobs): wait it out.
+            if have >= target || self.mode_now() == tessera_policy::Mode::Lockdown {
                 let notified = self.inner.pool_changed.notified();
                 tokio::select! {
                     _ = notified => {}

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod coordinator;
+pub mod health;
 pub mod hub;
 pub mod lifecycle;
 pub mod metrics;

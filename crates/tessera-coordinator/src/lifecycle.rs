@@ -356,6 +356,28 @@ impl Coordinator {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Version of the bundle in force (0: none).
+    pub(crate) fn policy_version(&self) -> u64 {
+        self.policy_read()
+            .engine
+            .as_ref()
+            .map(|e| e.version())
+            .unwrap_or(0)
+    }
+
+    /// The last accepted mode change, expired or not.
+    pub(crate) fn mode_change(&self) -> Option<ModeChange> {
+        self.policy_read().mode.clone()
+    }
+
+    /// The operating mode in force now.
+    pub(crate) fn mode_now(&self) -> Mode {
+        mode_in_force(
+            self.policy_read().mode.as_ref(),
+            self.inner.clock.now_unix(),
+        )
+    }
+
     /// The engine and the mode in force now; [`CoordError::NoPolicy`] without a bundle.
     fn policy_snapshot(&self) -> Result<(Arc<Engine>, Mode), CoordError> {
         let st = self.policy_read();
@@ -500,6 +522,65 @@ impl Coordinator {
             ))),
             Err(e) => Err(CoordError::AuthorizationInvalid(format!(
                 "the authorization does not verify: {e}"
+            ))),
+        }
+    }
+
+    /// Checks a wallet creation's authorization and, once a bundle is installed, evaluates
+    /// `create_wallet` under it and the mode in force (audited, fail closed). A key generation
+    /// carries no approvals, so a decision that needs them refuses too. Signers evaluate it
+    /// again with their own bundle; without one they (and this check) accept a key
+    /// generation on the requester's authorization alone, so a cluster can be set up.
+    pub(crate) fn admit_keygen(
+        &self,
+        authz: &Authorization,
+        wallet_id: &str,
+    ) -> Result<(), CoordError> {
+        let requester = self.check_authorization(authz)?;
+        let Ok((engine, mode)) = self.policy_snapshot() else {
+            return Ok(());
+        };
+        let now = self.inner.clock.now_unix();
+        let req = tessera_policy::create_wallet_request(
+            engine.bundle(),
+            &requester,
+            wallet_id,
+            now,
+            mode,
+        )
+        .map_err(|e| CoordError::Invalid(format!("policy request: {e}")))?;
+        // A new wallet has no velocity history.
+        let decision = engine.evaluate(&req, &tessera_policy::MemoryLedger::new());
+        let outcome = match &decision {
+            Decision::Deny { .. } => tessera_audit::PolicyOutcome::Deny,
+            Decision::Allow { .. } => tessera_audit::PolicyOutcome::Allow,
+            Decision::AllowWithApprovals { .. } => tessera_audit::PolicyOutcome::NeedsApprovals,
+        };
+        self.record_audit(
+            self.actor(),
+            EntryKind::PolicyDecision {
+                policy_version: engine.version(),
+                policy_ids: decision.policy_ids().to_vec(),
+                outcome,
+            },
+            &authz.request_id,
+            json!({
+                "wallet": wallet_id,
+                "kind": "create_wallet",
+                "requester": requester.to_hex(),
+                "mode": mode.name(),
+                "reasons": decision.reasons().iter().map(ToString::to_string).collect::<Vec<_>>(),
+            }),
+        )?;
+        match &decision {
+            Decision::Allow { .. } => Ok(()),
+            Decision::Deny { .. } => Err(CoordError::PolicyDenied(format!(
+                "the policy denies creating wallet {wallet_id}: {}",
+                deny_reasons(&decision)
+            ))),
+            Decision::AllowWithApprovals { quorum, .. } => Err(CoordError::PolicyDenied(format!(
+                "creating wallet {wallet_id} needs approvals ({quorum}), which a key generation \
+                 cannot carry"
             ))),
         }
     }
@@ -1068,8 +1149,9 @@ impl Coordinator {
         Ok(n)
     }
 
-    /// Sweeps expired requests every second (once per coordinator; stops when it is dropped).
-    pub(crate) fn start_expiry(&self) {
+    /// Every second: expires requests past their authorization's expiry and assesses signer
+    /// health ([`Coordinator::check_health`]). Once per coordinator; stops when it is dropped.
+    pub(crate) fn start_sweeps(&self) {
         if self.inner.expiring.swap(true, Ordering::Relaxed) {
             return;
         }
@@ -1078,8 +1160,12 @@ impl Coordinator {
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let Some(inner) = weak.upgrade() else { break };
-                if let Err(e) = (Coordinator { inner }).expire_due() {
+                let c = Coordinator { inner };
+                if let Err(e) = c.expire_due() {
                     tracing::warn!(error = %e, "expiring requests failed");
+                }
+                if let Err(e) = c.check_health() {
+                    tracing::warn!(error = %e, "assessing signer health failed");
                 }
             }
         });

@@ -50,6 +50,12 @@ pub struct Metrics {
     pub signers_connected: Gauge,
     /// Presignatures / nonce sets pooled, all wallets.
     pub pool_size: Gauge,
+    /// Enrolled signers linked now that run the bundle version in force.
+    pub signers_healthy: Gauge,
+    /// Ready wallets with fewer than `threshold + margin` healthy signers.
+    pub wallets_below_margin: Gauge,
+    /// The mode signer health calls for: 0 normal, 1 degraded.
+    pub mode_recommended: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -78,6 +84,9 @@ impl Metrics {
         let envelopes_relayed = Counter::default();
         let signers_connected = Gauge::default();
         let pool_size = Gauge::default();
+        let signers_healthy = Gauge::default();
+        let wallets_below_margin = Gauge::default();
+        let mode_recommended = Gauge::default();
         registry.register(
             "session_duration_seconds",
             "End-to-end latency of protocol sessions",
@@ -108,6 +117,21 @@ impl Metrics {
             "Presignatures and nonce sets ready, all wallets",
             pool_size.clone(),
         );
+        registry.register(
+            "signers_healthy",
+            "Enrolled signers linked now that run the policy bundle version in force",
+            signers_healthy.clone(),
+        );
+        registry.register(
+            "wallets_below_margin",
+            "Ready wallets with fewer than threshold + margin healthy signers",
+            wallets_below_margin.clone(),
+        );
+        registry.register(
+            "mode_recommended",
+            "Operating mode signer health calls for (0 normal, 1 degraded)",
+            mode_recommended.clone(),
+        );
         Metrics {
             registry,
             session_seconds,
@@ -116,6 +140,9 @@ impl Metrics {
             envelopes_relayed,
             signers_connected,
             pool_size,
+            signers_healthy,
+            wallets_below_margin,
+            mode_recommended,
         }
     }
 

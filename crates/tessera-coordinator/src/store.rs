@@ -155,6 +155,8 @@ pub trait Store: Send + Sync + 'static {
     fn session(&self, id: &str) -> Result<Option<SessionInfo>, StoreError>;
     /// Newest sessions first, at most `limit`, optionally of one wallet.
     fn sessions(&self, wallet: Option<&str>, limit: u32) -> Result<Vec<SessionInfo>, StoreError>;
+    /// Every session still marked running (after a restart: the ones a previous run left).
+    fn running_sessions(&self) -> Result<Vec<SessionInfo>, StoreError>;
     /// Adds a presignature's public half to a wallet's pool.
     fn pool_add(&self, e: &PoolEntry) -> Result<(), StoreError>;
     /// Removes and returns one pooled entry of `wallet` whose signers satisfy `usable`.
@@ -380,6 +382,16 @@ impl Store for SqliteStore {
              ORDER BY created_at DESC, rowid DESC LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![wallet, limit], |r| r.get::<_, String>(0))?;
+        rows.map(|r| from_json(&r?)).collect()
+    }
+
+    fn running_sessions(&self) -> Result<Vec<SessionInfo>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT body FROM sessions WHERE json_extract(body, '$.status') = 'running'
+             ORDER BY created_at, rowid",
+        )?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
         rows.map(|r| from_json(&r?)).collect()
     }
 

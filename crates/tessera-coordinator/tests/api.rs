@@ -47,7 +47,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/status", &["get"]),
     ("/v1/policy", &["get", "put"]),
     ("/v1/policy/bundle", &["get"]),
-    ("/v1/mode", &["put"]),
+    ("/v1/mode", &["get", "put"]),
     ("/v1/requests", &["get"]),
     ("/v1/requests/{id}", &["get"]),
     ("/v1/requests/{id}/approvals", &["post"]),
@@ -1434,7 +1434,8 @@ fn lifecycle_types_match_the_schemas() {
         SignedBundle,
     };
     use tessera_proto::api::{
-        PolicyInfo, PolicyOutcome, QuorumNeed, RequestEvent, RequestInfo, SessionError,
+        GroupHealth, ModeStatus, PolicyInfo, PolicyOutcome, QuorumNeed, RequestEvent, RequestInfo,
+        SessionError, WalletHealth,
     };
     use tessera_proto::link::SignerStatus;
 
@@ -1574,6 +1575,35 @@ fn lifecycle_types_match_the_schemas() {
                 signers_current: vec![IdentityKey::generate(&mut rand_core::OsRng).node_id()],
             },
         );
+    }
+    for expires_at in [None, Some(20)] {
+        let v = assert_conforms(
+            &d,
+            "ModeStatus",
+            &ModeStatus {
+                mode: "degraded".into(),
+                seq: 2,
+                reason: "signer 3 down".into(),
+                expires_at,
+                recommended: "degraded".into(),
+                recommendation: "stay in degraded mode".into(),
+                recommended_since_ms: 5,
+                margin: 1,
+                signers_enrolled: 3,
+                signers_healthy: vec![IdentityKey::generate(&mut rand_core::OsRng).node_id()],
+                wallets_total: 2,
+                wallets_below_margin: vec![WalletHealth {
+                    wallet_id: "hot".into(),
+                    threshold: 2,
+                    signers: 3,
+                    healthy: 1,
+                    state: GroupHealth::Unavailable,
+                }],
+                wallets_below_margin_count: 1,
+            },
+        );
+        assert_same_keys(&d, "ModeStatus", &v);
+        assert_same_keys(&d, "WalletHealth", &v["wallets_below_margin"][0]);
     }
     assert_conforms(
         &d,

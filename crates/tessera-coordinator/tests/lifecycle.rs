@@ -30,9 +30,9 @@ use tessera_policy::{
     VelocityRule,
 };
 use tessera_proto::api::{
-    CreateTransaction, MessageInput, PayloadInput, PolicyInfo, RequestEvent, RequestInfo,
-    RequestState, SessionInfo, SessionStatus, SignRequest, TransactionInfo, WalletInfo,
-    WalletStatus,
+    CreateTransaction, GroupHealth, MessageInput, ModeStatus, PayloadInput, PolicyInfo,
+    RequestEvent, RequestInfo, RequestState, SessionInfo, SessionKind, SessionStatus, SignRequest,
+    TransactionInfo, WalletInfo, WalletStatus,
 };
 use tessera_proto::link::{Failure, FailureKind, FromSigner, Job, Outcome, SignerStatus, ToSigner};
 use tessera_proto::Clock;
@@ -127,6 +127,8 @@ struct World {
     behavior: Arc<Mutex<Behavior>>,
     /// Frames each stand-in signer received (not envelopes), in order.
     frames: Vec<Arc<Mutex<Vec<ToSigner>>>>,
+    /// Each stand-in's node id and hub connection id.
+    links: Vec<(NodeId, u64)>,
 }
 
 fn wallet_pk(keys: &Keys) -> PublicKey {
@@ -142,6 +144,7 @@ impl World {
         let mut config = Config::new("https://127.0.0.1:1".into(), TOKEN.into());
         config.frost_pool = 0;
         config.cggmp24_pool = 0;
+        config.health_grace = Duration::from_secs(5);
         let c = Coordinator::new(
             config,
             store,
@@ -188,11 +191,12 @@ impl World {
         }
         let behavior = Arc::new(Mutex::new(Behavior::Sign));
         let mut frames = Vec::new();
+        let mut links = Vec::new();
         for node in nodes {
             let log = Arc::new(Mutex::new(Vec::new()));
             frames.push(log.clone());
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-            c.hub().connect(node, tx, signer_status(0));
+            links.push((node, c.hub().connect(node, tx, signer_status(0))));
             let (c2, keys2, behavior2) = (c.clone(), keys.clone(), behavior.clone());
             tokio::spawn(async move {
                 while let Some(frame) = rx.recv().await {
@@ -234,6 +238,7 @@ impl World {
             keys,
             behavior,
             frames,
+            links,
         }
     }
 
@@ -603,6 +608,363 @@ fn code(v: &Value) -> &str {
 }
 
 // ---------------------------------------------------------------------- tests
+
+/// Sessions a crashed coordinator left running are failed as `interrupted` at the next start,
+/// and a wallet whose key generation was interrupted is failed, not left `creating` forever.
+#[tokio::test]
+async fn sessions_left_running_by_a_crash_are_failed_at_restart() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().expect("store"));
+    let keys = Arc::new(Keys::new());
+    let w = World::new(store.clone(), keys.clone(), true, now_ms()).await;
+    let nodes: Vec<NodeId> = keys.identities.iter().map(IdentityKey::node_id).collect();
+    let mut wallet = store.wallet("hot").expect("store").expect("hot");
+    wallet.wallet_id = "half-made".into();
+    wallet.status = WalletStatus::Creating;
+    wallet.public_key = None;
+    store.insert_wallet(&wallet).expect("wallet");
+    let running = |id: &str, kind: SessionKind, wallet: &str| SessionInfo {
+        session_id: id.into(),
+        kind,
+        wallet_id: wallet.into(),
+        request_id: None,
+        status: SessionStatus::Running,
+        participants: nodes.clone(),
+        attempts: 1,
+        path: None,
+        sign_path: None,
+        signature: None,
+        public_key: None,
+        error: None,
+        created_at_ms: 1,
+        finished_at_ms: None,
+    };
+    store
+        .put_session(&running("aa", SessionKind::Keygen, "half-made"))
+        .expect("session");
+    store
+        .put_session(&running("bb", SessionKind::Sign, "hot"))
+        .expect("session");
+    let mut done = running("cc", SessionKind::Sign, "hot");
+    done.status = SessionStatus::Done;
+    store.put_session(&done).expect("session");
+    drop(w);
+    let w = World::new(store.clone(), keys, false, now_ms()).await;
+    w.c.resume().expect("resume");
+    for id in ["aa", "bb"] {
+        let s = store.session(id).expect("store").expect("session");
+        assert_eq!(s.status, SessionStatus::Failed, "{id}");
+        assert_eq!(s.error.map(|e| e.code), Some("interrupted".to_string()));
+        assert!(s.finished_at_ms.is_some());
+    }
+    assert_eq!(
+        store.session("cc").expect("store").expect("cc").status,
+        SessionStatus::Done
+    );
+    let half = store.wallet("half-made").expect("store").expect("wallet");
+    assert_eq!(half.status, WalletStatus::Failed);
+    assert_eq!(
+        store.wallet("hot").expect("store").expect("hot").status,
+        WalletStatus::Ready
+    );
+    assert!(store.running_sessions().expect("store").is_empty());
+}
+
+/// Wallet creation goes through the coordinator's policy once a bundle is installed: a forged
+/// or expired authorization, a deny and a decision that needs approvals are refused with typed
+/// errors, audited, and no wallet is stored; a permitted one starts key generation.
+#[tokio::test]
+async fn wallet_creation_is_evaluated_under_the_policy() {
+    let w = World::fresh().await;
+    let nodes: Vec<NodeId> = w.keys.identities.iter().map(IdentityKey::node_id).collect();
+    let create = |w: &World, id: &str, op: &OperatorKey, expires_at: u64| {
+        let action = Action::Keygen {
+            wallet_id: id.into(),
+            scheme: SchemeId::Ed25519,
+            threshold: 2,
+            signers: nodes.clone(),
+        };
+        let _ = w;
+        json!({
+            "wallet_id": id,
+            "name": id,
+            "scheme": SchemeId::Ed25519,
+            "threshold": 2,
+            "signers": nodes,
+            "authorization": Authorization::sign(op, format!("create-{id}"), action, expires_at),
+        })
+    };
+    let later = w.now() + 300;
+    // Without a bundle, key generation runs on the authorization alone (cluster setup).
+    let (status, v) = w
+        .call(
+            Method::POST,
+            "/v1/wallets",
+            Some(create(&w, "boot", &w.keys.operator, later)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    // A forged signature (the body says operator, another key signed) and an expired one.
+    let mut forged = create(&w, "forged", &w.keys.stranger, later);
+    forged["authorization"]["operator"] = json!(w.keys.operator.public());
+    let (status, v) = w.call(Method::POST, "/v1/wallets", Some(forged)).await;
+    assert_eq!(
+        (status, code(&v)),
+        (StatusCode::BAD_REQUEST, "authorization_invalid")
+    );
+    let (status, v) = w
+        .call(
+            Method::POST,
+            "/v1/wallets",
+            Some(create(&w, "old", &w.keys.operator, w.now() - 1)),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&v)),
+        (StatusCode::BAD_REQUEST, "authorization_expired")
+    );
+
+    // POLICIES permits no create_wallet: denied.
+    w.install(1, POLICIES).await;
+    let (status, v) = w
+        .call(
+            Method::POST,
+            "/v1/wallets",
+            Some(create(&w, "cold", &w.keys.operator, later)),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&v)),
+        (StatusCode::FORBIDDEN, "policy_denied"),
+        "{v}"
+    );
+    // A permit with approvals cannot be met by a key generation.
+    let with_approvals = format!(
+        "{POLICIES}\n@id(\"wallets-approved\")\n@approvals(\"approver:1\")\npermit (principal in \
+         Tessera::Role::\"operator\", action == Tessera::Action::\"create_wallet\", resource);\n"
+    );
+    w.install(2, &with_approvals).await;
+    let (status, v) = w
+        .call(
+            Method::POST,
+            "/v1/wallets",
+            Some(create(&w, "cold2", &w.keys.operator, later)),
+        )
+        .await;
+    assert_eq!((status, code(&v)), (StatusCode::FORBIDDEN, "policy_denied"));
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("needs approvals"),
+        "{v}"
+    );
+    // Permitted for operators, not for a stranger.
+    let permitted = format!(
+        "{POLICIES}\n@id(\"wallets\")\npermit (principal in Tessera::Role::\"operator\", \
+         action == Tessera::Action::\"create_wallet\", resource);\n"
+    );
+    w.install(3, &permitted).await;
+    let (status, v) = w
+        .call(
+            Method::POST,
+            "/v1/wallets",
+            Some(create(&w, "cold3", &w.keys.stranger, later)),
+        )
+        .await;
+    assert_eq!((status, code(&v)), (StatusCode::FORBIDDEN, "policy_denied"));
+    let (status, v) = w
+        .call(
+            Method::POST,
+            "/v1/wallets",
+            Some(create(&w, "cold4", &w.keys.operator, later)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    for id in ["forged", "old", "cold", "cold2", "cold3"] {
+        let (status, _) = w
+            .call(Method::GET, &format!("/v1/wallets/{id}"), None)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{id} was stored");
+    }
+    // Every evaluation is audited with its outcome, under the request id.
+    let (lines, _) = w.audit_kinds().await;
+    let decisions: Vec<(String, String)> = lines[1..]
+        .iter()
+        .filter(|e| e["body"]["kind"] == "create_wallet")
+        .map(|e| {
+            (
+                e["subject"].as_str().unwrap_or("").to_string(),
+                e["kind"]["policy_decision"]["outcome"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("create-cold", "deny"),
+        ("create-cold2", "needs_approvals"),
+        ("create-cold3", "deny"),
+        ("create-cold4", "allow"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(decisions, want);
+}
+
+#[tokio::test]
+async fn signer_health_drives_the_recommendation_never_the_mode() {
+    let mut w = World::fresh().await;
+    w.install(1, POLICIES).await;
+    let report = |w: &World, i: usize, version: u64| {
+        w.c.hub()
+            .on_frame(w.links[i].0, FromSigner::Status(signer_status(version)));
+    };
+    let mode = |w: &World| {
+        let w = w.app.clone();
+        async move {
+            let req = Request::builder()
+                .uri("/v1/mode")
+                .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                .body(Body::empty())
+                .expect("request");
+            let resp = w.oneshot(req).await.expect("infallible");
+            assert_eq!(resp.status(), StatusCode::OK);
+            let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+                .await
+                .expect("body");
+            serde_json::from_slice::<ModeStatus>(&bytes).expect("ModeStatus")
+        }
+    };
+    // The stand-ins still report policy version 0: a signer on another version is unhealthy.
+    w.c.check_health().expect("health");
+    let m = mode(&w).await;
+    assert_eq!((m.signers_enrolled, m.signers_healthy.len()), (3, 0));
+    assert_eq!(m.wallets_total, 2);
+    assert_eq!(m.wallets_below_margin_count, 2);
+    assert!(m
+        .wallets_below_margin
+        .iter()
+        .all(|h| h.state == GroupHealth::Unavailable && h.healthy == 0));
+    for i in 0..3 {
+        report(&w, i, 1);
+    }
+    w.c.check_health().expect("health");
+    let m = mode(&w).await;
+    assert_eq!(m.signers_healthy.len(), 3);
+    assert_eq!(
+        (m.mode.as_str(), m.recommended.as_str()),
+        ("normal", "normal")
+    );
+    assert!(m.wallets_below_margin.is_empty());
+
+    // Signer 2 drops: both 2-of-3 wallets are below the margin of one spare signer. The
+    // recommendation follows only after the grace period.
+    let (node2, conn2) = w.links[2];
+    w.c.hub().disconnect(node2, conn2);
+    w.c.check_health().expect("health");
+    let m = mode(&w).await;
+    assert_eq!(m.wallets_below_margin_count, 2);
+    assert!(m
+        .wallets_below_margin
+        .iter()
+        .all(|h| h.state == GroupHealth::BelowMargin && (h.healthy, h.threshold) == (2, 2)));
+    assert_eq!(m.recommended, "normal", "within the grace period");
+    w.clock.advance(6);
+    w.c.check_health().expect("health");
+    let m = mode(&w).await;
+    assert_eq!(m.recommended, "degraded");
+    assert!(
+        m.recommendation.starts_with("enter degraded mode"),
+        "{}",
+        m.recommendation
+    );
+    assert_eq!(m.recommended_since_ms, w.clock.now_ms());
+    // The coordinator does not change the mode on its own.
+    assert_eq!(m.mode, "normal");
+    let metrics =
+        String::from_utf8(w.call_raw(Method::GET, "/metrics", false, None).await.1).expect("utf-8");
+    for line in [
+        "tessera_signers_healthy 2",
+        "tessera_wallets_below_margin 2",
+        "tessera_mode_recommended 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
+
+    // Admins enter degraded mode. Signer 1 falls behind on the policy: the wallets cannot sign.
+    let mut degraded = ModeChange::new(
+        TENANT,
+        1,
+        Mode::Degraded,
+        "signer 2 down",
+        w.now(),
+        w.now() + 3600,
+    );
+    degraded.sign(&w.keys.admin);
+    let (status, v) = w.call(Method::PUT, "/v1/mode", Some(json!(degraded))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    report(&w, 1, 0);
+    w.c.check_health().expect("health");
+    let m = mode(&w).await;
+    assert_eq!((m.mode.as_str(), m.seq), ("degraded", 1));
+    assert_eq!(m.reason, "signer 2 down");
+    assert_eq!(m.expires_at, Some(degraded.expires_at));
+    assert!(m.recommendation.starts_with("stay in degraded mode"));
+    assert!(m
+        .wallets_below_margin
+        .iter()
+        .all(|h| h.state == GroupHealth::Unavailable && h.healthy == 1));
+
+    // Everything back: after the grace period the recommendation is to leave degraded mode.
+    report(&w, 1, 1);
+    let (tx, _) = tokio::sync::mpsc::unbounded_channel();
+    w.links[2].1 = w.c.hub().connect(node2, tx, signer_status(1));
+    w.c.check_health().expect("health");
+    assert_eq!(mode(&w).await.recommended, "degraded");
+    w.clock.advance(6);
+    w.c.check_health().expect("health");
+    let m = mode(&w).await;
+    assert_eq!(
+        (m.mode.as_str(), m.recommended.as_str()),
+        ("degraded", "normal")
+    );
+    assert!(m.recommendation.starts_with("leave degraded mode"));
+
+    // A lockdown in force is what is recommended until the admins lift it.
+    let mut lockdown =
+        ModeChange::new(TENANT, 2, Mode::Lockdown, "incident", w.now(), w.now() + 60);
+    lockdown.sign(&w.keys.admin);
+    let (status, v) = w.call(Method::PUT, "/v1/mode", Some(json!(lockdown))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let m = mode(&w).await;
+    assert_eq!(
+        (m.mode.as_str(), m.recommended.as_str()),
+        ("lockdown", "lockdown")
+    );
+
+    // Each committed change of the recommendation is audited once, in order.
+    let (lines, _) = w.audit_kinds().await;
+    let changes: Vec<(String, String, u64)> = lines[1..]
+        .iter()
+        .filter(|e| e["kind"]["other"] == "health_change")
+        .map(|e| {
+            (
+                e["body"]["from"].as_str().unwrap_or("").to_string(),
+                e["body"]["to"].as_str().unwrap_or("").to_string(),
+                e["body"]["wallets_below_margin"].as_u64().unwrap_or(99),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("normal".to_string(), "degraded".to_string(), 2),
+            ("degraded".to_string(), "normal".to_string(), 0),
+        ]
+    );
+}
 
 #[tokio::test]
 async fn without_a_policy_nothing_is_accepted_and_nothing_is_stored() {

@@ -45,6 +45,8 @@
 //!    ([`crate::audit`]); only then is the signature or partial released. If the append fails
 //!    it is withheld (`Storage`).
 //!
+//! A `Presign` job is refused (`ModeRestricted`) while a lockdown is in force.
+//!
 //! Every refusal is appended to the audit log with its reason (subject: the request id) before
 //! the failure is answered. Key generation checks the roster, the requester authorization (for
 //! exactly this wallet, scheme, threshold and group), and — once a bundle is installed — that
@@ -66,7 +68,7 @@ use tessera_crypto::{
 };
 use tessera_policy::{
     accept_mode, accept_update, check_quorum, create_wallet_request, mode_in_force, record_signed,
-    signing_request, AdminSet, Approval, ApprovalDecision, Decision, Engine, ModeChange,
+    signing_request, AdminSet, Approval, ApprovalDecision, Decision, Engine, Mode, ModeChange,
     PolicyRequest, SignedBundle, MAX_WINDOW_S,
 };
 use tessera_proto::link::{
@@ -798,6 +800,7 @@ impl Signer {
             }
             Job::Presign { signers } => {
                 let wallet = self.wallet(&start.wallet_id, &start.roster, me)?;
+                self.refuse_in_lockdown()?;
                 self.record_session(&start.session)?;
                 let s = scheme(wallet.0.scheme())
                     .presign(&wallet.0, sid, &signers)
@@ -1019,6 +1022,20 @@ impl Signer {
                 };
                 failure(kind, &format!("authorization: {e}"))
             })
+    }
+
+    /// In lockdown (suspected compromise) the signer prepares no presignatures or nonces
+    /// either: no key material is used until the admin quorum lifts it.
+    fn refuse_in_lockdown(&self) -> Result<(), Refusal> {
+        let state = self.policy_state();
+        if mode_in_force(state.mode.as_ref(), self.inner.clock.now_unix()) == Mode::Lockdown {
+            return Err(Refusal::new(
+                FailureKind::ModeRestricted,
+                RefusalReason::ModeRestricted,
+                "lockdown is in force: no presignatures or nonces are prepared",
+            ));
+        }
+        Ok(())
     }
 
     fn authorize_keygen(

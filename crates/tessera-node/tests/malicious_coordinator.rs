@@ -751,8 +751,8 @@ fn concurrent_requests_cannot_share_a_velocity_limit() {
 }
 
 /// (g) A raw digest under a bundle that does not allow raw digests is refused (a message signs
-/// under the same bundle); in lockdown nothing signs and no wallet is created until a newer mode
-/// change, signed by the admin quorum, lifts it.
+/// under the same bundle); in lockdown nothing signs, no wallet is created and no presignature
+/// is prepared until a newer mode change, signed by the admin quorum, lifts it.
 #[test]
 fn raw_digests_and_lockdown_are_refused() {
     let mut s = Setup::new("mal-raw", None);
@@ -816,6 +816,17 @@ fn raw_digests_and_lockdown_are_refused() {
         FailureKind::ModeRestricted,
         "keygen in lockdown",
     );
+    refused(
+        s.g.run(
+            WALLET,
+            &[0, 1],
+            Job::Presign {
+                signers: vec![0, 1],
+            },
+        ),
+        FailureKind::ModeRestricted,
+        "presign in lockdown",
+    );
     assert_eq!(s.g.presignatures(WALLET), vec![1, 1, 0]);
     // The lockdown survives a restart.
     s.g.restart(1);
@@ -843,6 +854,7 @@ fn raw_digests_and_lockdown_are_refused() {
             audited_refusals(&s.g, i),
             vec![
                 RefusalReason::RawDigestDenied,
+                RefusalReason::ModeRestricted,
                 RefusalReason::ModeRestricted,
                 RefusalReason::ModeRestricted,
                 RefusalReason::ModeRestricted,

@@ -574,3 +574,66 @@ pub struct PolicyInfo {
     /// Signers that report this bundle version.
     pub signers_current: Vec<NodeId>,
 }
+
+/// How one wallet's signer group stands against the degraded margin (`GET /v1/mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupHealth {
+    /// At least `threshold + margin` of its signers are healthy.
+    Healthy,
+    /// It can still sign, but fewer than `threshold + margin` of its signers are healthy.
+    BelowMargin,
+    /// Fewer than `threshold` of its signers are healthy: it cannot sign.
+    Unavailable,
+}
+
+/// A wallet whose signer group is below the degraded margin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalletHealth {
+    /// Wallet.
+    pub wallet_id: String,
+    /// Signers needed to sign.
+    pub threshold: u16,
+    /// Signers in the group.
+    pub signers: u16,
+    /// Signers of the group that are healthy now.
+    pub healthy: u16,
+    /// Where that leaves the wallet.
+    pub state: GroupHealth,
+}
+
+/// `GET /v1/mode`: the operating mode in force and what the coordinator recommends from the
+/// health of the signers. The coordinator never changes the mode itself: entering or leaving a
+/// mode is a change signed by the admin quorum (`PUT /v1/mode`, `tessera mode set`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModeStatus {
+    /// Mode in force: `normal`, `degraded` or `lockdown`.
+    pub mode: String,
+    /// Sequence number of the last accepted mode change (0: none).
+    pub seq: u64,
+    /// Why the mode in force was entered (empty in `normal` without a change in force).
+    pub reason: String,
+    /// When the change in force expires (unix seconds), if one is in force.
+    pub expires_at: Option<u64>,
+    /// What signer health calls for: `degraded` while some wallet is below the margin,
+    /// `normal` once all are back, `lockdown` only while a lockdown is in force (only admins
+    /// lift it).
+    pub recommended: String,
+    /// The recommendation in plain language.
+    pub recommendation: String,
+    /// Since when (ms since epoch) the recommendation has held.
+    pub recommended_since_ms: u64,
+    /// A wallet is below the margin while fewer than `threshold + margin` of its signers are
+    /// healthy.
+    pub margin: u16,
+    /// Signers enrolled.
+    pub signers_enrolled: u32,
+    /// Enrolled signers linked now that run the bundle version in force.
+    pub signers_healthy: Vec<NodeId>,
+    /// Ready wallets.
+    pub wallets_total: u32,
+    /// Ready wallets below the margin (at most 100 listed, most affected first).
+    pub wallets_below_margin: Vec<WalletHealth>,
+    /// How many ready wallets are below the margin in all.
+    pub wallets_below_margin_count: u32,
+}

@@ -23,6 +23,8 @@ pub async fn cluster(name: &str, log: &str) -> LocalCluster {
         exe: PathBuf::from(env!("CARGO_BIN_EXE_tessera")),
         signer_env: vec![("TESSERA_TEST_FIXTURE_PRIMES".into(), "1".into())],
         log: log.into(),
+        // Signer health changes reach `GET /v1/mode` after a second.
+        health_grace_secs: 1,
     };
     LocalCluster::start(&test_dir(name), opts)
         .await
@@ -117,4 +119,22 @@ pub async fn sign_and_verify(
         tessera_cli::verify::verify(s, &derived.public_key, &message(s, "other"), &sig).is_err()
     );
     session.session_id
+}
+
+/// Polls `GET /v1/mode` until signer health recommends `mode` (30 s at most).
+pub async fn wait_recommended(client: &Client, mode: &str) -> tessera_proto::api::ModeStatus {
+    let start = Instant::now();
+    loop {
+        let m = client.mode_status().await.expect("mode status");
+        if m.recommended == mode {
+            return m;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the recommendation stayed {:?}: {}",
+            m.recommended,
+            m.recommendation
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

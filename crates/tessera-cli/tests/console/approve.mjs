@@ -124,11 +124,15 @@ async function approve(url, token, keyHex, requestId) {
       `[data-testid="${testid}"][data-request-id=${JSON.stringify(requestId)}]`;
     const row = page.locator(sel("pending-request"));
     await row.waitFor({ timeout: ROW_TIMEOUT_MS });
+    await page.locator('[data-testid="mode"][data-mode]').waitFor({ timeout: ROW_TIMEOUT_MS });
     const shown = {
       summary: await row.getByTestId("summary").textContent(),
       risk_flags: await row.getByTestId("risk-flags").textContent(),
       policy: await row.getByTestId("policy").textContent(),
       expires: await row.getByTestId("expires").textContent(),
+      mode: await page.getByTestId("mode").getAttribute("data-mode"),
+      mode_recommended: await page.getByTestId("mode").getAttribute("data-recommended"),
+      mode_banner_hidden: await page.getByTestId("mode-banner").isHidden(),
     };
     const button = row.getByTestId("approve");
     await button.waitFor({ state: "visible" });
