@@ -127,9 +127,12 @@ fn recommendation_text(in_force: Mode, recommended: Mode, a: &Assessment, margin
 }
 
 impl Coordinator {
-    /// Enrolled signers that are linked now and run the bundle version in force.
-    fn healthy_signers(&self) -> Result<(u32, Vec<NodeId>), CoordError> {
-        let version = self.policy_version();
+    /// The number of enrolled signers, and those linked now that report bundle `version`
+    /// (any version when `version` is 0: no bundle installed).
+    pub(crate) fn signers_on_version(
+        &self,
+        version: u64,
+    ) -> Result<(u32, Vec<NodeId>), CoordError> {
         let enrolled = self.inner.store.signers()?;
         let healthy = enrolled
             .iter()
@@ -145,7 +148,7 @@ impl Coordinator {
     }
 
     fn assess_now(&self) -> Result<(u32, Vec<NodeId>, Assessment), CoordError> {
-        let (enrolled, healthy) = self.healthy_signers()?;
+        let (enrolled, healthy) = self.signers_on_version(self.policy_version())?;
         let set: HashSet<NodeId> = healthy.iter().copied().collect();
         let a = assess(
             &self.inner.store.wallets()?,

@@ -467,12 +467,13 @@ impl Coordinator {
         );
     }
 
-    fn audit_decision(
+    /// Appends a policy decision about `subject` (a request id) with its details.
+    fn audit_policy(
         &self,
-        rec: &RequestRecord,
+        subject: &str,
         version: u64,
-        mode: Mode,
         d: &Decision,
+        body: Value,
     ) -> Result<(), CoordError> {
         let outcome = match d {
             Decision::Deny { .. } => tessera_audit::PolicyOutcome::Deny,
@@ -486,7 +487,22 @@ impl Coordinator {
                 policy_ids: d.policy_ids().to_vec(),
                 outcome,
             },
+            subject,
+            body,
+        )
+    }
+
+    fn audit_decision(
+        &self,
+        rec: &RequestRecord,
+        version: u64,
+        mode: Mode,
+        d: &Decision,
+    ) -> Result<(), CoordError> {
+        self.audit_policy(
             &rec.request_id,
+            version,
+            d,
             json!({
                 "wallet": rec.wallet_id,
                 "kind": rec.kind(),
@@ -551,19 +567,10 @@ impl Coordinator {
         .map_err(|e| CoordError::Invalid(format!("policy request: {e}")))?;
         // A new wallet has no velocity history.
         let decision = engine.evaluate(&req, &tessera_policy::MemoryLedger::new());
-        let outcome = match &decision {
-            Decision::Deny { .. } => tessera_audit::PolicyOutcome::Deny,
-            Decision::Allow { .. } => tessera_audit::PolicyOutcome::Allow,
-            Decision::AllowWithApprovals { .. } => tessera_audit::PolicyOutcome::NeedsApprovals,
-        };
-        self.record_audit(
-            self.actor(),
-            EntryKind::PolicyDecision {
-                policy_version: engine.version(),
-                policy_ids: decision.policy_ids().to_vec(),
-                outcome,
-            },
+        self.audit_policy(
             &authz.request_id,
+            engine.version(),
+            &decision,
             json!({
                 "wallet": wallet_id,
                 "kind": "create_wallet",
@@ -1429,18 +1436,7 @@ impl Coordinator {
         let signers_current = if version == 0 {
             Vec::new()
         } else {
-            self.inner
-                .store
-                .signers()?
-                .iter()
-                .map(|s| s.identity.node_id())
-                .filter(|n| {
-                    self.inner
-                        .hub
-                        .status(n)
-                        .is_some_and(|s| s.policy_version == version)
-                })
-                .collect()
+            self.signers_on_version(version)?.1
         };
         Ok(PolicyInfo {
             version,
