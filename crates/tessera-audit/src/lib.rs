@@ -193,6 +193,16 @@ impl From<rusqlite::Error> for AuditError {
     }
 }
 
+impl From<tessera_sqlite::FileError> for AuditError {
+    fn from(e: tessera_sqlite::FileError) -> Self {
+        match e {
+            tessera_sqlite::FileError::Locked(_) => AuditError::Locked,
+            tessera_sqlite::FileError::Sqlite(e) => e.into(),
+            other => AuditError::Storage(other.to_string()),
+        }
+    }
+}
+
 /// Fixed-size byte arrays as lowercase hex strings in serde.
 pub(crate) mod hexser {
     use serde::{de::Error as _, Deserialize, Deserializer, Serializer};

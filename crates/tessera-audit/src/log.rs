@@ -8,8 +8,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use fs4::fs_std::FileExt;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::Value;
 
 use crate::checkpoint::Checkpoint;
@@ -99,7 +98,7 @@ impl AuditLog {
         if fs::symlink_metadata(path).is_ok() {
             return Err(AuditError::AlreadyExists);
         }
-        let lock = acquire_lock(path)?;
+        let lock = tessera_sqlite::acquire_lock(path, LOCK_PATIENCE)?;
         // Claim the path atomically; SQLite then opens the empty file as a new database.
         OpenOptions::new()
             .read(true)
@@ -111,14 +110,14 @@ impl AuditLog {
                 _ => io_storage("cannot create", path, e),
             })?;
         let result = (|| {
-            let mut conn = connect(path)?;
-            configure_durability(&conn)?;
+            let mut conn = tessera_sqlite::connect(path)?;
+            tessera_sqlite::configure_durability(&conn, false)?;
             init_schema(&mut conn, chain_id)?;
             Ok(conn)
         })();
         match result {
             Ok(conn) => {
-                sync_parent(path);
+                tessera_sqlite::sync_parent(path);
                 Ok(Self::assemble(
                     conn,
                     chain_id.to_string(),
@@ -147,7 +146,7 @@ impl AuditLog {
             Err(e) if e.kind() == ErrorKind::NotFound => return Err(AuditError::NotFound),
             Err(e) => return Err(io_storage("cannot stat", path, e)),
         }
-        let lock = acquire_lock(path)?;
+        let lock = tessera_sqlite::acquire_lock(path, LOCK_PATIENCE)?;
         let mut header = [0u8; 16];
         File::open(path)
             .and_then(|mut f| f.read_exact(&mut header))
@@ -158,7 +157,7 @@ impl AuditLog {
         if &header != b"SQLite format 3\0" {
             return Err(AuditError::NotAnAuditLog);
         }
-        let conn = connect(path)?;
+        let conn = tessera_sqlite::connect(path)?;
         let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
         if app_id != APPLICATION_ID {
             return Err(AuditError::NotAnAuditLog);
@@ -172,7 +171,7 @@ impl AuditLog {
             return Err(AuditError::UnsupportedVersion(version));
         }
         check_triggers(&conn)?;
-        configure_durability(&conn)?;
+        tessera_sqlite::configure_durability(&conn, false)?;
         let chain_id: String = conn
             .query_row("SELECT value FROM meta WHERE key = 'chain_id'", [], |r| {
                 r.get(0)
@@ -583,87 +582,11 @@ fn check_triggers(conn: &Connection) -> Result<(), AuditError> {
     Ok(())
 }
 
+/// How long opening waits for a log lock that another handle is just releasing.
+const LOCK_PATIENCE: Duration = Duration::from_millis(200);
+
 fn io_storage(what: &str, path: &Path, e: std::io::Error) -> AuditError {
     AuditError::Storage(format!("{what} {}: {e}", path.display()))
-}
-
-fn lock_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".lock");
-    PathBuf::from(s)
-}
-
-/// Takes the exclusive advisory lock on `<path>.lock`.
-fn acquire_lock(path: &Path) -> Result<File, AuditError> {
-    let lp = lock_path(path);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&lp)
-        .map_err(|e| io_storage("cannot open lock file", &lp, e))?;
-    // A lock can outlive its holder for a moment (a child forked elsewhere in this process
-    // shares the file description until it execs): retry briefly before reporting a holder.
-    for attempt in 0..10 {
-        match FileExt::try_lock_exclusive(&file) {
-            Ok(true) => return Ok(file),
-            Ok(false) if attempt < 9 => std::thread::sleep(Duration::from_millis(20)),
-            Ok(false) => break,
-            Err(e) => return Err(io_storage("cannot lock", &lp, e)),
-        }
-    }
-    Err(AuditError::Locked)
-}
-
-/// Opens the connection: read-write, exclusive locking mode, no busy wait.
-fn connect(path: &Path) -> Result<Connection, AuditError> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(Duration::ZERO)?;
-    if conn.is_readonly(rusqlite::DatabaseName::Main)? {
-        return Err(AuditError::Storage(format!(
-            "audit log {} is read-only",
-            path.display()
-        )));
-    }
-    let mode: String =
-        conn.pragma_update_and_check(None, "locking_mode", "EXCLUSIVE", |r| r.get(0))?;
-    if !mode.eq_ignore_ascii_case("exclusive") {
-        return Err(AuditError::Storage(format!(
-            "cannot set exclusive locking mode (got {mode})"
-        )));
-    }
-    conn.pragma_update(None, "trusted_schema", "OFF")?;
-    Ok(conn)
-}
-
-fn configure_durability(conn: &Connection) -> Result<(), AuditError> {
-    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(AuditError::Storage(format!(
-            "cannot enable WAL journal mode (got {mode})"
-        )));
-    }
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    Ok(())
-}
-
-/// Best effort: makes a newly created directory entry durable.
-fn sync_parent(path: &Path) {
-    #[cfg(unix)]
-    if let Some(parent) = path.parent() {
-        let parent = if parent.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            parent
-        };
-        if let Ok(dir) = File::open(parent) {
-            let _ = dir.sync_all();
-        }
-    }
 }
 
 fn to_i64(v: u64) -> Result<i64, AuditError> {

@@ -119,7 +119,9 @@ fn body_key_order_does_not_change_the_hash() {
     b.insert("value".into(), json!({"asset": "ETH", "wei": "10"}));
     b.insert("to".into(), json!("0xabc"));
     let (a, b) = (serde_json::Value::Object(a), serde_json::Value::Object(b));
-    assert_ne!(a.to_string(), b.to_string());
+    // With serde_json's `preserve_order` (on in the workspace build, through other crates) the
+    // two maps keep their insertion order and serialize differently; without it both are
+    // sorted already. Either way the entry hash must not depend on it.
     let h = |body| entry_hash(3, 5, "c", &EntryKind::Signature, "r", body, &[7; 32]).unwrap();
     assert_eq!(h(&a), h(&b));
     // But any value change does.

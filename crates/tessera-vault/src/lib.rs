@@ -105,8 +105,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use fs4::fs_std::FileExt;
-use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 use zeroize::Zeroizing;
 
 use seal::{SealKey, KEY_LEN, SALT_LEN, VAULT_ID_LEN};
@@ -353,6 +352,19 @@ impl From<rusqlite::Error> for VaultError {
     }
 }
 
+impl From<tessera_sqlite::FileError> for VaultError {
+    fn from(e: tessera_sqlite::FileError) -> Self {
+        match e {
+            tessera_sqlite::FileError::Locked(_) => VaultError::Locked,
+            tessera_sqlite::FileError::Sqlite(e) => e.into(),
+            other => VaultError::Storage(other.to_string()),
+        }
+    }
+}
+
+/// How long opening waits for a vault lock that another handle is just releasing.
+const LOCK_PATIENCE: Duration = Duration::from_secs(1);
+
 fn io_storage(what: &str, path: &Path, e: std::io::Error) -> VaultError {
     VaultError::Storage(format!("{what} {}: {e}", path.display()))
 }
@@ -375,7 +387,7 @@ pub fn generate_key_file(path: &Path) -> Result<(), VaultError> {
             path.display()
         )));
     }
-    sync_parent(path);
+    tessera_sqlite::sync_parent(path);
     Ok(())
 }
 
@@ -391,20 +403,6 @@ fn create_new_private(path: &Path) -> std::io::Result<File> {
 }
 
 /// Best effort: makes a newly created directory entry durable.
-fn sync_parent(path: &Path) {
-    #[cfg(unix)]
-    if let Some(parent) = path.parent() {
-        let parent = if parent.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            parent
-        };
-        if let Ok(dir) = File::open(parent) {
-            let _ = dir.sync_all();
-        }
-    }
-}
-
 fn read_key_file(path: &Path) -> Result<Zeroizing<[u8; KEY_LEN]>, VaultError> {
     let mut file = File::open(path)
         .map_err(|e| VaultError::KeyFile(format!("cannot open {}: {e}", path.display())))?;
@@ -475,78 +473,6 @@ impl Kdf {
 
 fn dek_aad(vault_id: &[u8; VAULT_ID_LEN], kdf: &Kdf) -> Vec<u8> {
     seal::aad(vault_id, T_META, &[b"wrapped_dek", &kdf.describe()])
-}
-
-fn lock_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".lock");
-    PathBuf::from(s)
-}
-
-/// Takes the exclusive advisory lock on `<path>.lock`.
-fn acquire_lock(path: &Path) -> Result<File, VaultError> {
-    let lp = lock_path(path);
-    let mut opts = OpenOptions::new();
-    opts.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let file = opts
-        .open(&lp)
-        .map_err(|e| io_storage("cannot open lock file", &lp, e))?;
-    // A lock can outlive its holder for a moment: a child process forked elsewhere in this
-    // process shares the lock's file description until it execs. Retry briefly before
-    // reporting another holder.
-    for attempt in 0..20 {
-        match FileExt::try_lock_exclusive(&file) {
-            Ok(true) => return Ok(file),
-            Ok(false) if attempt < 19 => std::thread::sleep(std::time::Duration::from_millis(50)),
-            Ok(false) => break,
-            Err(e) => return Err(io_storage("cannot lock", &lp, e)),
-        }
-    }
-    Err(VaultError::Locked)
-}
-
-/// Opens the SQLite connection with the vault's pragmas (exclusive locking, no busy wait).
-fn connect(path: &Path) -> Result<Connection, VaultError> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(Duration::ZERO)?;
-    // SQLite silently falls back to read-only when the file is write-protected; a vault that
-    // cannot record consumption must not open.
-    if conn.is_readonly(rusqlite::DatabaseName::Main)? {
-        return Err(VaultError::Storage(format!(
-            "vault file {} is read-only",
-            path.display()
-        )));
-    }
-    let mode: String =
-        conn.pragma_update_and_check(None, "locking_mode", "EXCLUSIVE", |r| r.get(0))?;
-    if !mode.eq_ignore_ascii_case("exclusive") {
-        return Err(VaultError::Storage(format!(
-            "cannot set exclusive locking mode (got {mode})"
-        )));
-    }
-    conn.pragma_update(None, "trusted_schema", "OFF")?;
-    Ok(conn)
-}
-
-/// Settings that write (only called on files known to be vaults or being created as one).
-fn configure_durability(conn: &Connection) -> Result<(), VaultError> {
-    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(VaultError::Storage(format!(
-            "cannot enable WAL journal mode (got {mode})"
-        )));
-    }
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "secure_delete", "ON")?;
-    Ok(())
 }
 
 /// The encrypted vault. Holds the exclusive lock until dropped. `Send`, not `Sync`.
@@ -628,7 +554,7 @@ impl Vault {
         if fs::symlink_metadata(path).is_ok() {
             return Err(VaultError::AlreadyExists);
         }
-        let lock = acquire_lock(path)?;
+        let lock = tessera_sqlite::acquire_lock(path, LOCK_PATIENCE)?;
         // Claim the path atomically; SQLite then opens the empty file as a new database.
         let file = create_new_private(path).map_err(|e| match e.kind() {
             ErrorKind::AlreadyExists => VaultError::AlreadyExists,
@@ -637,8 +563,8 @@ impl Vault {
         drop(file);
 
         let result = (|| {
-            let mut conn = connect(path)?;
-            configure_durability(&conn)?;
+            let mut conn = tessera_sqlite::connect(path)?;
+            tessera_sqlite::configure_durability(&conn, true)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(SCHEMA)?;
             tx.execute_batch(SCHEMA_V2)?;
@@ -666,7 +592,7 @@ impl Vault {
         })();
         match result {
             Ok(conn) => {
-                sync_parent(path);
+                tessera_sqlite::sync_parent(path);
                 Ok(Vault {
                     conn,
                     dek: SealKey::new(&dek_bytes),
@@ -695,7 +621,7 @@ impl Vault {
             Err(e) if e.kind() == ErrorKind::NotFound => return Err(VaultError::NotFound),
             Err(e) => return Err(io_storage("cannot stat", path, e)),
         }
-        let lock = acquire_lock(path)?;
+        let lock = tessera_sqlite::acquire_lock(path, LOCK_PATIENCE)?;
 
         // Refuse anything that is not a SQLite file before SQLite touches it.
         let mut header = [0u8; 16];
@@ -709,7 +635,7 @@ impl Vault {
             return Err(VaultError::NotAVault);
         }
 
-        let mut conn = connect(path)?;
+        let mut conn = tessera_sqlite::connect(path)?;
         let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
         if app_id != APPLICATION_ID {
             return Err(VaultError::NotAVault);
@@ -768,7 +694,7 @@ impl Vault {
         );
         drop(dek_plain);
 
-        configure_durability(&conn)?;
+        tessera_sqlite::configure_durability(&conn, true)?;
         if version < SCHEMA_VERSION {
             upgrade(&mut conn, version)?;
         }
