@@ -200,6 +200,43 @@ enum ModeCmd {
         #[arg(long = "key")]
         keys: Vec<PathBuf>,
     },
+    /// Write an unsigned mode change for admins to sign one by one (`mode sign`, then
+    /// `mode push`). `recommended` takes the mode signer health calls for, and its text as the
+    /// default reason.
+    Propose {
+        #[command(flatten)]
+        cluster: ClusterArg,
+        /// `normal`, `degraded`, `lockdown` or `recommended`.
+        mode: String,
+        /// Why (kept in the audit logs; default for `recommended`: the recommendation).
+        #[arg(long)]
+        reason: Option<String>,
+        /// How long, in minutes, from now (at most 7 days).
+        #[arg(long, default_value_t = 60)]
+        minutes: u64,
+        /// Sequence number (default: now in unix milliseconds).
+        #[arg(long)]
+        seq: Option<u64>,
+        /// Output file (ModeChange JSON).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Add an admin's signature to a mode change file; prints the signed JSON.
+    Sign {
+        /// ModeChange JSON file.
+        change: PathBuf,
+        /// Admin key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Submit a signed mode change: the coordinator checks the admin quorum and pushes it to
+    /// every signer, each of which checks it again.
+    Push {
+        #[command(flatten)]
+        cluster: ClusterArg,
+        /// ModeChange JSON file.
+        change: PathBuf,
+    },
     /// The mode in force and what signer health calls for (the wallets below the margin).
     Status {
         #[command(flatten)]
@@ -1031,6 +1068,14 @@ fn now_unix() -> u64 {
         .unwrap_or(0)
 }
 
+/// Now in unix milliseconds: the default sequence number of a mode change.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 async fn decide_cmd(a: DecideArgs, decision: ApprovalDecision) -> Result<()> {
     let f = ClusterFile::load(&a.cluster.cluster)?;
     let key = match &a.key {
@@ -1099,6 +1144,70 @@ async fn mode_cmd(what: ModeCmd) -> Result<()> {
             }
             return Ok(());
         }
+        ModeCmd::Propose {
+            cluster,
+            mode,
+            reason,
+            minutes,
+            seq,
+            out,
+        } => {
+            let client = ClusterFile::load(&cluster.cluster)?.client()?;
+            let tenant = client.policy().await?.tenant;
+            let (mode, reason) = if mode == "recommended" {
+                let m = client.mode_status().await?;
+                let mode: tessera_policy::Mode =
+                    m.recommended.parse().map_err(anyhow::Error::msg)?;
+                (mode, reason.unwrap_or(m.recommendation))
+            } else {
+                let mode: tessera_policy::Mode = mode.parse().map_err(anyhow::Error::msg)?;
+                let reason =
+                    reason.context("--reason is required (it is kept in the audit logs)")?;
+                (mode, reason)
+            };
+            let now = now_unix();
+            let change = governance::mode_change(
+                &tenant,
+                seq.unwrap_or_else(now_ms),
+                mode,
+                &reason,
+                now,
+                minutes.saturating_mul(60),
+                &[],
+            );
+            std::fs::write(&out, serde_json::to_string_pretty(&change)?)
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "wrote {}: {} until {} (seq {}); each admin runs `tessera mode sign`, then \
+                 `tessera mode push`",
+                out.display(),
+                change.mode,
+                change.expires_at,
+                change.seq
+            );
+            return Ok(());
+        }
+        ModeCmd::Sign { change, key } => {
+            let text = std::fs::read_to_string(&change)
+                .with_context(|| format!("reading {}", change.display()))?;
+            let mut c: tessera_policy::ModeChange =
+                serde_json::from_str(&text).context("not a ModeChange JSON")?;
+            c.sign(&governance::read_key(&key)?);
+            println!("{}", serde_json::to_string_pretty(&c)?);
+            return Ok(());
+        }
+        ModeCmd::Push { cluster, change } => {
+            let text = std::fs::read_to_string(&change)
+                .with_context(|| format!("reading {}", change.display()))?;
+            let c: tessera_policy::ModeChange =
+                serde_json::from_str(&text).context("not a ModeChange JSON")?;
+            let p = ClusterFile::load(&cluster.cluster)?
+                .client()?
+                .put_mode(&c)
+                .await?;
+            println!("{}", serde_json::to_string_pretty(&p)?);
+            return Ok(());
+        }
         ModeCmd::Set {
             cluster,
             mode,
@@ -1122,12 +1231,7 @@ async fn mode_cmd(what: ModeCmd) -> Result<()> {
     let now = now_unix();
     let change = governance::mode_change(
         &policy.tenant,
-        seq.unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(now)
-        }),
+        seq.unwrap_or_else(now_ms),
         mode,
         &reason,
         now,

@@ -158,4 +158,94 @@ async fn signers_killed_and_restarted_keep_the_wallets_signing() {
         tessera_cli::verify::verify(*s, key, &m, &session.signature.expect("signature"))
             .expect("verifies under the original public key");
     }
+
+    // Signer 2 stays down: health recommends degraded mode. The admin turns the recommendation
+    // into a signed change (propose, sign, push); every linked signer enters degraded mode and
+    // applies the policy's degraded rules (local-dev: messages no longer sign).
+    let m = wait_recommended(&client, "degraded").await;
+    assert_eq!(m.mode, "normal");
+    let dir = &cluster.dir;
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(args)
+            .env("TESSERA_CLUSTER", dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tessera {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let proposal = dir.join("degraded.json");
+    cli(&[
+        "mode",
+        "propose",
+        "recommended",
+        "--minutes",
+        "30",
+        "--out",
+        proposal.to_str().unwrap(),
+    ]);
+    let unsigned: tessera_policy::ModeChange =
+        serde_json::from_slice(&std::fs::read(&proposal).unwrap()).unwrap();
+    assert_eq!(unsigned.mode, tessera_policy::Mode::Degraded);
+    assert!(
+        unsigned.reason.starts_with("enter degraded mode"),
+        "{}",
+        unsigned.reason
+    );
+    assert!(unsigned.admin_signatures.is_empty());
+    // Unsigned, the coordinator refuses it.
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["mode", "push", proposal.to_str().unwrap()])
+        .env("TESSERA_CLUSTER", dir)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("mode_invalid"));
+    let signed = cli(&[
+        "mode",
+        "sign",
+        proposal.to_str().unwrap(),
+        "--key",
+        cluster.file.admin_key_file.to_str().unwrap(),
+    ]);
+    let signed_file = dir.join("degraded.signed.json");
+    std::fs::write(&signed_file, signed).unwrap();
+    cli(&["mode", "push", signed_file.to_str().unwrap()]);
+    let start = std::time::Instant::now();
+    loop {
+        let linked: Vec<_> = client
+            .signers()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|s| s.status)
+            .collect();
+        if linked.len() == 2 && linked.iter().all(|st| st.mode == "degraded") {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "signers did not enter degraded mode"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let m = client.mode_status().await.unwrap();
+    assert_eq!(
+        (m.mode.as_str(), m.recommended.as_str()),
+        ("degraded", "degraded")
+    );
+    let s = schemes[1];
+    let session = client
+        .sign(&op, &wallet_id(s), "m", &message(s, "degraded"))
+        .await
+        .unwrap();
+    assert_eq!(session.status, SessionStatus::Failed);
+    assert_eq!(
+        session.error.map(|e| e.code),
+        Some("policy_denied".to_string())
+    );
 }
