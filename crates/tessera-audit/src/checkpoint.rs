@@ -113,22 +113,39 @@ pub fn verify_against_checkpoint(
     trusted_key: &VerifyingKey,
 ) -> Result<(), CheckpointError> {
     checkpoint.verify(trusted_key)?;
-    if checkpoint.chain_id != report.chain_id {
+    verify_against_head(
+        report,
+        &checkpoint.chain_id,
+        checkpoint.seq,
+        &checkpoint.hash,
+    )
+}
+
+/// The checks of [`verify_against_checkpoint`] after the signature, for a head whose signature
+/// the caller verified another way (e.g. a signer's node identity key): the export is chain
+/// `chain_id` ([`CheckpointError::WrongChain`]), reaches entry `seq`
+/// ([`CheckpointError::Truncated`]) and has hash `hash` there ([`CheckpointError::Rewritten`]).
+/// The export may go past `seq`; compare [`VerifyReport::head_seq`] for an exact end.
+pub fn verify_against_head(
+    report: &VerifyReport,
+    chain_id: &str,
+    seq: u64,
+    hash: &[u8; 32],
+) -> Result<(), CheckpointError> {
+    if chain_id != report.chain_id {
         return Err(CheckpointError::WrongChain {
-            checkpoint: checkpoint.chain_id.clone(),
+            checkpoint: chain_id.to_string(),
             export: report.chain_id.clone(),
         });
     }
-    if checkpoint.seq > report.head_seq {
+    if seq > report.head_seq {
         return Err(CheckpointError::Truncated {
-            checkpoint_seq: checkpoint.seq,
+            checkpoint_seq: seq,
             export_head_seq: report.head_seq,
         });
     }
-    if report.hash_at(checkpoint.seq) != Some(checkpoint.hash) {
-        return Err(CheckpointError::Rewritten {
-            seq: checkpoint.seq,
-        });
+    if report.hash_at(seq) != Some(*hash) {
+        return Err(CheckpointError::Rewritten { seq });
     }
     Ok(())
 }

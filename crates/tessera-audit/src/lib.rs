@@ -101,15 +101,17 @@ mod log;
 mod verify;
 
 pub use canonical::{canonical_json, CanonicalError, MAX_JSON_DEPTH};
-pub use checkpoint::{verify_against_checkpoint, Checkpoint, CheckpointError, CHECKPOINT_DOMAIN};
+pub use checkpoint::{
+    verify_against_checkpoint, verify_against_head, Checkpoint, CheckpointError, CHECKPOINT_DOMAIN,
+};
 pub use entry::{
     entry_hash, genesis_hash, Entry, EntryKind, PolicyOutcome, RefusalReason, GENESIS_DOMAIN,
     HASH_DOMAIN, MAX_BODY_BYTES, MAX_KIND_BYTES, MAX_POLICY_IDS, MAX_TEXT_BYTES,
 };
 pub use log::{AuditLog, Head, APPLICATION_ID, MAX_PAGE, SCHEMA_VERSION};
 pub use verify::{
-    cross_check, verify_export, verify_export_with, CrossCheckError, CrossCheckReport, Unmatched,
-    VerifyError, VerifyReport, EXPORT_FORMAT, MAX_LINE_BYTES,
+    cross_check, export_header, verify_export, verify_export_with, CrossCheckError,
+    CrossCheckReport, Unmatched, VerifyError, VerifyReport, EXPORT_FORMAT, MAX_LINE_BYTES,
 };
 
 pub use ed25519_dalek;

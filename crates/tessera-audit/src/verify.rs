@@ -240,6 +240,13 @@ pub fn cross_check<A: BufRead, B: BufRead>(
     })
 }
 
+/// The header line of an export of chain `chain_id` (line 1, see the crate docs), without the
+/// newline: for assembling an export from entries fetched elsewhere (their
+/// [`Entry::to_json_line`]s follow, one per line).
+pub fn export_header(chain_id: &str) -> String {
+    header_line(chain_id)
+}
+
 /// The export header line for `chain_id`, without the newline.
 pub(crate) fn header_line(chain_id: &str) -> String {
     format!(

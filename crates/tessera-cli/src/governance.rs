@@ -1,6 +1,11 @@
 //! Policy, approvals, operating modes and the audit log from the command line:
 //! `tessera requests|approve|reject|policy|mode|audit|keys`.
 //!
+//! `tessera audit export --signer` and `tessera audit cross-check` read signers' own audit logs
+//! through the coordinator, verified against the head each signer signed with its node identity
+//! key (`tessera_proto::audit`), and cross-check them against the coordinator's log
+//! (`tessera_audit::cross_check`).
+//!
 //! Approvers and admins are Ed25519 keys held in files (64 hex digits of the seed, see
 //! `tessera_policy::SecretKey::to_text`); the coordinator only relays what they sign. Every
 //! signer checks the approvals and the admin signatures again against its own policy.
@@ -10,11 +15,14 @@ use std::io::BufReader;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use tessera_audit::Unmatched;
 use tessera_client::Client;
 use tessera_policy::{
     AdminSet, ApprovalDecision, Mode, ModeChange, PolicyBundle, PublicKey, SecretKey, SignedBundle,
 };
 use tessera_proto::api::{ModeStatus, RequestInfo, RequestState};
+use tessera_proto::audit::{SignedHead, VerifiedSignerExport};
+use tessera_wire::NodeId;
 
 /// Tenant of a local cluster's policy.
 pub const LOCAL_TENANT: &str = "local";
@@ -210,4 +218,213 @@ pub fn render_mode_status(m: &ModeStatus) -> String {
         );
     }
     out
+}
+
+/// `<file>.head.json`: where `tessera audit export --signer` writes the signed head next to
+/// the export.
+pub fn head_file(export: &Path) -> std::path::PathBuf {
+    let mut name = export.as_os_str().to_owned();
+    name.push(".head.json");
+    name.into()
+}
+
+/// Writes a signer's verified export to `out` and its signed head to [`head_file`]; a readable
+/// line.
+pub fn write_signer_export(out: &Path, v: &VerifiedSignerExport) -> Result<String> {
+    std::fs::write(out, &v.export).with_context(|| format!("writing {}", out.display()))?;
+    let head = head_file(out);
+    std::fs::write(&head, serde_json::to_string_pretty(&v.head)? + "\n")
+        .with_context(|| format!("writing {}", head.display()))?;
+    Ok(format!(
+        "ok: {} entries of log {:?}, ends at its head #{} {} signed by signer {}; head in {}",
+        v.report.entries,
+        v.report.chain_id,
+        v.head.seq,
+        hex::encode(v.head.hash),
+        v.head.node_id,
+        head.display()
+    ))
+}
+
+/// One signer's row of a cross-check.
+#[derive(Debug, Clone)]
+pub struct SignerCheck {
+    /// Display name (or the file it came from).
+    pub name: String,
+    /// Node id, when known.
+    pub node_id: Option<NodeId>,
+    /// Entries in its log.
+    pub entries: u64,
+    /// Its head seq.
+    pub head_seq: u64,
+    /// Its head was verified against a signature by its node id.
+    pub head_signed: bool,
+    /// Signature and refusal entries the coordinator's log lacks.
+    pub unmatched: Vec<Unmatched>,
+    /// Why it could not be checked (fetch or verification failure).
+    pub error: Option<String>,
+}
+
+impl SignerCheck {
+    fn failed(name: String, node_id: Option<NodeId>, error: String) -> SignerCheck {
+        SignerCheck {
+            name,
+            node_id,
+            entries: 0,
+            head_seq: 0,
+            head_signed: false,
+            unmatched: Vec::new(),
+            error: Some(error),
+        }
+    }
+
+    /// Verified and every entry matched.
+    pub fn ok(&self) -> bool {
+        self.error.is_none() && self.unmatched.is_empty()
+    }
+}
+
+/// The outcome of `tessera audit cross-check`.
+#[derive(Debug, Clone)]
+pub struct CrossCheck {
+    /// The coordinator's verified log (chain id, entries), or why it failed.
+    pub coordinator: Result<(String, u64), String>,
+    /// One row per signer.
+    pub signers: Vec<SignerCheck>,
+}
+
+impl CrossCheck {
+    /// Every export verified and no signer entry is unmatched.
+    pub fn ok(&self) -> bool {
+        self.coordinator.is_ok() && self.signers.iter().all(SignerCheck::ok)
+    }
+
+    /// The report: the coordinator's log, then a table (signer, entries, head seq, unmatched,
+    /// status) with each unmatched entry under its signer.
+    pub fn render(&self) -> String {
+        let mut out = match &self.coordinator {
+            Ok((chain, n)) => format!("coordinator log {chain:?}: ok, {n} entries\n"),
+            Err(e) => format!("coordinator log: FAILED: {e}\n"),
+        };
+        out.push_str(&format!(
+            "{:<20} {:<16} {:>8} {:>6} {:>9}  status\n",
+            "signer", "node", "entries", "head", "unmatched"
+        ));
+        for s in &self.signers {
+            let node = s
+                .node_id
+                .map(|n| n.to_string()[..16].to_string())
+                .unwrap_or_else(|| "-".into());
+            let status = match (&s.error, s.unmatched.is_empty(), s.head_signed) {
+                (Some(e), _, _) => format!("FAILED: {e}"),
+                (None, false, _) => "UNMATCHED".to_string(),
+                (None, true, true) => "ok (signed head)".to_string(),
+                (None, true, false) => "ok (chain only, no signed head)".to_string(),
+            };
+            out.push_str(&format!(
+                "{:<20} {:<16} {:>8} {:>6} {:>9}  {status}\n",
+                s.name,
+                node,
+                s.entries,
+                s.head_seq,
+                s.unmatched.len()
+            ));
+            for u in &s.unmatched {
+                let kind = serde_json::to_string(&u.kind).unwrap_or_else(|_| u.kind.name().into());
+                out.push_str(&format!(
+                    "    unmatched: entry #{} {kind} request {}\n",
+                    u.seq, u.subject
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// Cross-checks one signer's export against the coordinator's.
+fn check_one(
+    coordinator: &[u8],
+    name: String,
+    node_id: Option<NodeId>,
+    signer: &[u8],
+    head_signed: bool,
+) -> SignerCheck {
+    match tessera_audit::cross_check(coordinator, signer) {
+        Ok(r) => SignerCheck {
+            name,
+            node_id,
+            entries: r.signer.entries,
+            head_seq: r.signer.head_seq,
+            head_signed,
+            unmatched: r.unmatched,
+            error: None,
+        },
+        Err(e) => SignerCheck::failed(name, node_id, e.to_string()),
+    }
+}
+
+fn coordinator_summary(export: &[u8]) -> Result<(String, u64), String> {
+    tessera_audit::verify_export(export)
+        .map(|r| (r.chain_id, r.entries))
+        .map_err(|e| e.to_string())
+}
+
+/// `tessera audit cross-check --cluster`: the coordinator's export and every enrolled
+/// signer's (fetched through the coordinator and verified against its signed head), each
+/// signer cross-checked against the coordinator.
+pub async fn cross_check_cluster(client: &Client) -> Result<CrossCheck> {
+    let coordinator = client.audit_export().await?;
+    let mut signers = Vec::new();
+    for s in client.signers().await? {
+        let row = match client.signer_audit_export(&s.node_id).await {
+            Ok(v) => check_one(
+                coordinator.as_bytes(),
+                s.name.clone(),
+                Some(s.node_id),
+                v.export.as_bytes(),
+                true,
+            ),
+            Err(e) => SignerCheck::failed(s.name.clone(), Some(s.node_id), e.to_string()),
+        };
+        signers.push(row);
+    }
+    Ok(CrossCheck {
+        coordinator: coordinator_summary(coordinator.as_bytes()),
+        signers,
+    })
+}
+
+/// `tessera audit cross-check --coordinator FILE --signer FILE [--signer-head FILE
+/// --signer-id HEX]`: offline, from files; with a head, the signer's export must verify against
+/// it (signed by `signer_id`, ending exactly there).
+pub fn cross_check_files(
+    coordinator: &Path,
+    signer: &Path,
+    head: Option<(&Path, &str)>,
+) -> Result<CrossCheck> {
+    let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+    let coord = read(coordinator)?;
+    let export = read(signer)?;
+    let name = signer
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let row = match head {
+        None => check_one(&coord, name, None, &export, false),
+        Some((head_path, id)) => {
+            let node: NodeId = id
+                .parse()
+                .with_context(|| format!("{id:?} is not a node id (64 hex digits)"))?;
+            let head: SignedHead = serde_json::from_slice(&read(head_path)?)
+                .with_context(|| format!("{} is not a signed head", head_path.display()))?;
+            match tessera_proto::audit::verify_signer_export(&node, &export, &head, None) {
+                Ok(_) => check_one(&coord, name, Some(node), &export, true),
+                Err(e) => SignerCheck::failed(name, Some(node), e.to_string()),
+            }
+        }
+    };
+    Ok(CrossCheck {
+        coordinator: coordinator_summary(&coord),
+        signers: vec![row],
+    })
 }

@@ -249,13 +249,37 @@ enum ModeCmd {
 
 #[derive(Subcommand)]
 enum AuditCmd {
-    /// Download the coordinator's audit log (JSON Lines).
+    /// Download the coordinator's audit log (JSON Lines), or with --signer a signer's own log,
+    /// verified against the head it signed (written to <out>.head.json).
     Export {
         #[command(flatten)]
         cluster: ClusterArg,
+        /// A signer's node id (hex): export that signer's log instead of the coordinator's.
+        #[arg(long)]
+        signer: Option<String>,
         /// Output file.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Cross-check every enrolled signer's log against the coordinator's: each export is
+    /// verified and every signature or refusal a signer recorded must be in the coordinator's
+    /// log. Exits non-zero otherwise. Offline with --coordinator and --signer files.
+    CrossCheck {
+        #[command(flatten)]
+        cluster: ClusterArg,
+        /// Offline: the coordinator's export file.
+        #[arg(long, requires = "signer")]
+        coordinator: Option<PathBuf>,
+        /// Offline: a signer's export file.
+        #[arg(long, requires = "coordinator")]
+        signer: Option<PathBuf>,
+        /// Offline: the signer's signed head (`tessera audit export --signer` wrote it next to
+        /// the export); the export must end exactly there.
+        #[arg(long, requires_all = ["signer", "signer_id"])]
+        signer_head: Option<PathBuf>,
+        /// Offline: the signer's node id (hex) the head must be signed by.
+        #[arg(long, requires = "signer_head")]
+        signer_id: Option<String>,
     },
     /// Verify an exported audit log offline: every hash and link from the first entry.
     Verify {
@@ -689,13 +713,53 @@ fn real_main() -> Result<()> {
         Command::Policy { what } => runtime()?.block_on(policy_cmd(what)),
         Command::Mode { what } => runtime()?.block_on(mode_cmd(what)),
         Command::Audit { what } => match what {
-            AuditCmd::Export { cluster, out } => runtime()?.block_on(async move {
+            AuditCmd::Export {
+                cluster,
+                signer: None,
+                out,
+            } => runtime()?.block_on(async move {
                 let f = ClusterFile::load(&cluster.cluster)?;
                 let text = f.client()?.audit_export().await?;
                 std::fs::write(&out, text)?;
                 println!("{}", governance::verify_audit_file(&out)?);
                 Ok(())
             }),
+            AuditCmd::Export {
+                cluster,
+                signer: Some(node),
+                out,
+            } => runtime()?.block_on(async move {
+                let node: tessera_wire::NodeId = node
+                    .parse()
+                    .with_context(|| format!("{node:?} is not a node id (64 hex digits)"))?;
+                let f = ClusterFile::load(&cluster.cluster)?;
+                let v = f.client()?.signer_audit_export(&node).await?;
+                println!("{}", governance::write_signer_export(&out, &v)?);
+                Ok(())
+            }),
+            AuditCmd::CrossCheck {
+                cluster,
+                coordinator,
+                signer,
+                signer_head,
+                signer_id,
+            } => {
+                let report = match (coordinator, signer) {
+                    (Some(c), Some(s)) => {
+                        let head = signer_head.as_deref().zip(signer_id.as_deref());
+                        governance::cross_check_files(&c, &s, head)?
+                    }
+                    _ => runtime()?.block_on(async move {
+                        let f = ClusterFile::load(&cluster.cluster)?;
+                        governance::cross_check_cluster(&f.client()?).await
+                    })?,
+                };
+                print!("{}", report.render());
+                if !report.ok() {
+                    bail!("audit cross-check failed: an export does not verify or a signer entry is missing from the coordinator's log");
+                }
+                Ok(())
+            }
             AuditCmd::Verify { file } => {
                 println!("{}", governance::verify_audit_file(&file)?);
                 Ok(())

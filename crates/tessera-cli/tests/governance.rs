@@ -1,8 +1,10 @@
 //! Policy, approvals, operating modes and the audit log through real processes and the
 //! `tessera` command line: a request above the tier waits for an approver, `tessera approve`
 //! gets it signed, `tessera reject` ends another, lockdown stops signing until lifted, a policy
-//! update reaches every signer, and `tessera audit verify` catches an edited, deleted or
-//! reordered entry.
+//! update reaches every signer, `tessera audit verify` catches an edited, deleted or
+//! reordered entry, and `tessera audit cross-check` matches every signer's own log (fetched
+//! through the coordinator, verified against the head each signer signed) with the
+//! coordinator's, naming a signature the coordinator's log lacks.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is a test failure
 
@@ -14,7 +16,7 @@ use std::process::Output;
 use common::*;
 use serde_json::json;
 use tessera_cli::tx::Target;
-use tessera_crypto::SchemeId;
+use tessera_crypto::{SchemeId, SignMessage};
 use tessera_proto::api::{PayloadInput, RequestState};
 
 fn tessera(cluster: &Path, args: &[&str]) -> Output {
@@ -285,6 +287,210 @@ async fn approvals_modes_policy_updates_and_audit_through_the_cli() {
         &["audit", "verify", export.to_str().unwrap()]
     ))
     .starts_with("ok:"));
+
+    // 7. Signers' own logs. A request the coordinator lets through but the signers refuse (an
+    // authorization valid for two hours, longer than a signer accepts): a refusal in their
+    // logs and in the coordinator's.
+    let refused_id = tessera_client::random_id();
+    let m = SignMessage::Preimage {
+        hash: Some(tessera_crypto::MessageHash::Sha256),
+        bytes: b"long-lived".to_vec(),
+    };
+    let authorization = tessera_wire::Authorization::sign(
+        &op,
+        refused_id.clone(),
+        tessera_wire::Action::Sign {
+            wallet_id: id.clone(),
+            path: "m".into(),
+            messages: vec![tessera_wire::authorized_message(&m).unwrap()],
+        },
+        now + 7200,
+    );
+    let req = tessera_proto::api::SignRequest {
+        request_id: refused_id.clone(),
+        message: tessera_proto::api::MessageInput::from_sign_message(&m),
+        path: "m".into(),
+        authorization,
+    };
+    // Refused by the signers (checked in their logs below), so nothing is signed.
+    let answer = client.submit(&id, &req, true).await;
+    assert!(
+        answer.as_ref().map_or(true, |s| s.signature.is_none()),
+        "{answer:?}"
+    );
+
+    // Cross-check through the cluster: every export verifies, nothing unmatched.
+    let out = ok(&tessera(&dir, &["audit", "cross-check"]));
+    assert_eq!(out.matches("ok (signed head)").count(), 3, "{out}");
+    assert!(
+        !out.contains("UNMATCHED") && !out.contains("FAILED"),
+        "{out}"
+    );
+    for s in &cluster.file.signers {
+        let row = out
+            .lines()
+            .find(|l| l.starts_with(&s.name))
+            .unwrap_or_else(|| panic!("no row for {}: {out}", s.name));
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cols[4], "0", "{row}");
+        assert_eq!(cols[2], cols[3], "entries = head seq: {row}");
+    }
+
+    // Each signer's export: verified against its signed head, written with the head next to
+    // it; one that signed and refused is kept for the offline checks.
+    let mut kept = None;
+    for s in &cluster.file.signers {
+        let file = dir.join(format!("{}-audit.jsonl", s.name));
+        let node = s.node_id.to_string();
+        let out = ok(&tessera(
+            &dir,
+            &[
+                "audit",
+                "export",
+                "--signer",
+                &node,
+                "--out",
+                file.to_str().unwrap(),
+            ],
+        ));
+        assert!(out.starts_with("ok:"), "{out}");
+        let head = tessera_cli::governance::head_file(&file);
+        assert!(head.exists());
+        assert!(
+            ok(&tessera(&dir, &["audit", "verify", file.to_str().unwrap()])).starts_with("ok:")
+        );
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.starts_with(&format!(
+            "{{\"chain_id\":\"signer:{node}\",\"format\":\"tessera-audit/v1\"}}\n"
+        )));
+        if kept.is_none()
+            && text.contains("\"kind\":\"signature\"")
+            && text.contains(&format!("\"subject\":\"{refused_id}\""))
+        {
+            kept = Some((file, head, node, text));
+        }
+    }
+    let (signer_file, head_file, node, signer_text) =
+        kept.unwrap_or_else(|| panic!("a signer that signed and refused {refused_id}: {answer:?}"));
+    assert!(signer_text.contains("{\"refusal\":{\"other\":\"unauthorized\"}}"));
+
+    // Offline, from files: the coordinator's export now, and the signer's with its head.
+    let coord = dir.join("coordinator-now.jsonl");
+    ok(&tessera(
+        &dir,
+        &["audit", "export", "--out", coord.to_str().unwrap()],
+    ));
+    let offline = |coordinator: &Path, signer: &Path| {
+        tessera(
+            &dir,
+            &[
+                "audit",
+                "cross-check",
+                "--coordinator",
+                coordinator.to_str().unwrap(),
+                "--signer",
+                signer.to_str().unwrap(),
+                "--signer-head",
+                head_file.to_str().unwrap(),
+                "--signer-id",
+                &node,
+            ],
+        )
+    };
+    let out = ok(&offline(&coord, &signer_file));
+    assert!(out.contains("ok (signed head)"), "{out}");
+
+    // A coordinator that removed one signature from its log and recomputed every hash after
+    // it (so its export still verifies): the cross-check fails and names the request.
+    let coord_text = std::fs::read_to_string(&coord).unwrap();
+    let signed: Vec<String> = signer_text
+        .lines()
+        .skip(1)
+        .map(|l| serde_json::from_str::<tessera_audit::Entry>(l).unwrap())
+        .filter(|e| e.kind == tessera_audit::EntryKind::Signature)
+        .map(|e| e.subject)
+        .collect();
+    let victim = signed.last().unwrap().clone();
+    let mut lines: Vec<String> = coord_text.lines().map(str::to_string).collect();
+    let header = lines.remove(0);
+    let before = lines.len();
+    lines.retain(|l| {
+        let e: tessera_audit::Entry = serde_json::from_str(l).unwrap();
+        !(e.kind == tessera_audit::EntryKind::Signature && e.subject == victim)
+    });
+    assert_eq!(
+        lines.len(),
+        before - 1,
+        "one coordinator signature entry for {victim}"
+    );
+    let chain_id = tessera_audit::verify_export(coord_text.as_bytes())
+        .unwrap()
+        .chain_id;
+    let rewritten = dir.join("coordinator-rewritten.jsonl");
+    std::fs::write(
+        &rewritten,
+        std::iter::once(header)
+            .chain(rechain(&chain_id, &lines))
+            .map(|l| l + "\n")
+            .collect::<String>(),
+    )
+    .unwrap();
+    assert!(ok(&tessera(
+        &dir,
+        &["audit", "verify", rewritten.to_str().unwrap()]
+    ))
+    .starts_with("ok:"));
+    let out = offline(&rewritten, &signer_file);
+    assert!(!out.status.success(), "a missing signature went unnoticed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("UNMATCHED"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("\"signature\" request {victim}")),
+        "{stdout}"
+    );
+
+    // A signer export cut short (its last entry dropped): caught against the signed head.
+    let mut cut: Vec<&str> = signer_text.lines().collect();
+    cut.pop();
+    let cut_file = dir.join("signer-cut.jsonl");
+    std::fs::write(&cut_file, cut.join("\n") + "\n").unwrap();
+    let out = offline(&coord, &cut_file);
+    assert!(
+        !out.status.success(),
+        "a truncated signer export went unnoticed"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("FAILED") && stdout.contains("truncated"),
+        "{stdout}"
+    );
+}
+
+/// Renumbers `lines` (export entries) from 1 and recomputes every link and hash: a consistent
+/// rewrite, as whoever controls a log's file could make.
+fn rechain(chain_id: &str, lines: &[String]) -> Vec<String> {
+    let mut prev = tessera_audit::genesis_hash(chain_id);
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut e: tessera_audit::Entry = serde_json::from_str(l).unwrap();
+            e.seq = i as u64 + 1;
+            e.prev_hash = prev;
+            e.hash = tessera_audit::entry_hash(
+                e.seq,
+                e.time_ms,
+                &e.actor,
+                &e.kind,
+                &e.subject,
+                &e.body,
+                &e.prev_hash,
+            )
+            .unwrap();
+            prev = e.hash;
+            e.to_json_line().unwrap()
+        })
+        .collect()
 }
 
 async fn cluster_policy_mode(client: &tessera_client::Client) -> String {

@@ -16,6 +16,9 @@ use tessera_proto::api::{
     EnrollSigner, MessageInput, ModeStatus, PayloadInput, PolicyInfo, RequestInfo, RequestState,
     SessionInfo, SignRequest, SignerInfo, TransactionInfo, TransactionPreview, WalletInfo,
 };
+use tessera_proto::audit::{
+    AuditPage, ExportBuilder, SignerAuditError, VerifiedSignerExport, MAX_AUDIT_PAGE,
+};
 use tessera_wire::{
     authorized_message, Action, Authorization, NodeId, OperatorKey, SignedIdentity,
 };
@@ -45,6 +48,15 @@ pub enum ClientError {
     /// Bad local input or configuration.
     #[error("{0}")]
     Invalid(String),
+    /// A signer's audit log, as the coordinator relayed it, does not verify against the head
+    /// the signer signed: cut off, edited, rewritten, replayed or not that signer's.
+    #[error("signer {node}: {source}")]
+    SignerAudit {
+        /// The signer asked for.
+        node: NodeId,
+        /// What failed.
+        source: SignerAuditError,
+    },
 }
 
 /// How long an authorization stays valid (and so how long a request may wait for approvals).
@@ -658,6 +670,67 @@ impl Client {
             message: err.message,
             field: err.field,
         })
+    }
+}
+
+/// How often [`Client::signer_audit_export`] asks again when a signer is busy.
+const SIGNER_BUSY_RETRIES: u32 = 20;
+
+impl Client {
+    /// One page of signer `node`'s own audit log as the coordinator relays it, **unverified**
+    /// (`GET /v1/signers/{node_id}/audit`): use [`Client::signer_audit_export`], or feed it to
+    /// a `tessera_proto::audit::ExportBuilder` with the same `challenge`.
+    pub async fn signer_audit_page(
+        &self,
+        node: &NodeId,
+        from_seq: u64,
+        limit: u32,
+        challenge: &[u8; 32],
+    ) -> Result<AuditPage, ClientError> {
+        self.get(&format!(
+            "/v1/signers/{node}/audit?from_seq={from_seq}&limit={limit}&challenge={}",
+            hex::encode(challenge)
+        ))
+        .await
+    }
+
+    /// Signer `node`'s whole audit log, paged through the coordinator with a fresh random
+    /// challenge per page, and verified here: every page's head is signed by `node`'s identity
+    /// key over its challenge, the pages form a standard export (header line first, what
+    /// `tessera audit verify` reads) that verifies, and it ends exactly at the last signed head.
+    /// Anything else is a [`ClientError::SignerAudit`] naming what failed; the coordinator
+    /// cannot drop, edit or rewrite an entry, nor replay an older head, unnoticed.
+    pub async fn signer_audit_export(
+        &self,
+        node: &NodeId,
+    ) -> Result<VerifiedSignerExport, ClientError> {
+        let mut builder = ExportBuilder::new(*node);
+        let bad = |source| ClientError::SignerAudit {
+            node: *node,
+            source,
+        };
+        loop {
+            let mut challenge = [0u8; 32];
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut challenge);
+            let mut tries = 0;
+            let page = loop {
+                match self
+                    .signer_audit_page(node, builder.next_seq(), MAX_AUDIT_PAGE, &challenge)
+                    .await
+                {
+                    Err(ClientError::Api { code, .. })
+                        if code == "signer_busy" && tries < SIGNER_BUSY_RETRIES =>
+                    {
+                        tries += 1;
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    }
+                    other => break other?,
+                }
+            };
+            if builder.push(page, &challenge).map_err(bad)? {
+                return builder.finish().map_err(bad);
+            }
+        }
     }
 }
 

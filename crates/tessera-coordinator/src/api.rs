@@ -74,6 +74,7 @@ pub fn router(c: Coordinator) -> Router {
         .route("/v1/requests/{id}/approvals", post(submit_approval))
         .route("/v1/events", get(events))
         .route("/v1/audit/export", get(audit_export))
+        .route("/v1/signers/{node_id}/audit", get(signer_audit))
         .route_layer(middleware::from_fn_with_state(c.clone(), require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -143,6 +144,12 @@ impl IntoResponse for CoordError {
             CoordError::NotAnApprover(_) | CoordError::PolicyDenied(_) => StatusCode::FORBIDDEN,
             // Logged once where the append failed.
             CoordError::Audit(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            CoordError::SignerNotLinked(_)
+            | CoordError::SignerAudit(tessera_proto::audit::AuditPageError::Busy) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            CoordError::SignerTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            CoordError::SignerAudit(_) => StatusCode::BAD_GATEWAY,
         };
         let field = match &self {
             CoordError::Chain(e) => e.field().map(str::to_string),
@@ -506,6 +513,72 @@ async fn events(
 async fn audit_export(State(c): State<Coordinator>) -> Result<Response, CoordError> {
     let body = c.audit_export()?;
     Ok(([(header::CONTENT_TYPE, "application/jsonl")], body).into_response())
+}
+
+/// How long `GET /v1/signers/{node_id}/audit` waits for the signer's answer.
+pub const SIGNER_AUDIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignerAuditQuery {
+    from_seq: Option<u64>,
+    limit: Option<u32>,
+    challenge: Option<String>,
+}
+
+/// A page of an enrolled, linked signer's own audit log, relayed as the signer sent it (its
+/// head is signed by the signer: the client verifies it, this coordinator cannot forge it).
+async fn signer_audit(
+    State(c): State<Coordinator>,
+    Path(node_id): Path<String>,
+    q: Result<Query<SignerAuditQuery>, QueryRejection>,
+) -> Result<Json<tessera_proto::audit::AuditPage>, Response> {
+    let Query(q) = q.map_err(rejected)?;
+    let node: tessera_wire::NodeId = node_id.parse().map_err(|_| {
+        CoordError::Invalid(format!("{node_id:?} is not a node id (64 hex digits)")).into_response()
+    })?;
+    let challenge = match q.challenge.as_deref() {
+        Some(h) => {
+            let mut out = [0u8; 32];
+            hex::decode_to_slice(h, &mut out).map_err(|_| {
+                CoordError::Invalid("challenge must be 64 hex digits".into()).into_response()
+            })?;
+            out
+        }
+        None => {
+            let mut out = [0u8; 32];
+            c.inner.entropy.fill(&mut out);
+            out
+        }
+    };
+    let enrolled = c
+        .store()
+        .signers()
+        .map_err(|e| CoordError::from(e).into_response())?
+        .iter()
+        .any(|s| s.identity.node_id() == node);
+    if !enrolled {
+        return Err(CoordError::NotFound(format!("no signer {node} is enrolled")).into_response());
+    }
+    let limit = q
+        .limit
+        .unwrap_or(tessera_proto::audit::MAX_AUDIT_PAGE)
+        .min(tessera_proto::audit::MAX_AUDIT_PAGE);
+    let from_seq = q.from_seq.unwrap_or(1);
+    use crate::hub::AuditRequestError as E;
+    let page = c
+        .hub()
+        .audit_page(node, from_seq, limit, challenge, SIGNER_AUDIT_TIMEOUT)
+        .await
+        .map_err(|e| {
+            match e {
+                E::NotLinked(_) | E::Disconnected(_) => CoordError::SignerNotLinked(e.to_string()),
+                E::Timeout { .. } => CoordError::SignerTimeout(e.to_string()),
+                E::Refused(r) => CoordError::SignerAudit(r),
+            }
+            .into_response()
+        })?;
+    Ok(Json(page))
 }
 
 async fn console() -> Response {

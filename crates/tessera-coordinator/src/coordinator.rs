@@ -150,6 +150,16 @@ pub enum CoordError {
     /// The audit log refused an entry; the action was not taken (500, fail closed).
     #[error("audit log unavailable: {0}")]
     Audit(String),
+    /// The signer is enrolled but not linked now, or its link dropped before it answered (503).
+    #[error("{0}")]
+    SignerNotLinked(String),
+    /// The signer did not answer in time (504).
+    #[error("{0}")]
+    SignerTimeout(String),
+    /// The signer answered a request about its own records with an error (502; 503 when it is
+    /// busy).
+    #[error("signer answered: {0}")]
+    SignerAudit(tessera_proto::audit::AuditPageError),
 }
 
 impl CoordError {
@@ -184,6 +194,10 @@ impl CoordError {
             CoordError::NotAwaiting(_) => "not_awaiting_approvals",
             CoordError::PolicyDenied(_) => "policy_denied",
             CoordError::Audit(_) => "audit_unavailable",
+            CoordError::SignerNotLinked(_) => "signer_not_linked",
+            CoordError::SignerTimeout(_) => "signer_timeout",
+            CoordError::SignerAudit(tessera_proto::audit::AuditPageError::Busy) => "signer_busy",
+            CoordError::SignerAudit(_) => "signer_audit_unavailable",
         }
     }
 }

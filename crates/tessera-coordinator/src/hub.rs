@@ -3,14 +3,21 @@
 //! The relay routes sealed envelopes by their routing header (session, sender, recipient): it
 //! forwards the bytes unchanged, cannot read p2p payloads (encrypted to the recipient) and cannot
 //! alter anything (signed by the sender). [`Relay`] is the seam for other transports (NATS).
+//!
+//! The hub also correlates requests to one signer with their answers ([`Hub::audit_page`]): a
+//! map of pending request ids to oneshot senders, each entry removed when its answer arrives,
+//! when the caller times out or goes away, and when the signer's link drops or is replaced.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
+use tessera_proto::audit::{AuditPage, AuditPageError};
 use tessera_proto::link::{Failure, FromSigner, Outcome, SignerStatus, ToSigner};
 use tessera_proto::Clock;
 use tessera_wire::{Envelope, NodeId};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::{Metrics, SessionLabels};
 
@@ -69,6 +76,36 @@ struct Conn {
     status: SignerStatus,
 }
 
+/// An audit page request waiting for its answer.
+struct PendingAudit {
+    /// The signer asked (only its answer counts).
+    node: NodeId,
+    tx: oneshot::Sender<Result<AuditPage, AuditPageError>>,
+}
+
+/// Why [`Hub::audit_page`] returned no page.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditRequestError {
+    /// The signer is not linked now.
+    #[error("signer {0} is not linked")]
+    NotLinked(NodeId),
+    /// The signer's link dropped (or was replaced) before it answered.
+    #[error("signer {0}'s link dropped before it answered")]
+    Disconnected(NodeId),
+    /// No answer within the timeout.
+    #[error("signer {node} did not answer within {timeout_ms} ms")]
+    Timeout {
+        /// The signer.
+        node: NodeId,
+        /// The timeout.
+        timeout_ms: u64,
+    },
+    /// The signer answered with an error.
+    #[error("{0}")]
+    Refused(AuditPageError),
+}
+
 /// Linked signers and live sessions.
 pub struct Hub {
     conns: Mutex<HashMap<NodeId, Conn>>,
@@ -76,6 +113,22 @@ pub struct Hub {
     next_conn: std::sync::atomic::AtomicU64,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
+    /// Audit page requests waiting for their answer, by correlation id.
+    audit_pending: Mutex<HashMap<u64, PendingAudit>>,
+    /// Next audit request correlation id.
+    next_audit: AtomicU64,
+}
+
+/// Removes a pending request when its caller is done with it (answered, timed out, dropped).
+struct PendingGuard<'a> {
+    hub: &'a Hub,
+    request: u64,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        lock(&self.hub.audit_pending).remove(&self.request);
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -91,7 +144,53 @@ impl Hub {
             next_conn: std::sync::atomic::AtomicU64::new(1),
             metrics,
             clock,
+            audit_pending: Mutex::new(HashMap::new()),
+            next_audit: AtomicU64::new(1),
         }
+    }
+
+    /// Asks linked signer `node` for a page of its audit log (see `tessera_proto::audit`) and
+    /// waits up to `timeout` for the answer with the same correlation id from that signer. The
+    /// page is returned as the signer sent it: the caller's client verifies the signed head.
+    pub async fn audit_page(
+        &self,
+        node: NodeId,
+        from_seq: u64,
+        limit: u32,
+        challenge: [u8; 32],
+        timeout: Duration,
+    ) -> Result<AuditPage, AuditRequestError> {
+        let request = self.next_audit.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        lock(&self.audit_pending).insert(request, PendingAudit { node, tx });
+        let _guard = PendingGuard { hub: self, request };
+        let frame = ToSigner::AuditPage {
+            request,
+            from_seq,
+            limit,
+            challenge,
+        };
+        if !self.deliver(&node, frame) {
+            return Err(AuditRequestError::NotLinked(node));
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Err(_) => Err(AuditRequestError::Timeout {
+                node,
+                timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            }),
+            Ok(Err(_)) => Err(AuditRequestError::Disconnected(node)),
+            Ok(Ok(result)) => result.map_err(AuditRequestError::Refused),
+        }
+    }
+
+    /// Audit page requests waiting for an answer.
+    pub fn pending_audit_requests(&self) -> usize {
+        lock(&self.audit_pending).len()
+    }
+
+    /// Fails the pending audit requests to `node` (its link dropped or was replaced).
+    fn drop_audit_requests(&self, node: NodeId) {
+        lock(&self.audit_pending).retain(|_, p| p.node != node);
     }
 
     /// Registers a signer's link (replacing an older one); returns the connection id.
@@ -110,6 +209,7 @@ impl Hub {
         drop(conns);
         if replaced {
             self.fail_sessions_of(node);
+            self.drop_audit_requests(node);
         }
         id
     }
@@ -117,12 +217,16 @@ impl Hub {
     /// Drops a signer's link if `conn` is still its current one.
     pub fn disconnect(&self, node: NodeId, conn: u64) {
         let mut conns = lock(&self.conns);
-        if conns.get(&node).map(|c| c.id) == Some(conn) {
+        let current = conns.get(&node).map(|c| c.id) == Some(conn);
+        if current {
             conns.remove(&node);
         }
         self.metrics.signers_connected.set(conns.len() as i64);
         drop(conns);
         self.fail_sessions_of(node);
+        if current {
+            self.drop_audit_requests(node);
+        }
     }
 
     fn fail_sessions_of(&self, node: NodeId) {
@@ -181,6 +285,23 @@ impl Hub {
             FromSigner::Status(status) => {
                 if let Some(c) = lock(&self.conns).get_mut(&from) {
                     c.status = status;
+                }
+            }
+            FromSigner::AuditPage { request, result } => {
+                let mut pending = lock(&self.audit_pending);
+                match pending.get(&request) {
+                    Some(p) if p.node == from => {
+                        if let Some(p) = pending.remove(&request) {
+                            // The caller may have given up meanwhile; nothing to do then.
+                            let _ = p.tx.send(result);
+                        }
+                    }
+                    Some(_) => {
+                        tracing::warn!(node = %from, request, "audit page answer for another signer's request dropped");
+                    }
+                    None => {
+                        tracing::debug!(node = %from, request, "late or unknown audit page answer dropped");
+                    }
                 }
             }
             FromSigner::PolicyRefused { .. } => {

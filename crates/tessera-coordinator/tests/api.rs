@@ -53,6 +53,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/requests/{id}/approvals", &["post"]),
     ("/v1/events", &["get"]),
     ("/v1/audit/export", &["get"]),
+    ("/v1/signers/{node_id}/audit", &["get"]),
     ("/console", &["get"]),
 ];
 
@@ -1644,4 +1645,284 @@ fn lifecycle_types_match_the_schemas() {
     ] {
         assert!(api_codes.contains(&code.to_string()), "{code}");
     }
+}
+
+fn coordinator() -> Coordinator {
+    Coordinator::new(
+        Config::new("https://127.0.0.1:1".into(), TOKEN.into()),
+        Arc::new(SqliteStore::in_memory().expect("in-memory store")),
+        Arc::new(AuditLog::in_memory("coordinator:test").expect("audit log")),
+        Arc::new(SystemClock),
+        Arc::new(OsEntropy),
+    )
+}
+
+/// How a fake linked signer answers audit page requests.
+#[derive(Clone, Copy)]
+enum Fake {
+    /// From a real log, with a head signed by its identity key.
+    Honest,
+    /// Never answers.
+    Silent,
+    /// `AuditPageError::Busy`.
+    Busy,
+    /// `AuditPageError::Unavailable`.
+    Broken,
+}
+
+/// Enrolls `key` and links it as a fake signer behaving as `how`; returns the connection id.
+async fn link_fake(app: &Router, c: &Coordinator, key: IdentityKey, how: Fake) -> u64 {
+    use tessera_proto::audit::{AuditPage, AuditPageError, SignedHead};
+    use tessera_proto::link::{FromSigner, SignerStatus, ToSigner};
+    let (status, _) = call(
+        app,
+        Method::POST,
+        "/v1/signers",
+        true,
+        Some(enroll_body("fake", &key)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let node = key.node_id();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ToSigner>();
+    let conn = c.hub().connect(node, tx, SignerStatus::default());
+    let log = AuditLog::in_memory(&tessera_proto::audit::signer_chain_id(&node)).expect("log");
+    for n in 0..3 {
+        log.append(
+            &node.to_string(),
+            tessera_audit::EntryKind::Signature,
+            &format!("req-{n}"),
+            json!({}),
+            1,
+        )
+        .expect("append");
+    }
+    let c = c.clone();
+    tokio::spawn(async move {
+        while let Some(frame) = rx.recv().await {
+            let ToSigner::AuditPage {
+                request,
+                from_seq,
+                limit,
+                challenge,
+            } = frame
+            else {
+                continue;
+            };
+            let result = match how {
+                Fake::Silent => continue,
+                Fake::Busy => Err(AuditPageError::Busy),
+                Fake::Broken => Err(AuditPageError::Unavailable("disk on fire".into())),
+                Fake::Honest => {
+                    let head = log.head().expect("head");
+                    let entries = log
+                        .entries(from_seq, limit as usize)
+                        .expect("entries")
+                        .iter()
+                        .map(|e| e.to_json_line().expect("line"))
+                        .collect();
+                    Ok(AuditPage {
+                        chain_id: log.chain_id().to_string(),
+                        from_seq: from_seq.max(1),
+                        entries,
+                        head: SignedHead::sign(&key, head.seq, head.hash, challenge),
+                    })
+                }
+            };
+            c.hub()
+                .on_frame(node, FromSigner::AuditPage { request, result });
+        }
+    });
+    conn
+}
+
+#[tokio::test]
+async fn signer_audit_pages_are_forwarded_correlated_and_errors_typed() {
+    use tessera_coordinator::hub::AuditRequestError;
+    let rng = &mut rand_core::OsRng;
+    let c = coordinator();
+    let app = router(c.clone());
+    let d = doc();
+    let uri = |node: &tessera_wire::NodeId, q: &str| format!("/v1/signers/{node}/audit{q}");
+
+    // Not a node id: 400. Not enrolled: 404. Needs the token.
+    let (status, body) = call(&app, Method::GET, "/v1/signers/zz/audit", true, None).await;
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    let stranger = IdentityKey::generate(rng).node_id();
+    let (status, body) = call(&app, Method::GET, &uri(&stranger, ""), true, None).await;
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    let (status, _) = call(&app, Method::GET, &uri(&stranger, ""), false, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = call(
+        &app,
+        Method::GET,
+        &uri(&stranger, "?challenge=12"),
+        true,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+
+    // Enrolled, not linked: 503.
+    let offline = IdentityKey::generate(rng);
+    let offline_id = offline.node_id();
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/v1/signers",
+        true,
+        Some(enroll_body("off", &offline)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = call(&app, Method::GET, &uri(&offline_id, ""), true, None).await;
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "signer_not_linked")
+    );
+
+    // Linked and honest: the page as the signer sent it, with our challenge signed in.
+    let honest = IdentityKey::generate(rng);
+    let honest_id = honest.node_id();
+    link_fake(&app, &c, honest, Fake::Honest).await;
+    let challenge = hex::encode([7u8; 32]);
+    let (status, body) = call(
+        &app,
+        Method::GET,
+        &uri(
+            &honest_id,
+            &format!("?from_seq=2&limit=5000&challenge={challenge}"),
+        ),
+        true,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let page: tessera_proto::audit::AuditPage = serde_json::from_slice(&body).expect("page");
+    assert_conforms(&d, "AuditPage", &page);
+    assert_conforms(&d, "SignedHead", &page.head);
+    assert_eq!(
+        (page.from_seq, page.entries.len(), page.head.seq),
+        (2, 2, 3)
+    );
+    assert_eq!(page.head.challenge, [7u8; 32]);
+    page.head.verify(&honest_id).expect("signed by the signer");
+    assert_eq!(c.hub().pending_audit_requests(), 0);
+
+    // Busy: 503; cannot read its log: 502.
+    let busy = IdentityKey::generate(rng);
+    let busy_id = busy.node_id();
+    link_fake(&app, &c, busy, Fake::Busy).await;
+    let (status, body) = call(&app, Method::GET, &uri(&busy_id, ""), true, None).await;
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "signer_busy")
+    );
+    let broken = IdentityKey::generate(rng);
+    let broken_id = broken.node_id();
+    link_fake(&app, &c, broken, Fake::Broken).await;
+    let (status, body) = call(&app, Method::GET, &uri(&broken_id, ""), true, None).await;
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (StatusCode::BAD_GATEWAY, "signer_audit_unavailable")
+    );
+
+    // Silent: the hub times out and forgets the request; an answer from another signer for it
+    // is not taken; a dropped link fails the waiting request at once.
+    let silent = IdentityKey::generate(rng);
+    let silent_id = silent.node_id();
+    let conn = link_fake(&app, &c, silent, Fake::Silent).await;
+    let short = std::time::Duration::from_millis(200);
+    let err = c
+        .hub()
+        .audit_page(silent_id, 1, 10, [0; 32], short)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuditRequestError::Timeout { .. }), "{err}");
+    assert_eq!(c.hub().pending_audit_requests(), 0);
+    let waiting = {
+        let c = c.clone();
+        tokio::spawn(async move {
+            c.hub()
+                .audit_page(
+                    silent_id,
+                    1,
+                    10,
+                    [0; 32],
+                    std::time::Duration::from_secs(30),
+                )
+                .await
+        })
+    };
+    while c.hub().pending_audit_requests() == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    c.hub().disconnect(silent_id, conn);
+    let err = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+        .await
+        .expect("fails at once")
+        .expect("task")
+        .unwrap_err();
+    assert_eq!(err, AuditRequestError::Disconnected(silent_id));
+    assert_eq!(c.hub().pending_audit_requests(), 0);
+
+    // Through the API, a silent signer is a 504 after the timeout.
+    let silent2 = IdentityKey::generate(rng);
+    let silent2_id = silent2.node_id();
+    link_fake(&app, &c, silent2, Fake::Silent).await;
+    let started = std::time::Instant::now();
+    let (status, body) = call(&app, Method::GET, &uri(&silent2_id, ""), true, None).await;
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (StatusCode::GATEWAY_TIMEOUT, "signer_timeout")
+    );
+    assert!(started.elapsed() >= tessera_coordinator::api::SIGNER_AUDIT_TIMEOUT);
+    assert_eq!(c.hub().pending_audit_requests(), 0);
+}
+
+#[tokio::test]
+async fn an_answer_from_another_signer_is_not_taken() {
+    use tessera_proto::audit::AuditPageError;
+    use tessera_proto::link::{FromSigner, SignerStatus};
+    let rng = &mut rand_core::OsRng;
+    let c = coordinator();
+    let asked = IdentityKey::generate(rng).node_id();
+    let other = IdentityKey::generate(rng).node_id();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    c.hub().connect(asked, tx, SignerStatus::default());
+    let waiting = {
+        let c = c.clone();
+        tokio::spawn(async move {
+            c.hub()
+                .audit_page(asked, 1, 10, [0; 32], std::time::Duration::from_millis(500))
+                .await
+        })
+    };
+    let Some(tessera_proto::link::ToSigner::AuditPage { request, .. }) = rx.recv().await else {
+        panic!("the request is forwarded to the signer asked");
+    };
+    c.hub().on_frame(
+        other,
+        FromSigner::AuditPage {
+            request,
+            result: Err(AuditPageError::Busy),
+        },
+    );
+    let err = waiting.await.expect("task").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            tessera_coordinator::hub::AuditRequestError::Timeout { .. }
+        ),
+        "{err}"
+    );
 }

@@ -53,6 +53,7 @@
 //! the policy allows `create_wallet` without approvals (a key generation carries none).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -70,6 +71,9 @@ use tessera_policy::{
     accept_mode, accept_update, check_quorum, create_wallet_request, mode_in_force, record_signed,
     signing_request, AdminSet, Approval, ApprovalDecision, Decision, Engine, Mode, ModeChange,
     PolicyRequest, SignedBundle, MAX_WINDOW_S,
+};
+use tessera_proto::audit::{
+    AuditPage, AuditPageError, SignedHead, MAX_AUDIT_PAGE, MAX_AUDIT_PAGE_BYTES,
 };
 use tessera_proto::link::{
     Failure, FailureKind, FromSigner, Job, Member, Outcome, SignerStatus, StartSession, ToSigner,
@@ -208,6 +212,20 @@ pub(crate) struct Inner {
     audit: Arc<dyn AuditSink>,
     /// The actor name in audit entries: this node's id (hex).
     actor: String,
+    /// Audit page reads running now (at most [`MAX_AUDIT_READS`]).
+    audit_reads: AtomicUsize,
+}
+
+/// Most audit page reads a signer runs at once.
+pub const MAX_AUDIT_READS: usize = 2;
+
+fn audit_page_error(e: tessera_audit::AuditError) -> AuditPageError {
+    match e {
+        tessera_audit::AuditError::Chain(_) | tessera_audit::AuditError::Corrupt(_) => {
+            AuditPageError::Corrupt(e.to_string())
+        }
+        other => AuditPageError::Unavailable(other.to_string()),
+    }
 }
 
 /// A signer node's logic, shared by its links. Cheap to clone.
@@ -348,6 +366,7 @@ impl Signer {
                 policy_update: Mutex::new(()),
                 velocity: Arc::new(Mutex::new(Reservations::default())),
                 audit,
+                audit_reads: AtomicUsize::new(0),
             }),
         })
     }
@@ -457,10 +476,96 @@ impl Signer {
                     let _ = tx.send(Input::Abort(reason));
                 }
             }
+            ToSigner::AuditPage {
+                request,
+                from_seq,
+                limit,
+                challenge,
+            } => self.answer_audit_page(request, from_seq, limit, challenge, out),
             ToSigner::Policy { bundle } => out(self.install_policy(&bundle)),
             ToSigner::Mode { change } => out(self.change_mode(&change)),
             ToSigner::Challenge { .. } | ToSigner::Welcome => {}
         }
+    }
+
+    /// A `ToSigner::AuditPage` frame: reads the page on its own task (not on the link's reader,
+    /// so envelopes keep flowing), at most [`MAX_AUDIT_READS`] at a time; beyond that it answers
+    /// [`AuditPageError::Busy`].
+    fn answer_audit_page(
+        &self,
+        request: u64,
+        from_seq: u64,
+        limit: u32,
+        challenge: [u8; 32],
+        out: &Outbound,
+    ) {
+        let reads = &self.inner.audit_reads;
+        if reads.fetch_add(1, Ordering::SeqCst) >= MAX_AUDIT_READS {
+            reads.fetch_sub(1, Ordering::SeqCst);
+            out(FromSigner::AuditPage {
+                request,
+                result: Err(AuditPageError::Busy),
+            });
+            return;
+        }
+        /// Gives the read slot back when the task ends, or is dropped without running.
+        struct Slot(Signer);
+        impl Drop for Slot {
+            fn drop(&mut self) {
+                self.0.inner.audit_reads.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let slot = Slot(self.clone());
+        let out = out.clone();
+        self.inner.spawner.spawn(
+            format!("audit-page-{request}"),
+            Box::new(move || {
+                let result = slot.0.audit_page(from_seq, limit, challenge);
+                drop(slot);
+                if let Err(e) = &result {
+                    tracing::error!(error = %e, "audit page request failed");
+                }
+                out(FromSigner::AuditPage { request, result });
+            }),
+        );
+    }
+
+    /// One page of this signer's own audit log: the head is read first, then up to `limit`
+    /// (capped at [`MAX_AUDIT_PAGE`], and at [`MAX_AUDIT_PAGE_BYTES`] of lines) entries from
+    /// `from_seq` that are not past it, and the head is signed with this node's identity key
+    /// over `challenge` ([`SignedHead`]). Holds the log only for one page; appends go on
+    /// between pages.
+    pub fn audit_page(
+        &self,
+        from_seq: u64,
+        limit: u32,
+        challenge: [u8; 32],
+    ) -> Result<AuditPage, AuditPageError> {
+        let audit = &self.inner.audit;
+        let head = audit.head().map_err(audit_page_error)?;
+        let from = from_seq.max(1);
+        let limit = limit.min(MAX_AUDIT_PAGE) as usize;
+        let mut entries = Vec::new();
+        if limit > 0 && from <= head.seq {
+            let mut bytes = 0usize;
+            for e in audit.entries(from, limit).map_err(audit_page_error)? {
+                if e.seq > head.seq {
+                    break;
+                }
+                let line = e.to_json_line().map_err(audit_page_error)?;
+                bytes = bytes.saturating_add(line.len() + 1);
+                if !entries.is_empty() && bytes > MAX_AUDIT_PAGE_BYTES {
+                    break;
+                }
+                entries.push(line);
+            }
+        }
+        Ok(AuditPage {
+            chain_id: audit.chain_id().to_string(),
+            from_seq: from,
+            entries,
+            head: SignedHead::sign(&self.inner.identity, head.seq, head.hash, challenge),
+        })
     }
 
     /// Appends one entry to this signer's audit log.

@@ -10,6 +10,7 @@
 //! Nothing here does IO; frames are encoded with `postcard`, API types with JSON.
 
 pub mod api;
+pub mod audit;
 pub mod clock;
 pub mod link;
 

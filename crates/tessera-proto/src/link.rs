@@ -12,8 +12,10 @@ use tessera_crypto::{
 use tessera_policy::Approval;
 use tessera_wire::{Authorization, NodeId, PublicIdentity};
 
+use crate::audit::{AuditPage, AuditPageError};
+
 /// Version of the link protocol; a mismatch closes the connection with a clear reason.
-pub const LINK_VERSION: u16 = 3;
+pub const LINK_VERSION: u16 = 4;
 
 /// Domain of the signer's hello signature.
 pub const HELLO_DOMAIN: &str = "tessera/link-hello/v1";
@@ -63,6 +65,19 @@ pub enum ToSigner {
         session: SessionBytes,
         /// Why, for the signer's log.
         reason: String,
+    },
+    /// Send a page of this signer's own audit log: entries from `from_seq` (0 counts as 1), at
+    /// most `limit` (capped at [`crate::audit::MAX_AUDIT_PAGE`]), and the head signed over
+    /// `challenge` (see [`crate::audit`]). Answered with [`FromSigner::AuditPage`].
+    AuditPage {
+        /// Correlation id, echoed in the answer.
+        request: u64,
+        /// First entry wanted.
+        from_seq: u64,
+        /// Most entries wanted.
+        limit: u32,
+        /// The verifier's random challenge, signed with the head.
+        challenge: [u8; 32],
     },
 }
 
@@ -235,6 +250,14 @@ pub enum FromSigner {
         session: SessionBytes,
         /// Why.
         failure: Failure,
+    },
+    /// Answer to [`ToSigner::AuditPage`]: the page with the signed head, or why the log could
+    /// not be read.
+    AuditPage {
+        /// The request's correlation id.
+        request: u64,
+        /// The page, or a typed error.
+        result: Result<AuditPage, AuditPageError>,
     },
 }
 

@@ -30,6 +30,20 @@ pub struct NodeId(pub [u8; 32]);
 
 hex_newtype!(NodeId, "node id");
 
+impl NodeId {
+    /// Verifies a signature made by this node's [`IdentityKey::sign`] under `domain`
+    /// (`verify_strict`), for callers that know a node only by its id.
+    pub fn verify(&self, domain: &str, msg: &[u8], sig: &[u8; 64]) -> Result<()> {
+        let vk = VerifyingKey::from_bytes(&self.0)
+            .map_err(|_| WireError::InvalidKey("node id is not a valid point".into()))?;
+        vk.verify_strict(
+            &domain_message(domain, msg),
+            &ed25519_dalek::Signature::from_bytes(sig),
+        )
+        .map_err(|_| WireError::BadSignature)
+    }
+}
+
 impl fmt::Debug for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "NodeId({})", &hex::encode(&self.0[..4]))

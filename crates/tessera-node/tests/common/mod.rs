@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tessera_audit::{AuditError, AuditLog, EntryKind};
+use tessera_audit::{AuditError, AuditLog, Entry, EntryKind, Head};
 use tessera_crypto::{Message, SchemeId, SignMessage};
 use tessera_node::signer::{operators_setting, policy_admins_setting, settings};
 use tessera_node::{
@@ -22,6 +22,7 @@ use tessera_node::{
 use tessera_policy::{
     AdminSet, Approval, ApprovalDecision, ModeChange, PolicyBundle, SecretKey, SignedBundle,
 };
+use tessera_proto::audit::{AuditPage, AuditPageError};
 use tessera_proto::link::{
     Failure, FromSigner, Job, Member, Outcome, SignerStatus, StartSession, ToSigner,
 };
@@ -76,10 +77,12 @@ pub fn open_vault(path: &std::path::Path) -> Vault {
     }
 }
 
-/// An audit log whose appends can be made to fail (to test that signers fail closed).
+/// An audit log whose appends (`fail`) or reads (`fail_reads`) can be made to fail (to test
+/// that signers fail closed, and answer audit page requests with a typed error).
 pub struct TestAudit {
     pub log: AuditLog,
     pub fail: AtomicBool,
+    pub fail_reads: AtomicBool,
 }
 
 impl AuditSink for TestAudit {
@@ -101,6 +104,20 @@ impl AuditSink for TestAudit {
         self.log
             .append(actor, kind, subject, body, time_ms)
             .map(|_| ())
+    }
+
+    fn head(&self) -> Result<Head, AuditError> {
+        if self.fail_reads.load(Ordering::SeqCst) {
+            return Err(AuditError::Storage("injected read failure".into()));
+        }
+        self.log.head()
+    }
+
+    fn entries(&self, from_seq: u64, limit: usize) -> Result<Vec<Entry>, AuditError> {
+        if self.fail_reads.load(Ordering::SeqCst) {
+            return Err(AuditError::Storage("injected read failure".into()));
+        }
+        self.log.entries(from_seq, limit)
     }
 }
 
@@ -209,6 +226,7 @@ impl Group {
                 audit: Arc::new(TestAudit {
                     log,
                     fail: AtomicBool::new(false),
+                    fail_reads: AtomicBool::new(false),
                 }),
             });
             g.start(i, vault);
@@ -323,6 +341,37 @@ impl Group {
     pub fn set_mode(&mut self, c: &ModeChange) -> Vec<FromSigner> {
         let change = serde_json::to_vec(c).unwrap();
         self.send_policy(ToSigner::Mode { change })
+    }
+
+    /// Sends signer `i` a `ToSigner::AuditPage` frame and returns its answer (through the
+    /// link path: `Signer::handle`, the read on its own task, the correlated answer frame).
+    pub fn audit_request(
+        &mut self,
+        i: usize,
+        request: u64,
+        from_seq: u64,
+        limit: u32,
+        challenge: [u8; 32],
+    ) -> Result<AuditPage, AuditPageError> {
+        self.deliver(
+            i,
+            ToSigner::AuditPage {
+                request,
+                from_seq,
+                limit,
+                challenge,
+            },
+        );
+        loop {
+            let (from, f) = self
+                .rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("the signer answers an audit page request");
+            if let FromSigner::AuditPage { request: r, result } = f {
+                assert_eq!((from, r), (i, request), "answer correlated to the request");
+                return result;
+            }
+        }
     }
 
     /// Signer `i`'s status.
