@@ -224,7 +224,8 @@ impl Coordinator {
         st.recommended = candidate;
         st.since_ms = now;
         st.pending = None;
-        m.mode_recommended.set(mode_gauge(candidate));
+        m.mode_recommended
+            .set(i64::from(candidate == Mode::Degraded));
         Ok(())
     }
 
@@ -267,15 +268,6 @@ impl Coordinator {
                 .take(MAX_LISTED_WALLETS)
                 .collect(),
         })
-    }
-}
-
-/// `mode_recommended` gauge value: 0 normal, 1 degraded, 2 lockdown.
-fn mode_gauge(m: Mode) -> i64 {
-    match m {
-        Mode::Normal => 0,
-        Mode::Degraded => 1,
-        Mode::Lockdown => 2,
     }
 }
 
