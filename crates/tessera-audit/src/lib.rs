@@ -205,14 +205,17 @@ impl From<tessera_sqlite::FileError> for AuditError {
     }
 }
 
-/// Fixed-size byte arrays as lowercase hex strings in serde.
-pub(crate) mod hexser {
+/// Fixed-size byte arrays as lowercase hex strings in serde (`#[serde(with = "...hexser")]`);
+/// also used for the signed heads of signers' logs in `tessera-proto`.
+pub mod hexser {
     use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
 
+    /// Lowercase hex.
     pub fn serialize<S: Serializer, const N: usize>(v: &[u8; N], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&hex::encode(v))
     }
 
+    /// Exactly `2 * N` hex digits.
     pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
         d: D,
     ) -> Result<[u8; N], D::Error> {

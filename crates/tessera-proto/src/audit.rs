@@ -50,13 +50,13 @@ pub struct SignedHead {
     /// Seq of the newest entry (0 for an empty log).
     pub seq: u64,
     /// Its hash (the genesis hash for an empty log).
-    #[serde(with = "hex_array")]
+    #[serde(with = "tessera_audit::hexser")]
     pub hash: [u8; 32],
     /// The verifier's challenge this head was signed over.
-    #[serde(with = "hex_array")]
+    #[serde(with = "tessera_audit::hexser")]
     pub challenge: [u8; 32],
     /// Ed25519 signature by the node identity key under [`AUDIT_HEAD_DOMAIN`].
-    #[serde(with = "hex_array")]
+    #[serde(with = "tessera_audit::hexser")]
     pub signature: [u8; 64],
 }
 
@@ -344,26 +344,4 @@ fn check_export(
         });
     }
     Ok(report)
-}
-
-/// Fixed-size byte arrays as lowercase hex strings.
-mod hex_array {
-    use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer, const N: usize>(v: &[u8; N], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(v))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
-        d: D,
-    ) -> Result<[u8; N], D::Error> {
-        let s = String::deserialize(d)?;
-        let mut out = [0u8; N];
-        if s.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err(D::Error::custom("expected lowercase hex"));
-        }
-        hex::decode_to_slice(s.as_bytes(), &mut out)
-            .map_err(|_| D::Error::custom(format!("expected {} hex digits", 2 * N)))?;
-        Ok(out)
-    }
 }
