@@ -477,16 +477,7 @@ fn rechain(chain_id: &str, lines: &[String]) -> Vec<String> {
             let mut e: tessera_audit::Entry = serde_json::from_str(l).unwrap();
             e.seq = i as u64 + 1;
             e.prev_hash = prev;
-            e.hash = tessera_audit::entry_hash(
-                e.seq,
-                e.time_ms,
-                &e.actor,
-                &e.kind,
-                &e.subject,
-                &e.body,
-                &e.prev_hash,
-            )
-            .unwrap();
+            e.hash = e.compute_hash().unwrap();
             prev = e.hash;
             e.to_json_line().unwrap()
         })

@@ -515,9 +515,6 @@ async fn audit_export(State(c): State<Coordinator>) -> Result<Response, CoordErr
     Ok(([(header::CONTENT_TYPE, "application/jsonl")], body).into_response())
 }
 
-/// How long `GET /v1/signers/{node_id}/audit` waits for the signer's answer.
-pub const SIGNER_AUDIT_TIMEOUT: Duration = Duration::from_secs(10);
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SignerAuditQuery {
@@ -543,42 +540,14 @@ async fn signer_audit(
             hex::decode_to_slice(h, &mut out).map_err(|_| {
                 CoordError::Invalid("challenge must be 64 hex digits".into()).into_response()
             })?;
-            out
+            Some(out)
         }
-        None => {
-            let mut out = [0u8; 32];
-            c.inner.entropy.fill(&mut out);
-            out
-        }
+        None => None,
     };
-    let enrolled = c
-        .store()
-        .signers()
-        .map_err(|e| CoordError::from(e).into_response())?
-        .iter()
-        .any(|s| s.identity.node_id() == node);
-    if !enrolled {
-        return Err(CoordError::NotFound(format!("no signer {node} is enrolled")).into_response());
-    }
-    let limit = q
-        .limit
-        .unwrap_or(tessera_proto::audit::MAX_AUDIT_PAGE)
-        .min(tessera_proto::audit::MAX_AUDIT_PAGE);
-    let from_seq = q.from_seq.unwrap_or(1);
-    use crate::hub::AuditRequestError as E;
-    let page = c
-        .hub()
-        .audit_page(node, from_seq, limit, challenge, SIGNER_AUDIT_TIMEOUT)
+    c.signer_audit_page(node, q.from_seq, q.limit, challenge)
         .await
-        .map_err(|e| {
-            match e {
-                E::NotLinked(_) | E::Disconnected(_) => CoordError::SignerNotLinked(e.to_string()),
-                E::Timeout { .. } => CoordError::SignerTimeout(e.to_string()),
-                E::Refused(r) => CoordError::SignerAudit(r),
-            }
-            .into_response()
-        })?;
-    Ok(Json(page))
+        .map(Json)
+        .map_err(IntoResponse::into_response)
 }
 
 async fn console() -> Response {

@@ -73,6 +73,8 @@ pub struct Config {
     pub degraded_margin: u16,
     /// How long a change of signer health must hold before the recommendation follows it.
     pub health_grace: Duration,
+    /// How long a request to one signer about its own records (an audit page) waits.
+    pub signer_request_timeout: Duration,
 }
 
 impl Config {
@@ -88,6 +90,7 @@ impl Config {
             sign_timeout: Duration::from_secs(30),
             degraded_margin: 1,
             health_grace: Duration::from_secs(30),
+            signer_request_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -353,6 +356,53 @@ impl Coordinator {
     }
 
     // ------------------------------------------------------------------ signers
+
+    /// A page of enrolled signer `node`'s own audit log (`from_seq` default 1, `limit` capped
+    /// at [`tessera_proto::audit::MAX_AUDIT_PAGE`]), over `challenge` (default: a fresh random
+    /// one — then freshness rests on this coordinator, so clients send their own). Relayed as
+    /// the signer sent it; the client verifies the signed head.
+    pub async fn signer_audit_page(
+        &self,
+        node: NodeId,
+        from_seq: Option<u64>,
+        limit: Option<u32>,
+        challenge: Option<[u8; 32]>,
+    ) -> Result<tessera_proto::audit::AuditPage, CoordError> {
+        use crate::hub::AuditRequestError as E;
+        use tessera_proto::audit::MAX_AUDIT_PAGE;
+        if !self
+            .inner
+            .store
+            .signers()?
+            .iter()
+            .any(|s| s.identity.node_id() == node)
+        {
+            return Err(CoordError::NotFound(format!(
+                "no signer {node} is enrolled"
+            )));
+        }
+        let challenge = challenge.unwrap_or_else(|| {
+            let mut out = [0u8; 32];
+            self.inner.entropy.fill(&mut out);
+            out
+        });
+        let limit = limit.unwrap_or(MAX_AUDIT_PAGE).min(MAX_AUDIT_PAGE);
+        self.inner
+            .hub
+            .audit_page(
+                node,
+                from_seq.unwrap_or(1),
+                limit,
+                challenge,
+                self.inner.config.signer_request_timeout,
+            )
+            .await
+            .map_err(|e| match e {
+                E::NotLinked(_) | E::Disconnected(_) => CoordError::SignerNotLinked(e.to_string()),
+                E::Timeout { .. } => CoordError::SignerTimeout(e.to_string()),
+                E::Refused(r) => CoordError::SignerAudit(r),
+            })
+    }
 
     /// Enrolls a signer.
     pub fn enroll(&self, record: SignerRecord) -> Result<(), CoordError> {

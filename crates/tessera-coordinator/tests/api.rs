@@ -1740,7 +1740,15 @@ async fn link_fake(app: &Router, c: &Coordinator, key: IdentityKey, how: Fake) -
 async fn signer_audit_pages_are_forwarded_correlated_and_errors_typed() {
     use tessera_coordinator::hub::AuditRequestError;
     let rng = &mut rand_core::OsRng;
-    let c = coordinator();
+    let mut config = Config::new("https://127.0.0.1:1".into(), TOKEN.into());
+    config.signer_request_timeout = std::time::Duration::from_millis(500);
+    let c = Coordinator::new(
+        config,
+        Arc::new(SqliteStore::in_memory().expect("in-memory store")),
+        Arc::new(AuditLog::in_memory("coordinator:test").expect("audit log")),
+        Arc::new(SystemClock),
+        Arc::new(OsEntropy),
+    );
     let app = router(c.clone());
     let d = doc();
     let uri = |node: &tessera_wire::NodeId, q: &str| format!("/v1/signers/{node}/audit{q}");
@@ -1885,7 +1893,7 @@ async fn signer_audit_pages_are_forwarded_correlated_and_errors_typed() {
         (status, code(&body).as_str()),
         (StatusCode::GATEWAY_TIMEOUT, "signer_timeout")
     );
-    assert!(started.elapsed() >= tessera_coordinator::api::SIGNER_AUDIT_TIMEOUT);
+    assert!(started.elapsed() >= c.config().signer_request_timeout);
     assert_eq!(c.hub().pending_audit_requests(), 0);
 }
 

@@ -10,7 +10,7 @@ mod common;
 use std::sync::atomic::Ordering;
 
 use common::*;
-use tessera_audit::{entry_hash, CheckpointError, Entry, EntryKind, VerifyError};
+use tessera_audit::{CheckpointError, Entry, EntryKind, VerifyError};
 use tessera_crypto::SchemeId;
 use tessera_proto::audit::{
     signer_chain_id, verify_signer_export, AuditPage, AuditPageError, ExportBuilder,
@@ -231,16 +231,7 @@ fn rechain(chain_id: &str, lines: &[String]) -> Vec<String> {
             let mut e: Entry = serde_json::from_str(l).unwrap();
             e.seq = i as u64 + 1;
             e.prev_hash = prev;
-            e.hash = entry_hash(
-                e.seq,
-                e.time_ms,
-                &e.actor,
-                &e.kind,
-                &e.subject,
-                &e.body,
-                &e.prev_hash,
-            )
-            .unwrap();
+            e.hash = e.compute_hash().unwrap();
             prev = e.hash;
             e.to_json_line().unwrap()
         })
