@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::Serialize;
 use tessera_client::Client;
 use tessera_crypto::{MessageHash, SchemeId, SignMessage, Signature};
 use tessera_proto::api::{SignPath, WalletStatus};
 
 use crate::cluster::{ClusterOptions, LocalCluster};
+use crate::progress::{human, Eta, Progress, Stage};
 
 /// One signature in the demo summary.
 #[derive(Debug, Serialize)]
@@ -85,12 +85,22 @@ pub async fn run(json: bool, keep: Option<PathBuf>) -> Result<DemoReport> {
     if keep.is_none() && dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
-    eprintln!(
-        "starting a local cluster (coordinator + 3 signers, TLS) in {}",
-        dir.display()
-    );
-    let mut cluster = LocalCluster::start(&dir, ClusterOptions::default()).await?;
-    let result = run_in(&cluster, started).await;
+    let progress = Progress::stderr();
+    let stage = progress.stage("local cluster", None);
+    let mut cluster = match LocalCluster::start(&dir, ClusterOptions::default()).await {
+        Ok(c) => {
+            stage.finish(format!(
+                "coordinator + 3 signers (TLS) up in {}",
+                dir.display()
+            ));
+            c
+        }
+        Err(e) => {
+            stage.fail(format!("{e:#}"));
+            return Err(e);
+        }
+    };
+    let result = run_in(&cluster, &progress, started).await;
     cluster.stop();
     if keep.is_none() {
         let _ = std::fs::remove_dir_all(&dir);
@@ -104,14 +114,15 @@ pub async fn run(json: bool, keep: Option<PathBuf>) -> Result<DemoReport> {
     Ok(report)
 }
 
-async fn run_in(cluster: &LocalCluster, started: Instant) -> Result<DemoReport> {
+async fn run_in(
+    cluster: &LocalCluster,
+    progress: &Progress,
+    started: Instant,
+) -> Result<DemoReport> {
     let client = cluster.client()?;
     let operator = cluster.file.operator()?;
     let approver = cluster.file.approver()?;
     let signers: Vec<_> = cluster.file.signers.iter().map(|s| s.node_id).collect();
-    let bars = MultiProgress::new();
-    let style = ProgressStyle::with_template("{spinner} {prefix:<26} {wide_msg} {elapsed}")
-        .unwrap_or_else(|_| ProgressStyle::default_spinner());
 
     // Start every DKG at once; cggmp24 waits for the signers' fresh Paillier primes.
     let mut pending = Vec::new();
@@ -128,28 +139,24 @@ async fn run_in(cluster: &LocalCluster, started: Instant) -> Result<DemoReport> 
             )
             .await
             .with_context(|| format!("creating the {} wallet", s.name()))?;
-        let bar = bars.add(ProgressBar::new_spinner());
-        bar.set_style(style.clone());
-        bar.set_prefix(s.name());
-        bar.enable_steady_tick(Duration::from_millis(120));
-        pending.push((s, id, bar, Instant::now()));
+        let stage = progress.stage(&format!("key {}", s.name()), None);
+        pending.push((s, id, stage));
     }
+    let primes_eta = Eta::start();
     let mut ready = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(900);
     while !pending.is_empty() {
         let mut still = Vec::new();
-        for (s, id, bar, t0) in pending {
+        for (s, id, mut stage) in pending {
             let w = client.wallet(&id).await?;
             match w.status {
                 WalletStatus::Ready => {
-                    bar.finish_with_message(format!(
-                        "key ready in {:.1} s",
-                        t0.elapsed().as_secs_f64()
-                    ));
-                    ready.push((s, w, t0.elapsed().as_secs_f64()));
+                    let secs = stage.elapsed();
+                    stage.finish("distributed key generation done");
+                    ready.push((s, w, secs));
                 }
                 WalletStatus::Failed => {
-                    bar.abandon_with_message("key generation failed");
+                    stage.fail("key generation failed");
                     bail!(
                         "{} key generation failed: {}",
                         s.name(),
@@ -158,11 +165,11 @@ async fn run_in(cluster: &LocalCluster, started: Instant) -> Result<DemoReport> 
                 }
                 WalletStatus::Creating => {
                     if s == SchemeId::EcdsaCggmp24 {
-                        bar.set_message(primes_message(&client).await);
+                        stage.set_message(primes_message(&client, &primes_eta).await);
                     } else {
-                        bar.set_message("distributed key generation…");
+                        stage.set_message("distributed key generation…");
                     }
-                    still.push((s, id, bar, t0));
+                    still.push((s, id, stage));
                 }
             }
         }
@@ -177,6 +184,7 @@ async fn run_in(cluster: &LocalCluster, started: Instant) -> Result<DemoReport> 
     ready.sort_by_key(|(s, _, _)| SchemeId::ALL.iter().position(|x| x == s));
 
     let mut wallets = Vec::new();
+    let mut stage = progress.stage("signatures", Some(2 * ready.len() as u64));
     for (s, w, keygen_seconds) in ready {
         let mut signatures = Vec::new();
         for path in ["m", "m/0/7"] {
@@ -193,6 +201,7 @@ async fn run_in(cluster: &LocalCluster, started: Instant) -> Result<DemoReport> 
             crate::verify::verify(s, &derived.public_key, &message, &sig).with_context(|| {
                 format!("independent verification of the {} signature", s.name())
             })?;
+            stage.step(format!("{} at {path} verified", s.name()));
             signatures.push(DemoSignature {
                 path: path.to_string(),
                 sign_path: session.sign_path,
@@ -209,8 +218,11 @@ async fn run_in(cluster: &LocalCluster, started: Instant) -> Result<DemoReport> 
             signatures,
         });
     }
+    stage.finish("every signature verified independently");
+    let cases = crate::tx::demo_cases();
+    let mut stage = progress.stage("transactions", Some(cases.len() as u64));
     let mut transactions = Vec::new();
-    for case in crate::tx::demo_cases() {
+    for case in cases {
         let Some(w) = wallets.iter().find(|w| w.scheme == case.scheme) else {
             bail!(
                 "no {} wallet for the {} transaction",
@@ -218,10 +230,12 @@ async fn run_in(cluster: &LocalCluster, started: Instant) -> Result<DemoReport> 
                 case.chain
             );
         };
-        transactions.push(
-            crate::tx::run_demo_case(&client, &operator, &approver, &w.wallet_id, &case).await?,
-        );
+        let tx =
+            crate::tx::run_demo_case(&client, &operator, &approver, &w.wallet_id, &case).await;
+        let tx = checked(&mut stage, tx, &format!("{} {}", case.chain, case.scheme))?;
+        transactions.push(tx);
     }
+    stage.finish("every transaction verified by its chain's verifier");
     Ok(DemoReport {
         group: "2-of-3".into(),
         wallets,
@@ -230,24 +244,51 @@ async fn run_in(cluster: &LocalCluster, started: Instant) -> Result<DemoReport> 
     })
 }
 
-async fn primes_message(client: &Client) -> String {
-    match client.signers().await {
-        Ok(list) => {
-            let parts: Vec<String> = list
-                .iter()
-                .map(|s| match &s.status {
-                    Some(st) if st.primes_ready > 0 => format!("{} ready", s.name),
-                    Some(st) => format!("{} {}%", s.name, st.primes_progress),
-                    None => format!("{} offline", s.name),
-                })
-                .collect();
-            format!(
-                "fresh Paillier primes, then aux info + DKG: {}",
-                parts.join(", ")
-            )
+/// Marks a transaction step done, or fails the stage with the error before passing it on.
+fn checked<T>(stage: &mut Stage, r: Result<T>, what: &str) -> Result<T> {
+    match r {
+        Ok(v) => {
+            stage.step(format!("{what} signed and verified"));
+            Ok(v)
         }
-        Err(_) => "waiting for Paillier primes…".into(),
+        Err(e) => {
+            stage.set_message(format!("{what} failed: {e:#}"));
+            Err(e)
+        }
     }
+}
+
+/// Each signer's Paillier prime progress and, once some is made, the time the slowest signer
+/// still needs at the rate seen so far (safe-prime search time varies widely, so it is rough).
+async fn primes_message(client: &Client, eta: &Eta) -> String {
+    let Ok(list) = client.signers().await else {
+        return "waiting for Paillier primes…".into();
+    };
+    let mut slowest: Option<f64> = None;
+    let parts: Vec<String> = list
+        .iter()
+        .map(|s| match &s.status {
+            Some(st) if st.primes_ready > 0 => {
+                slowest = Some(slowest.unwrap_or(1.0).min(1.0));
+                format!("{} ready", s.name)
+            }
+            Some(st) => {
+                let f = f64::from(st.primes_progress) / 100.0;
+                slowest = Some(slowest.map_or(f, |x| x.min(f)));
+                format!("{} {}%", s.name, st.primes_progress)
+            }
+            None => format!("{} offline", s.name),
+        })
+        .collect();
+    let remaining = match slowest.and_then(|f| if f >= 1.0 { None } else { eta.remaining(f) }) {
+        Some(d) => format!(", primes done in {}", human(d)),
+        None if slowest == Some(1.0) => ", primes ready: aux info + DKG".into(),
+        None => String::new(),
+    };
+    format!(
+        "fresh Paillier primes: {}{remaining}",
+        parts.join(", ")
+    )
 }
 
 /// Human-readable summary.

@@ -6,5 +6,6 @@ pub mod cluster;
 pub mod daemon;
 pub mod demo;
 pub mod governance;
+pub mod progress;
 pub mod tx;
 pub mod verify;
