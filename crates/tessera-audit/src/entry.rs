@@ -165,6 +165,10 @@ pub enum EntryKind {
     },
     /// A wallet was created (subject: the wallet id).
     WalletCreated,
+    /// A session this node took part in ended without a result (aborted, timed out, a
+    /// protocol or storage failure). For a signing session it follows the `signature` entry
+    /// when this node had already released its share.
+    SessionFailed,
     /// Any other event (a short, stable, machine-readable name).
     Other(String),
 }
@@ -182,6 +186,7 @@ impl EntryKind {
             EntryKind::PolicyChange { .. } => "policy_change",
             EntryKind::ModeChange { .. } => "mode_change",
             EntryKind::WalletCreated => "wallet_created",
+            EntryKind::SessionFailed => "session_failed",
             EntryKind::Other(_) => "other",
         }
     }
@@ -209,7 +214,8 @@ impl EntryKind {
             | EntryKind::Refusal(_)
             | EntryKind::Signature
             | EntryKind::PolicyChange { .. }
-            | EntryKind::WalletCreated => {}
+            | EntryKind::WalletCreated
+            | EntryKind::SessionFailed => {}
         }
         Ok(())
     }

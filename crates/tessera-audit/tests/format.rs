@@ -152,6 +152,7 @@ fn kinds_serialize_as_documented() {
         (EntryKind::Rejection, json!("rejection")),
         (EntryKind::Signature, json!("signature")),
         (EntryKind::WalletCreated, json!("wallet_created")),
+        (EntryKind::SessionFailed, json!("session_failed")),
         (
             EntryKind::Refusal(RefusalReason::RawDigestDenied),
             json!({"refusal": "raw_digest_denied"}),

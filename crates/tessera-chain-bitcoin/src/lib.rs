@@ -167,6 +167,7 @@
 
 mod analyse;
 mod builder;
+mod offchain;
 mod sign;
 mod wallet;
 
@@ -175,8 +176,8 @@ mod vector_tests;
 
 use bitcoin::Network;
 use tessera_chain::{
-    check_request, Address, ChainAdapter, ChainError, Parsed, Payload, Result, SchemeId, Signature,
-    SignedTransaction, WalletKey,
+    check_request, Address, ChainAdapter, ChainError, Parsed, Payload, Result, SchemeId,
+    SignMessage, Signature, SignedTransaction, WalletKey,
 };
 
 use crate::wallet::Wallet;
@@ -293,6 +294,14 @@ impl ChainAdapter for Bitcoin {
         check_format(payload)?;
         let analysis = analyse::analyse(network, net, &wallet, &payload.bytes)?;
         sign::finalize(network, &wallet, analysis, signatures)
+    }
+
+    fn offchain_message(&self, scheme: SchemeId, text: &[u8]) -> Result<SignMessage> {
+        offchain::wrap(scheme, text)
+    }
+
+    fn read_offchain_message(&self, scheme: SchemeId, message: &SignMessage) -> Option<Vec<u8>> {
+        offchain::read(scheme, message)
     }
 
     fn verify(

@@ -217,3 +217,36 @@ fn bip341_key_path_address() {
     let t = Bitcoin.address("testnet", key).unwrap();
     assert!(t.address.starts_with("tb1p"), "{}", t.address);
 }
+
+/// The plain-message path's Bitcoin format is BIP-322's tagged message hash: the digest every
+/// signer computes matches the BIP's published `message_hash("Hello World")`, for the ECDSA
+/// profiles and BIP-340 alike; a BIP-143 preimage or a TapSighash message is not a message.
+#[test]
+fn offchain_messages_are_bip322_message_hashes() {
+    // BIP-322, "Test vectors", message hashing.
+    const HELLO_WORLD: &str = "f0eb03b1a75ac6d9847f55c624a99169b5dccba2a31f5b23bea77ba270de0a7a";
+    for scheme in [
+        SchemeId::EcdsaDkls23,
+        SchemeId::EcdsaCggmp24,
+        SchemeId::SchnorrBip340,
+    ] {
+        let m = Bitcoin.offchain_message(scheme, b"Hello World").unwrap();
+        assert_eq!(hex::encode(m.digest32().unwrap()), HELLO_WORLD, "{scheme}");
+        assert_eq!(
+            Bitcoin.read_offchain_message(scheme, &m).as_deref(),
+            Some(&b"Hello World"[..])
+        );
+    }
+    let sighash_preimage = SignMessage::Preimage {
+        hash: Some(MessageHash::DoubleSha256),
+        bytes: hex::decode(BIP143_UNSIGNED_TX).unwrap(),
+    };
+    let tap = SignMessage::Preimage {
+        hash: Some(MessageHash::TapSighash),
+        bytes: vec![0; 70],
+    };
+    for m in [sighash_preimage, tap, SignMessage::sha256(vec![1u8; 32])] {
+        assert_eq!(Bitcoin.read_offchain_message(SchemeId::EcdsaDkls23, &m), None);
+    }
+    assert!(Bitcoin.offchain_message(SchemeId::Ed25519, b"x").is_err());
+}

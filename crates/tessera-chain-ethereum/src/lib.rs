@@ -78,6 +78,7 @@ mod calldata;
 mod keys;
 mod message;
 mod network;
+mod offchain;
 mod tx;
 
 use tessera_chain::{
@@ -270,6 +271,14 @@ impl ChainAdapter for Ethereum {
         self.verify(network, key, payload, &signed)
             .map_err(|e| ChainError::Signatures(e.to_string()))?;
         Ok(signed)
+    }
+
+    fn offchain_message(&self, scheme: SchemeId, text: &[u8]) -> Result<SignMessage> {
+        offchain::wrap(scheme, text)
+    }
+
+    fn read_offchain_message(&self, scheme: SchemeId, message: &SignMessage) -> Option<Vec<u8>> {
+        offchain::read(scheme, message)
     }
 
     fn verify(

@@ -193,3 +193,52 @@ fn eip191_personal_sign() {
     assert!(matches!(signed.bytes[64], 27 | 28));
     Ethereum.verify("sepolia", wk, &payload, &signed).unwrap();
 }
+
+/// The plain-message path's Ethereum format is EIP-191 `personal_sign`: the digest every
+/// signer computes equals alloy's `eip191_hash_message`, the text reads back, and a signature
+/// over it recovers the wallet through the adapter's own `personal_sign` verification.
+#[test]
+fn offchain_messages_are_eip191() {
+    let key = TestKey::from_seed(SchemeId::EcdsaDkls23, [0x46; 32]);
+    for text in [&b"hello"[..], b"12345", b"0"] {
+        let m = Ethereum
+            .offchain_message(SchemeId::EcdsaDkls23, text)
+            .unwrap();
+        assert_eq!(m.digest32().unwrap(), eip191_hash_message(text).0, "{text:?}");
+        assert_eq!(
+            Ethereum.read_offchain_message(SchemeId::EcdsaCggmp24, &m).as_deref(),
+            Some(text)
+        );
+        let payload = Payload {
+            format: "personal_sign".into(),
+            bytes: text.to_vec(),
+        };
+        let parsed = Ethereum.parse("mainnet", key.wallet_key(), &payload).unwrap();
+        assert_eq!(parsed.messages, vec![m.clone()], "the same preimage as personal_sign");
+        let signed = Ethereum
+            .finalize("mainnet", key.wallet_key(), &payload, &[key.sign(&m)])
+            .unwrap();
+        Ethereum
+            .verify("mainnet", key.wallet_key(), &payload, &signed)
+            .unwrap();
+    }
+    // A wrong length field, typed data (0x19 0x01) and a transaction are not messages.
+    let wrong_len = SignMessage::Preimage {
+        hash: Some(MessageHash::Keccak256),
+        bytes: b"\x19Ethereum Signed Message:\n6hello".to_vec(),
+    };
+    let typed = SignMessage::Preimage {
+        hash: Some(MessageHash::Keccak256),
+        bytes: [&[0x19, 0x01][..], &[7u8; 64]].concat(),
+    };
+    let tx = SignMessage::Preimage {
+        hash: Some(MessageHash::Keccak256),
+        bytes: unhex(EIP155_SIGNING_DATA),
+    };
+    for m in [wrong_len, typed, tx] {
+        assert_eq!(Ethereum.read_offchain_message(SchemeId::EcdsaDkls23, &m), None);
+    }
+    assert!(Ethereum
+        .offchain_message(SchemeId::Ed25519, b"hello")
+        .is_err());
+}

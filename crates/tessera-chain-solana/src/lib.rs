@@ -83,6 +83,7 @@
 mod build;
 mod decode;
 pub mod message;
+mod offchain;
 pub mod pda;
 pub mod programs;
 
@@ -245,6 +246,14 @@ impl ChainAdapter for Solana {
             }),
             bytes,
         })
+    }
+
+    fn offchain_message(&self, scheme: SchemeId, text: &[u8]) -> Result<SignMessage> {
+        offchain::wrap(scheme, text)
+    }
+
+    fn read_offchain_message(&self, scheme: SchemeId, message: &SignMessage) -> Option<Vec<u8>> {
+        offchain::read(scheme, message)
     }
 
     fn verify(

@@ -179,3 +179,44 @@ fn verify_accepts_a_signature_made_outside_the_test_signer() {
         .unwrap();
     Solana.verify(NET, wk, &p, &s).unwrap();
 }
+
+/// The plain-message path's Solana format is the off-chain message, byte for byte what the
+/// Solana SDK's `solana-offchain-message` serializes (each of the three version-0 formats);
+/// the SDK's deserializer reads ours back, and a transaction message is not a message.
+#[test]
+fn offchain_messages_match_the_solana_sdk() {
+    use solana_offchain_message::OffchainMessage;
+    use tessera_chain::{SchemeId, SignMessage};
+    let long = "x".repeat(2000);
+    for text in ["Tessera: I own this wallet", "Grüße", long.as_str()] {
+        let ours = Solana
+            .offchain_message(SchemeId::Ed25519, text.as_bytes())
+            .unwrap();
+        let sdk = OffchainMessage::new(0, text.as_bytes()).unwrap();
+        let SignMessage::Preimage { hash: None, bytes } = &ours else {
+            panic!("raw bytes")
+        };
+        assert_eq!(bytes, &sdk.serialize().unwrap(), "{text}");
+        let back = OffchainMessage::deserialize(bytes).unwrap();
+        assert_eq!(back.get_message().as_slice(), text.as_bytes());
+        assert_eq!(
+            Solana.read_offchain_message(SchemeId::Ed25519, &ours).as_deref(),
+            Some(text.as_bytes())
+        );
+    }
+    let k = key(7);
+    let p = payload(official(
+        &[sol_transfer(&pk(&k), &[9; 32], 1_000)],
+        &pk(&k),
+        &[4; 32],
+    ));
+    let parsed = Solana.parse(NET, k.wallet_key(), &p).unwrap();
+    assert_eq!(
+        Solana.read_offchain_message(SchemeId::Ed25519, &parsed.messages[0]),
+        None
+    );
+    assert!(Solana.offchain_message(SchemeId::Ed25519, &[0xff, 0xfe]).is_err());
+    assert!(Solana
+        .offchain_message(SchemeId::SchnorrBip340, b"x")
+        .is_err());
+}

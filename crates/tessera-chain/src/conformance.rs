@@ -174,9 +174,11 @@ pub fn run(adapter: &dyn ChainAdapter, fixtures: &dyn Fixtures) {
                 let ctx = format!("{ctx} [{name}]");
                 formats_seen.push(payload.format.clone());
                 check_payload(adapter, network, &key, &other, &payload, &ctx);
+                check_not_offchain(adapter, network, &key, &payload, &ctx);
             }
         }
         check_refusals(adapter, &key, fixtures);
+        check_offchain_message(adapter, scheme);
     }
     for f in adapter.formats() {
         assert!(
@@ -355,6 +357,82 @@ fn check_payload(
         assert!(
             r.is_err(),
             "{ctx}: signed tx with byte {i} flipped verified"
+        );
+    }
+}
+
+/// The off-chain message format round-trips, is canonical and belongs to this chain's schemes
+/// only.
+fn check_offchain_message(adapter: &dyn ChainAdapter, scheme: SchemeId) {
+    let ctx = format!("{} {scheme} off-chain message", adapter.chain());
+    for text in [&b"hello"[..], b"12 digits first", b"Tessera \xe2\x9c\x93"] {
+        let m = adapter
+            .offchain_message(scheme, text)
+            .unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        assert_eq!(
+            adapter.read_offchain_message(scheme, &m).as_deref(),
+            Some(text),
+            "{ctx}: reads back"
+        );
+        if let SignMessage::Preimage { hash, bytes } = &m {
+            for cut in [1, bytes.len() / 2] {
+                let shorter = SignMessage::Preimage {
+                    hash: *hash,
+                    bytes: bytes[..bytes.len() - cut].to_vec(),
+                };
+                if let Some(t) = adapter.read_offchain_message(scheme, &shorter) {
+                    assert_eq!(
+                        adapter.offchain_message(scheme, &t).ok().as_ref(),
+                        Some(&shorter),
+                        "{ctx}: a truncated message reads only if it is itself canonical"
+                    );
+                }
+            }
+            let mut flipped = bytes.clone();
+            flipped[0] ^= 0x01;
+            let flipped = SignMessage::Preimage {
+                hash: *hash,
+                bytes: flipped,
+            };
+            assert_eq!(adapter.read_offchain_message(scheme, &flipped), None, "{ctx}");
+        }
+        assert_eq!(
+            adapter.read_offchain_message(scheme, &SignMessage::danger_raw_digest([7; 32])),
+            None,
+            "{ctx}: a raw digest is never an off-chain message"
+        );
+    }
+    assert!(
+        adapter.offchain_message(scheme, b"").is_err(),
+        "{ctx}: empty"
+    );
+    for other in SchemeId::ALL {
+        if !adapter.schemes().contains(&other) {
+            assert!(adapter.offchain_message(other, b"x").is_err(), "{ctx}: {other}");
+        }
+    }
+}
+
+/// No message of a transaction payload reads as an off-chain message: a transaction signature
+/// is never obtainable through the plain-message path.
+fn check_not_offchain(
+    adapter: &dyn ChainAdapter,
+    network: &str,
+    key: &TestKey,
+    payload: &Payload,
+    ctx: &str,
+) {
+    let Ok(parsed) = adapter.parse(network, key.wallet_key(), payload) else {
+        return;
+    };
+    if parsed.intent.kind == crate::IntentKind::SignMessage {
+        return;
+    }
+    for m in &parsed.messages {
+        assert_eq!(
+            adapter.read_offchain_message(key.scheme(), m),
+            None,
+            "{ctx}: a transaction message reads as an off-chain message"
         );
     }
 }

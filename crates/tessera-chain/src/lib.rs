@@ -145,6 +145,17 @@ pub trait ChainAdapter: Send + Sync {
         signatures: &[Signature],
     ) -> Result<SignedTransaction>;
 
+    /// Wraps `text` in this chain's off-chain message format for a `scheme` wallet (Ethereum:
+    /// EIP-191 `personal_sign`; Bitcoin: BIP-322's tagged message hash; Solana: the off-chain
+    /// message). Such a message can never be signed as a transaction of any chain: these and
+    /// policy-flagged raw digests are the only plain messages a signer signs.
+    fn offchain_message(&self, scheme: SchemeId, text: &[u8]) -> Result<SignMessage>;
+
+    /// The text of `message` when it is exactly in this chain's off-chain message format for
+    /// `scheme` (what [`offchain_message`](Self::offchain_message) produces); `None` for
+    /// anything else. Never panics on any input.
+    fn read_offchain_message(&self, scheme: SchemeId, message: &SignMessage) -> Option<Vec<u8>>;
+
     /// Checks a signed transaction with the chain's own, independent implementation (Bitcoin
     /// Core's script interpreter, an independent EVM sender recovery, the Solana crates and
     /// ed25519-dalek): it must be valid and spend/sign exactly what `payload` describes.
@@ -187,6 +198,21 @@ impl Registry {
     /// All adapters, in registration order.
     pub fn adapters(&self) -> impl Iterator<Item = &dyn ChainAdapter> {
         self.adapters.iter().map(|a| a.as_ref())
+    }
+
+    /// The chain whose off-chain message format `message` is in, for a `scheme` wallet
+    /// ([`ChainAdapter::read_offchain_message`]), and its text. `None` means the bytes are in
+    /// no such format and could be a transaction's signing message: a signer refuses them as a
+    /// plain message (`PayloadRejected`); a raw digest is the policy's decision instead.
+    pub fn offchain_chain(
+        &self,
+        scheme: SchemeId,
+        message: &SignMessage,
+    ) -> Option<(&'static str, Vec<u8>)> {
+        self.adapters().find_map(|a| {
+            a.read_offchain_message(scheme, message)
+                .map(|text| (a.chain(), text))
+        })
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use serde::Serialize;
 use tessera_client::Client;
-use tessera_crypto::{MessageHash, SchemeId, SignMessage};
+use tessera_crypto::{SchemeId, SignMessage};
 use tessera_proto::api::{SignPath, WalletStatus};
 use tessera_wire::OperatorKey;
 
@@ -67,15 +67,10 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn message(s: SchemeId, i: u64) -> SignMessage {
+/// A plain message in the scheme's default off-chain message format (what signers accept).
+fn message(s: SchemeId, i: u64) -> Result<SignMessage> {
     let text = format!("tessera bench request {i}");
-    match s {
-        SchemeId::Ed25519 => SignMessage::raw_bytes(text.into_bytes()),
-        _ => SignMessage::Preimage {
-            hash: Some(MessageHash::Sha256),
-            bytes: text.into_bytes(),
-        },
-    }
+    Ok(tessera_chains::offchain_message(s, None, text.as_bytes())?)
 }
 
 /// Runs the benchmark.
@@ -218,7 +213,7 @@ async fn online(
             continue;
         }
         i += 1;
-        let m = message(s, u64::MAX - i);
+        let m = message(s, u64::MAX - i)?;
         let req = Client::sign_request(operator, wallet, path, &m)?;
         let t = Instant::now();
         match client.submit(wallet, &req, true).await {
@@ -272,7 +267,9 @@ async fn load(
         tasks.push(tokio::spawn(async move {
             while Instant::now() < end {
                 let i = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let m = message(s, i);
+                let Ok(m) = message(s, i) else {
+                    break;
+                };
                 let Ok(req) = Client::sign_request(&operator, &wallet, &path, &m) else {
                     break;
                 };

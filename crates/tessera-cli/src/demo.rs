@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use tessera_client::Client;
-use tessera_crypto::{MessageHash, SchemeId, SignMessage, Signature};
+use tessera_crypto::{SchemeId, SignMessage, Signature};
 use tessera_proto::api::{SignPath, WalletStatus};
 
 use crate::cluster::{ClusterOptions, LocalCluster};
@@ -59,20 +59,19 @@ pub struct DemoReport {
 
 fn verifier(s: SchemeId) -> &'static str {
     match s {
-        SchemeId::Ed25519 => "ed25519-dalek verify_strict",
-        SchemeId::SchnorrBip340 => "libsecp256k1 BIP-340 (Taproot output key)",
-        _ => "libsecp256k1 ECDSA",
+        SchemeId::Ed25519 => "ed25519-dalek verify_strict (Solana off-chain message)",
+        SchemeId::SchnorrBip340 => {
+            "libsecp256k1 BIP-340, Taproot output key (BIP-322 tagged message hash)"
+        }
+        _ => "libsecp256k1 ECDSA (EIP-191 personal message)",
     }
 }
 
-fn demo_message(s: SchemeId, text: &str) -> SignMessage {
-    match s {
-        SchemeId::Ed25519 => SignMessage::raw_bytes(text.as_bytes().to_vec()),
-        _ => SignMessage::Preimage {
-            hash: Some(MessageHash::Sha256),
-            bytes: text.as_bytes().to_vec(),
-        },
-    }
+/// The demo's plain messages: each scheme's default off-chain message format (a Solana
+/// off-chain message, BIP-322's tagged hash, an EIP-191 personal message), the only plain
+/// messages signers sign.
+fn demo_message(s: SchemeId, text: &str) -> Result<SignMessage> {
+    Ok(tessera_chains::offchain_message(s, None, text.as_bytes())?)
 }
 
 /// Runs the demo; `json` switches the output to JSON (progress still goes to stderr).
@@ -188,7 +187,7 @@ async fn run_in(
     for (s, w, keygen_seconds) in ready {
         let mut signatures = Vec::new();
         for path in ["m", "m/0/7"] {
-            let message = demo_message(s, &format!("Tessera demo: {} at {path}", s.name()));
+            let message = demo_message(s, &format!("Tessera demo: {} at {path}", s.name()))?;
             let t0 = Instant::now();
             let session = client.sign(&operator, &w.wallet_id, path, &message).await?;
             let latency_ms = t0.elapsed().as_secs_f64() * 1000.0;

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use tessera_cli::cluster::{ClusterFile, ClusterOptions, LocalCluster};
 use tessera_cli::daemon::{self, UnlockSpec};
 use tessera_cli::governance;
-use tessera_crypto::{MessageHash, SchemeId, SignMessage};
+use tessera_crypto::{SchemeId, SignMessage};
 use tessera_policy::{ApprovalDecision, PolicyBundle, SignedBundle};
 use tessera_wire::OperatorPublic;
 
@@ -64,12 +64,18 @@ enum Command {
         /// Derivation path.
         #[arg(long, default_value = "m")]
         path: String,
-        /// Message bytes (hex). ECDSA/BIP-340: hashed by each signer with --hash; Ed25519: signed as is.
+        /// Message text, signed as an off-chain message of --chain.
+        #[arg(long, conflicts_with_all = ["danger_raw_digest", "message_hex"])]
+        message: Option<String>,
+        /// Message bytes (hex), signed as an off-chain message of --chain.
         #[arg(long, conflicts_with = "danger_raw_digest")]
         message_hex: Option<String>,
-        /// Hash the signers apply (ECDSA, BIP-340).
-        #[arg(long, default_value = "sha256")]
-        hash: String,
+        /// Whose off-chain message format wraps the message — `ethereum` (EIP-191),
+        /// `bitcoin` (BIP-322's tagged hash) or `solana` (off-chain message) — so the
+        /// signature can never be valid for a transaction. Default: solana for ed25519,
+        /// bitcoin for schnorr-bip340, ethereum for the ECDSA profiles.
+        #[arg(long)]
+        chain: Option<String>,
         /// DANGEROUS: sign a 32-byte digest the signers cannot recompute (hex).
         #[arg(long)]
         danger_raw_digest: Option<String>,
@@ -776,15 +782,21 @@ fn real_main() -> Result<()> {
             cluster,
             wallet,
             path,
+            message,
             message_hex,
-            hash,
+            chain,
             danger_raw_digest,
             json,
         } => runtime()?.block_on(async move {
             let f = ClusterFile::load(&cluster.cluster)?;
             let client = f.client()?;
             let w = client.wallet(&wallet).await?;
-            let message = match (message_hex, danger_raw_digest) {
+            let text = match (message, message_hex) {
+                (Some(t), _) => Some(t.into_bytes()),
+                (None, Some(h)) => Some(hex::decode(h).context("--message-hex")?),
+                (None, None) => None,
+            };
+            let message = match (text, danger_raw_digest) {
                 (_, Some(d)) => {
                     eprintln!(
                         "WARNING: signing a raw digest: the signers cannot see what they sign"
@@ -794,24 +806,12 @@ fn real_main() -> Result<()> {
                         .map_err(|_| anyhow::anyhow!("a raw digest is 32 bytes"))?;
                     SignMessage::danger_raw_digest(d)
                 }
-                (Some(m), None) => {
-                    let bytes = hex::decode(m).context("--message-hex")?;
-                    if w.scheme == SchemeId::Ed25519 {
-                        SignMessage::raw_bytes(bytes)
-                    } else {
-                        let hash = match hash.as_str() {
-                            "sha256" => MessageHash::Sha256,
-                            "double-sha256" => MessageHash::DoubleSha256,
-                            "keccak256" => MessageHash::Keccak256,
-                            other => bail!("unknown hash {other:?}"),
-                        };
-                        SignMessage::Preimage {
-                            hash: Some(hash),
-                            bytes,
-                        }
-                    }
+                (Some(text), None) => {
+                    tessera_chains::offchain_message(w.scheme, chain.as_deref(), &text)?
                 }
-                (None, None) => bail!("give --message-hex (or, dangerously, --danger-raw-digest)"),
+                (None, None) => bail!(
+                    "give --message or --message-hex (or, dangerously, --danger-raw-digest)"
+                ),
             };
             let s = client
                 .sign(&f.operator()?, &wallet, &path, &message)

@@ -16,7 +16,7 @@ use std::process::Output;
 use common::*;
 use serde_json::json;
 use tessera_cli::tx::Target;
-use tessera_crypto::{SchemeId, SignMessage};
+use tessera_crypto::SchemeId;
 use tessera_proto::api::{PayloadInput, RequestState};
 
 fn tessera(cluster: &Path, args: &[&str]) -> Output {
@@ -292,10 +292,7 @@ async fn approvals_modes_policy_updates_and_audit_through_the_cli() {
     // authorization valid for two hours, longer than a signer accepts): a refusal in their
     // logs and in the coordinator's.
     let refused_id = tessera_client::random_id();
-    let m = SignMessage::Preimage {
-        hash: Some(tessera_crypto::MessageHash::Sha256),
-        bytes: b"long-lived".to_vec(),
-    };
+    let m = message(SchemeId::EcdsaDkls23, "long-lived");
     let authorization = tessera_wire::Authorization::sign(
         &op,
         refused_id.clone(),

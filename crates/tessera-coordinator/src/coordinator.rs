@@ -665,6 +665,7 @@ impl Coordinator {
         let wallet = self.ready_wallet(wallet_id)?;
         let message = req.message.to_sign_message().map_err(CoordError::Invalid)?;
         check_message(wallet.scheme, &message)?;
+        self.check_plain_message(wallet.scheme, &message)?;
         let (pk, _) = derived_key(&wallet, &req.path)?;
         let expected = Action::Sign {
             wallet_id: wallet_id.to_string(),
@@ -733,6 +734,21 @@ impl Coordinator {
             me.execute(rec, grant).await;
         });
         Ok(record)
+    }
+
+    /// Early answer for what every signer refuses: a plain message must be in a chain's
+    /// off-chain message format for the scheme (never a transaction's signing message), or a
+    /// raw digest, which the policy decides on.
+    fn check_plain_message(&self, scheme: SchemeId, m: &SignMessage) -> Result<(), CoordError> {
+        if matches!(m, SignMessage::RawDigest(_)) || self.inner.chains.offchain_chain(scheme, m).is_some() {
+            return Ok(());
+        }
+        Err(CoordError::Invalid(format!(
+            "message: a plain message must be in a chain's off-chain message format for {scheme} \
+             wallets ({}): other bytes could be a transaction's signing message, which only the \
+             transactions endpoint signs, under the transaction policy",
+            offchain_formats(scheme)
+        )))
     }
 
     /// Stores a new, running sign-request record; one per (wallet, request id).
@@ -1723,6 +1739,15 @@ fn presign_allowed(id: SchemeId, message: &SignMessage, path: &DerivationPath) -
         }
         SchemeId::SchnorrBip340 | SchemeId::Ed25519 => true,
         _ => false,
+    }
+}
+
+/// The off-chain message formats a `scheme` wallet signs, for error messages.
+fn offchain_formats(scheme: SchemeId) -> &'static str {
+    match scheme {
+        SchemeId::Ed25519 => "a Solana off-chain message",
+        SchemeId::SchnorrBip340 => "BIP-322's tagged message hash",
+        _ => "an EIP-191 personal message or BIP-322's tagged message hash",
     }
 }
 

@@ -335,7 +335,7 @@ impl World {
         sign_request(
             operator,
             "hot",
-            SignMessage::raw_bytes(text.to_vec()),
+            tessera_chains::offchain_message(SchemeId::Ed25519, None, text).unwrap(),
             self.now() + ttl,
         )
     }

@@ -81,6 +81,13 @@ pub trait Scheme: Sync {
         path: &DerivationPath,
     ) -> Result<BoxSession<Signature>>;
 
+    /// The round of [`Scheme::sign`] whose messages can complete a signature: whoever holds
+    /// them (the relaying coordinator reads broadcasts) can assemble it without this party.
+    /// A signer must durably record the request (done marker, velocity, audit entry) before
+    /// it sends any message of this round, and rounds before it must not suffice to complete
+    /// a signature (`tests/conformance.rs` checks both for every scheme).
+    fn sign_release_round(&self) -> u16;
+
     /// Precomputation for one-round signing (cggmp24 presignature, FROST nonces), bound to a
     /// signer set. Unsupported by DKLs23.
     fn presign(

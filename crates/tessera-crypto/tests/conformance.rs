@@ -614,3 +614,52 @@ fn inconsistent_broadcast_is_caught_in_dkg() {
         );
     }
 }
+
+// ------------------------------------------------------------------ record before release
+
+/// `Scheme::sign_release_round` is where a full signing completes: every signer sends messages
+/// of that round, and with those messages withheld (a coordinator that keeps them) no party
+/// gets a signature from the earlier rounds alone. The signer records a request before it
+/// sends that round, so this is what makes "record before release" hold on the full path.
+#[test]
+fn the_release_round_is_the_one_that_completes_a_signature() {
+    for id in SchemeId::ALL {
+        let s = scheme(id);
+        let release = s.sign_release_round();
+        let shares = keygen(s, 2, 3);
+        let msg = message_for(id, "release round");
+        let sid_ = sid();
+        let sessions = [0u16, 1]
+            .iter()
+            .map(|&p| {
+                s.sign(
+                    &shares[usize::from(p)],
+                    sid_,
+                    &[0, 1],
+                    &msg,
+                    &DerivationPath::root(),
+                )
+                .unwrap()
+            })
+            .collect();
+        let mut senders_of_release = std::collections::BTreeSet::new();
+        let err = sim::run_with(sessions, |m: Message| {
+            if m.round == release {
+                senders_of_release.insert(m.from);
+                vec![]
+            } else {
+                vec![m]
+            }
+        })
+        .expect_err("no signature without the release round");
+        assert!(
+            matches!(err.error, Error::Misuse(_)),
+            "{id}: the run stalls waiting for the release round, got {err:?}"
+        );
+        assert_eq!(
+            senders_of_release.into_iter().collect::<Vec<_>>(),
+            vec![0, 1],
+            "{id}: every signer sends round {release}"
+        );
+    }
+}

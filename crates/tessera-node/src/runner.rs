@@ -37,11 +37,51 @@ pub(crate) struct RunCtx<'a> {
     pub stash: Vec<Envelope>,
 }
 
+/// A durable record that must be committed before a session releases anything that can
+/// complete a signature: the first message of `round`, or the output itself.
+pub(crate) struct Release<'a> {
+    /// The protocol round whose messages can complete a signature
+    /// (`Scheme::sign_release_round`).
+    pub round: u16,
+    /// Commits the record; an error withholds every message of `round` and the output.
+    pub commit: Box<dyn FnOnce() -> Result<(), Failure> + 'a>,
+}
+
+impl Release<'_> {
+    fn before_sending(slot: &mut Option<Release<'_>>, round: u16) -> Result<(), Failure> {
+        match slot.take() {
+            Some(r) if r.round == round => (r.commit)(),
+            other => {
+                *slot = other;
+                Ok(())
+            }
+        }
+    }
+
+    fn before_output(slot: &mut Option<Release<'_>>) -> Result<(), Failure> {
+        match slot.take() {
+            Some(r) => (r.commit)(),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Runs `session` (whose execution id is `sid`) to completion.
 pub(crate) fn drive<O>(
     ctx: &mut RunCtx<'_>,
     sid: SessionId,
+    session: BoxSession<O>,
+) -> Result<O, Failure> {
+    drive_releasing(ctx, sid, session, None)
+}
+
+/// Runs `session` like [`drive`]; `release` (if any) is committed before the first message of
+/// its round is sealed, or before the output is returned if that comes first.
+pub(crate) fn drive_releasing<O>(
+    ctx: &mut RunCtx<'_>,
+    sid: SessionId,
     mut session: BoxSession<O>,
+    mut release: Option<Release<'_>>,
 ) -> Result<O, Failure> {
     let roster = ctx
         .roster
@@ -65,6 +105,7 @@ pub(crate) fn drive<O>(
         match session.poll() {
             Ok(Poll::Send(msgs)) => {
                 for m in msgs {
+                    Release::before_sending(&mut release, m.round)?;
                     let recipient = match m.to {
                         Some(to) => Some(
                             ctx.roster
@@ -86,7 +127,10 @@ pub(crate) fn drive<O>(
                     });
                 }
             }
-            Ok(Poll::Done(o)) => return Ok(o),
+            Ok(Poll::Done(o)) => {
+                Release::before_output(&mut release)?;
+                return Ok(o);
+            }
             Ok(Poll::Waiting) => {
                 let now = ctx.clock.now_ms();
                 if now >= ctx.deadline_ms {

@@ -22,7 +22,10 @@
 //! 3. **Payload**: for a chain payload, the signer re-parses the raw payload with its own
 //!    adapter against its own derived key, recomputes the intent hash (it must equal the
 //!    authorized one) and requires the message to sign to be message `index` of its own list
-//!    (`PayloadRejected`). A plain `Sign` covers exactly the authorized message; its intent hash
+//!    (`PayloadRejected`). A plain `Sign` covers exactly the authorized message, which must be
+//!    in a chain's off-chain message format for the wallet's scheme (EIP-191, BIP-322's tagged
+//!    hash, Solana's off-chain message: never a transaction's signing message) or a raw digest
+//!    (left to the policy, step 4) — anything else is `PayloadRejected`; its intent hash
 //!    (what approvals sign) is [`tessera_wire::message_intent_hash`] of (wallet, path, the
 //!    message in `tessera_wire::authorized_message` form).
 //! 4. **Policy**: a bundle is installed (`PolicyDenied` otherwise); the job's policy version is
@@ -39,11 +42,16 @@
 //!    and the session id was never used (`Replayed`).
 //! 7. **Consume and record**, durably, in one vault transaction each. Presigned: the session id,
 //!    the request marked done, its velocity entries and the presignature consumed, then the
-//!    partial is computed. Full: the session id is recorded, the protocol runs, then the request
-//!    is marked done together with its velocity entries.
+//!    partial is computed. Full: the session id is recorded and the protocol runs up to the
+//!    round that can complete a signature (`Scheme::sign_release_round`: FROST's signature
+//!    shares, DKLs23's phase-3 broadcast, cggmp24's partial signatures); before sending any
+//!    message of that round the request is marked done together with its velocity entries.
+//!    From then on the request counts as signed here, whatever happens to the session: a
+//!    coordinator that keeps the shares and aborts still finds it in the ledgers and the log.
 //! 8. **Audit**: the signature entry is appended to the signer's own log
-//!    ([`crate::audit`]); only then is the signature or partial released. If the append fails
-//!    it is withheld (`Storage`).
+//!    ([`crate::audit`]); only then is the partial (presigned) or the release round (full)
+//!    sent. If the append fails they are withheld (`Storage`). A session that fails after it
+//!    was accepted is audited too (`session_failed`, with the failure kind).
 //!
 //! A `Presign` job is refused (`ModeRestricted`) while a lockdown is in force.
 //!
@@ -805,6 +813,21 @@ impl Signer {
                             "session failed: {}",
                             failure.message
                         );
+                        let body = json!({
+                            "session": hex::encode(session),
+                            "job": kind,
+                            "wallet": wallet_id,
+                            "failure": failure.kind,
+                            "message": failure.message,
+                            "culprits": failure.culprits,
+                        });
+                        if let Err(e) = me.audit(EntryKind::SessionFailed, &subject, body) {
+                            tracing::error!(
+                                session = %short(&session),
+                                error = %e,
+                                "could not audit a failed session"
+                            );
+                        }
                         out(FromSigner::Failed { session, failure });
                     }
                 }
@@ -886,21 +909,22 @@ impl Signer {
                 })?;
                 self.record_session(&start.session)?;
                 let path = parse_path(&path).map_err(Refusal::from)?;
-                let s = scheme(wallet.0.scheme())
+                let protocol = scheme(wallet.0.scheme());
+                let s = protocol
                     .sign(&wallet.0, sid, &signers, &message, &path)
                     .map_err(crypto_failure)?;
-                let sig = runner::drive(&mut ctx, sid, s)?;
-                // The request is marked done and its velocity recorded in one transaction
-                // before the signature leaves; then the audit entry; then the release.
-                lock(&inner.vault)
-                    .complete_request(
-                        &authorized.done,
-                        authorization.expires_at,
-                        inner.clock.now_unix(),
-                        &authorized.velocity,
-                    )
-                    .map_err(vault_failure)?;
-                self.audit_release(&authorized, &start.wallet_id, &start.session, "sign")?;
+                // Record before release: the request is marked done with its velocity entries
+                // (one vault transaction), then audited, before this signer sends any message
+                // of the round that can complete the signature — not after the protocol, when
+                // a coordinator that kept those messages could already have the signature.
+                let expires_at = authorization.expires_at;
+                let release = runner::Release {
+                    round: protocol.sign_release_round(),
+                    commit: Box::new(|| {
+                        self.record_release(&authorized, &start.wallet_id, &start.session, expires_at)
+                    }),
+                };
+                let sig = runner::drive_releasing(&mut ctx, sid, s, Some(release))?;
                 Ok(Outcome::Signature(sig))
             }
             Job::Presign { signers } => {
@@ -971,6 +995,21 @@ impl Signer {
                 Ok(Outcome::Partial(partial))
             }
         }
+    }
+
+    /// Commits a full signing job's request as signed here — done marker and velocity entries
+    /// in one vault transaction, then the signature audit entry — before its release round.
+    fn record_release(
+        &self,
+        a: &Authorized,
+        wallet_id: &str,
+        session: &[u8; 32],
+        expires_at: u64,
+    ) -> Result<(), Failure> {
+        lock(&self.inner.vault)
+            .complete_request(&a.done, expires_at, self.inner.clock.now_unix(), &a.velocity)
+            .map_err(vault_failure)?;
+        self.audit_release(a, wallet_id, session, "sign")
     }
 
     /// Appends the signature entry of an authorized job; a failure withholds the signature.
@@ -1244,6 +1283,7 @@ impl Signer {
                     )
                     .into());
                 }
+                self.check_plain_message(job.share.scheme(), job.message)?;
                 let hash = expected.intent_hash().ok_or_else(|| {
                     failure(FailureKind::Internal, "a sign action has an intent hash")
                 })?;
@@ -1487,6 +1527,24 @@ impl Signer {
                 &tx.payload,
             )
             .map_err(rejected)
+    }
+
+    /// A plain message (no chain payload) must be in a chain's off-chain message format for
+    /// this wallet's scheme (`Registry::offchain_chain`), so its signature is never valid for
+    /// a transaction; a raw digest is left to the policy, which denies it unless a policy
+    /// permits raw digests explicitly.
+    fn check_plain_message(&self, scheme: SchemeId, message: &SignMessage) -> Result<(), Failure> {
+        if matches!(message, SignMessage::RawDigest(_))
+            || self.inner.chains.offchain_chain(scheme, message).is_some()
+        {
+            return Ok(());
+        }
+        Err(failure(
+            FailureKind::PayloadRejected,
+            "a plain message must be in a chain's off-chain message format (EIP-191, BIP-322 \
+             tagged hash, Solana off-chain message): other bytes could be a transaction's \
+             signing message; send transactions as chain payloads",
+        ))
     }
 
     fn record_session(&self, session: &[u8; 32]) -> Result<(), Refusal> {

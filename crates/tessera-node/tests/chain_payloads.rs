@@ -395,3 +395,104 @@ fn bs58_of(b: &[u8; 32]) -> String {
     let pk = PublicKey::Ed25519(*b);
     address(sol, "devnet", SchemeId::Ed25519, &pk)
 }
+
+/// A transaction's signing message sent as a plain message (no payload, so no transaction
+/// policy): refused by every signer (`PayloadRejected`) for each chain — an ERC-20 transfer of
+/// 5,000 USDC, a P2WPKH spend (its BIP-143 preimage, and the single-SHA-256 trick that yields
+/// the same digest), EIP-712 typed data, a Taproot spend (its `TapSighash` message) and a
+/// Solana transfer (its message bytes) — under the local-dev policy, which lets plain messages
+/// through without approval; each scheme's off-chain message format signs.
+#[test]
+fn transaction_messages_are_refused_as_plain_messages() {
+    let mut g = Group::new("chain-plain", 3);
+    let chains = registry();
+    let op = g.operator.clone_key();
+    for scheme in [SchemeId::EcdsaDkls23, SchemeId::SchnorrBip340, SchemeId::Ed25519] {
+        let wallet = format!("w-{}", scheme.name().replace('/', "-"));
+        let (pk, _) = g.keygen(&wallet, scheme, 2);
+        let wk = WalletKey {
+            scheme,
+            public_key: &pk,
+        };
+        let first_message = |chain: &str, network: &str, spec: serde_json::Value| {
+            let a = chains.get(chain).unwrap();
+            let payload = a.build(network, wk, &spec).unwrap();
+            a.parse(network, wk, &payload).unwrap().messages.remove(0)
+        };
+        let btc_own = || address(chains.get("bitcoin").unwrap(), "regtest", scheme, &pk);
+        let mut transaction_messages: Vec<(&str, SignMessage)> = Vec::new();
+        match scheme {
+            SchemeId::EcdsaDkls23 => {
+                let erc20 = json!({"type": "eip1559", "nonce": 0, "gas_limit": 65000,
+                    "max_fee_per_gas_wei": "30000000000",
+                    "max_priority_fee_per_gas_wei": "1000000000",
+                    "erc20_transfer": {"token": "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48",
+                                       "to": "0x000000000000000000000000000000000000dEaD",
+                                       "amount": "5000000000"}});
+                transaction_messages.push((
+                    "an ERC-20 transfer's RLP",
+                    first_message("ethereum", "mainnet", erc20),
+                ));
+                let typed = json!({"type": "eip712", "typed_data": mail_typed_data()});
+                transaction_messages.push((
+                    "EIP-712 typed data",
+                    first_message("ethereum", "mainnet", typed),
+                ));
+                let bip143 = first_message("bitcoin", "regtest", p2wpkh_spec(&btc_own()));
+                if let SignMessage::Preimage { bytes, .. } = &bip143 {
+                    use sha2::{Digest, Sha256};
+                    let inner: [u8; 32] = Sha256::digest(bytes).into();
+                    transaction_messages.push((
+                        "SHA-256 over the sighash's inner hash",
+                        SignMessage::sha256(inner.to_vec()),
+                    ));
+                }
+                transaction_messages.push(("a BIP-143 preimage", bip143));
+            }
+            SchemeId::SchnorrBip340 => transaction_messages.push((
+                "a TapSighash message",
+                first_message("bitcoin", "regtest", p2wpkh_spec(&btc_own())),
+            )),
+            _ => {
+                let transfer = json!({"recent_blockhash": bs58_of(&[4; 32]),
+                    "transfers": [{"to": bs58_of(&[9; 32]), "lamports": 5_000_000_000u64}]});
+                transaction_messages.push((
+                    "a Solana transfer message",
+                    first_message("solana", "devnet", transfer),
+                ));
+            }
+        }
+        for (what, m) in transaction_messages {
+            let a = sign_auth(&op, &random_id(), &wallet, "m", &m, now_unix() + 300);
+            refused(
+                g.run(&wallet, &[0, 1], sign_job(&m, &a, None)),
+                FailureKind::PayloadRejected,
+                what,
+            );
+        }
+        let m = tessera_chains::offchain_message(scheme, None, b"I own this wallet").unwrap();
+        let a = sign_auth(&op, &random_id(), &wallet, "m", &m, now_unix() + 300);
+        let sig = signature(g.run(&wallet, &[0, 1], sign_job(&m, &a, None)));
+        tessera_crypto::scheme(scheme).verify(&pk, &m, &sig).unwrap();
+    }
+}
+
+/// One input, one output to the wallet itself (P2WPKH or P2TR by the wallet's scheme).
+fn p2wpkh_spec(own: &str) -> serde_json::Value {
+    json!({
+        "inputs": [{"txid": "11".repeat(32), "vout": 0, "amount_sat": 100_000}],
+        "outputs": [{"address": own, "amount_sat": 90_000}]
+    })
+}
+
+fn mail_typed_data() -> serde_json::Value {
+    json!({
+        "types": {
+            "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "chainId", "type": "uint256"}],
+            "Mail": [{"name": "contents", "type": "string"}]
+        },
+        "primaryType": "Mail",
+        "domain": {"name": "Tessera", "chainId": 1},
+        "message": {"contents": "hello"}
+    })
+}

@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::*;
-use tessera_crypto::{scheme, MessageHash, SchemeId, SignMessage};
+use tessera_crypto::{scheme, SchemeId};
 use tessera_proto::link::{FailureKind, Job, Outcome};
 use tessera_wire::OperatorKey;
 
@@ -36,10 +36,7 @@ fn relay_never_sees_p2p_plaintext_and_cannot_alter_envelopes() {
     g.inject_tampered = true;
     let (pk_ed, _) = g.keygen("w-ed", SchemeId::Ed25519, 2);
     let (pk_ec, _) = g.keygen("w-ec", SchemeId::EcdsaDkls23, 2);
-    let m = SignMessage::Preimage {
-        hash: Some(MessageHash::Sha256),
-        bytes: b"blind".to_vec(),
-    };
+    let m = message_for(SchemeId::EcdsaDkls23, "blind");
     let authorization = sign_auth(&g.operator, &random_id(), "w-ec", "m", &m, now_unix() + 300);
     for a in g.run(
         "w-ec",

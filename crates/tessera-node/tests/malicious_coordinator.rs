@@ -1046,3 +1046,187 @@ fn no_policy_no_admins_no_audit_no_signature() {
     // On doubt, destroy: signer 0's presignature is consumed, not kept for a retry.
     assert_eq!(g.presignatures(WALLET), vec![0, 0, 0]);
 }
+
+/// (h) Record before release, full path: a coordinator relays round 1 of a FROST signing,
+/// keeps every round-2 signature share to itself, aborts both signers and aggregates the
+/// shares into a transaction Solana's own verifier accepts. Both signers had recorded the
+/// request before sending their share: each audit log holds the signature entry and then the
+/// failed session, a repeat of the request is refused as replayed, and the 1 SOL counts
+/// toward the velocity limit (1.5 SOL a day), so a second 1 SOL request is refused.
+#[test]
+fn a_coordinator_that_keeps_the_shares_finds_the_request_recorded() {
+    let mut s = Setup::new("mal-release", Some(3 * SOL / 2));
+    let later = now_unix() + 300;
+    let (payload, parsed) = s.transfer(SOL);
+    let request = random_id();
+    let authz = s.authorize(&request, &parsed, later);
+    let job = |authorization: &Authorization| Job::Sign {
+        signers: vec![0, 1],
+        message: parsed.messages[0].clone(),
+        path: "m".into(),
+        authorization: authorization.clone(),
+        transaction: Some(TxContext {
+            chain: "solana".into(),
+            network: "devnet".into(),
+            payload: payload.clone(),
+            index: 0,
+        }),
+        policy_version: 1,
+        approvals: vec![],
+    };
+    let release = scheme(SchemeId::Ed25519).sign_release_round();
+    s.g.withhold = Some(Withhold {
+        round: release,
+        victims: vec![0, 1],
+    });
+    let session = random32();
+    let answers = s.g.run_session(session, WALLET, &[0, 1], job(&authz));
+    s.g.withhold = None;
+    for a in &answers {
+        let f = a.as_ref().expect_err("both signers were aborted");
+        assert_eq!(f.kind, FailureKind::Aborted, "{}", f.message);
+    }
+
+    // The attacker's side: round-1 commitments and the kept round-2 shares make a signature.
+    let sig = aggregate_kept_shares(&s.g, session, release, &s.pk, &parsed.messages[0]);
+    let signed = s
+        .sol()
+        .finalize("devnet", s.wallet_key(), &payload, &[sig])
+        .unwrap();
+    s.sol()
+        .verify("devnet", s.wallet_key(), &payload, &signed)
+        .expect("the kept shares form a valid transaction signature");
+
+    // The signers' side: it is on record everywhere.
+    for i in 0..2 {
+        let kinds: Vec<String> = s.g.nodes[i]
+            .audit
+            .log
+            .entries(0, 10_000)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.subject == request)
+            .map(|e| e.kind.name().to_string())
+            .collect();
+        assert_eq!(
+            kinds,
+            vec!["signature", "session_failed"],
+            "signer {i} audited the release and the failure"
+        );
+        refused(
+            s.g.run(WALLET, &[i], job(&authz)),
+            FailureKind::Replayed,
+            "(h) the same request again",
+        );
+    }
+    let (_, second) = s.transfer(SOL);
+    let authz2 = s.authorize(&random_id(), &second, later);
+    refused(
+        s.g.run(WALLET, &[0, 1], job(&authz2)),
+        FailureKind::VelocityExceeded,
+        "(h) a second 1 SOL request after the kept one",
+    );
+}
+
+/// What a coordinator that kept the release round can do with FROST: aggregate the signature
+/// shares under round 1's commitments itself (no signer's help; the verifying shares are only
+/// needed to name a cheater when aggregation fails, so placeholders do).
+fn aggregate_kept_shares(
+    g: &Group,
+    session: [u8; 32],
+    release: u16,
+    pk: &PublicKey,
+    message: &SignMessage,
+) -> tessera_crypto::Signature {
+    use frost_ed25519 as frost;
+    use std::collections::BTreeMap;
+    let PublicKey::Ed25519(pk) = pk else {
+        panic!("an Ed25519 wallet")
+    };
+    let SignMessage::Preimage { hash: None, bytes } = message else {
+        panic!("Solana messages are signed as raw bytes")
+    };
+    let id = |from: u16| frost::Identifier::try_from(from + 1).unwrap();
+    let mut commitments = BTreeMap::new();
+    let mut shares = BTreeMap::new();
+    for m in g.broadcast_plaintext.iter().filter(|m| m.session.0 == session) {
+        if m.round == release - 1 {
+            let c = frost::round1::SigningCommitments::deserialize(&m.payload).unwrap();
+            commitments.insert(id(m.from), c);
+        } else if m.round == release {
+            let z = frost::round2::SignatureShare::deserialize(&m.payload).unwrap();
+            shares.insert(id(m.from), z);
+        }
+    }
+    assert_eq!(shares.len(), 2, "both shares were captured");
+    let vk = frost::VerifyingKey::deserialize(pk).unwrap();
+    let placeholders = commitments
+        .keys()
+        .map(|i| (*i, frost::keys::VerifyingShare::new(vk.to_element())))
+        .collect();
+    let pubkeys = frost::keys::PublicKeyPackage::new(placeholders, vk);
+    let package = frost::SigningPackage::new(commitments, bytes);
+    let sig = frost::aggregate(&package, &shares, &pubkeys).expect("a valid aggregate");
+    let bytes: [u8; 64] = sig.serialize().unwrap().try_into().unwrap();
+    tessera_crypto::Signature::Ed25519(bytes)
+}
+
+/// (h) Record before release, every full-signing scheme run by signers here (DKLs23, FROST
+/// Taproot, FROST Ed25519; cggmp24 takes the same path, and its release round is checked in
+/// `tessera-crypto`'s conformance suite): the coordinator delivers the release round to signer 0
+/// only — which completes and returns the signature — and aborts signer 1. Signer 1 had
+/// recorded the request before sending its release-round message: its log holds the signature
+/// entry then the failed session, and the request cannot be signed there again.
+#[test]
+fn every_scheme_records_before_its_release_round() {
+    let mut g = Group::bare("mal-release-schemes", 3);
+    let b = g.sign_bundle(suite_bundle(&g, 1, None), &[0, 1]);
+    g.install_ok(&b);
+    for id in [
+        SchemeId::EcdsaDkls23,
+        SchemeId::SchnorrBip340,
+        SchemeId::Ed25519,
+    ] {
+        let wallet = format!("w-{}", id.name().replace('/', "-"));
+        let (pk, _) = g.keygen(&wallet, id, 2);
+        let message = message_for(id, "record before release");
+        let request = random_id();
+        let authz = sign_auth(&g.operator, &request, &wallet, "m", &message, now_unix() + 300);
+        let job = Job::Sign {
+            signers: vec![0, 1],
+            message: message.clone(),
+            path: "m".into(),
+            authorization: authz,
+            transaction: None,
+            policy_version: 1,
+            approvals: vec![],
+        };
+        g.withhold = Some(Withhold {
+            round: scheme(id).sign_release_round(),
+            victims: vec![1],
+        });
+        let answers = g.run(&wallet, &[0, 1], job.clone());
+        g.withhold = None;
+        match &answers[0] {
+            Ok(Outcome::Signature(sig)) => scheme(id).verify(&pk, &message, sig).unwrap(),
+            other => panic!("{id}: signer 0 completes, got {other:?}"),
+        }
+        let f = answers[1].as_ref().expect_err("signer 1 was aborted");
+        assert_eq!(f.kind, FailureKind::Aborted, "{id}: {}", f.message);
+        let kinds: Vec<String> = g.nodes[1]
+            .audit
+            .log
+            .entries(0, 10_000)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.subject == request)
+            .map(|e| e.kind.name().to_string())
+            .collect();
+        assert_eq!(kinds, vec!["signature", "session_failed"], "{id}");
+        refused(
+            g.run(&wallet, &[1], job),
+            FailureKind::Replayed,
+            "(h) the same request at the aborted signer",
+        );
+    }
+}

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tessera_cli::cluster::{ClusterOptions, LocalCluster};
 use tessera_client::Client;
-use tessera_crypto::{MessageHash, SchemeId, SignMessage};
+use tessera_crypto::{SchemeId, SignMessage};
 use tessera_proto::api::{WalletInfo, WalletStatus};
 
 pub fn test_dir(name: &str) -> PathBuf {
@@ -60,14 +60,9 @@ pub async fn wait_pool(client: &Client, id: &str, n: u32) {
     }
 }
 
+/// A plain message in the scheme's default off-chain message format.
 pub fn message(s: SchemeId, text: &str) -> SignMessage {
-    match s {
-        SchemeId::Ed25519 => SignMessage::raw_bytes(text.as_bytes().to_vec()),
-        _ => SignMessage::Preimage {
-            hash: Some(MessageHash::Sha256),
-            bytes: text.as_bytes().to_vec(),
-        },
-    }
+    tessera_chains::offchain_message(s, None, text.as_bytes()).unwrap()
 }
 
 pub fn wallet_id(s: SchemeId) -> String {

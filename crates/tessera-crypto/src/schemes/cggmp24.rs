@@ -498,6 +498,12 @@ impl Scheme for Cggmp24 {
         SchemeId::EcdsaCggmp24
     }
 
+    /// `signing::msg::Msg::Round4` (the partial signatures): `round_based`'s derive numbers the
+    /// variants from 0 (Round1a, Round1b, Round2, Round3, Round4, ReliabilityCheck).
+    fn sign_release_round(&self) -> u16 {
+        4
+    }
+
     fn keygen(&self, input: KeygenInput) -> Result<BoxSession<KeyShare>> {
         let ThresholdParams { t, n } = input.params;
         let me = input.me;

@@ -468,6 +468,12 @@ fn unsupported(what: &'static str) -> Error {
 }
 
 impl Scheme for Dkls23 {
+    /// Round 3: the phase-3 broadcast (`Broadcast3to4`) from which every party assembles the
+    /// signature in phase 4.
+    fn sign_release_round(&self) -> u16 {
+        3
+    }
+
     fn id(&self) -> SchemeId {
         SchemeId::EcdsaDkls23
     }

@@ -638,6 +638,11 @@ impl<S: Suite> Frost<S> {
 }
 
 impl<S: Suite> Scheme for Frost<S> {
+    /// Round 2: the signature shares, which anyone holding round 1's commitments aggregates.
+    fn sign_release_round(&self) -> u16 {
+        2
+    }
+
     fn id(&self) -> SchemeId {
         S::ID
     }

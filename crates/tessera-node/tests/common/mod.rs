@@ -158,6 +158,17 @@ pub struct Group {
     pub inject_tampered: bool,
     /// How many tampered envelopes were injected.
     pub injected: usize,
+    /// Relay misbehaviour for tests: keep envelopes of one round from some participants, then
+    /// abort them (a coordinator that collects the signature shares and aborts).
+    pub withhold: Option<Withhold>,
+}
+
+/// Envelopes of `round` are not delivered to `victims`; once every participant of the session
+/// has sent its messages of that round, each victim gets `ToSigner::Abort`.
+#[derive(Debug, Clone)]
+pub struct Withhold {
+    pub round: u16,
+    pub victims: Vec<usize>,
 }
 
 impl Group {
@@ -193,6 +204,7 @@ impl Group {
             broadcast_plaintext: Vec::new(),
             inject_tampered: false,
             injected: 0,
+            withhold: None,
         };
         for i in 0..n {
             let vault_path = dir.join(format!("signer-{i}.db"));
@@ -465,6 +477,8 @@ impl Group {
         let mut answers: HashMap<usize, Answer> = HashMap::new();
         let mut openers: HashMap<(usize, [u8; 32]), Opener> = HashMap::new();
         let mut tampered_sessions: Vec<[u8; 32]> = Vec::new();
+        let mut released_by: Vec<usize> = Vec::new();
+        let mut aborted = false;
         let deadline = Instant::now() + Duration::from_secs(120);
         while answers.len() < parts.len() {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -515,7 +529,16 @@ impl Group {
                             },
                         );
                     }
-                    for &to in &targets {
+                    let kept = match &self.withhold {
+                        Some(w) if w.round == env.round => {
+                            if !released_by.contains(&from) {
+                                released_by.push(from);
+                            }
+                            w.victims.clone()
+                        }
+                        _ => Vec::new(),
+                    };
+                    for &to in targets.iter().filter(|t| !kept.contains(t)) {
                         self.deliver(
                             to,
                             ToSigner::Envelope {
@@ -525,6 +548,19 @@ impl Group {
                         );
                     }
                     self.relayed.push(bytes);
+                    let all_released = parts.iter().all(|p| released_by.contains(p));
+                    if let (Some(w), false, true) = (self.withhold.clone(), aborted, all_released) {
+                        aborted = true;
+                        for &v in w.victims.iter().filter(|v| parts.contains(v)) {
+                            self.deliver(
+                                v,
+                                ToSigner::Abort {
+                                    session,
+                                    reason: "test coordinator keeps the shares".into(),
+                                },
+                            );
+                        }
+                    }
                 }
                 FromSigner::Done {
                     session: s,
@@ -683,6 +719,12 @@ pub fn sign_auth(
     )
 }
 
+/// `text` as a Solana off-chain message, for the Ed25519 wallets of the tests.
 pub fn msg(text: &str) -> SignMessage {
-    SignMessage::raw_bytes(text.as_bytes().to_vec())
+    message_for(SchemeId::Ed25519, text)
+}
+
+/// `text` in the scheme's default off-chain message format (the plain messages signers sign).
+pub fn message_for(scheme: SchemeId, text: &str) -> SignMessage {
+    tessera_chains::offchain_message(scheme, None, text.as_bytes()).unwrap()
 }
