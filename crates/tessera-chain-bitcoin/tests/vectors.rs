@@ -246,7 +246,10 @@ fn offchain_messages_are_bip322_message_hashes() {
         bytes: vec![0; 70],
     };
     for m in [sighash_preimage, tap, SignMessage::sha256(vec![1u8; 32])] {
-        assert_eq!(Bitcoin.read_offchain_message(SchemeId::EcdsaDkls23, &m), None);
+        assert_eq!(
+            Bitcoin.read_offchain_message(SchemeId::EcdsaDkls23, &m),
+            None
+        );
     }
     assert!(Bitcoin.offchain_message(SchemeId::Ed25519, b"x").is_err());
 }

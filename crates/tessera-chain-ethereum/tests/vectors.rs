@@ -204,17 +204,29 @@ fn offchain_messages_are_eip191() {
         let m = Ethereum
             .offchain_message(SchemeId::EcdsaDkls23, text)
             .unwrap();
-        assert_eq!(m.digest32().unwrap(), eip191_hash_message(text).0, "{text:?}");
         assert_eq!(
-            Ethereum.read_offchain_message(SchemeId::EcdsaCggmp24, &m).as_deref(),
+            m.digest32().unwrap(),
+            eip191_hash_message(text).0,
+            "{text:?}"
+        );
+        assert_eq!(
+            Ethereum
+                .read_offchain_message(SchemeId::EcdsaCggmp24, &m)
+                .as_deref(),
             Some(text)
         );
         let payload = Payload {
             format: "personal_sign".into(),
             bytes: text.to_vec(),
         };
-        let parsed = Ethereum.parse("mainnet", key.wallet_key(), &payload).unwrap();
-        assert_eq!(parsed.messages, vec![m.clone()], "the same preimage as personal_sign");
+        let parsed = Ethereum
+            .parse("mainnet", key.wallet_key(), &payload)
+            .unwrap();
+        assert_eq!(
+            parsed.messages,
+            vec![m.clone()],
+            "the same preimage as personal_sign"
+        );
         let signed = Ethereum
             .finalize("mainnet", key.wallet_key(), &payload, &[key.sign(&m)])
             .unwrap();
@@ -236,7 +248,10 @@ fn offchain_messages_are_eip191() {
         bytes: unhex(EIP155_SIGNING_DATA),
     };
     for m in [wrong_len, typed, tx] {
-        assert_eq!(Ethereum.read_offchain_message(SchemeId::EcdsaDkls23, &m), None);
+        assert_eq!(
+            Ethereum.read_offchain_message(SchemeId::EcdsaDkls23, &m),
+            None
+        );
     }
     assert!(Ethereum
         .offchain_message(SchemeId::Ed25519, b"hello")

@@ -200,7 +200,9 @@ fn offchain_messages_match_the_solana_sdk() {
         let back = OffchainMessage::deserialize(bytes).unwrap();
         assert_eq!(back.get_message().as_slice(), text.as_bytes());
         assert_eq!(
-            Solana.read_offchain_message(SchemeId::Ed25519, &ours).as_deref(),
+            Solana
+                .read_offchain_message(SchemeId::Ed25519, &ours)
+                .as_deref(),
             Some(text.as_bytes())
         );
     }
@@ -215,7 +217,9 @@ fn offchain_messages_match_the_solana_sdk() {
         Solana.read_offchain_message(SchemeId::Ed25519, &parsed.messages[0]),
         None
     );
-    assert!(Solana.offchain_message(SchemeId::Ed25519, &[0xff, 0xfe]).is_err());
+    assert!(Solana
+        .offchain_message(SchemeId::Ed25519, &[0xff, 0xfe])
+        .is_err());
     assert!(Solana
         .offchain_message(SchemeId::SchnorrBip340, b"x")
         .is_err());

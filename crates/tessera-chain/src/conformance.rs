@@ -394,7 +394,11 @@ fn check_offchain_message(adapter: &dyn ChainAdapter, scheme: SchemeId) {
                 hash: *hash,
                 bytes: flipped,
             };
-            assert_eq!(adapter.read_offchain_message(scheme, &flipped), None, "{ctx}");
+            assert_eq!(
+                adapter.read_offchain_message(scheme, &flipped),
+                None,
+                "{ctx}"
+            );
         }
         assert_eq!(
             adapter.read_offchain_message(scheme, &SignMessage::danger_raw_digest([7; 32])),
@@ -408,7 +412,10 @@ fn check_offchain_message(adapter: &dyn ChainAdapter, scheme: SchemeId) {
     );
     for other in SchemeId::ALL {
         if !adapter.schemes().contains(&other) {
-            assert!(adapter.offchain_message(other, b"x").is_err(), "{ctx}: {other}");
+            assert!(
+                adapter.offchain_message(other, b"x").is_err(),
+                "{ctx}: {other}"
+            );
         }
     }
 }

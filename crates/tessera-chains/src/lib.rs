@@ -27,11 +27,7 @@ pub fn default_offchain_chain(scheme: SchemeId) -> &'static str {
 
 /// `text` as an off-chain message of `chain` (default: [`default_offchain_chain`]) for a
 /// `scheme` wallet: the form of every plain message signers accept.
-pub fn offchain_message(
-    scheme: SchemeId,
-    chain: Option<&str>,
-    text: &[u8],
-) -> Result<SignMessage> {
+pub fn offchain_message(scheme: SchemeId, chain: Option<&str>, text: &[u8]) -> Result<SignMessage> {
     let chain = chain.unwrap_or(default_offchain_chain(scheme));
     registry().get(chain)?.offchain_message(scheme, text)
 }

@@ -229,8 +229,7 @@ async fn run_in(
                 case.chain
             );
         };
-        let tx =
-            crate::tx::run_demo_case(&client, &operator, &approver, &w.wallet_id, &case).await;
+        let tx = crate::tx::run_demo_case(&client, &operator, &approver, &w.wallet_id, &case).await;
         let tx = checked(&mut stage, tx, &format!("{} {}", case.chain, case.scheme))?;
         transactions.push(tx);
     }
@@ -284,10 +283,7 @@ async fn primes_message(client: &Client, eta: &Eta) -> String {
         None if slowest == Some(1.0) => ", primes ready: aux info + DKG".into(),
         None => String::new(),
     };
-    format!(
-        "fresh Paillier primes: {}{remaining}",
-        parts.join(", ")
-    )
+    format!("fresh Paillier primes: {}{remaining}", parts.join(", "))
 }
 
 /// Human-readable summary.

@@ -809,9 +809,9 @@ fn real_main() -> Result<()> {
                 (Some(text), None) => {
                     tessera_chains::offchain_message(w.scheme, chain.as_deref(), &text)?
                 }
-                (None, None) => bail!(
-                    "give --message or --message-hex (or, dangerously, --danger-raw-digest)"
-                ),
+                (None, None) => {
+                    bail!("give --message or --message-hex (or, dangerously, --danger-raw-digest)")
+                }
             };
             let s = client
                 .sign(&f.operator()?, &wallet, &path, &message)

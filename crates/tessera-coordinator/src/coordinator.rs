@@ -740,7 +740,9 @@ impl Coordinator {
     /// off-chain message format for the scheme (never a transaction's signing message), or a
     /// raw digest, which the policy decides on.
     fn check_plain_message(&self, scheme: SchemeId, m: &SignMessage) -> Result<(), CoordError> {
-        if matches!(m, SignMessage::RawDigest(_)) || self.inner.chains.offchain_chain(scheme, m).is_some() {
+        if matches!(m, SignMessage::RawDigest(_))
+            || self.inner.chains.offchain_chain(scheme, m).is_some()
+        {
             return Ok(());
         }
         Err(CoordError::Invalid(format!(
@@ -1836,6 +1838,7 @@ fn from_failure(node: NodeId, f: Failure, w: &WalletInfo) -> AttemptError {
         FailureKind::NotReady => ("signer_not_ready", false, None),
         FailureKind::Transport => ("transport", false, None),
         FailureKind::Storage => ("signer_storage", false, None),
+        FailureKind::Busy => ("signer_busy", false, None),
         FailureKind::Internal => ("internal", false, None),
     };
     AttemptError {

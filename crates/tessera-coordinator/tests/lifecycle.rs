@@ -1356,13 +1356,16 @@ async fn allowed_denied_and_awaiting_requests() {
     let Some(Signature::Ed25519(sig)) = s.signature else {
         panic!("no signature")
     };
+    // What the wallet signed: the text as a Solana off-chain message.
+    let Ok(SignMessage::Preimage { bytes: signed, .. }) =
+        tessera_chains::offchain_message(SchemeId::Ed25519, None, b"hello approvers")
+    else {
+        panic!("an off-chain message")
+    };
     w.keys
         .wallet
         .verifying_key()
-        .verify(
-            b"hello approvers",
-            &ed25519_dalek::Signature::from_bytes(&sig),
-        )
+        .verify(&signed, &ed25519_dalek::Signature::from_bytes(&sig))
         .expect("verifies");
     // A second approval after the fact is refused.
     let late = w.approval_for(&w.keys.approver2, &info, ApprovalDecision::Approve);

@@ -213,6 +213,7 @@ pub(crate) fn default_reason(kind: FailureKind) -> RefusalReason {
         FailureKind::Unauthorized => RefusalReason::Other("unauthorized".into()),
         FailureKind::NotReady => RefusalReason::Other("not_ready".into()),
         FailureKind::Storage => RefusalReason::Other("storage".into()),
+        FailureKind::Busy => RefusalReason::Other("busy".into()),
         FailureKind::Protocol
         | FailureKind::Transport
         | FailureKind::Aborted

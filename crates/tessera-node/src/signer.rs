@@ -143,6 +143,14 @@ pub struct SignerOptions {
     pub keygen_timeout: Duration,
     /// Timeout of signing and presigning sessions.
     pub sign_timeout: Duration,
+    /// Most sessions running at once; a start beyond it is refused (`Busy`).
+    pub max_sessions: usize,
+    /// Most envelopes queued for one running session; more are dropped (the session then
+    /// completes with the genuine ones or times out).
+    pub max_queued_envelopes: usize,
+    /// Most unused presignatures kept per wallet; a presign job beyond it is refused (`Busy`),
+    /// so a coordinator cannot make a signer burn CPU and fill its vault with them.
+    pub max_presignatures_per_wallet: usize,
 }
 
 impl Default for SignerOptions {
@@ -151,6 +159,9 @@ impl Default for SignerOptions {
             max_authorization_secs: 3600,
             keygen_timeout: Duration::from_secs(900),
             sign_timeout: Duration::from_secs(60),
+            max_sessions: 64,
+            max_queued_envelopes: 1024,
+            max_presignatures_per_wallet: 256,
         }
     }
 }
@@ -204,7 +215,7 @@ pub(crate) struct Inner {
     /// This signer's own chain adapters: it re-parses every chain payload itself.
     chains: Registry,
     /// Running sessions: their input channel.
-    sessions: Mutex<HashMap<[u8; 32], mpsc::Sender<Input>>>,
+    sessions: Mutex<HashMap<[u8; 32], mpsc::SyncSender<Input>>>,
     /// Parsed shares (parsing re-validates with the protocol crate, which is not free).
     shares: Mutex<HashMap<String, Arc<(KeyShare, WalletPublic)>>>,
     /// The admins whose quorum signs the first bundle (configured at `signer init`).
@@ -471,7 +482,14 @@ impl Signer {
                 let tx = lock(&self.inner.sessions).get(&session).cloned();
                 match tx {
                     Some(tx) => {
-                        let _ = tx.send(Input::Envelope(bytes));
+                        if let Err(mpsc::TrySendError::Full(_)) =
+                            tx.try_send(Input::Envelope(bytes))
+                        {
+                            tracing::warn!(
+                                session = %hex::encode(&session[..8]),
+                                "envelope queue of a session is full; envelope dropped"
+                            );
+                        }
                     }
                     None => tracing::debug!(
                         session = %hex::encode(&session[..8]),
@@ -481,7 +499,8 @@ impl Signer {
             }
             ToSigner::Abort { session, reason } => {
                 if let Some(tx) = lock(&self.inner.sessions).get(&session) {
-                    let _ = tx.send(Input::Abort(reason));
+                    // A full queue still ends the session: it times out.
+                    let _ = tx.try_send(Input::Abort(reason));
                 }
             }
             ToSigner::AuditPage {
@@ -741,9 +760,22 @@ impl Signer {
         let kind = start.job.kind();
         // Register the input channel before returning, so envelopes that follow the start frame
         // on the same link are queued, not dropped.
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::sync_channel(self.inner.options.max_queued_envelopes);
         {
             let mut sessions = lock(&self.inner.sessions);
+            if sessions.len() >= self.inner.options.max_sessions {
+                drop(sessions);
+                let failure = failure(
+                    FailureKind::Busy,
+                    &format!(
+                        "{} sessions are running here, the most this signer takes",
+                        self.inner.options.max_sessions
+                    ),
+                );
+                tracing::warn!(session = %short(&session), kind, "refused: {}", failure.message);
+                out(FromSigner::Failed { session, failure });
+                return;
+            }
             if sessions.contains_key(&session) {
                 drop(sessions);
                 let failure = failure(FailureKind::Replayed, "session id already running");
@@ -921,7 +953,12 @@ impl Signer {
                 let release = runner::Release {
                     round: protocol.sign_release_round(),
                     commit: Box::new(|| {
-                        self.record_release(&authorized, &start.wallet_id, &start.session, expires_at)
+                        self.record_release(
+                            &authorized,
+                            &start.wallet_id,
+                            &start.session,
+                            expires_at,
+                        )
                     }),
                 };
                 let sig = runner::drive_releasing(&mut ctx, sid, s, Some(release))?;
@@ -930,6 +967,7 @@ impl Signer {
             Job::Presign { signers } => {
                 let wallet = self.wallet(&start.wallet_id, &start.roster, me)?;
                 self.refuse_in_lockdown()?;
+                self.refuse_full_pool(&start.wallet_id)?;
                 self.record_session(&start.session)?;
                 let s = scheme(wallet.0.scheme())
                     .presign(&wallet.0, sid, &signers)
@@ -1007,7 +1045,12 @@ impl Signer {
         expires_at: u64,
     ) -> Result<(), Failure> {
         lock(&self.inner.vault)
-            .complete_request(&a.done, expires_at, self.inner.clock.now_unix(), &a.velocity)
+            .complete_request(
+                &a.done,
+                expires_at,
+                self.inner.clock.now_unix(),
+                &a.velocity,
+            )
             .map_err(vault_failure)?;
         self.audit_release(a, wallet_id, session, "sign")
     }
@@ -1178,6 +1221,25 @@ impl Signer {
                 RefusalReason::ModeRestricted,
                 "lockdown is in force: no presignatures or nonces are prepared",
             ));
+        }
+        Ok(())
+    }
+
+    /// A presign job for a wallet that already holds the most presignatures kept is refused.
+    fn refuse_full_pool(&self, wallet_id: &str) -> Result<(), Refusal> {
+        let held = lock(&self.inner.vault)
+            .presignature_ids(wallet_id)
+            .map_err(vault_failure)?
+            .len();
+        let cap = self.inner.options.max_presignatures_per_wallet;
+        if held >= cap {
+            return Err(failure(
+                FailureKind::Busy,
+                &format!(
+                    "this signer already holds {held} presignatures for the wallet (at most {cap})"
+                ),
+            )
+            .into());
         }
         Ok(())
     }

@@ -407,7 +407,11 @@ fn transaction_messages_are_refused_as_plain_messages() {
     let mut g = Group::new("chain-plain", 3);
     let chains = registry();
     let op = g.operator.clone_key();
-    for scheme in [SchemeId::EcdsaDkls23, SchemeId::SchnorrBip340, SchemeId::Ed25519] {
+    for scheme in [
+        SchemeId::EcdsaDkls23,
+        SchemeId::SchnorrBip340,
+        SchemeId::Ed25519,
+    ] {
         let wallet = format!("w-{}", scheme.name().replace('/', "-"));
         let (pk, _) = g.keygen(&wallet, scheme, 2);
         let wk = WalletKey {
@@ -473,7 +477,9 @@ fn transaction_messages_are_refused_as_plain_messages() {
         let m = tessera_chains::offchain_message(scheme, None, b"I own this wallet").unwrap();
         let a = sign_auth(&op, &random_id(), &wallet, "m", &m, now_unix() + 300);
         let sig = signature(g.run(&wallet, &[0, 1], sign_job(&m, &a, None)));
-        tessera_crypto::scheme(scheme).verify(&pk, &m, &sig).unwrap();
+        tessera_crypto::scheme(scheme)
+            .verify(&pk, &m, &sig)
+            .unwrap();
     }
 }
 

@@ -23,7 +23,7 @@ use tessera_policy::{
     signing_request, Approval, ApprovalDecision, Decision, DenyReason, Mode, PolicyBundle,
     SecretKey, VelocityLimit, VelocityRule,
 };
-use tessera_proto::link::{FailureKind, FromSigner, Job, Outcome, TxContext};
+use tessera_proto::link::{FailureKind, FromSigner, Job, Outcome, ToSigner, TxContext};
 use tessera_wire::{Action, Authorization};
 
 /// Transfers up to 1 SOL sign without approval, larger ones need two approvers; messages sign;
@@ -1149,7 +1149,11 @@ fn aggregate_kept_shares(
     let id = |from: u16| frost::Identifier::try_from(from + 1).unwrap();
     let mut commitments = BTreeMap::new();
     let mut shares = BTreeMap::new();
-    for m in g.broadcast_plaintext.iter().filter(|m| m.session.0 == session) {
+    for m in g
+        .broadcast_plaintext
+        .iter()
+        .filter(|m| m.session.0 == session)
+    {
         if m.round == release - 1 {
             let c = frost::round1::SigningCommitments::deserialize(&m.payload).unwrap();
             commitments.insert(id(m.from), c);
@@ -1191,7 +1195,14 @@ fn every_scheme_records_before_its_release_round() {
         let (pk, _) = g.keygen(&wallet, id, 2);
         let message = message_for(id, "record before release");
         let request = random_id();
-        let authz = sign_auth(&g.operator, &request, &wallet, "m", &message, now_unix() + 300);
+        let authz = sign_auth(
+            &g.operator,
+            &request,
+            &wallet,
+            "m",
+            &message,
+            now_unix() + 300,
+        );
         let job = Job::Sign {
             signers: vec![0, 1],
             message: message.clone(),
@@ -1228,5 +1239,83 @@ fn every_scheme_records_before_its_release_round() {
             FailureKind::Replayed,
             "(h) the same request at the aborted signer",
         );
+    }
+}
+
+/// (i) Limits a flooding coordinator meets at a signer: presign jobs stop once the wallet's
+/// pool holds the most presignatures kept (`Busy`, nothing prepared); starts beyond the cap
+/// on concurrent sessions are refused (`Busy`) while the running ones go on; envelopes beyond a
+/// session's queue are dropped, not buffered without bound.
+#[test]
+fn a_flooding_coordinator_meets_the_signers_limits() {
+    let mut s = Setup::new("mal-limits", None);
+    s.g.options.max_presignatures_per_wallet = 2;
+    s.g.options.max_sessions = 1;
+    s.g.options.max_queued_envelopes = 4;
+    for i in 0..3 {
+        s.g.restart(i);
+    }
+    s.presign();
+    s.presign();
+    let answers = s.g.run(
+        WALLET,
+        &[0, 1],
+        Job::Presign {
+            signers: vec![0, 1],
+        },
+    );
+    refused(answers, FailureKind::Busy, "(i) a third presignature");
+    assert_eq!(s.g.presignatures(WALLET), vec![2, 2, 0]);
+
+    // Signer 2 runs one session that waits for a peer; a second start is refused at once.
+    let waiting = ToSigner::Start(Box::new(tessera_proto::link::StartSession {
+        session: random32(),
+        wallet_id: WALLET.into(),
+        roster: s.g.roster(),
+        job: Job::Presign {
+            signers: vec![1, 2],
+        },
+    }));
+    let busy_session = random32();
+    let second = ToSigner::Start(Box::new(tessera_proto::link::StartSession {
+        session: busy_session,
+        wallet_id: WALLET.into(),
+        roster: s.g.roster(),
+        job: Job::Presign {
+            signers: vec![0, 2],
+        },
+    }));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out: tessera_node::Outbound = std::sync::Arc::new(move |f| {
+        let _ = tx.send(f);
+    });
+    let signer = s.g.signer(2).clone();
+    signer.handle(waiting.clone(), &out);
+    // Flood the waiting session with junk envelopes: the queue is bounded, nothing breaks.
+    if let ToSigner::Start(st) = &waiting {
+        for _ in 0..100 {
+            signer.handle(
+                ToSigner::Envelope {
+                    session: st.session,
+                    bytes: vec![0u8; 64],
+                },
+                &out,
+            );
+        }
+    }
+    signer.handle(second, &out);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx
+            .recv_timeout(left)
+            .expect("an answer to the second start")
+        {
+            FromSigner::Failed { session, failure } if session == busy_session => {
+                assert_eq!(failure.kind, FailureKind::Busy, "{}", failure.message);
+                break;
+            }
+            _ => continue,
+        }
     }
 }

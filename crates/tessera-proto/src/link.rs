@@ -324,6 +324,9 @@ pub enum FailureKind {
     ModeRestricted,
     /// The signer's vault failed (disk full, IO error).
     Storage,
+    /// The signer is at one of its limits (concurrent sessions, stored presignatures per
+    /// wallet): nothing was done; try later or on another signer.
+    Busy,
     /// Anything else.
     Internal,
 }

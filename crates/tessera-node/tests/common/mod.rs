@@ -161,6 +161,8 @@ pub struct Group {
     /// Relay misbehaviour for tests: keep envelopes of one round from some participants, then
     /// abort them (a coordinator that collects the signature shares and aborts).
     pub withhold: Option<Withhold>,
+    /// Options signers start with (limits for the denial-of-service tests).
+    pub options: SignerOptions,
 }
 
 /// Envelopes of `round` are not delivered to `victims`; once every participant of the session
@@ -205,6 +207,7 @@ impl Group {
             inject_tampered: false,
             injected: 0,
             withhold: None,
+            options: SignerOptions::default(),
         };
         for i in 0..n {
             let vault_path = dir.join(format!("signer-{i}.db"));
@@ -410,7 +413,7 @@ impl Group {
             Arc::new(SystemClock),
             PrimeSource::None,
             Arc::new(ThreadSpawner),
-            SignerOptions::default(),
+            self.options.clone(),
         )
         .expect("signer starts");
         self.nodes[i].signer = Some(signer);
