@@ -335,7 +335,7 @@ impl World {
         sign_request(
             operator,
             "hot",
-            tessera_chains::offchain_message(SchemeId::Ed25519, None, text).unwrap(),
+            tessera_chains::offchain_message(SchemeId::Ed25519, None, text).expect("a message"),
             self.now() + ttl,
         )
     }
