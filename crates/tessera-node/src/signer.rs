@@ -819,21 +819,8 @@ impl Signer {
                             "refused: {}",
                             failure.message
                         );
-                        let body = json!({
-                            "session": hex::encode(session),
-                            "job": kind,
-                            "wallet": wallet_id,
-                            "failure": failure.kind,
-                            "message": failure.message,
-                        });
-                        if let Err(e) = me.audit(EntryKind::Refusal(refusal.reason), &subject, body)
-                        {
-                            tracing::error!(
-                                session = %short(&session),
-                                error = %e,
-                                "could not audit a refusal"
-                            );
-                        }
+                        let what = EntryKind::Refusal(refusal.reason);
+                        me.audit_stop(what, &subject, &session, kind, &wallet_id, &failure);
                         out(FromSigner::Failed { session, failure });
                     }
                     Err(Stop::Failed(failure)) => {
@@ -845,26 +832,37 @@ impl Signer {
                             "session failed: {}",
                             failure.message
                         );
-                        let body = json!({
-                            "session": hex::encode(session),
-                            "job": kind,
-                            "wallet": wallet_id,
-                            "failure": failure.kind,
-                            "message": failure.message,
-                            "culprits": failure.culprits,
-                        });
-                        if let Err(e) = me.audit(EntryKind::SessionFailed, &subject, body) {
-                            tracing::error!(
-                                session = %short(&session),
-                                error = %e,
-                                "could not audit a failed session"
-                            );
-                        }
+                        let what = EntryKind::SessionFailed;
+                        me.audit_stop(what, &subject, &session, kind, &wallet_id, &failure);
                         out(FromSigner::Failed { session, failure });
                     }
                 }
             }),
         );
+    }
+
+    /// Audits how an accepted session stopped (a refusal or a failure) with its failure; an
+    /// append that fails is logged, the answer still goes out.
+    fn audit_stop(
+        &self,
+        what: EntryKind,
+        subject: &str,
+        session: &[u8; 32],
+        job: &str,
+        wallet_id: &str,
+        failure: &Failure,
+    ) {
+        let body = json!({
+            "session": hex::encode(session),
+            "job": job,
+            "wallet": wallet_id,
+            "failure": failure.kind,
+            "message": failure.message,
+            "culprits": failure.culprits,
+        });
+        if let Err(e) = self.audit(what, subject, body) {
+            tracing::error!(session = %short(session), error = %e, "could not audit a stopped session");
+        }
     }
 
     fn run(
