@@ -65,7 +65,30 @@ impl ClusterFile {
     pub fn client(&self) -> Result<Client> {
         let ca = std::fs::read_to_string(&self.ca_file)?;
         let token = std::fs::read_to_string(&self.token_file)?;
-        Ok(Client::new(&self.url, &ca, token.trim())?)
+        // The cluster file's signer ids were written when this operator created the signers'
+        // identities: they are the trust root for wallet attestations, not the coordinator.
+        let trusted = self.signers.iter().map(|s| s.node_id).collect();
+        Ok(Client::new(&self.url, &ca, token.trim())?.with_trusted_signers(trusted))
+    }
+
+    /// "vouched for by k of n signers (names)", naming signers by their cluster names.
+    pub fn vouch_line(&self, v: &tessera_proto::attestation::Vouched) -> String {
+        let names: Vec<String> =
+            v.by.iter()
+                .map(|id| {
+                    self.signers
+                        .iter()
+                        .find(|s| s.node_id == *id)
+                        .map(|s| s.name.clone())
+                        .unwrap_or_else(|| id.to_string())
+                })
+                .collect();
+        format!(
+            "vouched for by {} of {} signers ({})",
+            v.by.len(),
+            v.of,
+            names.join(", ")
+        )
     }
 
     /// The operator key.
@@ -270,7 +293,8 @@ impl LocalCluster {
             .with_context(|| format!("starting {}", self.opts.exe.display()))
     }
 
-    fn start_coordinator(&mut self) -> Result<()> {
+    /// Starts (or restarts) the coordinator.
+    pub fn start_coordinator(&mut self) -> Result<()> {
         let d = &self.dir;
         let args: Vec<String> = vec![
             "coordinator".into(),
@@ -320,6 +344,15 @@ impl LocalCluster {
         Ok(())
     }
 
+    /// Kills the coordinator (SIGKILL: no clean shutdown).
+    pub fn kill_coordinator(&mut self) -> Result<()> {
+        if let Some(mut c) = self.coordinator.take() {
+            c.kill()?;
+            c.wait()?;
+        }
+        Ok(())
+    }
+
     /// Kills signer `i` (SIGKILL: no clean shutdown).
     pub fn kill_signer(&mut self, i: usize) -> Result<()> {
         if let Some(mut c) = self.signers[i].take() {
@@ -343,7 +376,8 @@ impl LocalCluster {
             .collect()
     }
 
-    async fn wait_healthy(&mut self, client: &Client) -> Result<()> {
+    /// Waits until the coordinator answers and its processes are alive.
+    pub async fn wait_healthy(&mut self, client: &Client) -> Result<()> {
         let start = Instant::now();
         while !client.healthy().await {
             if let Some(c) = self.coordinator.as_mut() {

@@ -128,6 +128,7 @@ pub fn run_signer(
     unlock: &UnlockSpec,
     coordinators: Vec<String>,
     ca: &Path,
+    options: SignerOptions,
     watch_stdin: bool,
 ) -> Result<()> {
     if coordinators.is_empty() {
@@ -153,7 +154,7 @@ pub fn run_signer(
         Arc::new(SystemClock),
         PrimeSource::from_env(),
         Arc::new(ThreadSpawner),
-        SignerOptions::default(),
+        options,
     )?;
     tracing::info!(node = %signer.node_id(), "signer started");
     let rt = tokio::runtime::Builder::new_multi_thread()

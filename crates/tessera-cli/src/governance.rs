@@ -27,6 +27,46 @@ use tessera_wire::NodeId;
 /// Tenant of a local cluster's policy.
 pub const LOCAL_TENANT: &str = "local";
 
+/// An unsigned freshness statement issued now for `own` (the admin's own copy of the bundle in
+/// force) or, without it, the bundle the coordinator reports, and the coordinator's mode change
+/// sequence. Each signer checks the statement against its own bundle and mode: one naming
+/// anything else is refused, so a coordinator reporting an older policy gains nothing.
+pub async fn freshness_now(
+    client: &Client,
+    own: Option<tessera_policy::PolicyBundle>,
+) -> Result<tessera_policy::Freshness> {
+    let bundle = match own {
+        Some(b) => b,
+        None => client.policy_bundle().await?.bundle,
+    };
+    let mode = client.mode_status().await?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let mut f = tessera_policy::Freshness::new(&bundle, None, now);
+    f.mode_seq = mode.seq;
+    Ok(f)
+}
+
+/// One line of `tessera signer status`: what a signer says it holds.
+pub fn render_view(v: &tessera_proto::view::View, now_unix: u64) -> String {
+    let fresh = if v.policy_fresh_since == 0 {
+        "never".to_string()
+    } else {
+        format!("{} s ago", now_unix.saturating_sub(v.policy_fresh_since))
+    };
+    format!(
+        "policy v{} ({}…)  mode {} (change {})  confirmed {}  audit #{} {}…",
+        v.policy_version,
+        &hex::encode(v.bundle_hash)[..12],
+        v.mode,
+        v.mode_seq,
+        fresh,
+        v.audit_seq,
+        &hex::encode(v.audit_hash)[..12],
+    )
+}
+
 /// Reads a key file written by [`write_key`].
 pub fn read_key(path: &Path) -> Result<SecretKey> {
     let text = zeroize::Zeroizing::new(

@@ -9,3 +9,4 @@ pub mod governance;
 pub mod progress;
 pub mod tx;
 pub mod verify;
+pub mod vouch;

@@ -183,6 +183,27 @@ enum PolicyCmd {
         /// SignedBundle JSON file.
         bundle: PathBuf,
     },
+    /// Confirm, as admins, that the bundle and mode change in force are still yours: signers
+    /// started with `--max-policy-age-hours` stop signing once their policy was not confirmed
+    /// for that long. Signs with each `--key` and delivers the statement once the keys make a
+    /// quorum; with `--out`, writes it for further admins to sign (`--sign FILE`).
+    Refresh {
+        #[command(flatten)]
+        cluster: ClusterArg,
+        /// Admin key files (default: the cluster's admin.key).
+        #[arg(long = "key")]
+        keys: Vec<PathBuf>,
+        /// Your own copy of the bundle in force (SignedBundle JSON). Without it the statement
+        /// names the bundle the coordinator reports; check its version and hash.
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        /// Add signatures to this statement instead of making a new one.
+        #[arg(long)]
+        sign: Option<PathBuf>,
+        /// Write the statement here instead of delivering it.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -335,7 +356,8 @@ enum WalletCmd {
     },
     /// List wallets.
     List(ClusterArg),
-    /// Show a wallet (and a derived key with --path).
+    /// Show a wallet, vouched for by its signers' attestations (and a derived key with --path,
+    /// derived locally from the vouched key).
     Show {
         #[command(flatten)]
         cluster: ClusterArg,
@@ -344,6 +366,22 @@ enum WalletCmd {
         /// Derivation path.
         #[arg(long)]
         path: Option<String>,
+    },
+    /// A deposit address, derived locally from the wallet key its signers vouched for.
+    Address {
+        #[command(flatten)]
+        cluster: ClusterArg,
+        /// Wallet id.
+        id: String,
+        /// Chain: bitcoin, ethereum, solana.
+        #[arg(long)]
+        chain: String,
+        /// Network (as for `tessera tx`).
+        #[arg(long)]
+        network: String,
+        /// Derivation path.
+        #[arg(long, default_value = "m")]
+        path: String,
     },
 }
 
@@ -490,6 +528,11 @@ enum SignerCmd {
         #[arg(long)]
         name: String,
     },
+    /// Each signer's own view of its policy, signed by the signer and verified here: bundle
+    /// version and hash, mode and its change's sequence, since when the policy is confirmed
+    /// fresh, audit head. Exits non-zero if a signer cannot be reached or its view does not
+    /// verify.
+    Status(ClusterArg),
     /// Print this signer's public identity (for enrollment).
     Identity {
         /// Data directory.
@@ -511,6 +554,11 @@ enum SignerCmd {
         /// CA certificate (PEM) the coordinators' certificates chain to.
         #[arg(long)]
         ca: PathBuf,
+        /// Sign nothing while the policy was last confirmed by the admins (bundle creation,
+        /// mode change or `tessera policy refresh`) more than this many hours ago; unset: no
+        /// limit.
+        #[arg(long)]
+        max_policy_age_hours: Option<u64>,
         /// Exit when standard input closes (used by `tessera up`).
         #[arg(long)]
         exit_on_stdin_eof: bool,
@@ -874,13 +922,28 @@ fn real_main() -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&id)?);
                 Ok(())
             }
+            SignerCmd::Status(c) => runtime()?.block_on(signer_status(c)),
             SignerCmd::Run {
                 dir,
                 unlock,
                 coordinators,
                 ca,
+                max_policy_age_hours,
                 exit_on_stdin_eof,
-            } => daemon::run_signer(&dir, &unlock.spec(), coordinators, &ca, exit_on_stdin_eof),
+            } => {
+                let options = tessera_node::SignerOptions {
+                    max_policy_age_secs: max_policy_age_hours.map(|h| h.saturating_mul(3600)),
+                    ..Default::default()
+                };
+                daemon::run_signer(
+                    &dir,
+                    &unlock.spec(),
+                    coordinators,
+                    &ca,
+                    options,
+                    exit_on_stdin_eof,
+                )
+            }
         },
         Command::Coordinator {
             what:
@@ -969,6 +1032,32 @@ fn real_main() -> Result<()> {
     }
 }
 
+async fn signer_status(c: ClusterArg) -> Result<()> {
+    let f = ClusterFile::load(&c.cluster)?;
+    let client = f.client()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let mut failed = 0;
+    for s in &f.signers {
+        match client.signer_view(&s.node_id).await {
+            Ok(v) => println!(
+                "{:<12} {}  (signed by the signer)",
+                s.name,
+                tessera_cli::governance::render_view(&v.view, now)
+            ),
+            Err(e) => {
+                failed += 1;
+                println!("{:<12} UNVERIFIED: {e}", s.name);
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} signer(s) gave no verified view");
+    }
+    Ok(())
+}
+
 async fn wallet_cmd(what: WalletCmd) -> Result<()> {
     match what {
         WalletCmd::Create {
@@ -1021,7 +1110,9 @@ async fn wallet_cmd(what: WalletCmd) -> Result<()> {
                     }
                     tessera_proto::api::WalletStatus::Ready => {
                         bar.finish_and_clear();
+                        let (w, vouched) = client.vouched_wallet(&id).await?;
                         println!("{}", serde_json::to_string_pretty(&w)?);
+                        eprintln!("{}", f.vouch_line(&vouched));
                         return Ok(());
                     }
                 }
@@ -1046,16 +1137,32 @@ async fn wallet_cmd(what: WalletCmd) -> Result<()> {
         WalletCmd::Show { cluster, id, path } => {
             let f = ClusterFile::load(&cluster.cluster)?;
             let client = f.client()?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&client.wallet(&id).await?)?
-            );
+            let (w, vouched) = client.vouched_wallet(&id).await?;
+            println!("{}", serde_json::to_string_pretty(&w)?);
+            eprintln!("{}", f.vouch_line(&vouched));
             if let Some(p) = path {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&client.derive(&id, &p).await?)?
-                );
+                let (_, key, _) = client.vouched_key(&id, &p).await?;
+                let k = tessera_cli::vouch::derived_key(&w, &p, key)?;
+                println!("{}", serde_json::to_string_pretty(&k)?);
             }
+            Ok(())
+        }
+        WalletCmd::Address {
+            cluster,
+            id,
+            chain,
+            network,
+            path,
+        } => {
+            let f = ClusterFile::load(&cluster.cluster)?;
+            let (w, key, vouched) = f.client()?.vouched_key(&id, &path).await?;
+            let address = tessera_cli::vouch::address(&w, &key, &chain, &network)?;
+            println!("{address}");
+            eprintln!(
+                "{} {path} on {chain} {network}: {}",
+                w.wallet_id,
+                f.vouch_line(&vouched)
+            );
             Ok(())
         }
     }
@@ -1191,6 +1298,67 @@ async fn policy_cmd(what: PolicyCmd) -> Result<()> {
                 serde_json::from_str(&text).context("not a SignedBundle JSON")?;
             let p = f.client()?.put_policy(&signed).await?;
             println!("{}", serde_json::to_string_pretty(&p)?);
+        }
+        PolicyCmd::Refresh {
+            cluster,
+            keys,
+            bundle,
+            sign,
+            out,
+        } => {
+            let f = ClusterFile::load(&cluster.cluster)?;
+            let client = f.client()?;
+            let mut statement = match sign {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    serde_json::from_str(&text).context("not a policy freshness JSON")?
+                }
+                None => {
+                    let own: Option<SignedBundle> = match &bundle {
+                        Some(p) => Some(
+                            serde_json::from_str(&std::fs::read_to_string(p)?)
+                                .context("not a SignedBundle JSON")?,
+                        ),
+                        None => None,
+                    };
+                    tessera_cli::governance::freshness_now(&client, own.map(|b| b.bundle)).await?
+                }
+            };
+            eprintln!(
+                "statement: policy version {} (bundle {}), mode change {}",
+                statement.policy_version,
+                hex::encode(statement.bundle_hash),
+                statement.mode_seq
+            );
+            let keys = if keys.is_empty() {
+                vec![f.admin()?]
+            } else {
+                keys.iter()
+                    .map(|k| tessera_cli::governance::read_key(k))
+                    .collect::<Result<_>>()?
+            };
+            for k in &keys {
+                statement.sign(k);
+            }
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, serde_json::to_string_pretty(&statement)?)?;
+                    eprintln!(
+                        "wrote {} ({} signature(s))",
+                        path.display(),
+                        statement.admin_signatures.len()
+                    );
+                }
+                None => {
+                    let p = client.put_freshness(&statement).await?;
+                    eprintln!(
+                        "policy version {} (mode change {}) confirmed as of {}",
+                        statement.policy_version, statement.mode_seq, statement.issued_at
+                    );
+                    println!("{}", serde_json::to_string_pretty(&p)?);
+                }
+            }
         }
     }
     Ok(())

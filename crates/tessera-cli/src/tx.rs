@@ -393,22 +393,13 @@ pub async fn run_demo_case(
     wallet_id: &str,
     case: &DemoCase,
 ) -> Result<DemoTransaction> {
-    let wallet = client.wallet(wallet_id).await?;
-    let registry = tessera_chains::registry();
-    let adapter = registry.get(case.chain)?;
-    let address_at = |key: tessera_chains::PublicKey| -> Result<String> {
-        Ok(adapter
-            .address(
-                case.network,
-                WalletKey {
-                    scheme: wallet.scheme,
-                    public_key: &key,
-                },
-            )?
-            .address)
+    // Both addresses come from the key the signers vouched for, derived here.
+    let address_at = |path: &'static str| async move {
+        let (wallet, key, _) = client.vouched_key(wallet_id, path).await?;
+        crate::vouch::address(&wallet, &key, case.chain, case.network)
     };
-    let own = address_at(client.derive(wallet_id, "m").await?.public_key)?;
-    let dest = address_at(client.derive(wallet_id, "m/1").await?.public_key)?;
+    let own = address_at("m").await?;
+    let dest = address_at("m/1").await?;
     let target = Target {
         wallet: wallet_id.to_string(),
         chain: case.chain.to_string(),
@@ -442,7 +433,7 @@ pub async fn run_demo_case(
     Ok(DemoTransaction {
         chain: t.chain.clone(),
         network: t.network.clone(),
-        scheme: wallet.scheme,
+        scheme: case.scheme,
         wallet_id: wallet_id.to_string(),
         address: t.address.clone(),
         summary: t.summary.clone(),

@@ -249,3 +249,124 @@ async fn signers_killed_and_restarted_keep_the_wallets_signing() {
         Some("policy_denied".to_string())
     );
 }
+
+fn tessera(cluster: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(args)
+        .env("TESSERA_CLUSTER", cluster)
+        .output()
+        .unwrap()
+}
+
+/// Gap 5: deposit addresses are vouched for by the signers, not by the coordinator. A
+/// coordinator whose store reports another key for a wallet (here another wallet's, as a
+/// compromised coordinator would report a key it controls) is caught by the client before it
+/// shows an address or authorizes anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinator_reporting_another_key_is_caught_before_any_address_is_shown() {
+    let mut cluster = cluster("vouch", "info").await;
+    let client = cluster.client().unwrap();
+    let op = cluster.file.operator().unwrap();
+    let signers: Vec<_> = cluster.file.signers.iter().map(|s| s.node_id).collect();
+    for id in ["w-vouched", "w-other"] {
+        client
+            .create_wallet(&op, id, id, SchemeId::Ed25519, 2, signers.clone())
+            .await
+            .expect("create wallet");
+    }
+    wait_ready(&client, "w-vouched").await;
+    let other = wait_ready(&client, "w-other").await;
+
+    let args = [
+        "wallet",
+        "address",
+        "w-vouched",
+        "--chain",
+        "solana",
+        "--network",
+        "devnet",
+    ];
+    let out = tessera(&cluster.dir, &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("vouched for by 3 of 3 signers"), "{stderr}");
+    let honest_address = String::from_utf8_lossy(&out.stdout).trim().to_string();
+
+    // Every signer's own signed view of its policy, verified by the CLI.
+    let out = tessera(&cluster.dir, &["signer", "status"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.matches("policy v1 (").count(), 3, "{stdout}");
+    assert_eq!(
+        stdout.matches("(signed by the signer)").count(),
+        3,
+        "{stdout}"
+    );
+    // An admin-signed refresh reaches every signer.
+    let out = tessera(&cluster.dir, &["policy", "refresh"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The coordinator now reports w-other's key as w-vouched's.
+    cluster.kill_coordinator().unwrap();
+    let db = cluster.dir.join("coordinator/coordinator.db");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let body: String = conn
+            .query_row(
+                "SELECT body FROM wallets WHERE wallet_id = 'w-vouched'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let mut w: serde_json::Value = serde_json::from_str(&body).unwrap();
+        w["public_key"] = serde_json::to_value(other.public_key.clone().unwrap()).unwrap();
+        w["chain_code"] = other.chain_code.clone().unwrap().into();
+        conn.execute(
+            "UPDATE wallets SET body = ?1 WHERE wallet_id = 'w-vouched'",
+            [w.to_string()],
+        )
+        .unwrap();
+    }
+    cluster.start_coordinator().unwrap();
+    cluster.wait_healthy(&client).await.unwrap();
+    assert_eq!(
+        client.wallet("w-vouched").await.unwrap().public_key,
+        other.public_key,
+        "the coordinator reports the swapped key"
+    );
+
+    for args in [&args[..], &["wallet", "show", "w-vouched"][..]] {
+        let out = tessera(&cluster.dir, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} must fail");
+        assert!(
+            stderr.contains("attestation does not match the wallet as reported"),
+            "{stderr}"
+        );
+        assert!(!String::from_utf8_lossy(&out.stdout).contains(&honest_address));
+    }
+    // Nothing gets authorized against the swapped key either.
+    let input = tessera_proto::api::PayloadInput::Builder {
+        spec: serde_json::json!({
+            "recent_blockhash": "EkSnNWid2cvwEVnVx9aBqawnmiCNiDgp3gUdkDPTKN1N",
+            "transfers": [{"to": honest_address, "lamports": 1}]
+        }),
+    };
+    let err = client
+        .parse_local("w-vouched", "solana", "devnet", "m", &input)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, tessera_client::ClientError::Vouch { .. }),
+        "{err}"
+    );
+    cluster.stop();
+}

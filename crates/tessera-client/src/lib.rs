@@ -4,21 +4,24 @@
 //! intent hash this client recomputed itself where it can, and every signer checks all of it
 //! again on its own.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tessera_chains::{Parsed, Payload, WalletKey};
-use tessera_crypto::{SchemeId, SignMessage};
-use tessera_policy::{Approval, ApprovalDecision, ModeChange, SecretKey, SignedBundle};
+use tessera_crypto::{hd, DerivationPath, PublicKey, SchemeId, SignMessage};
+use tessera_policy::{Approval, ApprovalDecision, Freshness, ModeChange, SecretKey, SignedBundle};
 use tessera_proto::api::{
     ApiError, BuildTransaction, ClusterStatus, CreateTransaction, CreateWallet, DerivedKey,
     EnrollSigner, MessageInput, ModeStatus, PayloadInput, PolicyInfo, RequestInfo, RequestState,
     SessionInfo, SignRequest, SignerInfo, TransactionInfo, TransactionPreview, WalletInfo,
 };
+use tessera_proto::attestation::{verify_wallet, VouchError, Vouched};
 use tessera_proto::audit::{
     AuditPage, ExportBuilder, SignerAuditError, VerifiedSignerExport, MAX_AUDIT_PAGE,
 };
+use tessera_proto::view::SignedView;
 use tessera_wire::{
     authorized_message, Action, Authorization, NodeId, OperatorKey, SignedIdentity,
 };
@@ -48,6 +51,15 @@ pub enum ClientError {
     /// Bad local input or configuration.
     #[error("{0}")]
     Invalid(String),
+    /// The wallet's key is not vouched for by enough of this client's trusted signers: the
+    /// coordinator reports a key, roster or chain code its signers did not attest.
+    #[error("wallet {wallet}: {source}")]
+    Vouch {
+        /// The wallet.
+        wallet: String,
+        /// What failed.
+        source: VouchError,
+    },
     /// A signer's audit log, as the coordinator relayed it, does not verify against the head
     /// the signer signed: cut off, edited, rewritten, replayed or not that signer's.
     #[error("signer {node}: {source}")]
@@ -74,6 +86,8 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     token: String,
+    /// Signers this client knows out of band; wallet keys are vouched for against them.
+    trusted: Arc<Vec<NodeId>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -89,6 +103,23 @@ fn now_unix() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// The child key of a wallet record's root at `path`, derived locally.
+fn local_child_key(w: &WalletInfo, path: &str) -> Result<PublicKey, ClientError> {
+    let (Some(root), Some(cc)) = (&w.public_key, &w.chain_code) else {
+        return Err(ClientError::Invalid(format!(
+            "wallet {} has no key yet",
+            w.wallet_id
+        )));
+    };
+    let cc: [u8; 32] = hex::decode(cc)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| ClientError::Invalid("the wallet's chain code is malformed".into()))?;
+    let path = DerivationPath::parse(path)
+        .map_err(|e| ClientError::Invalid(format!("path {path:?}: {e}")))?;
+    hd::derive_public_key(root, &cc, &path).map_err(|e| ClientError::Invalid(e.to_string()))
 }
 
 /// A fresh random id (hex, 16 bytes).
@@ -114,7 +145,15 @@ impl Client {
             http,
             base: base.trim_end_matches('/').to_string(),
             token: token.to_string(),
+            trusted: Arc::new(Vec::new()),
         })
+    }
+
+    /// This client, trusting `signers` (node ids learned out of band — a cluster file, an
+    /// operator's enrolment records — never from the coordinator) to vouch for wallet keys.
+    pub fn with_trusted_signers(mut self, signers: Vec<NodeId>) -> Client {
+        self.trusted = Arc::new(signers);
+        self
     }
 
     async fn send<T: DeserializeOwned>(
@@ -265,7 +304,37 @@ impl Client {
         self.get(&format!("/v1/wallets/{id}")).await
     }
 
-    /// A derived public key.
+    /// One wallet, accepted only if at least its threshold of this client's trusted signers
+    /// attested exactly its key, chain code, roster and parameters
+    /// ([`tessera_proto::attestation::verify_wallet`]); with the signers that vouched.
+    pub async fn vouched_wallet(&self, id: &str) -> Result<(WalletInfo, Vouched), ClientError> {
+        if self.trusted.is_empty() {
+            return Err(ClientError::Invalid(
+                "no trusted signers are configured, so no wallet key can be vouched for".into(),
+            ));
+        }
+        let w = self.wallet(id).await?;
+        let vouched = verify_wallet(&w, &self.trusted).map_err(|source| ClientError::Vouch {
+            wallet: id.to_string(),
+            source,
+        })?;
+        Ok((w, vouched))
+    }
+
+    /// The wallet's public key at `path`, derived here from the vouched root key and chain
+    /// code (the coordinator's own derivation is not used).
+    pub async fn vouched_key(
+        &self,
+        id: &str,
+        path: &str,
+    ) -> Result<(WalletInfo, PublicKey, Vouched), ClientError> {
+        let (w, vouched) = self.vouched_wallet(id).await?;
+        let key = local_child_key(&w, path)?;
+        Ok((w, key, vouched))
+    }
+
+    /// A derived public key, as the coordinator computes it (see [`vouched_key`](Self::vouched_key)
+    /// for one derived locally from a vouched root).
     pub async fn derive(&self, id: &str, path: &str) -> Result<DerivedKey, ClientError> {
         self.get(&format!("/v1/wallets/{id}/keys?path={path}"))
             .await
@@ -352,8 +421,9 @@ impl Client {
     }
 
     /// Resolves `input` to a raw payload and parses it **locally** with this client's own chain
-    /// adapter against the wallet key at `path` (fetched from the coordinator; a coordinator
-    /// that lies about the key only makes the signers refuse, as they derive it themselves).
+    /// adapter against the wallet key at `path` — derived here from the vouched root when the
+    /// client has trusted signers, else fetched from the coordinator (a coordinator that lies
+    /// about the key then only makes the signers refuse, as they derive it themselves).
     /// This is what the operator authorizes: nothing the coordinator computed.
     pub async fn parse_local(
         &self,
@@ -363,8 +433,14 @@ impl Client {
         path: &str,
         input: &PayloadInput,
     ) -> Result<(Payload, Parsed), ClientError> {
-        let wallet = self.wallet(wallet_id).await?;
-        let key = self.derive(wallet_id, path).await?.public_key;
+        let (wallet, key) = if self.trusted.is_empty() {
+            let wallet = self.wallet(wallet_id).await?;
+            let key = self.derive(wallet_id, path).await?.public_key;
+            (wallet, key)
+        } else {
+            let (wallet, key, _) = self.vouched_key(wallet_id, path).await?;
+            (wallet, key)
+        };
         let registry = tessera_chains::registry();
         let adapter = registry.get(chain)?;
         let wk = WalletKey {
@@ -501,6 +577,12 @@ impl Client {
     /// Applies an admin-signed operating-mode change (pushed to every signer).
     pub async fn put_mode(&self, change: &ModeChange) -> Result<PolicyInfo, ClientError> {
         self.put("/v1/mode", change).await
+    }
+
+    /// Delivers an admin-signed freshness statement about the bundle and mode change in force
+    /// (pushed to every signer, each of which checks it against its own policy).
+    pub async fn put_freshness(&self, statement: &Freshness) -> Result<PolicyInfo, ClientError> {
+        self.put("/v1/policy/freshness", statement).await
     }
 
     // ------------------------------------------------------------------ requests and approvals
@@ -692,6 +774,26 @@ impl Client {
             hex::encode(challenge)
         ))
         .await
+    }
+
+    /// Signer `node`'s own signed view of its policy (bundle version and hash, mode and its
+    /// sequence, since when it is fresh, audit head), fetched through the coordinator with a
+    /// fresh challenge and verified here against `node`: the coordinator cannot alter or replay
+    /// it.
+    pub async fn signer_view(&self, node: &NodeId) -> Result<SignedView, ClientError> {
+        let mut challenge = [0u8; 32];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut challenge);
+        let page = self
+            .signer_audit_page(node, u64::MAX, 0, &challenge)
+            .await?;
+        let bad = |source| ClientError::SignerAudit {
+            node: *node,
+            source,
+        };
+        page.head.verify(node).map_err(bad)?;
+        page.verify_view(node, &challenge)
+            .map_err(|e| bad(SignerAuditError::View(e)))?;
+        Ok(page.view)
     }
 
     /// Signer `node`'s whole audit log, paged through the coordinator with a fresh random

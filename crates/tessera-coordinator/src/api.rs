@@ -11,11 +11,11 @@ use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use futures_util::{SinkExt, Stream, StreamExt};
 use serde::Deserialize;
-use tessera_policy::{Approval, ModeChange, SignedBundle};
+use tessera_policy::{Approval, Freshness, ModeChange, SignedBundle};
 use tessera_proto::api::{
     ApiError, BuildTransaction, ClusterStatus, CreateTransaction, CreateWallet, EnrollSigner,
     ModeStatus, PolicyInfo, RequestInfo, RequestState, SessionStatus, SignRequest, SignerInfo,
@@ -69,6 +69,7 @@ pub fn router(c: Coordinator) -> Router {
         .route("/v1/policy", get(get_policy).put(put_policy))
         .route("/v1/policy/bundle", get(get_policy_bundle))
         .route("/v1/mode", get(get_mode).put(put_mode))
+        .route("/v1/policy/freshness", put(put_freshness))
         .route("/v1/requests", get(list_requests))
         .route("/v1/requests/{id}", get(get_request))
         .route("/v1/requests/{id}/approvals", post(submit_approval))
@@ -134,11 +135,15 @@ impl IntoResponse for CoordError {
             CoordError::NoPolicy(_) | CoordError::NotAwaiting(_) => StatusCode::CONFLICT,
             CoordError::Bundle(tessera_policy::BundleError::StaleVersion { .. })
             | CoordError::Bundle(tessera_policy::BundleError::TenantMismatch { .. })
-            | CoordError::Mode(tessera_policy::ModeError::StaleSequence { .. }) => {
-                StatusCode::CONFLICT
-            }
+            | CoordError::Mode(tessera_policy::ModeError::StaleSequence { .. })
+            | CoordError::Freshness(
+                tessera_policy::FreshnessError::NotNewer { .. }
+                | tessera_policy::FreshnessError::OtherBundle { .. }
+                | tessera_policy::FreshnessError::OtherMode { .. },
+            ) => StatusCode::CONFLICT,
             CoordError::Bundle(_)
             | CoordError::Mode(_)
+            | CoordError::Freshness(_)
             | CoordError::ApprovalInvalid(_)
             | CoordError::ApprovalExpired(_) => StatusCode::UNPROCESSABLE_ENTITY,
             CoordError::NotAnApprover(_) | CoordError::PolicyDenied(_) => StatusCode::FORBIDDEN,
@@ -449,6 +454,16 @@ async fn put_mode(
 ) -> Result<Json<PolicyInfo>, Response> {
     let Json(change) = req.map_err(rejected)?;
     c.put_mode(change)
+        .map(Json)
+        .map_err(IntoResponse::into_response)
+}
+
+async fn put_freshness(
+    State(c): State<Coordinator>,
+    req: Result<Json<Freshness>, JsonRejection>,
+) -> Result<Json<PolicyInfo>, Response> {
+    let Json(statement) = req.map_err(rejected)?;
+    c.put_freshness(statement)
         .map(Json)
         .map_err(IntoResponse::into_response)
 }

@@ -17,12 +17,13 @@ use tessera_crypto::{
     hd, scheme, DerivationPath, PartialSignature, PresignPublic, PublicKey, SchemeId, SignMessage,
     Signature, ThresholdParams,
 };
-use tessera_policy::{BundleError, MemoryLedger, ModeError};
+use tessera_policy::{BundleError, FreshnessError, MemoryLedger, ModeError};
 use tessera_proto::api::{
     BuildTransaction, CreateTransaction, CreateWallet, DerivedKey, MessageInput, PayloadInput,
     RequestEvent, RequestState, SessionError, SessionInfo, SessionKind, SessionStatus, SignPath,
     SignRequest, TransactionInfo, TransactionPreview, WalletInfo, WalletStatus,
 };
+use tessera_proto::attestation::{WalletAttestation, WalletStatement};
 use tessera_proto::link::{Failure, FailureKind, Job, Member, Outcome, ToSigner, TxContext};
 use tessera_proto::Clock;
 use tessera_wire::{authorized_message, Action, NodeId};
@@ -135,6 +136,10 @@ pub enum CoordError {
     /// A mode change was refused (409 for a stale sequence number, else 422).
     #[error("mode change refused: {0}")]
     Mode(#[from] ModeError),
+    /// A policy freshness statement was refused (409 when it is not newer or names another
+    /// bundle or mode change than the coordinator's, else 422).
+    #[error("policy refresh refused: {0}")]
+    Freshness(#[from] FreshnessError),
     /// An approval is forged, for another request, intent or policy version (422).
     #[error("{0}")]
     ApprovalInvalid(String),
@@ -190,6 +195,12 @@ impl CoordError {
             CoordError::Mode(e) => match e {
                 ModeError::StaleSequence { .. } => "stale_sequence",
                 _ => "mode_invalid",
+            },
+            CoordError::Freshness(e) => match e {
+                FreshnessError::NotNewer { .. }
+                | FreshnessError::OtherBundle { .. }
+                | FreshnessError::OtherMode { .. } => "freshness_conflict",
+                _ => "freshness_invalid",
             },
             CoordError::ApprovalInvalid(_) => "approval_invalid",
             CoordError::ApprovalExpired(_) => "approval_expired",
@@ -493,6 +504,7 @@ impl Coordinator {
             pool: 0,
             created_at_ms: self.inner.clock.now_ms(),
             error: None,
+            attestations: Vec::new(),
         };
         self.inner
             .store
@@ -549,34 +561,16 @@ impl Coordinator {
                 self.inner.config.keygen_timeout,
             )
             .await;
-        let agreed = result.and_then(|outcomes| {
-            let mut keys = outcomes.iter().map(|(_, o)| match o {
-                Outcome::Keygen {
-                    public_key,
-                    chain_code,
-                } => Some((public_key.clone(), *chain_code)),
-                _ => None,
-            });
-            let first = keys.next().flatten();
-            match first {
-                Some(k) if keys.all(|o| o.as_ref() == Some(&k)) => Ok(k),
-                _ => Err(AttemptError {
-                    code: "protocol_abort",
-                    message: "signers disagree on the generated public key".into(),
-                    culprits: Vec::new(),
-                    failed: Vec::new(),
-                    fatal: true,
-                    refusal: None,
-                }),
-            }
-        });
+        let agreed =
+            result.and_then(|outcomes| agree_on_key(&wallet, roster_ids(&roster), &outcomes));
         let now = self.inner.clock.now_ms();
         match agreed {
-            Ok((pk, cc)) => {
-                tracing::info!(wallet = %wallet.wallet_id, scheme = wallet.scheme.name(), public_key = %pk.to_hex(), "wallet ready");
+            Ok((pk, cc, attestations)) => {
+                tracing::info!(wallet = %wallet.wallet_id, scheme = wallet.scheme.name(), public_key = %pk.to_hex(), vouched = attestations.len(), "wallet ready");
                 wallet.status = WalletStatus::Ready;
                 wallet.public_key = Some(pk.clone());
                 wallet.chain_code = Some(hex::encode(cc));
+                wallet.attestations = attestations;
                 record.status = SessionStatus::Done;
                 record.public_key = Some(pk);
             }
@@ -1787,6 +1781,76 @@ fn chain_code(w: &WalletInfo) -> Result<([u8; 32], ()), String> {
         .and_then(|v| v.try_into().ok())
         .ok_or("bad chain code")?;
     Ok((cc, ()))
+}
+
+fn roster_ids(roster: &[Member]) -> Vec<(u16, NodeId)> {
+    roster
+        .iter()
+        .map(|m| (m.index, m.identity.node_id()))
+        .collect()
+}
+
+fn disagreement(message: &str) -> AttemptError {
+    AttemptError {
+        code: "protocol_abort",
+        message: message.into(),
+        culprits: Vec::new(),
+        failed: Vec::new(),
+        fatal: true,
+        refusal: None,
+    }
+}
+
+/// The key every signer of a finished key generation reports, with the attestations that verify
+/// over it. Signers that disagree fail the wallet. An attestation that does not verify, or is
+/// not its sender's, is logged and left out (clients count only the ones they can verify; this
+/// check only makes a bad signer visible early).
+fn agree_on_key(
+    wallet: &WalletInfo,
+    roster: Vec<(u16, NodeId)>,
+    outcomes: &[(u16, Outcome)],
+) -> Result<(PublicKey, [u8; 32], Vec<WalletAttestation>), AttemptError> {
+    let mut key: Option<(&PublicKey, [u8; 32])> = None;
+    for (_, o) in outcomes {
+        let Outcome::Keygen {
+            public_key,
+            chain_code,
+            ..
+        } = o
+        else {
+            return Err(disagreement(
+                "a signer answered key generation with something else",
+            ));
+        };
+        match key {
+            Some(k) if k != (public_key, *chain_code) => {
+                return Err(disagreement("signers disagree on the generated public key"))
+            }
+            _ => key = Some((public_key, *chain_code)),
+        }
+    }
+    let (pk, cc) = key.ok_or_else(|| disagreement("no signer reported a key"))?;
+    let statement = WalletStatement {
+        wallet_id: wallet.wallet_id.clone(),
+        scheme: wallet.scheme,
+        threshold: wallet.threshold,
+        signers: wallet.signers.clone(),
+        public_key: pk.clone(),
+        chain_code: cc,
+    };
+    let mut attestations = Vec::new();
+    for (index, o) in outcomes {
+        let Outcome::Keygen { attestation, .. } = o else {
+            continue;
+        };
+        let sender = roster.iter().find(|(i, _)| i == index).map(|(_, n)| *n);
+        if sender != Some(attestation.node_id) || attestation.verify(&statement).is_err() {
+            tracing::warn!(wallet = %wallet.wallet_id, party = index, "a signer's wallet attestation does not verify; left out");
+            continue;
+        }
+        attestations.push(attestation.clone());
+    }
+    Ok((pk.clone(), cc, attestations))
 }
 
 pub(crate) fn derived_key(

@@ -294,6 +294,7 @@ mod tests {
             pool: 0,
             created_at_ms: 0,
             error: None,
+            attestations: Vec::new(),
         }
     }
 

@@ -29,9 +29,9 @@ use tessera_audit::{AuditError, AuditLog, EntryKind, RefusalReason};
 use tessera_chains::{Intent, WalletKey};
 use tessera_crypto::{PublicKey as WalletPublicKey, SignMessage};
 use tessera_policy::{
-    accept_mode, accept_update, check_quorum, mode_in_force, signing_request, Approval,
-    ApprovalDecision, AssetKey, BaseUnits, Decision, DenyReason, Engine, Mode, ModeChange,
-    PublicKey, Quorum, SignedBundle, VelocityLedger, MAX_WINDOW_S,
+    accept_freshness, accept_mode, accept_update, check_quorum, mode_in_force, signing_request,
+    Approval, ApprovalDecision, AssetKey, BaseUnits, Decision, DenyReason, Engine, Freshness, Mode,
+    ModeChange, PublicKey, Quorum, SignedBundle, VelocityLedger, MAX_WINDOW_S,
 };
 use tessera_proto::api::{
     PolicyInfo, PolicyOutcome, QuorumNeed, RequestEvent, RequestInfo, RequestState, SessionError,
@@ -51,6 +51,8 @@ use crate::store::{LedgerLeg, RequestBody, RequestRecord, StoreError};
 const SETTING_BUNDLE: &str = "policy_bundle";
 /// Store setting holding the mode change in force (`ModeChange` JSON).
 const SETTING_MODE: &str = "mode_change";
+/// Store setting holding the last accepted freshness statement (`Freshness` JSON).
+const SETTING_FRESHNESS: &str = "policy_freshness";
 /// Longest request id.
 pub const MAX_REQUEST_ID: usize = 128;
 /// Longest text from a signer copied into an audit entry.
@@ -63,6 +65,8 @@ pub(crate) struct PolicyState {
     pub(crate) engine: Option<Arc<Engine>>,
     /// The last accepted mode change (in force until it expires).
     pub(crate) mode: Option<ModeChange>,
+    /// The last accepted admin-signed freshness statement.
+    pub(crate) freshness: Option<Freshness>,
 }
 
 /// What signers receive with a signing job: the policy version the coordinator evaluated and
@@ -323,6 +327,14 @@ impl Coordinator {
             },
             Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "cannot read the stored mode change"),
+        }
+        match store.setting(SETTING_FRESHNESS) {
+            Ok(Some(json)) => match serde_json::from_str::<Freshness>(&json) {
+                Ok(f) => self.policy_write().freshness = Some(f),
+                Err(e) => tracing::error!(error = %e, "the stored policy freshness does not parse"),
+            },
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "cannot read the stored policy freshness"),
         }
         let since_ms = self
             .inner
@@ -1267,6 +1279,50 @@ impl Coordinator {
         self.policy_info()
     }
 
+    /// Takes an admin-signed freshness statement about the bundle and mode change in force
+    /// ([`accept_freshness`]): audited (fail closed), stored, pushed to every linked signer
+    /// (and again on reconnect). Signers check it themselves against their own policy.
+    pub fn put_freshness(&self, statement: Freshness) -> Result<PolicyInfo, CoordError> {
+        let _g = lock(&self.inner.transitions);
+        let (engine, _) = self.policy_snapshot()?;
+        let now = self.inner.clock.now_unix();
+        let (mode, current) = {
+            let st = self.policy_read();
+            (st.mode.clone(), st.freshness.clone())
+        };
+        accept_freshness(
+            current.as_ref(),
+            &statement,
+            engine.bundle(),
+            mode.as_ref(),
+            now,
+        )?;
+        let json = serde_json::to_string(&statement)
+            .map_err(|e| CoordError::Invalid(format!("freshness: {e}")))?;
+        self.record_audit(
+            self.actor(),
+            EntryKind::Other("policy_refreshed".into()),
+            "policy",
+            json!({
+                "policy_version": statement.policy_version,
+                "mode_seq": statement.mode_seq,
+                "issued_at": statement.issued_at,
+                "signed_by": statement.admin_signatures.iter().map(|s| s.admin.to_hex()).collect::<Vec<_>>(),
+            }),
+        )?;
+        self.inner.store.put_setting(SETTING_FRESHNESS, &json)?;
+        tracing::info!(
+            policy_version = statement.policy_version,
+            issued_at = statement.issued_at,
+            "policy freshness renewed"
+        );
+        self.policy_write().freshness = Some(statement);
+        self.push_to_all(&ToSigner::Freshness {
+            statement: json.into_bytes(),
+        });
+        self.policy_info()
+    }
+
     fn policy_frame(&self, engine: &Engine) -> ToSigner {
         ToSigner::Policy {
             bundle: serde_json::to_vec(engine.signed_bundle()).unwrap_or_default(),
@@ -1281,9 +1337,9 @@ impl Coordinator {
 
     /// Sends the bundle and mode change in force to a signer that just linked.
     pub fn on_signer_linked(&self, node: &NodeId) {
-        let (engine, mode) = {
+        let (engine, mode, freshness) = {
             let st = self.policy_read();
-            (st.engine.clone(), st.mode.clone())
+            (st.engine.clone(), st.mode.clone(), st.freshness.clone())
         };
         if let Some(e) = engine {
             self.inner.hub.deliver(node, self.policy_frame(&e));
@@ -1293,6 +1349,13 @@ impl Coordinator {
                 self.inner
                     .hub
                     .deliver(node, ToSigner::Mode { change: json });
+            }
+        }
+        if let Some(f) = freshness {
+            if let Ok(json) = serde_json::to_vec(&f) {
+                self.inner
+                    .hub
+                    .deliver(node, ToSigner::Freshness { statement: json });
             }
         }
     }

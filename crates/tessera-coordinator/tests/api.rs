@@ -47,6 +47,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/status", &["get"]),
     ("/v1/policy", &["get", "put"]),
     ("/v1/policy/bundle", &["get"]),
+    ("/v1/policy/freshness", &["put"]),
     ("/v1/mode", &["get", "put"]),
     ("/v1/requests", &["get"]),
     ("/v1/requests/{id}", &["get"]),
@@ -1617,6 +1618,7 @@ fn lifecycle_types_match_the_schemas() {
             sessions: 0,
             policy_version: 3,
             mode: "normal".into(),
+            policy_fresh_since: 0,
         },
     );
     // The policy refusal codes are documented where clients see them.
@@ -1674,6 +1676,7 @@ enum Fake {
 async fn link_fake(app: &Router, c: &Coordinator, key: IdentityKey, how: Fake) -> u64 {
     use tessera_proto::audit::{AuditPage, AuditPageError, SignedHead};
     use tessera_proto::link::{FromSigner, SignerStatus, ToSigner};
+    use tessera_proto::view::{SignedView, View};
     let (status, _) = call(
         app,
         Method::POST,
@@ -1726,6 +1729,19 @@ async fn link_fake(app: &Router, c: &Coordinator, key: IdentityKey, how: Fake) -
                         from_seq: from_seq.max(1),
                         entries,
                         head: SignedHead::sign(&key, head.seq, head.hash, challenge),
+                        view: SignedView::sign(
+                            &key,
+                            View {
+                                policy_version: 0,
+                                bundle_hash: [0; 32],
+                                mode: "normal".into(),
+                                mode_seq: 0,
+                                policy_fresh_since: 0,
+                                audit_seq: head.seq,
+                                audit_hash: head.hash,
+                            },
+                            challenge,
+                        ),
                     })
                 }
             };

@@ -185,6 +185,7 @@ impl World {
                         pool: 0,
                         created_at_ms: start_ms,
                         error: None,
+                        attestations: Vec::new(),
                     })
                     .expect("wallet");
             }
@@ -598,6 +599,7 @@ fn signer_status(policy_version: u64) -> SignerStatus {
         sessions: 0,
         policy_version,
         mode: "normal".into(),
+        policy_fresh_since: 0,
     }
 }
 

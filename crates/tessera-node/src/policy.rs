@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use tessera_audit::RefusalReason;
 use tessera_policy::{
-    ApprovalError, AssetKey, BaseUnits, Decision, DenyReason, Engine, LedgerError, MemoryLedger,
-    ModeChange, SignedBundle, VelocityLedger, WindowTotals,
+    fresh_since, ApprovalError, AssetKey, BaseUnits, Decision, DenyReason, Engine, Freshness,
+    LedgerError, MemoryLedger, ModeChange, SignedBundle, VelocityLedger, WindowTotals,
 };
 use tessera_proto::link::{Failure, FailureKind};
 use tessera_vault::VelocityEntry;
@@ -40,6 +40,44 @@ pub(crate) struct PolicyState {
     pub bundle: Option<Arc<Installed>>,
     /// The last accepted mode change (in force until it expires).
     pub mode: Option<ModeChange>,
+    /// The last accepted admin-signed freshness statement.
+    pub freshness: Option<Freshness>,
+}
+
+impl PolicyState {
+    /// Since when the admins are known to stand by the bundle and mode change in force
+    /// (`tessera_policy::fresh_since`); 0 without a bundle.
+    pub fn fresh_since(&self) -> u64 {
+        self.bundle.as_ref().map_or(0, |b| {
+            fresh_since(
+                &b.signed.bundle,
+                self.mode.as_ref(),
+                self.freshness.as_ref(),
+            )
+        })
+    }
+
+    /// Fail-closed freshness (module docs of `tessera_policy::freshness`): with a maximum age,
+    /// a policy the admins have not confirmed for longer refuses everything (`StalePolicy`).
+    pub fn check_fresh(&self, max_age_secs: Option<u64>, now_unix: u64) -> Result<(), Failure> {
+        let Some(max) = max_age_secs else {
+            return Ok(());
+        };
+        let since = self.fresh_since();
+        let age = now_unix.saturating_sub(since);
+        if age <= max {
+            return Ok(());
+        }
+        let version = self.bundle.as_ref().map_or(0, |b| b.version());
+        Err(failure(
+            FailureKind::StalePolicy,
+            &format!(
+                "policy version {version} was last confirmed by the admins {age} s ago (at {since}); \
+                 this signer signs nothing on a policy older than {max} s until an admin-signed \
+                 refresh (`tessera policy refresh`) or a newer bundle arrives"
+            ),
+        ))
+    }
 }
 
 /// A request as the velocity ledger knows it: its id and the intent hash it was authorized for.

@@ -29,7 +29,11 @@
 //!    (what approvals sign) is [`tessera_wire::message_intent_hash`] of (wallet, path, the
 //!    message in `tessera_wire::authorized_message` form).
 //! 4. **Policy**: a bundle is installed (`PolicyDenied` otherwise); the job's policy version is
-//!    this signer's (`StalePolicy`); the request is built with
+//!    this signer's (`StalePolicy`); with [`SignerOptions::max_policy_age_secs`], the admins
+//!    confirmed the bundle and mode change in force (bundle creation, mode change or an
+//!    admin-signed `tessera_policy::Freshness`) no longer ago than that (`StalePolicy`, saying
+//!    since when: a coordinator withholding a newer bundle or a lockdown makes signers stop,
+//!    not sign under the old policy); the request is built with
 //!    `tessera_policy::signing_request` from the signer's own parse (or the message alone) under
 //!    the mode in force and evaluated by its own compiled engine against its own velocity
 //!    ledger — the vault's entries plus requests in flight here, without this request's own
@@ -76,10 +80,11 @@ use tessera_crypto::{
     MemoryLedger, PartyIndex, Presignature, SchemeId, SessionId, SignMessage, ThresholdParams,
 };
 use tessera_policy::{
-    accept_mode, accept_update, check_quorum, create_wallet_request, mode_in_force, record_signed,
-    signing_request, AdminSet, Approval, ApprovalDecision, Decision, Engine, Mode, ModeChange,
-    PolicyRequest, SignedBundle, MAX_WINDOW_S,
+    accept_freshness, accept_mode, accept_update, check_quorum, create_wallet_request,
+    mode_in_force, record_signed, signing_request, AdminSet, Approval, ApprovalDecision, Decision,
+    Engine, Freshness, Mode, ModeChange, PolicyRequest, SignedBundle, MAX_WINDOW_S,
 };
+use tessera_proto::attestation::{WalletAttestation, WalletStatement};
 use tessera_proto::audit::{
     AuditPage, AuditPageError, SignedHead, MAX_AUDIT_PAGE, MAX_AUDIT_PAGE_BYTES,
 };
@@ -87,6 +92,7 @@ use tessera_proto::link::{
     Failure, FailureKind, FromSigner, Job, Member, Outcome, SignerStatus, StartSession, ToSigner,
     TxContext,
 };
+use tessera_proto::view::{SignedView, View};
 use tessera_proto::Clock;
 use tessera_vault::{PolicyRecord, Vault, VaultError, VelocityEntry};
 use tessera_wire::{
@@ -151,6 +157,10 @@ pub struct SignerOptions {
     /// Most unused presignatures kept per wallet; a presign job beyond it is refused (`Busy`),
     /// so a coordinator cannot make a signer burn CPU and fill its vault with them.
     pub max_presignatures_per_wallet: usize,
+    /// With `Some(age)`, the signer refuses every signature and key generation (`StalePolicy`)
+    /// while its policy was last confirmed by the admins — bundle creation, mode change or an
+    /// admin-signed refresh (`tessera_policy::Freshness`) — more than `age` seconds ago.
+    pub max_policy_age_secs: Option<u64>,
 }
 
 impl Default for SignerOptions {
@@ -162,6 +172,7 @@ impl Default for SignerOptions {
             max_sessions: 64,
             max_queued_envelopes: 1024,
             max_presignatures_per_wallet: 256,
+            max_policy_age_secs: None,
         }
     }
 }
@@ -425,6 +436,26 @@ impl Signer {
             mode: mode_in_force(policy.mode.as_ref(), self.inner.clock.now_unix())
                 .name()
                 .to_string(),
+            policy_fresh_since: policy.fresh_since(),
+        }
+    }
+
+    /// This signer's own view of its policy at audit head (`audit_seq`, `audit_hash`).
+    fn view(&self, audit_seq: u64, audit_hash: [u8; 32]) -> View {
+        let policy = self.policy_state();
+        View {
+            policy_version: policy.bundle.as_ref().map_or(0, |b| b.version()),
+            bundle_hash: policy
+                .bundle
+                .as_ref()
+                .map_or([0; 32], |b| b.engine.bundle_hash()),
+            mode: mode_in_force(policy.mode.as_ref(), self.inner.clock.now_unix())
+                .name()
+                .to_string(),
+            mode_seq: policy.mode.as_ref().map_or(0, |m| m.seq),
+            policy_fresh_since: policy.fresh_since(),
+            audit_seq,
+            audit_hash,
         }
     }
 
@@ -511,6 +542,7 @@ impl Signer {
             } => self.answer_audit_page(request, from_seq, limit, challenge, out),
             ToSigner::Policy { bundle } => out(self.install_policy(&bundle)),
             ToSigner::Mode { change } => out(self.change_mode(&change)),
+            ToSigner::Freshness { statement } => out(self.refresh_policy(&statement)),
             ToSigner::Challenge { .. } | ToSigner::Welcome => {}
         }
     }
@@ -587,11 +619,13 @@ impl Signer {
                 entries.push(line);
             }
         }
+        let view = self.view(head.seq, head.hash);
         Ok(AuditPage {
             chain_id: audit.chain_id().to_string(),
             from_seq: from,
             entries,
             head: SignedHead::sign(&self.inner.identity, head.seq, head.hash, challenge),
+            view: SignedView::sign(&self.inner.identity, view, challenge),
         })
     }
 
@@ -667,6 +701,7 @@ impl Signer {
             *slot = Arc::new(PolicyState {
                 bundle: Some(installed),
                 mode: slot.mode.clone(),
+                freshness: slot.freshness.clone(),
             });
         }
         tracing::info!(policy_version = version, "policy bundle installed");
@@ -732,9 +767,74 @@ impl Signer {
             *slot = Arc::new(PolicyState {
                 bundle: slot.bundle.clone(),
                 mode: Some(candidate.clone()),
+                freshness: slot.freshness.clone(),
             });
         }
         tracing::info!(seq, from = %from, to = %candidate.mode, "operating mode changed");
+        FromSigner::Status(self.status())
+    }
+
+    /// A `ToSigner::Freshness` frame: accepts an admin-signed statement that the bundle and
+    /// mode change in force here are still the admins' (`tessera_policy::accept_freshness`),
+    /// then audits and stores it; the policy counts as fresh from its `issued_at`. A statement
+    /// naming another bundle or mode change — one this signer was not given — is refused, so
+    /// the policy here keeps ageing. Answers like [`Signer::install_policy`].
+    pub fn refresh_policy(&self, json: &[u8]) -> FromSigner {
+        let _serial = lock(&self.inner.policy_update);
+        let candidate: Freshness = match serde_json::from_slice(json) {
+            Ok(c) => c,
+            Err(e) => {
+                return self.refuse_update(
+                    "freshness",
+                    0,
+                    format!("not a freshness statement: {e}"),
+                )
+            }
+        };
+        let at = candidate.issued_at;
+        let state = self.policy_state();
+        let Some(installed) = state.bundle.clone() else {
+            return self.refuse_update("freshness", at, "no policy bundle installed".into());
+        };
+        let now = self.inner.clock.now_unix();
+        if let Err(e) = accept_freshness(
+            state.freshness.as_ref(),
+            &candidate,
+            &installed.signed.bundle,
+            state.mode.as_ref(),
+            now,
+        ) {
+            return self.refuse_update("freshness", at, e.to_string());
+        }
+        let stored = match serde_json::to_string(&candidate) {
+            Ok(s) => s,
+            Err(e) => return self.refuse_update("freshness", at, format!("encoding: {e}")),
+        };
+        let body = json!({
+            "policy_version": candidate.policy_version,
+            "mode_seq": candidate.mode_seq,
+            "issued_at": at,
+            "signed_by": candidate.admin_signatures.iter().map(|s| s.admin.to_hex()).collect::<Vec<_>>(),
+        });
+        if let Err(e) = self.audit(
+            EntryKind::Other("policy_refreshed".into()),
+            &format!("freshness:{at}"),
+            body,
+        ) {
+            return self.refuse_update("freshness", at, format!("audit log: {e}"));
+        }
+        if let Err(e) = lock(&self.inner.vault).put_policy(PolicyRecord::Freshness, at, &stored) {
+            return self.refuse_update("freshness", at, format!("vault: {e}"));
+        }
+        {
+            let mut slot = lock(&self.inner.policy);
+            *slot = Arc::new(PolicyState {
+                bundle: slot.bundle.clone(),
+                mode: slot.mode.clone(),
+                freshness: Some(candidate),
+            });
+        }
+        tracing::info!(issued_at = at, "policy freshness renewed");
         FromSigner::Status(self.status())
     }
 
@@ -1121,9 +1221,18 @@ impl Signer {
         lock(&self.inner.vault)
             .put_share(wallet_id, 0, &share.to_bytes(), &info)
             .map_err(vault_failure)?;
-        let outcome = Outcome::Keygen {
+        let statement = WalletStatement {
+            wallet_id: wallet_id.to_string(),
+            scheme: id,
+            threshold,
+            signers: public.roster.clone(),
             public_key: share.public_key().clone(),
             chain_code: share.chain_code(),
+        };
+        let outcome = Outcome::Keygen {
+            public_key: statement.public_key.clone(),
+            chain_code: statement.chain_code,
+            attestation: WalletAttestation::sign(&self.inner.identity, &statement),
         };
         lock(&self.inner.shares).insert(wallet_id.to_string(), Arc::new((share, public.clone())));
         let body = json!({
@@ -1267,6 +1376,7 @@ impl Signer {
         let state = self.policy_state();
         if let Some(installed) = &state.bundle {
             let now = self.inner.clock.now_unix();
+            state.check_fresh(self.inner.options.max_policy_age_secs, now)?;
             let requester = tessera_policy::PublicKey(authz.operator.0);
             let req = create_wallet_request(
                 &installed.signed.bundle,
@@ -1484,6 +1594,7 @@ impl Signer {
             .into());
         }
         let now = self.inner.clock.now_unix();
+        state.check_fresh(self.inner.options.max_policy_age_secs, now)?;
         let authz = job.authz;
         let requester = tessera_policy::PublicKey(authz.operator.0);
         let req = signing_request(
@@ -1656,7 +1767,18 @@ fn load_policy(vault: &Vault) -> Result<PolicyState, NodeError> {
             Some(change)
         }
     };
-    Ok(PolicyState { bundle, mode })
+    let freshness = match vault.policy(PolicyRecord::Freshness)? {
+        None => None,
+        Some(stored) => Some(
+            serde_json::from_str::<Freshness>(&stored.json)
+                .map_err(|e| NodeError::Corrupt(format!("stored policy freshness: {e}")))?,
+        ),
+    };
+    Ok(PolicyState {
+        bundle,
+        mode,
+        freshness,
+    })
 }
 
 fn parse_admins(json: &str) -> Result<AdminSet, NodeError> {

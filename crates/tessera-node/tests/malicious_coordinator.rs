@@ -20,11 +20,13 @@ use tessera_audit::{EntryKind, RefusalReason};
 use tessera_chains::{registry, ChainAdapter, Parsed, Payload, PublicKey, Registry, WalletKey};
 use tessera_crypto::{scheme, DerivationPath, PresignPublic, SchemeId, SignMessage};
 use tessera_policy::{
-    signing_request, Approval, ApprovalDecision, Decision, DenyReason, Mode, PolicyBundle,
-    SecretKey, VelocityLimit, VelocityRule,
+    signing_request, Approval, ApprovalDecision, Decision, DenyReason, Freshness, Mode,
+    PolicyBundle, SecretKey, VelocityLimit, VelocityRule,
 };
+use tessera_proto::api::{WalletInfo, WalletStatus};
+use tessera_proto::attestation::{verify_wallet, VouchError, WalletAttestation, WalletStatement};
 use tessera_proto::link::{FailureKind, FromSigner, Job, Outcome, ToSigner, TxContext};
-use tessera_wire::{Action, Authorization};
+use tessera_wire::{Action, Authorization, IdentityKey};
 
 /// Transfers up to 1 SOL sign without approval, larger ones need two approvers; messages sign;
 /// operators create wallets; nothing permits raw digests.
@@ -1318,4 +1320,280 @@ fn a_flooding_coordinator_meets_the_signers_limits() {
             _ => continue,
         }
     }
+}
+
+/// What a coordinator reports about a wallet, built from the signers' key-generation answers.
+fn reported_wallet(
+    g: &Group,
+    wallet: &str,
+    id: SchemeId,
+    t: u16,
+    answers: Vec<Answer>,
+) -> WalletInfo {
+    let mut w = WalletInfo {
+        wallet_id: wallet.into(),
+        name: wallet.into(),
+        scheme: id,
+        threshold: t,
+        signers: g
+            .nodes
+            .iter()
+            .map(|n| n.signed.identity.node_id())
+            .collect(),
+        status: WalletStatus::Ready,
+        public_key: None,
+        chain_code: None,
+        keygen_session: String::new(),
+        pool: 0,
+        created_at_ms: 0,
+        error: None,
+        attestations: Vec::new(),
+    };
+    for a in answers {
+        let Ok(Outcome::Keygen {
+            public_key,
+            chain_code,
+            attestation,
+        }) = a
+        else {
+            panic!("key generation failed: {a:?}");
+        };
+        w.public_key = Some(public_key);
+        w.chain_code = Some(hex::encode(chain_code));
+        w.attestations.push(attestation);
+    }
+    w
+}
+
+/// Gap 5: a coordinator cannot show a deposit address of a key it chose. Every signer attests the
+/// wallet it generated with its node identity key; a client that knows the signers' ids accepts
+/// the reported key only with `threshold` of those attestations over exactly that wallet.
+#[test]
+fn a_coordinator_cannot_substitute_a_wallet_key() {
+    let mut g = Group::bare("mal-vouch", 3);
+    let b = g.sign_bundle(suite_bundle(&g, 1, None), &[0, 1]);
+    g.install_ok(&b);
+    let trusted: Vec<_> = g
+        .nodes
+        .iter()
+        .map(|n| n.signed.identity.node_id())
+        .collect();
+    let all = [0, 1, 2];
+    let keygen = |g: &mut Group, wallet: &str| {
+        let authorization = g.keygen_auth(&g.operator.clone_key(), wallet, SchemeId::Ed25519, 2);
+        let answers = g.run(
+            wallet,
+            &all,
+            Job::Keygen {
+                scheme: SchemeId::Ed25519,
+                threshold: 2,
+                authorization,
+            },
+        );
+        reported_wallet(g, wallet, SchemeId::Ed25519, 2, answers)
+    };
+    let honest = keygen(&mut g, "w-vouch-1");
+    let other = keygen(&mut g, "w-vouch-2");
+    let v = verify_wallet(&honest, &trusted).expect("the signers vouch for their wallet");
+    assert_eq!((v.by.len(), v.of), (3, 3));
+
+    // The coordinator reports another key (one it holds, or another wallet's) for this wallet.
+    let mut swapped = honest.clone();
+    swapped.public_key = other.public_key.clone();
+    swapped.chain_code = other.chain_code.clone();
+    assert!(matches!(
+        verify_wallet(&swapped, &trusted),
+        Err(VouchError::BadAttestation(_))
+    ));
+    // ... with the other wallet's genuine attestations: they name the other wallet.
+    swapped.attestations = other.attestations.clone();
+    assert!(matches!(
+        verify_wallet(&swapped, &trusted),
+        Err(VouchError::BadAttestation(_))
+    ));
+    // ... having dropped the attestations: nothing is vouched for.
+    swapped.attestations.clear();
+    assert_eq!(
+        verify_wallet(&swapped, &trusted),
+        Err(VouchError::TooFew {
+            vouched: 0,
+            needed: 2
+        })
+    );
+    // ... with a roster of its own nodes, each attesting its key.
+    let own: Vec<IdentityKey> = (0..3)
+        .map(|_| IdentityKey::generate(&mut rand_core::OsRng))
+        .collect();
+    let mut forged = honest.clone();
+    forged.signers = own.iter().map(|k| k.node_id()).collect();
+    forged.public_key = other.public_key.clone();
+    let st = WalletStatement::of_wallet(&forged).unwrap().unwrap();
+    forged.attestations = own
+        .iter()
+        .map(|k| WalletAttestation::sign(k, &st))
+        .collect();
+    assert_eq!(
+        verify_wallet(&forged, &trusted),
+        Err(VouchError::TooFew {
+            vouched: 0,
+            needed: 2
+        })
+    );
+    // Withholding all but one honest attestation is not enough for a 2-of-3 wallet.
+    let mut withheld = honest.clone();
+    withheld.attestations.truncate(1);
+    assert_eq!(
+        verify_wallet(&withheld, &trusted),
+        Err(VouchError::TooFew {
+            vouched: 1,
+            needed: 2
+        })
+    );
+}
+
+/// The admins' signed statement that `bundle` and the mode change `mode` are in force, at the
+/// signers' time.
+fn refresh(
+    g: &Group,
+    bundle: &PolicyBundle,
+    mode: Option<&tessera_policy::ModeChange>,
+) -> ToSigner {
+    let mut f = Freshness::new(bundle, mode, g.clock.now_unix());
+    for k in &g.admins[..2] {
+        f.sign(k);
+    }
+    ToSigner::Freshness {
+        statement: serde_json::to_vec(&f).unwrap(),
+    }
+}
+
+fn refusals_say(answers: Vec<FromSigner>, what: &str) {
+    for a in answers {
+        match a {
+            FromSigner::PolicyRefused { reason, .. } => assert!(reason.contains(what), "{reason}"),
+            other => panic!("accepted: {other:?}"),
+        }
+    }
+}
+
+/// Gap 4: a coordinator that keeps a newer bundle or a lockdown back cannot keep signers signing
+/// under the old policy. Signers with a maximum policy age sign only while the admins have
+/// confirmed their bundle and mode change recently; the admins' refreshes name the newest ones,
+/// so a signer that was not given them cannot renew, ages, and refuses everything
+/// (`StalePolicy`, saying why) until it is given what the admins signed.
+#[test]
+fn a_policy_the_coordinator_keeps_back_goes_stale_and_signers_stop() {
+    let mut g = Group::bare("mal-fresh", 3);
+    g.options.max_policy_age_secs = Some(3600);
+    for i in 0..3 {
+        g.restart(i);
+    }
+    let b1 = g.sign_bundle(suite_bundle(&g, 1, None), &[0, 1]);
+    g.install_ok(&b1);
+    g.keygen("w-fresh", SchemeId::Ed25519, 2);
+    let sign = |g: &mut Group, version: u64, text: &str| -> Vec<Answer> {
+        let message = message_for(SchemeId::Ed25519, text);
+        let request = random_id();
+        let authorization = sign_auth(
+            &g.operator,
+            &request,
+            "w-fresh",
+            "m",
+            &message,
+            g.clock.now_unix() + 300,
+        );
+        let job = Job::Sign {
+            signers: vec![0, 1],
+            message,
+            path: "m".into(),
+            authorization,
+            transaction: None,
+            policy_version: version,
+            approvals: vec![],
+        };
+        g.run("w-fresh", &[0, 1], job)
+    };
+    assert!(sign(&mut g, 1, "fresh").iter().all(Result::is_ok));
+
+    // Two hours on, the admins have signed bundle 2 and refresh it; the coordinator keeps
+    // bundle 2 back and forwards the refresh, which names a bundle the signers do not hold.
+    g.clock.advance(7200);
+    let mut newer = suite_bundle(&g, 2, None);
+    newer.created_at = g.clock.now_unix();
+    let b2 = g.sign_bundle(newer, &[0, 1]);
+    refusals_say(
+        g.send_policy(refresh(&g, &b2.bundle, None)),
+        "names policy version 2",
+    );
+    for a in sign(&mut g, 1, "stale") {
+        let f = a.expect_err("a stale policy signs nothing");
+        assert_eq!(f.kind, FailureKind::StalePolicy);
+        assert!(
+            f.message.contains("last confirmed by the admins"),
+            "{}",
+            f.message
+        );
+    }
+    assert!(audited_refusals(&g, 0).contains(&RefusalReason::StalePolicy));
+    let authorization = g.keygen_auth(&g.operator.clone_key(), "w-fresh-2", SchemeId::Ed25519, 2);
+    let keygen = Job::Keygen {
+        scheme: SchemeId::Ed25519,
+        threshold: 2,
+        authorization,
+    };
+    refused(
+        g.run("w-fresh-2", &[0, 1, 2], keygen),
+        FailureKind::StalePolicy,
+        "keygen on a stale policy",
+    );
+
+    // Given bundle 2, they sign again; an admin refresh of it is accepted and survives a restart.
+    g.install_ok(&b2);
+    assert!(sign(&mut g, 2, "bundle 2").iter().all(Result::is_ok));
+    g.clock.advance(1800);
+    for a in g.send_policy(refresh(&g, &b2.bundle, None)) {
+        assert!(matches!(a, FromSigner::Status(_)), "{a:?}");
+    }
+    g.restart(0);
+    let confirmed = g.clock.now_unix();
+    assert_eq!(g.status(0).policy_fresh_since, confirmed);
+    // `tessera signer status`: the signer's own signed view, which a relaying coordinator can
+    // neither alter nor replay.
+    let challenge = random32();
+    let page = g.audit_request(0, 1, u64::MAX, 0, challenge).unwrap();
+    let node = g.nodes[0].signed.identity.node_id();
+    page.verify_view(&node, &challenge)
+        .expect("the signer's view verifies");
+    assert_eq!(
+        (
+            page.view.view.policy_version,
+            page.view.view.bundle_hash,
+            page.view.view.policy_fresh_since
+        ),
+        (2, b2.bundle.bundle_hash(), confirmed)
+    );
+    let mut lied = page.clone();
+    lied.view.view.policy_version = 1;
+    assert!(
+        lied.verify_view(&node, &challenge).is_err(),
+        "an altered view does not verify"
+    );
+    assert!(
+        page.verify_view(&node, &random32()).is_err(),
+        "a replayed view does not verify"
+    );
+
+    // The admins enter lockdown; the coordinator keeps the change back and forwards only the
+    // refresh that names it. Once the age passes, the signers stop.
+    let lockdown = g.mode_change(1, tessera_policy::Mode::Lockdown, &[0, 1]);
+    refusals_say(
+        g.send_policy(refresh(&g, &b2.bundle, Some(&lockdown))),
+        "mode change 1",
+    );
+    g.clock.advance(3601);
+    refused(
+        sign(&mut g, 2, "kept from lockdown"),
+        FailureKind::StalePolicy,
+        "withheld lockdown",
+    );
 }

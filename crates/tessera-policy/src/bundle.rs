@@ -73,7 +73,8 @@ pub struct PolicyBundle {
     /// Velocity rules by id.
     #[serde(default)]
     pub velocity: BTreeMap<String, VelocityRule>,
-    /// Creation time, unix seconds (informational).
+    /// Creation time, unix seconds (signed with the bundle): a signer with a maximum policy age
+    /// counts the bundle fresh from it until an admin-signed [`crate::Freshness`] renews it.
     pub created_at: u64,
 }
 
@@ -212,27 +213,55 @@ impl SignedBundle {
         min_quorum: usize,
     ) -> Result<(), BundleError> {
         let msg = Self::signing_bytes(&self.bundle.bundle_hash());
-        let mut sigs: Vec<&AdminSignature> = self.admin_signatures.iter().collect();
-        sigs.sort_by_key(|a| (a.admin, a.signature));
-        let mut signed = BTreeSet::new();
-        for s in sigs {
-            if !trusted_admins.contains(&s.admin) {
-                return Err(BundleError::UnknownAdmin { admin: s.admin });
-            }
-            if !s.admin.verify(&msg, &s.signature) {
-                return Err(BundleError::BadSignature { admin: s.admin });
-            }
-            signed.insert(s.admin);
-        }
-        let need = min_quorum.max(1);
-        if signed.len() < need {
-            return Err(BundleError::QuorumNotMet {
-                have: signed.len(),
-                need,
-            });
-        }
-        Ok(())
+        admin_quorum(trusted_admins, min_quorum, &msg, &self.admin_signatures).map_err(
+            |f| match f {
+                QuorumFault::UnknownAdmin(admin) => BundleError::UnknownAdmin { admin },
+                QuorumFault::BadSignature(admin) => BundleError::BadSignature { admin },
+                QuorumFault::NotMet { have, need } => BundleError::QuorumNotMet { have, need },
+            },
+        )
     }
+}
+
+/// Why admin signatures are not a quorum ([`admin_quorum`]).
+pub(crate) enum QuorumFault {
+    /// A signature names a key outside the trusted admins.
+    UnknownAdmin(PublicKey),
+    /// A signature does not verify.
+    BadSignature(PublicKey),
+    /// Too few distinct admins.
+    NotMet { have: usize, need: usize },
+}
+
+/// Checks that `sigs` over `msg` come from at least `max(min_quorum, 1)` distinct keys of
+/// `trusted`, every one of them valid. Signatures are checked in sorted order, so every node
+/// reports the same fault.
+pub(crate) fn admin_quorum(
+    trusted: &[PublicKey],
+    min_quorum: usize,
+    msg: &[u8],
+    sigs: &[AdminSignature],
+) -> Result<(), QuorumFault> {
+    let mut sorted: Vec<&AdminSignature> = sigs.iter().collect();
+    sorted.sort_by_key(|a| (a.admin, a.signature));
+    let mut signed = BTreeSet::new();
+    for s in sorted {
+        if !trusted.contains(&s.admin) {
+            return Err(QuorumFault::UnknownAdmin(s.admin));
+        }
+        if !s.admin.verify(msg, &s.signature) {
+            return Err(QuorumFault::BadSignature(s.admin));
+        }
+        signed.insert(s.admin);
+    }
+    let need = min_quorum.max(1);
+    if signed.len() < need {
+        return Err(QuorumFault::NotMet {
+            have: signed.len(),
+            need,
+        });
+    }
+    Ok(())
 }
 
 /// Whether a signer moves from `current` to `candidate`, and the engine to use if so.

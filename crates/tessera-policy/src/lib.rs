@@ -32,6 +32,7 @@ mod bundle;
 mod codec;
 pub mod engine;
 mod error;
+pub mod freshness;
 mod keys;
 pub mod mode;
 mod request;
@@ -48,6 +49,7 @@ pub use bundle::{
 };
 pub use engine::{Decision, DenyReason, Engine, Quorum};
 pub use error::{ApprovalError, BundleError, KeyError, LedgerError, RequestError};
+pub use freshness::{accept_freshness, fresh_since, Freshness, FreshnessError, FRESHNESS_DOMAIN};
 pub use keys::{PublicKey, SecretKey};
 pub use mode::{accept_mode, mode_in_force, Mode, ModeChange, ModeError, MAX_MODE_S, MODE_DOMAIN};
 pub use request::{

@@ -13,12 +13,11 @@
 //!   destinations, and require approvals for everything else).
 //! - `normal`: `context.mode == "normal"`.
 
-use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::{AdminSignature, PolicyBundle};
+use crate::bundle::{admin_quorum, AdminSignature, PolicyBundle, QuorumFault};
 use crate::codec::{put_str, put_u64};
 use crate::keys::{PublicKey, SecretKey};
 
@@ -223,26 +222,18 @@ impl ModeChange {
             });
         }
         let msg = self.signing_bytes();
-        let mut sigs: Vec<&AdminSignature> = self.admin_signatures.iter().collect();
-        sigs.sort_by_key(|a| (a.admin, a.signature));
-        let mut signed = BTreeSet::new();
-        for s in sigs {
-            if !bundle.admins.keys.contains(&s.admin) {
-                return Err(ModeError::UnknownAdmin { admin: s.admin });
-            }
-            if !s.admin.verify(&msg, &s.signature) {
-                return Err(ModeError::BadSignature { admin: s.admin });
-            }
-            signed.insert(s.admin);
-        }
-        let need = (bundle.admins.quorum as usize).max(1);
-        if signed.len() < need {
-            return Err(ModeError::QuorumNotMet {
-                have: signed.len(),
-                need,
-            });
-        }
-        Ok(())
+        let admins: Vec<PublicKey> = bundle.admins.keys.iter().copied().collect();
+        admin_quorum(
+            &admins,
+            bundle.admins.quorum as usize,
+            &msg,
+            &self.admin_signatures,
+        )
+        .map_err(|f| match f {
+            QuorumFault::UnknownAdmin(admin) => ModeError::UnknownAdmin { admin },
+            QuorumFault::BadSignature(admin) => ModeError::BadSignature { admin },
+            QuorumFault::NotMet { have, need } => ModeError::QuorumNotMet { have, need },
+        })
     }
 }
 

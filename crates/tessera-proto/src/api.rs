@@ -89,6 +89,10 @@ pub struct WalletInfo {
     pub created_at_ms: u64,
     /// Failure reason, if failed.
     pub error: Option<String>,
+    /// Each signer's signature over the wallet it generated
+    /// ([`crate::attestation::verify_wallet`] checks them); relayed unchanged.
+    #[serde(default)]
+    pub attestations: Vec<crate::attestation::WalletAttestation>,
 }
 
 /// `GET /v1/wallets/{id}/keys?path=m/0/1`.

@@ -24,6 +24,8 @@ use tessera_audit::{
 };
 use tessera_wire::{IdentityKey, NodeId};
 
+use crate::view::{SignedView, ViewError};
+
 /// Domain of the signer's head signature (`IdentityKey::sign`).
 pub const AUDIT_HEAD_DOMAIN: &str = "tessera/audit-head/v1";
 /// Most entries in one page; larger requests are capped to it.
@@ -129,6 +131,21 @@ pub struct AuditPage {
     pub entries: Vec<String>,
     /// The log's head when the page was read, signed over the request's challenge.
     pub head: SignedHead,
+    /// The signer's own view of its policy and mode at that head, signed over the same
+    /// challenge.
+    pub view: SignedView,
+}
+
+impl AuditPage {
+    /// Checks the page's signed view: `node`'s, over `challenge`, naming the page's head.
+    pub fn verify_view(&self, node: &NodeId, challenge: &[u8; 32]) -> Result<(), ViewError> {
+        self.view.verify(node, challenge)?;
+        if (self.view.view.audit_seq, self.view.view.audit_hash) != (self.head.seq, self.head.hash)
+        {
+            return Err(ViewError::OtherHead);
+        }
+        Ok(())
+    }
 }
 
 /// Why a signer could not answer an audit page request.
@@ -203,6 +220,10 @@ pub enum SignerAuditError {
         /// The export's last entry.
         export_head_seq: u64,
     },
+    /// The page's signed view of the signer's policy does not verify, or names another audit
+    /// head than the page's.
+    #[error("signer view: {0}")]
+    View(#[from] ViewError),
 }
 
 /// A signer's export that verified against its signed head.
@@ -263,6 +284,7 @@ impl ExportBuilder {
         if page.head.challenge != *challenge {
             return Err(SignerAuditError::WrongChallenge);
         }
+        page.verify_view(&self.node, challenge)?;
         if page.chain_id != self.chain_id {
             return Err(SignerAuditError::WrongChain {
                 expected: self.chain_id.clone(),

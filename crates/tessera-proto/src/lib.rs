@@ -10,8 +10,10 @@
 //! Nothing here does IO; frames are encoded with `postcard`, API types with JSON.
 
 pub mod api;
+pub mod attestation;
 pub mod audit;
 pub mod clock;
 pub mod link;
+pub mod view;
 
 pub use clock::{Clock, SystemClock};

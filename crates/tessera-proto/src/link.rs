@@ -15,7 +15,7 @@ use tessera_wire::{Authorization, NodeId, PublicIdentity};
 use crate::audit::{AuditPage, AuditPageError};
 
 /// Version of the link protocol; a mismatch closes the connection with a clear reason.
-pub const LINK_VERSION: u16 = 4;
+pub const LINK_VERSION: u16 = 5;
 
 /// Domain of the signer's hello signature.
 pub const HELLO_DOMAIN: &str = "tessera/link-hello/v1";
@@ -58,6 +58,12 @@ pub enum ToSigner {
     Mode {
         /// `tessera_policy::ModeChange` JSON.
         change: Vec<u8>,
+    },
+    /// An admin-signed statement that the bundle and mode change in force are still the
+    /// admins': the JSON of a `tessera_policy::Freshness`. Answered like [`ToSigner::Policy`].
+    Freshness {
+        /// `tessera_policy::Freshness` JSON.
+        statement: Vec<u8>,
     },
     /// Stop a session (timeout, another participant failed).
     Abort {
@@ -270,6 +276,9 @@ pub enum Outcome {
         public_key: PublicKey,
         /// Chain code for non-hardened derivation.
         chain_code: [u8; 32],
+        /// This signer's signature over the wallet (id, scheme, threshold, roster, key, chain
+        /// code).
+        attestation: crate::attestation::WalletAttestation,
     },
     /// Interactive signing finished.
     Signature(Signature),
@@ -348,6 +357,9 @@ pub struct SignerStatus {
     pub policy_version: u64,
     /// Operating mode in force: `normal`, `degraded` or `lockdown`.
     pub mode: String,
+    /// Since when the admins are known to stand by the policy in force (unix seconds; bundle
+    /// creation, mode change or admin-signed refresh; 0 without a bundle).
+    pub policy_fresh_since: u64,
 }
 
 /// Bytes the signer signs in its hello.

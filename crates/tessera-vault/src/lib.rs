@@ -263,6 +263,9 @@ pub enum PolicyRecord {
     Bundle,
     /// The accepted mode change (`tessera_policy::ModeChange` JSON); version: its sequence.
     ModeChange,
+    /// The accepted admin-signed freshness statement (`tessera_policy::Freshness` JSON);
+    /// version: its `issued_at`.
+    Freshness,
 }
 
 impl PolicyRecord {
@@ -270,6 +273,7 @@ impl PolicyRecord {
         match self {
             PolicyRecord::Bundle => "bundle",
             PolicyRecord::ModeChange => "mode",
+            PolicyRecord::Freshness => "freshness",
         }
     }
 }

@@ -163,6 +163,33 @@ pub struct Group {
     pub withhold: Option<Withhold>,
     /// Options signers start with (limits for the denial-of-service tests).
     pub options: SignerOptions,
+    /// The signers' clock: the system clock plus an offset tests can move forward.
+    pub clock: Arc<TestClock>,
+}
+
+/// The system clock, shifted by an offset a test moves forward ([`TestClock::advance`]).
+#[derive(Default)]
+pub struct TestClock {
+    offset_ms: std::sync::atomic::AtomicU64,
+}
+
+impl TestClock {
+    /// The signers' time, unix seconds.
+    pub fn now_unix(&self) -> u64 {
+        tessera_proto::Clock::now_unix(self)
+    }
+
+    /// Moves time forward by `secs`.
+    pub fn advance(&self, secs: u64) {
+        self.offset_ms
+            .fetch_add(secs * 1000, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl tessera_proto::Clock for TestClock {
+    fn now_ms(&self) -> u64 {
+        SystemClock.now_ms() + self.offset_ms.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 /// Envelopes of `round` are not delivered to `victims`; once every participant of the session
@@ -208,6 +235,7 @@ impl Group {
             injected: 0,
             withhold: None,
             options: SignerOptions::default(),
+            clock: Arc::new(TestClock::default()),
         };
         for i in 0..n {
             let vault_path = dir.join(format!("signer-{i}.db"));
@@ -410,7 +438,7 @@ impl Group {
         let signer = Signer::new(
             vault,
             self.nodes[i].audit.clone(),
-            Arc::new(SystemClock),
+            self.clock.clone(),
             PrimeSource::None,
             Arc::new(ThreadSpawner),
             self.options.clone(),
@@ -677,6 +705,7 @@ impl Group {
                 Outcome::Keygen {
                     public_key,
                     chain_code,
+                    ..
                 } => {
                     if let Some((pk, _)) = &result {
                         assert_eq!(pk, &public_key, "all parties agree on the key");
