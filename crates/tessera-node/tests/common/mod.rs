@@ -677,7 +677,7 @@ impl Group {
                     .map(|n| n.signed.identity.node_id())
                     .collect(),
             },
-            now_unix() + 300,
+            self.clock.now_unix() + 300,
         )
     }
 
