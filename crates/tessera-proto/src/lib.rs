@@ -13,5 +13,6 @@ pub mod api;
 pub mod audit;
 pub mod clock;
 pub mod link;
+pub mod roles;
 
 pub use clock::{Clock, SystemClock};
