@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use tessera_client::Client;
+use tessera_proto::roles::Role;
 use tessera_vault::KdfParams;
 use tessera_wire::{NodeId, OperatorKey, SignedIdentity};
 
@@ -22,8 +23,8 @@ use crate::daemon::{init_signer, UnlockSpec};
 pub struct ClusterFile {
     /// Coordinator URL.
     pub url: String,
-    /// API token file.
-    pub token_file: PathBuf,
+    /// Directory of the API tokens: one file per role, named after it (`tokens/viewer`, …).
+    pub tokens_dir: PathBuf,
     /// CA certificate (PEM) file.
     pub ca_file: PathBuf,
     /// Operator key file (the requester key: role `operator` of the local-dev policy).
@@ -61,14 +62,44 @@ impl ClusterFile {
         Ok(serde_json::from_str(&s)?)
     }
 
-    /// An API client for this cluster.
+    /// The token file of `role`.
+    pub fn token_file(&self, role: Role) -> PathBuf {
+        self.tokens_dir.join(role.name())
+    }
+
+    /// The token of `role`.
+    pub fn token(&self, role: Role) -> Result<String> {
+        let path = self.token_file(role);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading the {role} token {}", path.display()))?;
+        Ok(text.trim().to_string())
+    }
+
+    /// An API client holding the token of `role` only (what a command acting as that role
+    /// uses).
+    pub fn client_as(&self, role: Role) -> Result<Client> {
+        let ca = std::fs::read_to_string(&self.ca_file)?;
+        Ok(
+            Client::with_role_tokens(&self.url, &ca, [(role, self.token(role)?)])?
+                .with_trusted_signers(self.trusted()),
+        )
+    }
+
+    /// An API client holding every role's token, picking per call the one the route allows
+    /// (the local cluster's operator is all roles at once: the demo, benchmarks and tests).
     pub fn client(&self) -> Result<Client> {
         let ca = std::fs::read_to_string(&self.ca_file)?;
-        let token = std::fs::read_to_string(&self.token_file)?;
-        // The cluster file's signer ids were written when this operator created the signers'
-        // identities: they are the trust root for wallet attestations, not the coordinator.
-        let trusted = self.signers.iter().map(|s| s.node_id).collect();
-        Ok(Client::new(&self.url, &ca, token.trim())?.with_trusted_signers(trusted))
+        let tokens = Role::ALL
+            .into_iter()
+            .map(|r| Ok((r, self.token(r)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Client::with_role_tokens(&self.url, &ca, tokens)?.with_trusted_signers(self.trusted()))
+    }
+
+    /// The cluster file's signer ids, written when this operator created the signers'
+    /// identities: the trust root for wallet attestations, not the coordinator.
+    pub fn trusted(&self) -> Vec<tessera_wire::NodeId> {
+        self.signers.iter().map(|s| s.node_id).collect()
     }
 
     /// "vouched for by k of n signers (names)", naming signers by their cluster names.
@@ -174,6 +205,24 @@ fn write_secret(path: &Path, content: &str) -> Result<()> {
     Ok(())
 }
 
+/// Writes a fresh random token for every role to `<dir>/<role>` (mode 0600, directory 0700).
+fn write_tokens(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    for role in Role::ALL {
+        let token = format!(
+            "{}{}",
+            tessera_client::random_id(),
+            tessera_client::random_id()
+        );
+        write_secret(&dir.join(role.name()), &token)?;
+    }
+    Ok(())
+}
+
 fn free_port() -> Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
@@ -195,7 +244,7 @@ impl LocalCluster {
         write_secret(&tls.join("server.key"), &pki.server_key_pem)?;
         let operator = OperatorKey::generate(&mut rand_core::OsRng);
         write_secret(&dir.join("operator.key"), &operator.to_text())?;
-        write_secret(&dir.join("api-token"), &tessera_client::random_id())?;
+        write_tokens(&dir.join("tokens"))?;
         let admin = crate::governance::write_key(&dir.join("admin.key"))?;
         let approver = crate::governance::write_key(&dir.join("approver.key"))?;
         let admins = tessera_policy::AdminSet::new([admin], 1)?;
@@ -221,7 +270,7 @@ impl LocalCluster {
         }
         let file = ClusterFile {
             url: url.clone(),
-            token_file: dir.join("api-token"),
+            tokens_dir: dir.join("tokens"),
             ca_file: tls.join("ca.pem"),
             operator_key_file: dir.join("operator.key"),
             admin_key_file: dir.join("admin.key"),
@@ -244,15 +293,15 @@ impl LocalCluster {
             signers: (0..identities.len()).map(|_| None).collect(),
         };
         cluster.start_coordinator()?;
-        let client = cluster.file.client()?;
-        cluster.wait_healthy(&client).await?;
+        let enrol = cluster.file.client_as(Role::Enrol)?;
+        cluster.wait_healthy(&enrol).await?;
         for (name, id, _) in &identities {
-            client.enroll(name, *id).await?;
+            enrol.enroll(name, *id).await?;
         }
         for i in 0..identities.len() {
             cluster.start_signer(i)?;
         }
-        cluster.wait_connected(&client, identities.len()).await?;
+        cluster.wait_connected(&enrol, identities.len()).await?;
         // The local-dev policy, version 1, signed by the admin and pushed to every signer.
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
@@ -265,8 +314,12 @@ impl LocalCluster {
             now,
         )?;
         let signed = crate::governance::sign_bundle(bundle, &[cluster.file.admin()?]);
-        client.put_policy(&signed).await?;
-        cluster.wait_policy(&client, 1, identities.len()).await?;
+        cluster
+            .file
+            .client_as(Role::Admin)?
+            .put_policy(&signed)
+            .await?;
+        cluster.wait_policy(&enrol, 1, identities.len()).await?;
         std::fs::write(
             dir.join("cluster.json"),
             serde_json::to_string_pretty(&cluster.file)?,
@@ -296,7 +349,7 @@ impl LocalCluster {
     /// Starts (or restarts) the coordinator.
     pub fn start_coordinator(&mut self) -> Result<()> {
         let d = &self.dir;
-        let args: Vec<String> = vec![
+        let mut args: Vec<String> = vec![
             "coordinator".into(),
             "run".into(),
             "--dir".into(),
@@ -309,12 +362,14 @@ impl LocalCluster {
             d.join("tls/server.pem").display().to_string(),
             "--tls-key".into(),
             d.join("tls/server.key").display().to_string(),
-            "--token-file".into(),
-            d.join("api-token").display().to_string(),
             "--health-grace-secs".into(),
             self.opts.health_grace_secs.to_string(),
             "--exit-on-stdin-eof".into(),
         ];
+        for role in Role::ALL {
+            args.push("--token-file".into());
+            args.push(format!("{role}={}", self.file.token_file(role).display()));
+        }
         self.coordinator = Some(self.spawn(&args, "coordinator.log", &[])?);
         Ok(())
     }
@@ -362,9 +417,14 @@ impl LocalCluster {
         Ok(())
     }
 
-    /// An API client.
+    /// An API client holding every role's token (see [`ClusterFile::client`]).
     pub fn client(&self) -> Result<Client> {
         self.file.client()
+    }
+
+    /// An API client holding the token of `role` only.
+    pub fn client_as(&self, role: Role) -> Result<Client> {
+        self.file.client_as(role)
     }
 
     /// Process ids of the coordinator and signers still running.

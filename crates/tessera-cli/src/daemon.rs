@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use tessera_coordinator::{Config, Coordinator, OsEntropy, SqliteStore};
+use tessera_coordinator::server::Limits;
+use tessera_coordinator::{ApiTokens, Config, Coordinator, OsEntropy, SqliteStore};
 use tessera_node::{CoordinatorTarget, PrimeSource, Signer, SignerOptions, ThreadSpawner};
+use tessera_proto::roles::Role;
 use tessera_proto::SystemClock;
 use tessera_vault::{KdfParams, Unlock, Vault};
 use tessera_wire::{IdentityKey, OperatorPublic, SignedIdentity};
@@ -185,6 +187,61 @@ pub fn run_signer(
     Ok(())
 }
 
+/// A `--token-file` argument: `ROLE=PATH` (the token of one role) or `PATH` (one token for
+/// every role).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenFile {
+    /// The role, or `None` for every role.
+    pub role: Option<Role>,
+    /// File holding the token (surrounding whitespace is ignored).
+    pub path: PathBuf,
+}
+
+impl std::str::FromStr for TokenFile {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<TokenFile, String> {
+        match s.split_once('=') {
+            // A bare word before `=` is meant as a role name: a typo is an error, not a path.
+            Some((role, path)) if !role.contains(['/', '.']) => Ok(TokenFile {
+                role: Some(
+                    role.parse()
+                        .map_err(|e: tessera_proto::roles::UnknownRole| e.to_string())?,
+                ),
+                path: PathBuf::from(path),
+            }),
+            _ => Ok(TokenFile {
+                role: None,
+                path: PathBuf::from(s),
+            }),
+        }
+    }
+}
+
+/// Reads the token files into hashed API tokens (the plaintext is wiped once hashed).
+fn read_tokens(files: &[TokenFile]) -> Result<ApiTokens> {
+    if files.is_empty() {
+        bail!("no --token-file given: nobody could call the API");
+    }
+    let mut tokens = ApiTokens::new();
+    for f in files {
+        let text = zeroize::Zeroizing::new(
+            std::fs::read_to_string(&f.path)
+                .with_context(|| format!("reading {}", f.path.display()))?,
+        );
+        let roles = match f.role {
+            Some(r) => vec![r],
+            None => Role::ALL.to_vec(),
+        };
+        for role in roles {
+            tokens
+                .add(role, text.trim())
+                .with_context(|| format!("token file {}", f.path.display()))?;
+        }
+    }
+    Ok(tokens)
+}
+
 /// Coordinator daemon settings.
 #[derive(Debug, Clone)]
 pub struct CoordinatorArgs {
@@ -198,8 +255,8 @@ pub struct CoordinatorArgs {
     pub tls_cert: PathBuf,
     /// TLS key (PEM).
     pub tls_key: PathBuf,
-    /// File holding the API token.
-    pub token_file: PathBuf,
+    /// API token files: per role, or one for every role.
+    pub token_files: Vec<TokenFile>,
     /// Spare signers per wallet below which degraded mode is recommended.
     pub degraded_margin: u16,
     /// How long a change of signer health must hold before the recommendation follows.
@@ -211,13 +268,8 @@ pub struct CoordinatorArgs {
 /// Runs the coordinator until shutdown.
 pub fn run_coordinator(a: CoordinatorArgs) -> Result<()> {
     std::fs::create_dir_all(&a.dir)?;
-    let token = std::fs::read_to_string(&a.token_file)
-        .with_context(|| format!("reading {}", a.token_file.display()))?
-        .trim()
-        .to_string();
-    if token.len() < 16 {
-        bail!("the API token must be at least 16 characters");
-    }
+    let tokens = read_tokens(&a.token_files)?;
+    tracing::info!(roles = ?tokens.roles(), "API roles with a token");
     let cert = std::fs::read_to_string(&a.tls_cert)?;
     let key = std::fs::read_to_string(&a.tls_key)?;
     let tls = tessera_tls::server_config(&cert, &key)?;
@@ -225,7 +277,7 @@ pub fn run_coordinator(a: CoordinatorArgs) -> Result<()> {
     // The audit log's chain id names this coordinator by its public URL.
     let audit = tessera_coordinator::open_audit_log(&a.dir, &a.public_url)
         .with_context(|| format!("opening the audit log in {}", a.dir.display()))?;
-    let mut config = Config::new(a.public_url.clone(), token);
+    let mut config = Config::new(a.public_url.clone(), tokens);
     config.degraded_margin = a.degraded_margin;
     config.health_grace = a.health_grace;
     let coordinator = Coordinator::new(
@@ -245,10 +297,72 @@ pub fn run_coordinator(a: CoordinatorArgs) -> Result<()> {
             .with_context(|| format!("listening on {}", a.listen))?;
         coordinator.resume()?;
         tracing::info!(listen = %a.listen, url = %a.public_url, "coordinator started");
+        let limits = Limits::from(coordinator.config());
         let app = tessera_coordinator::api::router(coordinator);
-        tessera_coordinator::server::serve_tls(listener, tls, app, shutdown_signal(a.watch_stdin))
-            .await;
+        let shutdown = shutdown_signal(a.watch_stdin);
+        tessera_coordinator::server::serve_tls(listener, tls, app, limits, shutdown).await;
         tracing::info!("coordinator shutting down");
         anyhow::Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_file_arguments() {
+        let parse = |s: &str| s.parse::<TokenFile>();
+        assert_eq!(
+            parse("viewer=/etc/tessera/viewer.token"),
+            Ok(TokenFile {
+                role: Some(Role::Viewer),
+                path: PathBuf::from("/etc/tessera/viewer.token"),
+            })
+        );
+        assert_eq!(
+            parse("./token"),
+            Ok(TokenFile {
+                role: None,
+                path: PathBuf::from("./token"),
+            })
+        );
+        assert_eq!(
+            parse("/dir/a=b").map(|t| t.role),
+            Ok(None),
+            "a path holding '='"
+        );
+        assert!(parse("veiwer=/x").is_err(), "a misspelt role is an error");
+    }
+
+    #[test]
+    fn token_files_are_hashed_per_role_or_for_all() {
+        let dir = std::env::temp_dir().join(format!("tessera-tokens-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (one, all) = (dir.join("one"), dir.join("all"));
+        std::fs::write(&one, "viewer-token-0123456789\n").expect("write");
+        std::fs::write(&all, "every-role-token-0123456789").expect("write");
+        let tokens = read_tokens(&[
+            TokenFile {
+                role: Some(Role::Viewer),
+                path: one.clone(),
+            },
+            TokenFile {
+                role: None,
+                path: all,
+            },
+        ])
+        .expect("tokens");
+        assert_eq!(tokens.roles_of(b"viewer-token-0123456789"), [Role::Viewer]);
+        assert_eq!(tokens.roles_of(b"every-role-token-0123456789"), Role::ALL);
+        std::fs::write(&one, "short").expect("write");
+        let err = read_tokens(&[TokenFile {
+            role: Some(Role::Admin),
+            path: one,
+        }])
+        .unwrap_err();
+        assert!(!format!("{err:#}").contains("short"), "{err:#}");
+        assert!(read_tokens(&[]).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -12,6 +12,7 @@ use tessera_cli::daemon::{self, UnlockSpec};
 use tessera_cli::governance;
 use tessera_crypto::{SchemeId, SignMessage};
 use tessera_policy::{ApprovalDecision, PolicyBundle, SignedBundle};
+use tessera_proto::roles::Role;
 use tessera_wire::OperatorPublic;
 
 #[derive(Parser)]
@@ -584,9 +585,11 @@ enum CoordinatorCmd {
         /// TLS private key (PEM).
         #[arg(long)]
         tls_key: PathBuf,
-        /// File holding the API bearer token.
-        #[arg(long)]
-        token_file: PathBuf,
+        /// API bearer token file of one role, as ROLE=PATH (repeat for each role: requester,
+        /// viewer, approver, admin, enrol, metrics; a role without a token cannot be used), or
+        /// PATH alone for one token holding every role.
+        #[arg(long = "token-file", value_name = "ROLE=PATH", required = true)]
+        token_files: Vec<daemon::TokenFile>,
         /// Spare signers each wallet should have: degraded mode is recommended while fewer
         /// than threshold + margin of a wallet's signers are healthy.
         #[arg(long, default_value_t = 1)]
@@ -706,6 +709,10 @@ fn real_main() -> Result<()> {
             println!("cluster up: {}", cluster.file.url);
             println!("  data, logs, keys: {}", cluster.dir.display());
             println!(
+                "  API tokens, one per role: {}",
+                cluster.file.tokens_dir.display()
+            );
+            println!(
                 "  try: tessera wallet create --cluster {} --scheme ed25519",
                 dir.display()
             );
@@ -716,7 +723,7 @@ fn real_main() -> Result<()> {
         }),
         Command::Status(c) => runtime()?.block_on(async move {
             let f = ClusterFile::load(&c.cluster)?;
-            let s = f.client()?.status().await?;
+            let s = f.client_as(Role::Viewer)?.status().await?;
             println!("coordinator {}  version {}", f.url, s.version);
             for sg in &s.signers {
                 let st = sg.status.as_ref();
@@ -750,7 +757,7 @@ fn real_main() -> Result<()> {
                 ),
                 None => None,
             };
-            let list = f.client()?.requests(state).await?;
+            let list = f.client_as(Role::Viewer)?.requests(state).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else if list.is_empty() {
@@ -773,7 +780,7 @@ fn real_main() -> Result<()> {
                 out,
             } => runtime()?.block_on(async move {
                 let f = ClusterFile::load(&cluster.cluster)?;
-                let text = f.client()?.audit_export().await?;
+                let text = f.client_as(Role::Viewer)?.audit_export().await?;
                 std::fs::write(&out, text)?;
                 println!("{}", governance::verify_audit_file(&out)?);
                 Ok(())
@@ -787,7 +794,10 @@ fn real_main() -> Result<()> {
                     .parse()
                     .with_context(|| format!("{node:?} is not a node id (64 hex digits)"))?;
                 let f = ClusterFile::load(&cluster.cluster)?;
-                let v = f.client()?.signer_audit_export(&node).await?;
+                let v = f
+                    .client_as(Role::Viewer)?
+                    .signer_audit_export(&node)
+                    .await?;
                 println!("{}", governance::write_signer_export(&out, &v)?);
                 Ok(())
             }),
@@ -805,7 +815,7 @@ fn real_main() -> Result<()> {
                     }
                     _ => runtime()?.block_on(async move {
                         let f = ClusterFile::load(&cluster.cluster)?;
-                        governance::cross_check_cluster(&f.client()?).await
+                        governance::cross_check_cluster(&f.client_as(Role::Viewer)?).await
                     })?,
                 };
                 print!("{}", report.render());
@@ -837,7 +847,7 @@ fn real_main() -> Result<()> {
             json,
         } => runtime()?.block_on(async move {
             let f = ClusterFile::load(&cluster.cluster)?;
-            let client = f.client()?;
+            let client = f.client_as(Role::Requester)?;
             let w = client.wallet(&wallet).await?;
             let text = match (message, message_hex) {
                 (Some(t), _) => Some(t.into_bytes()),
@@ -953,7 +963,7 @@ fn real_main() -> Result<()> {
                     public_url,
                     tls_cert,
                     tls_key,
-                    token_file,
+                    token_files,
                     degraded_margin,
                     health_grace_secs,
                     exit_on_stdin_eof,
@@ -964,7 +974,7 @@ fn real_main() -> Result<()> {
             public_url,
             tls_cert,
             tls_key,
-            token_file,
+            token_files,
             degraded_margin,
             health_grace: std::time::Duration::from_secs(health_grace_secs),
             watch_stdin: exit_on_stdin_eof,
@@ -1034,7 +1044,7 @@ fn real_main() -> Result<()> {
 
 async fn signer_status(c: ClusterArg) -> Result<()> {
     let f = ClusterFile::load(&c.cluster)?;
-    let client = f.client()?;
+    let client = f.client_as(Role::Viewer)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
@@ -1069,7 +1079,7 @@ async fn wallet_cmd(what: WalletCmd) -> Result<()> {
             no_wait,
         } => {
             let f = ClusterFile::load(&cluster.cluster)?;
-            let client = f.client()?;
+            let client = f.client_as(Role::Requester)?;
             let scheme = SchemeId::from_name(&scheme).ok_or_else(|| {
                 anyhow::anyhow!("unknown scheme {scheme:?}; see `tessera schemes`")
             })?;
@@ -1120,7 +1130,7 @@ async fn wallet_cmd(what: WalletCmd) -> Result<()> {
         }
         WalletCmd::List(c) => {
             let f = ClusterFile::load(&c.cluster)?;
-            for w in f.client()?.wallets().await? {
+            for w in f.client_as(Role::Viewer)?.wallets().await? {
                 println!(
                     "{:<24} {:<26} {}-of-{}  {:?}  pool {}  {}",
                     w.wallet_id,
@@ -1136,7 +1146,7 @@ async fn wallet_cmd(what: WalletCmd) -> Result<()> {
         }
         WalletCmd::Show { cluster, id, path } => {
             let f = ClusterFile::load(&cluster.cluster)?;
-            let client = f.client()?;
+            let client = f.client_as(Role::Viewer)?;
             let (w, vouched) = client.vouched_wallet(&id).await?;
             println!("{}", serde_json::to_string_pretty(&w)?);
             eprintln!("{}", f.vouch_line(&vouched));
@@ -1155,7 +1165,7 @@ async fn wallet_cmd(what: WalletCmd) -> Result<()> {
             path,
         } => {
             let f = ClusterFile::load(&cluster.cluster)?;
-            let (w, key, vouched) = f.client()?.vouched_key(&id, &path).await?;
+            let (w, key, vouched) = f.client_as(Role::Viewer)?.vouched_key(&id, &path).await?;
             let address = tessera_cli::vouch::address(&w, &key, &chain, &network)?;
             println!("{address}");
             eprintln!(
@@ -1172,8 +1182,12 @@ async fn tx_cmd(what: TxCmd) -> Result<()> {
     match what {
         TxCmd::Build { target, payload } => {
             let f = ClusterFile::load(&target.cluster.cluster)?;
-            let v =
-                tessera_cli::tx::build(&f.client()?, &target.target(), &payload.input()?).await?;
+            let v = tessera_cli::tx::build(
+                &f.client_as(Role::Requester)?,
+                &target.target(),
+                &payload.input()?,
+            )
+            .await?;
             eprintln!("{}", v["summary"].as_str().unwrap_or_default());
             println!("{}", serde_json::to_string_pretty(&v)?);
             Ok(())
@@ -1184,7 +1198,7 @@ async fn tx_cmd(what: TxCmd) -> Result<()> {
             json,
         } => {
             let f = ClusterFile::load(&target.cluster.cluster)?;
-            let client = f.client()?;
+            let client = f.client_as(Role::Requester)?;
             let t =
                 tessera_cli::tx::sign(&client, &f.operator()?, &target.target(), &payload.input()?)
                     .await?;
@@ -1211,7 +1225,10 @@ async fn tx_cmd(what: TxCmd) -> Result<()> {
             json,
         } => {
             let f = ClusterFile::load(&cluster.cluster)?;
-            let t = f.client()?.transaction(&wallet, &request, None).await?;
+            let t = f
+                .client_as(Role::Viewer)?
+                .transaction(&wallet, &request, None)
+                .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&t)?);
             } else {
@@ -1253,7 +1270,7 @@ async fn decide_cmd(a: DecideArgs, decision: ApprovalDecision) -> Result<()> {
         Some(p) => governance::read_key(p)?,
         None => f.approver()?,
     };
-    let client = f.client()?;
+    let client = f.client_as(Role::Approver)?;
     let info = governance::decide(&client, &key, &a.request, decision).await?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&info)?);
@@ -1273,7 +1290,7 @@ async fn policy_cmd(what: PolicyCmd) -> Result<()> {
         }
         PolicyCmd::Show { cluster } => {
             let f = ClusterFile::load(&cluster.cluster)?;
-            let p = f.client()?.policy().await?;
+            let p = f.client_as(Role::Viewer)?.policy().await?;
             println!("{}", serde_json::to_string_pretty(&p)?);
         }
         PolicyCmd::Sign { bundle, key } => {
@@ -1296,7 +1313,7 @@ async fn policy_cmd(what: PolicyCmd) -> Result<()> {
                 .with_context(|| format!("reading {}", bundle.display()))?;
             let signed: SignedBundle =
                 serde_json::from_str(&text).context("not a SignedBundle JSON")?;
-            let p = f.client()?.put_policy(&signed).await?;
+            let p = f.client_as(Role::Admin)?.put_policy(&signed).await?;
             println!("{}", serde_json::to_string_pretty(&p)?);
         }
         PolicyCmd::Refresh {
@@ -1307,7 +1324,7 @@ async fn policy_cmd(what: PolicyCmd) -> Result<()> {
             out,
         } => {
             let f = ClusterFile::load(&cluster.cluster)?;
-            let client = f.client()?;
+            let client = f.client_as(Role::Admin)?;
             let mut statement = match sign {
                 Some(path) => {
                     let text = std::fs::read_to_string(&path)
@@ -1368,7 +1385,7 @@ async fn mode_cmd(what: ModeCmd) -> Result<()> {
     let (cluster, mode, reason, minutes, seq, keys) = match what {
         ModeCmd::Status { cluster, json } => {
             let f = ClusterFile::load(&cluster.cluster)?;
-            let m = f.client()?.mode_status().await?;
+            let m = f.client_as(Role::Viewer)?.mode_status().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&m)?);
             } else {
@@ -1384,7 +1401,7 @@ async fn mode_cmd(what: ModeCmd) -> Result<()> {
             seq,
             out,
         } => {
-            let client = ClusterFile::load(&cluster.cluster)?.client()?;
+            let client = ClusterFile::load(&cluster.cluster)?.client_as(Role::Admin)?;
             let tenant = client.policy().await?.tenant;
             let (mode, reason) = if mode == "recommended" {
                 let m = client.mode_status().await?;
@@ -1434,7 +1451,7 @@ async fn mode_cmd(what: ModeCmd) -> Result<()> {
             let c: tessera_policy::ModeChange =
                 serde_json::from_str(&text).context("not a ModeChange JSON")?;
             let p = ClusterFile::load(&cluster.cluster)?
-                .client()?
+                .client_as(Role::Admin)?
                 .put_mode(&c)
                 .await?;
             println!("{}", serde_json::to_string_pretty(&p)?);
@@ -1458,7 +1475,7 @@ async fn mode_cmd(what: ModeCmd) -> Result<()> {
             .map(|k| governance::read_key(k))
             .collect::<Result<Vec<_>>>()?
     };
-    let client = f.client()?;
+    let client = f.client_as(Role::Admin)?;
     let policy = client.policy().await?;
     let now = now_unix();
     let change = governance::mode_change(

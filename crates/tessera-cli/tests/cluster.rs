@@ -299,3 +299,68 @@ async fn chain_transactions(
         assert_eq!(signed.bytes.len(), 65);
     }
 }
+
+/// `tessera up` writes one token per role (mode 0600, all different); the coordinator process
+/// takes each for its role only; the CLI commands pick the token of the role they need.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_cluster_has_one_token_per_role() {
+    use std::os::unix::fs::PermissionsExt;
+    use tessera_client::ClientError;
+    use tessera_proto::roles::Role;
+    let cluster = cluster("role-tokens", "info").await;
+    let mut seen = std::collections::BTreeSet::new();
+    for role in Role::ALL {
+        let path = cluster.file.token_file(role);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+        assert!(
+            seen.insert(cluster.file.token(role).unwrap()),
+            "{role}: same token"
+        );
+    }
+    let forbidden = |r: Result<String, ClientError>| match r {
+        Err(ClientError::Api { status, code, .. }) => {
+            (status, code) == (403, "forbidden_role".into())
+        }
+        _ => false,
+    };
+    let viewer = cluster.client_as(Role::Viewer).unwrap();
+    let metrics = cluster.client_as(Role::Metrics).unwrap();
+    let requester = cluster.client_as(Role::Requester).unwrap();
+    assert_eq!(viewer.signers().await.unwrap().len(), 3);
+    assert!(forbidden(requester.audit_export().await));
+    assert!(metrics
+        .get_text("/metrics")
+        .await
+        .unwrap()
+        .contains("tessera_"));
+    assert!(viewer
+        .get_text("/metrics")
+        .await
+        .unwrap()
+        .contains("forbidden_role"));
+    let op = cluster.file.operator().unwrap();
+    let signers: Vec<_> = cluster.file.signers.iter().map(|s| s.node_id).collect();
+    let refused = viewer
+        .create_wallet(&op, "w-viewer", "test", SchemeId::Ed25519, 2, signers)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, ClientError::Api { status: 403, code, .. } if code == "forbidden_role"),
+        "{refused}"
+    );
+    // CLI commands find their role's token in the cluster directory.
+    for args in [&["status"][..], &["mode", "status"][..]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(args)
+            .arg("--cluster")
+            .arg(&cluster.dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tessera {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -271,12 +271,16 @@ async fn console_approves_an_erc20_transfer_end_to_end() {
     .unwrap();
     assert!(pending.iter().any(|r| r.request_id == id));
 
-    // The approver approves it in the browser; the page waits until it shows "signed".
-    let token = std::fs::read_to_string(&cluster.file.token_file).unwrap();
+    // The approver approves it in the browser (with the approver role's token only); the page
+    // waits until it shows "signed".
+    let token = cluster
+        .file
+        .token(tessera_proto::roles::Role::Approver)
+        .unwrap();
     let url = format!("{}/console", cluster.file.url);
     let args = [url.clone(), "-".into(), "-".into(), id.clone()];
     let env = [
-        ("TESSERA_API_TOKEN".to_string(), token.trim().to_string()),
+        ("TESSERA_API_TOKEN".to_string(), token.clone()),
         ("TESSERA_APPROVER_KEY".to_string(), approver_hex.clone()),
     ];
     let out = tokio::task::spawn_blocking(move || {

@@ -62,8 +62,11 @@ async fn trace_logs_hold_no_secrets() {
 
     // Secrets: whole strings ...
     let operator_text = std::fs::read_to_string(&cluster.file.operator_key_file).unwrap();
-    let token = std::fs::read_to_string(&cluster.file.token_file).unwrap();
-    let mut strings = vec![operator_text.trim().to_string(), token.trim().to_string()];
+    let mut strings = vec![operator_text.trim().to_string()];
+    // Every role's API token.
+    strings.extend(
+        tessera_proto::roles::Role::ALL.map(|r| cluster.file.token(r).expect("role token")),
+    );
     strings.extend(
         operator_text
             .lines()

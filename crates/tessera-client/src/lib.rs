@@ -21,6 +21,7 @@ use tessera_proto::attestation::{verify_wallet, VouchError, Vouched};
 use tessera_proto::audit::{
     AuditPage, ExportBuilder, SignerAuditError, VerifiedSignerExport, MAX_AUDIT_PAGE,
 };
+use tessera_proto::roles::{route_for, Access, Role};
 use tessera_proto::view::SignedView;
 use tessera_wire::{
     authorized_message, Action, Authorization, NodeId, OperatorKey, SignedIdentity,
@@ -85,9 +86,16 @@ const POLL_INTERVAL: Duration = Duration::from_millis(200);
 pub struct Client {
     http: reqwest::Client,
     base: String,
-    token: String,
+    tokens: std::sync::Arc<[RoleToken]>,
     /// Signers this client knows out of band; wallet keys are vouched for against them.
     trusted: Arc<Vec<NodeId>>,
+}
+
+/// A bearer token and the role it was issued for (`None`: unknown, sent on every call).
+#[derive(Clone)]
+struct RoleToken {
+    role: Option<Role>,
+    token: String,
 }
 
 impl std::fmt::Debug for Client {
@@ -130,13 +138,46 @@ pub fn random_id() -> String {
 }
 
 impl Client {
-    /// A client for `base` (`https://host:port`) trusting only `ca_pem`.
+    /// A client for `base` (`https://host:port`) trusting only `ca_pem`, sending `token` (of
+    /// whatever role) on every call.
     pub fn new(base: &str, ca_pem: &str, token: &str) -> Result<Client, ClientError> {
+        Client::build(
+            base,
+            ca_pem,
+            vec![RoleToken {
+                role: None,
+                token: token.to_string(),
+            }],
+        )
+    }
+
+    /// A client holding the tokens of several roles: each call sends the token of a role the
+    /// route table ([`tessera_proto::roles::ROUTES`]) allows on it.
+    pub fn with_role_tokens(
+        base: &str,
+        ca_pem: &str,
+        tokens: impl IntoIterator<Item = (Role, String)>,
+    ) -> Result<Client, ClientError> {
+        let tokens = tokens
+            .into_iter()
+            .map(|(role, token)| RoleToken {
+                role: Some(role),
+                token,
+            })
+            .collect();
+        Client::build(base, ca_pem, tokens)
+    }
+
+    fn build(base: &str, ca_pem: &str, tokens: Vec<RoleToken>) -> Result<Client, ClientError> {
         let tls =
             tessera_tls::client_config(ca_pem).map_err(|e| ClientError::Invalid(e.to_string()))?;
         let http = reqwest::Client::builder()
             .use_preconfigured_tls((*tls).clone())
             .pool_max_idle_per_host(64)
+            // Below the coordinator's header read timeout (10 s by default), which also closes
+            // idle keep-alive connections: a pooled connection is dropped here before the
+            // server closes it, not reused as it does.
+            .pool_idle_timeout(Duration::from_secs(5))
             .tcp_nodelay(true)
             .timeout(Duration::from_secs(900))
             .build()
@@ -144,7 +185,7 @@ impl Client {
         Ok(Client {
             http,
             base: base.trim_end_matches('/').to_string(),
-            token: token.to_string(),
+            tokens: tokens.into(),
             trusted: Arc::new(Vec::new()),
         })
     }
@@ -156,12 +197,34 @@ impl Client {
         self
     }
 
+    /// The token to send on `method path`: one of a role allowed there, else the first held
+    /// (the coordinator then answers 403 `forbidden_role`).
+    fn token_for(&self, method: &str, path: &str) -> &str {
+        let allowed = match route_for(method, path).map(|r| r.access) {
+            Some(Access::Roles(allowed)) => allowed,
+            _ => &[],
+        };
+        self.tokens
+            .iter()
+            .find(|t| t.role.is_some_and(|r| allowed.contains(&r)))
+            .or_else(|| self.tokens.first())
+            .map(|t| t.token.as_str())
+            .unwrap_or("")
+    }
+
+    /// A request to `path` with the token for it.
+    fn http_request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let token = self.token_for(method.as_str(), path);
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token)
+    }
+
     async fn send<T: DeserializeOwned>(
         &self,
         req: reqwest::RequestBuilder,
     ) -> Result<T, ClientError> {
         let resp = req
-            .bearer_auth(&self.token)
             .send()
             .await
             .map_err(|e| ClientError::Transport(e.to_string()))?;
@@ -189,7 +252,7 @@ impl Client {
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        self.send(self.http.get(format!("{}{path}", self.base)))
+        self.send(self.http_request(reqwest::Method::GET, path))
             .await
     }
 
@@ -198,7 +261,7 @@ impl Client {
         path: &str,
         body: &B,
     ) -> Result<T, ClientError> {
-        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
+        self.send(self.http_request(reqwest::Method::POST, path).json(body))
             .await
     }
 
@@ -207,7 +270,7 @@ impl Client {
         path: &str,
         body: &B,
     ) -> Result<T, ClientError> {
-        self.send(self.http.put(format!("{}{path}", self.base)).json(body))
+        self.send(self.http_request(reqwest::Method::PUT, path).json(body))
             .await
     }
 
@@ -222,9 +285,7 @@ impl Client {
     /// Raw GET returning text (metrics, OpenAPI).
     pub async fn get_text(&self, path: &str) -> Result<String, ClientError> {
         let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
+            .http_request(reqwest::Method::GET, path)
             .send()
             .await
             .map_err(|e| ClientError::Transport(e.to_string()))?;
@@ -727,9 +788,7 @@ impl Client {
     /// `tessera_audit::verify_export`).
     pub async fn audit_export(&self) -> Result<String, ClientError> {
         let resp = self
-            .http
-            .get(format!("{}/v1/audit/export", self.base))
-            .bearer_auth(&self.token)
+            .http_request(reqwest::Method::GET, "/v1/audit/export")
             .send()
             .await
             .map_err(|e| ClientError::Transport(e.to_string()))?;

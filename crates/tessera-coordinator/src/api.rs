@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -22,6 +22,7 @@ use tessera_proto::api::{
     TransactionInfo, TransactionPreview,
 };
 use tessera_proto::link::{self, FromSigner, ToSigner, LINK_VERSION};
+use tessera_proto::roles::{self, Access, Role};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::coordinator::{CoordError, Coordinator};
@@ -43,21 +44,29 @@ form-action 'none'; frame-ancestors 'none'";
 /// Largest link frame accepted (a cggmp24 aux-info round is a few hundred KB).
 const MAX_FRAME: usize = 16 << 20;
 
-/// Builds the router.
+/// Builds the router. Every route is authorized by [`authorize`] against the table in
+/// [`tessera_proto::roles`]; request bodies are capped at `Config::max_body_bytes`.
 pub fn router(c: Coordinator) -> Router {
-    let authed = Router::new()
+    let max_body = c.config().max_body_bytes;
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/console", get(console))
+        .route("/v1/link", get(link_upgrade))
         .route("/v1/signers", get(list_signers).post(enroll))
         .route("/v1/wallets", get(list_wallets).post(create_wallet))
         .route("/v1/wallets/{id}", get(get_wallet))
         .route("/v1/wallets/{id}/keys", get(derive_key))
-        .route("/v1/wallets/{id}/signatures", axum::routing::post(sign))
+        .route("/v1/wallets/{id}/signatures", post(sign))
         .route(
             "/v1/wallets/{id}/transactions",
             get(list_transactions).post(create_transaction),
         )
         .route(
             "/v1/wallets/{id}/transactions/build",
-            axum::routing::post(build_transaction),
+            post(build_transaction),
         )
         .route(
             "/v1/wallets/{id}/transactions/{request}",
@@ -76,15 +85,8 @@ pub fn router(c: Coordinator) -> Router {
         .route("/v1/events", get(events))
         .route("/v1/audit/export", get(audit_export))
         .route("/v1/signers/{node_id}/audit", get(signer_audit))
-        .route_layer(middleware::from_fn_with_state(c.clone(), require_token));
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
-        .route("/metrics", get(metrics))
-        .route("/v1/openapi.json", get(openapi))
-        .route("/console", get(console))
-        .route("/v1/link", get(link_upgrade))
-        .merge(authed)
+        .route_layer(middleware::from_fn_with_state(c.clone(), authorize))
+        .layer(DefaultBodyLimit::max(max_body))
         .fallback(|| async {
             error(
                 StatusCode::NOT_FOUND,
@@ -165,33 +167,76 @@ impl IntoResponse for CoordError {
 }
 
 /// A body or query string the extractor refused, as an [`ApiError`] (`invalid_request`) with the
-/// extractor's status (400, 415 or 422) instead of axum's plain-text rejection.
+/// extractor's status (400, 415 or 422; 413 `payload_too_large` past `Config::max_body_bytes`)
+/// instead of axum's plain-text rejection.
 fn rejected<R: IntoResponse + std::fmt::Display>(rejection: R) -> Response {
     let message = rejection.to_string();
     let status = rejection.into_response().status();
-    error(status, "invalid_request", message)
+    let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        "payload_too_large"
+    } else {
+        "invalid_request"
+    };
+    error(status, code, message)
 }
 
-/// Constant-time comparison of the bearer token.
-fn token_ok(given: &[u8], want: &[u8]) -> bool {
-    given.len() == want.len() && given.iter().zip(want).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0
-}
-
-async fn require_token(State(c): State<Coordinator>, req: Request, next: Next) -> Response {
-    let given = req
-        .headers()
+/// The bearer token of a request (empty if none).
+fn bearer(req: &Request) -> &[u8] {
+    req.headers()
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !token_ok(given.as_bytes(), c.config().api_token.as_bytes()) {
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .unwrap_or(b"")
+}
+
+/// Authorizes a request against the route table: public routes pass; otherwise 401
+/// `unauthenticated` without a known token, 403 `forbidden_role` when the token's roles are not
+/// allowed on the route. A route without an entry is denied to everyone (fail closed).
+pub async fn authorize(State(c): State<Coordinator>, req: Request, next: Next) -> Response {
+    let method = req.method().as_str();
+    let pattern = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    let allowed = match pattern.and_then(|p| roles::access(method, p)) {
+        Some(Access::Public) => return next.run(req).await,
+        Some(Access::Roles(allowed)) => allowed,
+        // Another method of a listed path: what the router would answer without a handler.
+        None if pattern.is_some_and(roles::is_listed) => {
+            return StatusCode::METHOD_NOT_ALLOWED.into_response()
+        }
+        None => {
+            tracing::error!(%method, path = ?pattern, "route without an access rule; denied");
+            return forbidden(&[]);
+        }
+    };
+    let held = c.config().tokens.roles_of(bearer(&req));
+    if held.is_empty() {
         return error(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
-            "missing or wrong API token (Authorization: Bearer …)".into(),
+            "missing or unknown API token (Authorization: Bearer …)".into(),
         );
     }
+    if !Access::Roles(allowed).allows(&held) {
+        return forbidden(allowed);
+    }
     next.run(req).await
+}
+
+fn forbidden(allowed: &[Role]) -> Response {
+    let names: Vec<&str> = allowed.iter().map(|r| r.name()).collect();
+    error(
+        StatusCode::FORBIDDEN,
+        "forbidden_role",
+        format!(
+            "this token's role may not call this endpoint (allowed: {})",
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        ),
+    )
 }
 
 async fn ready(State(c): State<Coordinator>) -> Response {

@@ -29,6 +29,7 @@ use tessera_proto::Clock;
 use tessera_wire::{authorized_message, Action, NodeId};
 use tokio::sync::{broadcast, mpsc, watch, Notify};
 
+use crate::auth::ApiTokens;
 use crate::hub::{Event, Hub, Live, Relay};
 use crate::lifecycle::{
     message_risk_flags, message_summary, state_after_failure, Admission, Grant, PolicyState,
@@ -57,8 +58,8 @@ impl Entropy for OsEntropy {
 pub struct Config {
     /// The URL signers dial (`https://host:port`); bound into their hello signature.
     pub public_url: String,
-    /// Bearer token for the REST API.
-    pub api_token: String,
+    /// The REST API's bearer tokens, one per role (hashed).
+    pub tokens: ApiTokens,
     /// Pooled nonce sets kept per FROST wallet.
     pub frost_pool: u32,
     /// Pooled presignatures kept per cggmp24 wallet.
@@ -76,14 +77,22 @@ pub struct Config {
     pub health_grace: Duration,
     /// How long a request to one signer about its own records (an audit page) waits.
     pub signer_request_timeout: Duration,
+    /// How long a client may take to complete the TLS handshake before it is disconnected.
+    pub tls_handshake_timeout: Duration,
+    /// How long a client may take to send a request's headers before it is disconnected.
+    pub header_read_timeout: Duration,
+    /// Connections served at once; further ones are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// Largest request body accepted (413 beyond).
+    pub max_body_bytes: usize,
 }
 
 impl Config {
-    /// Defaults for `public_url` and `api_token`.
-    pub fn new(public_url: String, api_token: String) -> Self {
+    /// Defaults for everything but `public_url` and `tokens`.
+    pub fn new(public_url: String, tokens: ApiTokens) -> Self {
         Config {
             public_url,
-            api_token,
+            tokens,
             frost_pool: 64,
             cggmp24_pool: 4,
             max_attempts: 3,
@@ -92,6 +101,10 @@ impl Config {
             degraded_margin: 1,
             health_grace: Duration::from_secs(30),
             signer_request_timeout: Duration::from_secs(10),
+            tls_handshake_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+            max_body_bytes: 1 << 20,
         }
     }
 }

@@ -8,6 +8,7 @@
 //! are injected ([`Coordinator::new`]).
 
 pub mod api;
+pub mod auth;
 pub mod coordinator;
 pub mod health;
 pub mod hub;
@@ -16,6 +17,7 @@ pub mod metrics;
 pub mod server;
 pub mod store;
 
+pub use auth::{ApiTokens, TokenError};
 pub use coordinator::{Config, CoordError, Coordinator, Entropy, OsEntropy};
 pub use lifecycle::{audit_chain_id, open_audit_log};
 pub use store::{SqliteStore, Store};

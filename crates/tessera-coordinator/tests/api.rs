@@ -21,57 +21,17 @@ use tessera_proto::api::{
     ApiError, BuildTransaction, CreateTransaction, CreateWallet, EnrollSigner, MessageInput,
     PayloadInput, SessionError, SessionStatus, SignRequest, TransactionInfo, TransactionPreview,
 };
+use tessera_proto::roles::{self, Access, Role, ROUTES};
 use tessera_proto::SystemClock;
 use tessera_wire::{Action, Authorization, AuthorizedMessage, IdentityKey, OperatorKey};
 use tower::ServiceExt;
 
 const TOKEN: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
 
-/// Every route registered in `tessera_coordinator::api::router`, with its methods. Keep in sync.
-const ROUTES: &[(&str, &[&str])] = &[
-    ("/healthz", &["get"]),
-    ("/readyz", &["get"]),
-    ("/metrics", &["get"]),
-    ("/v1/openapi.json", &["get"]),
-    ("/v1/link", &["get"]),
-    ("/v1/signers", &["get", "post"]),
-    ("/v1/wallets", &["get", "post"]),
-    ("/v1/wallets/{id}", &["get"]),
-    ("/v1/wallets/{id}/keys", &["get"]),
-    ("/v1/wallets/{id}/signatures", &["post"]),
-    ("/v1/wallets/{id}/transactions", &["get", "post"]),
-    ("/v1/wallets/{id}/transactions/build", &["post"]),
-    ("/v1/wallets/{id}/transactions/{request}", &["get"]),
-    ("/v1/sessions", &["get"]),
-    ("/v1/sessions/{id}", &["get"]),
-    ("/v1/status", &["get"]),
-    ("/v1/policy", &["get", "put"]),
-    ("/v1/policy/bundle", &["get"]),
-    ("/v1/policy/freshness", &["put"]),
-    ("/v1/mode", &["get", "put"]),
-    ("/v1/requests", &["get"]),
-    ("/v1/requests/{id}", &["get"]),
-    ("/v1/requests/{id}/approvals", &["post"]),
-    ("/v1/events", &["get"]),
-    ("/v1/audit/export", &["get"]),
-    ("/v1/signers/{node_id}/audit", &["get"]),
-    ("/console", &["get"]),
-];
-
-/// Routes that do not take the bearer token.
-const PUBLIC: &[&str] = &[
-    "/healthz",
-    "/readyz",
-    "/metrics",
-    "/v1/openapi.json",
-    "/v1/link",
-    "/console",
-];
-
 fn app() -> Router {
     let store = SqliteStore::in_memory().expect("in-memory store");
     let c = Coordinator::new(
-        Config::new("https://127.0.0.1:1".into(), TOKEN.into()),
+        Config::new("https://127.0.0.1:1".into(), all_roles()),
         Arc::new(store),
         Arc::new(AuditLog::in_memory("coordinator:test").expect("audit log")),
         Arc::new(SystemClock),
@@ -182,31 +142,39 @@ fn document_is_openapi_3_with_info_paths_components() {
 }
 
 #[test]
-fn every_route_is_documented_with_the_right_security() {
+fn every_route_is_documented_with_its_roles() {
     let d = doc();
     let paths = d["paths"].as_object().expect("paths");
-    for (path, methods) in ROUTES {
-        let item = paths
-            .get(*path)
-            .unwrap_or_else(|| panic!("{path} is not documented"));
-        for m in *methods {
-            let op = &item[*m];
-            assert!(op.is_object(), "{m} {path} is not documented");
-            let secured = op["security"]
-                .as_array()
-                .is_some_and(|s| s.iter().any(|r| r.get("bearerAuth").is_some()));
-            assert_eq!(
-                secured,
-                !PUBLIC.contains(path),
-                "{m} {path}: bearer security"
+    for r in ROUTES {
+        let m = r.method.to_lowercase();
+        let op = &d["paths"][r.path][&m];
+        assert!(op.is_object(), "{m} {} is not documented", r.path);
+        let secured = op["security"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|r| r.get("bearerAuth").is_some()));
+        let documented: Vec<String> = op["x-roles"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|v| v.as_str().expect("role").to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (want_secured, want_roles) = match r.access {
+            Access::Public => (false, Vec::new()),
+            Access::Roles(roles) => (true, roles.iter().map(|r| r.to_string()).collect()),
+        };
+        assert_eq!(secured, want_secured, "{m} {}: bearer security", r.path);
+        assert_eq!(documented, want_roles, "{m} {}: x-roles", r.path);
+    }
+    // Every documented operation has an entry in the route table.
+    for (path, item) in paths {
+        for m in item.as_object().expect("path item").keys() {
+            assert!(
+                roles::access(m, path).is_some(),
+                "{m} {path} is documented but has no entry in the route table"
             );
         }
-    }
-    for path in paths.keys() {
-        assert!(
-            ROUTES.iter().any(|(p, _)| p == path),
-            "{path} is documented but not in the route list"
-        );
     }
 }
 
@@ -271,6 +239,283 @@ async fn authenticated_routes_need_the_token() {
     }
 }
 
+/// A distinct token for each role.
+fn role_token(role: Role) -> String {
+    format!("{role}-token-0123456789abcdef")
+}
+
+/// A router whose roles each have their own token, with `max_body_bytes` as given.
+fn role_app(max_body_bytes: Option<usize>) -> Router {
+    let tokens = Role::ALL
+        .into_iter()
+        .try_fold(tessera_coordinator::ApiTokens::new(), |t, r| {
+            t.with(r, &role_token(r))
+        })
+        .expect("tokens");
+    let mut config = Config::new("https://127.0.0.1:1".into(), tokens);
+    if let Some(n) = max_body_bytes {
+        config.max_body_bytes = n;
+    }
+    router(Coordinator::new(
+        config,
+        Arc::new(SqliteStore::in_memory().expect("in-memory store")),
+        Arc::new(AuditLog::in_memory("coordinator:test").expect("audit log")),
+        Arc::new(SystemClock),
+        Arc::new(OsEntropy),
+    ))
+}
+
+/// Status and `ApiError` code (if the body is one) of `method uri` sent with `bearer`. The
+/// event stream's body is not read (it does not end).
+async fn call_as(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    bearer: Option<&str>,
+) -> (StatusCode, Option<String>, String) {
+    let mut req = Request::builder()
+        .method(Method::from_bytes(method.as_bytes()).expect("method"))
+        .uri(uri);
+    if let Some(t) = bearer {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let resp = app
+        .clone()
+        .oneshot(req.body(Body::empty()).expect("request"))
+        .await
+        .expect("infallible");
+    let status = resp.status();
+    if uri == "/v1/events" && status == StatusCode::OK {
+        return (status, None, String::new());
+    }
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
+        .await
+        .expect("body");
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let code = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string));
+    (status, code, text)
+}
+
+/// A concrete URI for a route pattern.
+fn concrete(pattern: &str) -> String {
+    pattern
+        .replace("{id}", "x")
+        .replace("{request}", "r")
+        .replace("{node_id}", &"ab".repeat(32))
+}
+
+#[tokio::test]
+async fn each_role_calls_exactly_its_routes() {
+    let app = role_app(None);
+    for route in ROUTES {
+        let Access::Roles(allowed) = route.access else {
+            continue;
+        };
+        let uri = concrete(route.path);
+        let what = format!("{} {}", route.method, route.path);
+        for role in Role::ALL {
+            let (status, code, body) =
+                call_as(&app, route.method, &uri, Some(&role_token(role))).await;
+            if allowed.contains(&role) {
+                assert_ne!(status, StatusCode::UNAUTHORIZED, "{role} on {what}: {body}");
+                assert_ne!(code.as_deref(), Some("forbidden_role"), "{role} on {what}");
+                assert_ne!(code.as_deref(), Some("unauthenticated"), "{role} on {what}");
+            } else {
+                assert_eq!(
+                    (status, code.as_deref()),
+                    (StatusCode::FORBIDDEN, Some("forbidden_role")),
+                    "{role} on {what}: {body}"
+                );
+                assert!(!body.contains(&role_token(role)), "the token is echoed");
+            }
+        }
+        // No token, or one nobody was given: 401, and the token is not echoed.
+        let (status, code, _) = call_as(&app, route.method, &uri, None).await;
+        assert_eq!(
+            (status, code.as_deref()),
+            (StatusCode::UNAUTHORIZED, Some("unauthenticated")),
+            "no token on {what}"
+        );
+        let wrong = "not-a-token-of-anyone-0123456789";
+        let (status, code, body) = call_as(&app, route.method, &uri, Some(wrong)).await;
+        assert_eq!(
+            (status, code.as_deref()),
+            (StatusCode::UNAUTHORIZED, Some("unauthenticated")),
+            "wrong token on {what}"
+        );
+        assert!(!body.contains(wrong), "the token is echoed");
+    }
+}
+
+#[tokio::test]
+async fn representative_routes_per_role() {
+    use Role::*;
+    let app = role_app(None);
+    // (role, method, uri, expected status): 2xx where the role may act, 403 where it may not.
+    let cases: &[(Role, &str, &str, StatusCode)] = &[
+        (Viewer, "GET", "/v1/wallets", StatusCode::OK),
+        (Viewer, "GET", "/v1/requests", StatusCode::OK),
+        (Viewer, "GET", "/v1/mode", StatusCode::OK),
+        (Viewer, "GET", "/v1/audit/export", StatusCode::OK),
+        (Viewer, "GET", "/metrics", StatusCode::FORBIDDEN),
+        (Viewer, "POST", "/v1/wallets", StatusCode::FORBIDDEN),
+        (Viewer, "PUT", "/v1/policy", StatusCode::FORBIDDEN),
+        (Requester, "GET", "/v1/wallets", StatusCode::OK),
+        (Requester, "GET", "/v1/sessions", StatusCode::OK),
+        (Requester, "GET", "/v1/audit/export", StatusCode::FORBIDDEN),
+        (
+            Requester,
+            "POST",
+            "/v1/requests/x/approvals",
+            StatusCode::FORBIDDEN,
+        ),
+        (Requester, "PUT", "/v1/mode", StatusCode::FORBIDDEN),
+        (Approver, "GET", "/v1/requests", StatusCode::OK),
+        (Approver, "GET", "/v1/mode", StatusCode::OK),
+        (Approver, "POST", "/v1/wallets", StatusCode::FORBIDDEN),
+        (Approver, "GET", "/v1/audit/export", StatusCode::FORBIDDEN),
+        (Admin, "GET", "/v1/policy", StatusCode::OK),
+        (Admin, "GET", "/v1/wallets", StatusCode::FORBIDDEN),
+        (Admin, "POST", "/v1/signers", StatusCode::FORBIDDEN),
+        (Enrol, "GET", "/v1/signers", StatusCode::OK),
+        (Enrol, "GET", "/v1/wallets", StatusCode::FORBIDDEN),
+        (Metrics, "GET", "/metrics", StatusCode::OK),
+        (Metrics, "GET", "/v1/status", StatusCode::FORBIDDEN),
+    ];
+    for (role, method, uri, want) in cases {
+        let (status, _, body) = call_as(&app, method, uri, Some(&role_token(*role))).await;
+        assert_eq!(status, *want, "{role} {method} {uri}: {body}");
+    }
+    // Writes reach their handler with the right role (here refused for the empty body).
+    for (role, method, uri) in [
+        (Requester, "POST", "/v1/wallets"),
+        (Approver, "POST", "/v1/requests/x/approvals"),
+        (Admin, "PUT", "/v1/policy"),
+        (Admin, "PUT", "/v1/mode"),
+        (Enrol, "POST", "/v1/signers"),
+    ] {
+        let (status, code, _) = call_as(&app, method, uri, Some(&role_token(role))).await;
+        assert!(status.is_client_error(), "{role} {method} {uri}: {status}");
+        assert_eq!(
+            code.as_deref(),
+            Some("invalid_request"),
+            "{role} {method} {uri}"
+        );
+    }
+    // Public routes take no token.
+    for uri in ["/healthz", "/readyz", "/v1/openapi.json", "/console"] {
+        let (status, _, _) = call_as(&app, "GET", uri, None).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn metrics_need_the_metrics_role() {
+    let app = role_app(None);
+    let (status, code, _) = call_as(&app, "GET", "/metrics", None).await;
+    assert_eq!(
+        (status, code.as_deref()),
+        (StatusCode::UNAUTHORIZED, Some("unauthenticated"))
+    );
+    let (status, code, _) = call_as(&app, "GET", "/metrics", Some(&role_token(Role::Viewer))).await;
+    assert_eq!(
+        (status, code.as_deref()),
+        (StatusCode::FORBIDDEN, Some("forbidden_role"))
+    );
+    let (status, _, body) =
+        call_as(&app, "GET", "/metrics", Some(&role_token(Role::Metrics))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("tessera_"), "{body}");
+}
+
+#[tokio::test]
+async fn a_route_without_an_entry_is_denied_to_every_role() {
+    let c = coordinator();
+    let app: Router = Router::new()
+        .route(
+            "/v1/unlisted",
+            axum::routing::get(|| async { "should not be reachable" }),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            c.clone(),
+            tessera_coordinator::api::authorize,
+        ))
+        .with_state(c);
+    let (status, code) = {
+        let (s, c, _) = call_as(&app, "GET", "/v1/unlisted", Some(TOKEN)).await;
+        (s, c)
+    };
+    assert_eq!(
+        (status, code.as_deref()),
+        (StatusCode::FORBIDDEN, Some("forbidden_role"))
+    );
+    // A method the table does not list on a listed path is a 405, even if a handler exists.
+    let c = coordinator();
+    let app: Router = Router::new()
+        .route(
+            "/v1/status",
+            axum::routing::delete(|| async { "should not be reachable" }),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            c.clone(),
+            tessera_coordinator::api::authorize,
+        ))
+        .with_state(c);
+    let (status, _, body) = call_as(&app, "DELETE", "/v1/status", Some(TOKEN)).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+}
+
+#[tokio::test]
+async fn oversize_bodies_get_413() {
+    // The default limit is 1 MiB.
+    let app = role_app(None);
+    let token = role_token(Role::Requester);
+    let post = |size: usize| {
+        let app = app.clone();
+        let token = token.clone();
+        async move {
+            let body = format!("\"{}\"", "a".repeat(size - 2));
+            let req = Request::post("/v1/wallets")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body))
+                .expect("request");
+            let resp = app.oneshot(req).await.expect("infallible");
+            let status = resp.status();
+            let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
+                .await
+                .expect("body");
+            (status, code(&bytes))
+        }
+    };
+    assert_eq!(
+        post((1 << 20) + 1).await,
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large".to_string()
+        )
+    );
+    // At the limit, the body is read (and refused for its shape, not its size).
+    assert_eq!(
+        post(1 << 20).await,
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request".to_string()
+        )
+    );
+    // The limit is the configuration's.
+    let small = role_app(Some(64));
+    let req = Request::post("/v1/wallets")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(vec![b' '; 65]))
+        .expect("request");
+    let resp = small.oneshot(req).await.expect("infallible");
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
 #[tokio::test]
 async fn health_metrics_and_document() {
     let app = app();
@@ -278,7 +523,7 @@ async fn health_metrics_and_document() {
     assert_eq!((status, body.as_slice()), (StatusCode::OK, &b"ok"[..]));
     let (status, _) = call(&app, Method::GET, "/readyz", false, None).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = call(&app, Method::GET, "/metrics", false, None).await;
+    let (status, body) = call(&app, Method::GET, "/metrics", true, None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(String::from_utf8_lossy(&body).contains("tessera_"));
     let (status, body) = call(&app, Method::GET, "/v1/openapi.json", false, None).await;
@@ -733,10 +978,14 @@ fn every_operation_is_complete() {
             let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
             if secured {
                 assert!(responses.contains_key("401"), "{id}: 401");
-                assert!(responses.contains_key("500"), "{id}: 500");
+                assert!(responses.contains_key("403"), "{id}: 403");
+                // Everything under /v1 may meet a store failure (metrics are in memory).
+                if path.starts_with("/v1/") {
+                    assert!(responses.contains_key("500"), "{id}: 500");
+                }
             }
             if op.get("requestBody").is_some() {
-                for status in ["400", "415", "422"] {
+                for status in ["400", "413", "415", "422"] {
                     assert!(responses.contains_key(status), "{id}: {status}");
                 }
             }
@@ -1651,7 +1900,7 @@ fn lifecycle_types_match_the_schemas() {
 
 fn coordinator() -> Coordinator {
     Coordinator::new(
-        Config::new("https://127.0.0.1:1".into(), TOKEN.into()),
+        Config::new("https://127.0.0.1:1".into(), all_roles()),
         Arc::new(SqliteStore::in_memory().expect("in-memory store")),
         Arc::new(AuditLog::in_memory("coordinator:test").expect("audit log")),
         Arc::new(SystemClock),
@@ -1756,7 +2005,7 @@ async fn link_fake(app: &Router, c: &Coordinator, key: IdentityKey, how: Fake) -
 async fn signer_audit_pages_are_forwarded_correlated_and_errors_typed() {
     use tessera_coordinator::hub::AuditRequestError;
     let rng = &mut rand_core::OsRng;
-    let mut config = Config::new("https://127.0.0.1:1".into(), TOKEN.into());
+    let mut config = Config::new("https://127.0.0.1:1".into(), all_roles());
     config.signer_request_timeout = std::time::Duration::from_millis(500);
     let c = Coordinator::new(
         config,
@@ -1949,4 +2198,9 @@ async fn an_answer_from_another_signer_is_not_taken() {
         ),
         "{err}"
     );
+}
+
+/// The test token, for every role.
+fn all_roles() -> tessera_coordinator::ApiTokens {
+    tessera_coordinator::ApiTokens::all_roles(TOKEN).expect("token")
 }

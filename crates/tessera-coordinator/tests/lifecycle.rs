@@ -141,7 +141,7 @@ impl World {
     /// ECDSA wallet that never signs here).
     async fn new(store: Arc<dyn Store>, keys: Arc<Keys>, fresh: bool, start_ms: u64) -> World {
         let clock = Arc::new(TestClock(AtomicU64::new(start_ms)));
-        let mut config = Config::new("https://127.0.0.1:1".into(), TOKEN.into());
+        let mut config = Config::new("https://127.0.0.1:1".into(), all_roles());
         config.frost_pool = 0;
         config.cggmp24_pool = 0;
         config.health_grace = Duration::from_secs(5);
@@ -886,7 +886,7 @@ async fn signer_health_drives_the_recommendation_never_the_mode() {
     // The coordinator does not change the mode on its own.
     assert_eq!(m.mode, "normal");
     let metrics =
-        String::from_utf8(w.call_raw(Method::GET, "/metrics", false, None).await.1).expect("utf-8");
+        String::from_utf8(w.call_raw(Method::GET, "/metrics", true, None).await.1).expect("utf-8");
     for line in [
         "tessera_signers_healthy 2",
         "tessera_wallets_below_margin 2",
@@ -2016,4 +2016,9 @@ async fn the_console_is_served_without_a_token_under_a_strict_csp() {
         .await
         .expect("body");
     assert_eq!(body, tessera_coordinator::api::CONSOLE_HTML.as_bytes());
+}
+
+/// The test token, for every role.
+fn all_roles() -> tessera_coordinator::ApiTokens {
+    tessera_coordinator::ApiTokens::all_roles(TOKEN).expect("token")
 }

@@ -14,6 +14,7 @@ pub mod attestation;
 pub mod audit;
 pub mod clock;
 pub mod link;
+pub mod roles;
 pub mod view;
 
 pub use clock::{Clock, SystemClock};
