@@ -138,7 +138,7 @@ impl ClusterFile {
         crate::governance::read_key(&self.approver_key_file)
     }
 
-    /// The approver key as the approvals console takes it (64 hex digits).
+    /// The approver key file's text (64 hex digits of the Ed25519 seed).
     pub fn approver_key_hex(&self) -> Result<String> {
         Ok(self.approver()?.to_text().trim().to_string())
     }

@@ -1,8 +1,10 @@
 //! The `tessera` command as a library: daemons, the local cluster, the demo, chain
-//! transactions, policy and approvals, and the signing benchmark. `main.rs` only parses arguments.
+//! transactions, policy and approvals, the approver's local approvals console, and the signing
+//! benchmark. `main.rs` only parses arguments.
 
 pub mod benchsign;
 pub mod cluster;
+pub mod console;
 pub mod daemon;
 pub mod demo;
 pub mod governance;

@@ -104,6 +104,10 @@ enum Command {
     Approve(DecideArgs),
     /// Reject a request: sign a rejection with an approver key.
     Reject(DecideArgs),
+    /// The approvals console, served on this machine (loopback only) by this binary: it
+    /// re-parses every payload itself, shows its own reading, and signs approvals with the
+    /// approver key file, which never leaves this process. Prints the URL to open.
+    Console(ConsoleArgs),
     /// Policy bundles: templates, signing, installing.
     Policy {
         #[command(subcommand)]
@@ -153,6 +157,31 @@ struct DecideArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args)]
+struct ConsoleArgs {
+    /// Coordinator URL (https://host:port).
+    #[arg(long)]
+    url: Option<String>,
+    /// CA certificate (PEM) the coordinator's certificate chains to.
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    /// File holding the coordinator's API token.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// The approver's secret key file (`tessera keys generate`); read by this process only.
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    /// Take whatever of the above is not given from this `tessera up` directory.
+    #[arg(long)]
+    cluster: Option<PathBuf>,
+    /// Local address to serve the page on (loopback only; port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: std::net::SocketAddr,
+    /// Exit when standard input closes (for tests and supervisors).
+    #[arg(long, hide = true)]
+    exit_on_stdin_eof: bool,
 }
 
 #[derive(Subcommand)]
@@ -771,6 +800,7 @@ fn real_main() -> Result<()> {
         }),
         Command::Approve(a) => runtime()?.block_on(decide_cmd(a, ApprovalDecision::Approve)),
         Command::Reject(a) => runtime()?.block_on(decide_cmd(a, ApprovalDecision::Reject)),
+        Command::Console(a) => runtime()?.block_on(console_cmd(a)),
         Command::Policy { what } => runtime()?.block_on(policy_cmd(what)),
         Command::Mode { what } => runtime()?.block_on(mode_cmd(what)),
         Command::Audit { what } => match what {
@@ -1277,6 +1307,61 @@ async fn decide_cmd(a: DecideArgs, decision: ApprovalDecision) -> Result<()> {
     } else {
         print!("{}", governance::describe(&info));
     }
+    Ok(())
+}
+
+/// The console's settings, each from its flag or else from `--cluster`'s `cluster.json`.
+fn console_config(a: &ConsoleArgs) -> Result<tessera_cli::console::ConsoleConfig> {
+    let file = a.cluster.as_deref().map(ClusterFile::load).transpose()?;
+    let f = file.as_ref();
+    let url = or_cluster(&a.url, f.map(|f| f.url.clone()), "url")?;
+    let ca = or_cluster(&a.ca, f.map(|f| f.ca_file.clone()), "ca")?;
+    let token_file = or_cluster(
+        &a.token_file,
+        f.map(|f| f.token_file(Role::Approver)),
+        "token-file",
+    )?;
+    let key_file = or_cluster(
+        &a.key_file,
+        f.map(|f| f.approver_key_file.clone()),
+        "key-file",
+    )?;
+    let ca_pem =
+        std::fs::read_to_string(&ca).with_context(|| format!("reading {}", ca.display()))?;
+    let token = zeroize::Zeroizing::new(
+        std::fs::read_to_string(&token_file)
+            .with_context(|| format!("reading {}", token_file.display()))?,
+    );
+    let mut client = tessera_client::Client::new(&url, &ca_pem, token.trim())?;
+    if let Some(f) = f {
+        // With the cluster file, payloads are parsed against the wallet key its signers vouch
+        // for, derived here.
+        client = client.with_trusted_signers(f.trusted());
+    }
+    Ok(tessera_cli::console::ConsoleConfig {
+        client,
+        approver: governance::read_key(&key_file)?,
+        coordinator: url,
+    })
+}
+
+/// A flag's value, or else the cluster file's.
+fn or_cluster<T: Clone>(flag: &Option<T>, from_cluster: Option<T>, name: &str) -> Result<T> {
+    flag.clone()
+        .or(from_cluster)
+        .with_context(|| format!("give --{name} (or --cluster)"))
+}
+
+async fn console_cmd(a: ConsoleArgs) -> Result<()> {
+    let config = console_config(&a)?;
+    let approver = config.approver.public();
+    let console = tessera_cli::console::Console::bind(a.listen, config).await?;
+    println!("{}", console.url());
+    eprintln!("approvals console for approver {approver}: open the URL above in your browser");
+    eprintln!("  (it holds a session token: keep it to yourself). Ctrl-C stops.");
+    console
+        .serve(daemon::shutdown_signal(a.exit_on_stdin_eof))
+        .await?;
     Ok(())
 }
 

@@ -1,17 +1,21 @@
-//! The approvals console (`GET /console`) in headless Chromium, driven by
-//! `tests/console/approve.mjs` (playwright-core, the system `/usr/bin/chromium`).
+//! The approver's local approvals console (`tessera console`) in headless Chromium, driven by
+//! `tests/console/approve.mjs` (playwright-core, the system `/usr/bin/chromium`): a real
+//! cluster, the real `tessera console` process in front of it, an ERC-20 transfer approved
+//! through the page. The adversarial cases (a lying coordinator, requests from other pages,
+//! the key never in a response) also run without a browser in `src/console/tests.rs`.
 //!
-//! Both tests are ignored in the workspace run because they need node, chromium and
-//! `npm ci` in `tests/console`; `scripts/test` runs them with `--ignored`, and they fail (never
-//! pass silently) when any of those is missing.
+//! The test is ignored in the workspace run because it needs node, chromium and `npm ci` in
+//! `tests/console`; `scripts/test` runs it with `--ignored`, and it fails (never passes
+//! silently) when any of those is missing.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -19,7 +23,7 @@ use serde_json::{json, Value};
 use tessera_cli::tx::Target;
 use tessera_client::Client;
 use tessera_crypto::SchemeId;
-use tessera_policy::{Approval, ApprovalDecision, SecretKey};
+use tessera_policy::ApprovalDecision;
 use tessera_proto::api::{PayloadInput, QuorumNeed, RequestInfo, RequestState};
 
 fn console_dir() -> PathBuf {
@@ -54,27 +58,16 @@ fn require_browser_tools() {
 
 /// Runs `node approve.mjs <args>` and returns its JSON result; panics with its output unless it
 /// succeeded.
-fn run_script(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Value {
+fn run_script(args: &[&str]) -> Value {
     require_browser_tools();
-    let mut cmd = Command::new("node");
-    cmd.current_dir(console_dir())
+    let out = Command::new("node")
+        .current_dir(console_dir())
         .arg("approve.mjs")
         .args(args)
         .env("CHROMIUM_PATH", chromium())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("starting node");
-    {
-        let mut input = child.stdin.take().unwrap();
-        input
-            .write_all(stdin.unwrap_or("").as_bytes())
-            .expect("writing the script's input");
-    }
-    let out = child.wait_with_output().expect("running node");
+        .stdin(Stdio::null())
+        .output()
+        .expect("running node");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let result: Option<Value> = stdout
@@ -90,76 +83,78 @@ fn run_script(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Value
     }
 }
 
-/// The page's approval bytes and WebCrypto signatures are exactly those of
-/// `tessera_policy::Approval` (Ed25519 is deterministic, so the whole signed approval must
-/// match), and its JSON form deserializes as an `Approval`.
-#[test]
-#[ignore = "needs chromium and playwright-core; scripts/test runs it"]
-fn console_signs_exactly_what_rust_signs() {
-    let page = format!(
-        "file://{}",
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../tessera-coordinator/src/console.html")
-            .canonicalize()
-            .unwrap()
-            .display()
-    );
-    // (request id, intent hash, policy version, decision, expiry, seed)
-    type Case = (&'static str, [u8; 32], u64, ApprovalDecision, u64, [u8; 32]);
-    let cases: Vec<Case> = vec![
-        (
-            "0123456789abcdef0123456789abcdef",
-            [0xab; 32],
-            1,
-            ApprovalDecision::Approve,
-            1_700_000_600,
-            [7; 32],
-        ),
-        (
-            // Multi-byte UTF-8: the length prefix counts bytes, not characters.
-            "réq-ü-✓",
-            core::array::from_fn(|i| i as u8),
-            0x000f_0e0d_0c0b_0a09,
-            ApprovalDecision::Reject,
-            (1u64 << 53) - 1,
-            core::array::from_fn(|i| 255 - i as u8),
-        ),
-        ("", [0; 32], 0, ApprovalDecision::Approve, 0, [1; 32]),
-    ];
-    let decision_str = |d: ApprovalDecision| match d {
-        ApprovalDecision::Approve => "approve",
-        ApprovalDecision::Reject => "reject",
-    };
-    let input = json!({
-        "cases": cases.iter().map(|(id, h, v, d, e, seed)| json!({
-            "request_id": id,
-            "intent_hash": hex::encode(h),
-            "policy_version": v.to_string(),
-            "decision": decision_str(*d),
-            "expires_at": e.to_string(),
-            "seed": hex::encode(seed),
-        })).collect::<Vec<_>>()
-    });
-    let out = run_script(&["--selftest", &page], &[], Some(&input.to_string()));
-    let results = out["results"].as_array().unwrap();
-    assert_eq!(results.len(), cases.len());
-    for ((id, h, v, d, e, seed), r) in cases.iter().zip(results) {
-        let key = SecretKey::from_seed(seed);
-        let want_bytes = Approval::signing_bytes(id, h, *v, *d, *e, &key.public());
-        assert_eq!(
-            r["bytes_hex"].as_str().unwrap(),
-            hex::encode(&want_bytes),
-            "bytes for {id:?}"
-        );
-        let js: Approval = serde_json::from_value(r["approval"].clone())
-            .unwrap_or_else(|e| panic!("the page's approval JSON is not an Approval: {e}"));
-        assert!(js.signature_valid(), "{id:?}: signature does not verify");
-        assert_eq!(js, Approval::sign(&key, id, *h, *v, *d, *e), "{id:?}");
-        // The check is not a rubber stamp: a changed field no longer verifies.
-        let mut other = js.clone();
-        other.expires_at += 1;
-        assert!(!other.signature_valid());
+/// A running `tessera console`; killed (by its own pid) when dropped.
+struct LocalConsole {
+    child: Child,
+    url: String,
+    addr: SocketAddr,
+    session: String,
+}
+
+impl Drop for LocalConsole {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
+}
+
+/// Starts `tessera console` against the cluster with its approver key file, and reads the URL
+/// it prints.
+fn start_console(file: &tessera_cli::cluster::ClusterFile) -> LocalConsole {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .arg("console")
+        .arg("--url")
+        .arg(&file.url)
+        .arg("--ca")
+        .arg(&file.ca_file)
+        .arg("--token-file")
+        .arg(file.token_file(tessera_proto::roles::Role::Approver))
+        .arg("--key-file")
+        .arg(&file.approver_key_file)
+        .arg("--exit-on-stdin-eof")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting tessera console");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("reading the console's URL");
+    let url = line.trim().to_string();
+    if !url.starts_with("http://127.0.0.1:") {
+        let mut err = String::new();
+        let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+        panic!("tessera console printed {url:?}; stderr: {err}");
+    }
+    let rest = url.strip_prefix("http://").unwrap();
+    let (authority, query) = rest.split_once("/?session=").expect("a session token");
+    LocalConsole {
+        addr: authority.parse().unwrap(),
+        session: query.to_string(),
+        url,
+        child,
+    }
+}
+
+/// A raw HTTP/1.1 POST of a decision to the local console, with the given extra headers;
+/// returns the status.
+fn post_decision(addr: SocketAddr, id: &str, headers: &[String]) -> u16 {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let body = json!({"decision": "approve", "intent_hash": "00"}).to_string();
+    let mut req = format!("POST /api/requests/{id}/decision HTTP/1.1\r\n");
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str(&format!(
+        "Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    ));
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out[9..12].parse().unwrap()
 }
 
 async fn request_info(client: &Client, id: &str) -> RequestInfo {
@@ -171,17 +166,23 @@ async fn request_info(client: &Client, id: &str) -> RequestInfo {
 }
 
 /// An ERC-20 transfer of 1,500 USDC (above the local-dev policy's 1,000-unit limit) waits for
-/// one approver; the approver approves it in the console in headless Chromium (signing with
-/// WebCrypto Ed25519); the signers then sign, and the signed transaction recovers to the
-/// wallet's address with the Ethereum adapter's independent verifier (libsecp256k1).
+/// one approver; the approver runs `tessera console` with their key file and approves it in
+/// headless Chromium (the console process re-parses the payload and signs; the browser holds
+/// no key); the signers then sign, and the signed transaction recovers to the wallet's address
+/// with the Ethereum adapter's independent verifier (libsecp256k1). Before that, requests to
+/// the console without its session token or from another origin or host are refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium and playwright-core; scripts/test runs it"]
-async fn console_approves_an_erc20_transfer_end_to_end() {
+async fn local_console_approves_an_erc20_transfer_end_to_end() {
     require_browser_tools();
     let cluster = cluster("console", "info").await;
     let client = cluster.client().unwrap();
     let op = cluster.file.operator().unwrap();
-    let approver_hex = cluster.file.approver_key_hex().expect("the approver key");
+    let approver_hex = cluster
+        .file
+        .approver_key_hex()
+        .expect("the approver key")
+        .to_ascii_lowercase();
     let approver = cluster.file.approver().unwrap().public();
     let signers: Vec<_> = cluster.file.signers.iter().map(|s| s.node_id).collect();
     let wallet = "t-console";
@@ -271,22 +272,43 @@ async fn console_approves_an_erc20_transfer_end_to_end() {
     .unwrap();
     assert!(pending.iter().any(|r| r.request_id == id));
 
-    // The approver approves it in the browser (with the approver role's token only); the page
-    // waits until it shows "signed".
-    let token = cluster
-        .file
-        .token(tessera_proto::roles::Role::Approver)
-        .unwrap();
-    let url = format!("{}/console", cluster.file.url);
-    let args = [url.clone(), "-".into(), "-".into(), id.clone()];
-    let env = [
-        ("TESSERA_API_TOKEN".to_string(), token.clone()),
-        ("TESSERA_APPROVER_KEY".to_string(), approver_hex.clone()),
+    // The approver runs `tessera console` on their machine, with their key file.
+    let local = start_console(&cluster.file);
+
+    // Other local pages cannot drive it: without the session token, from another origin, or
+    // under another host name, an approval is refused (403) and the request still waits.
+    let host = format!("Host: {}", local.addr);
+    let origin = format!("Origin: http://{}", local.addr);
+    let session = format!("X-Tessera-Session: {}", local.session);
+    let port = local.addr.port();
+    let refused: Vec<Vec<String>> = vec![
+        vec![host.clone(), origin.clone()],
+        vec![
+            host.clone(),
+            "Origin: http://evil.example".into(),
+            session.clone(),
+        ],
+        vec![host.clone(), session.clone()],
+        vec![
+            format!("Host: evil.example:{port}"),
+            format!("Origin: http://evil.example:{port}"),
+            session.clone(),
+        ],
     ];
+    for h in &refused {
+        assert_eq!(post_decision(local.addr, &id, h), 403, "{h:?}");
+    }
+    assert_eq!(
+        request_info(&client, &id).await.state,
+        RequestState::AwaitingApprovals
+    );
+
+    // The approver approves it in the browser; the page waits until it shows "signed". The
+    // browser script gets the URL only: no token, no key.
+    let args = [local.url.clone(), id.clone()];
     let out = tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        run_script(&args, &env, None)
+        run_script(&args)
     })
     .await
     .unwrap();
@@ -294,7 +316,15 @@ async fn console_approves_an_erc20_transfer_end_to_end() {
     // No script error, CSP violation or failed load in the page.
     assert_eq!(out["console_errors"], json!([]), "{out}");
     assert_eq!(out["approver"], approver.to_hex());
-    assert_eq!(out["shown"]["summary"], info.summary.as_str());
+    // The console verified the request itself and shows its own reading: the payload parsed
+    // by this test's adapter renders the same, and no coordinator claim is shown.
+    assert_eq!(out["shown"]["verification"], "verified", "{out}");
+    assert_eq!(out["shown"]["summary"], parsed.intent.render().as_str());
+    assert_eq!(
+        out["shown"]["intent_hash"],
+        hex::encode(parsed.intent_hash().unwrap())
+    );
+    assert_eq!(out["shown"]["reported_shown"], 0);
     // All three signers are up: normal mode, nothing recommended, no mode banner.
     assert_eq!(out["shown"]["mode"], "normal", "{out}");
     assert_eq!(out["shown"]["mode_recommended"], "normal", "{out}");
@@ -303,6 +333,22 @@ async fn console_approves_an_erc20_transfer_end_to_end() {
         .as_str()
         .unwrap()
         .contains("allow_with_approvals"));
+    // The browser never received the approver key: not in the page, its script, its style,
+    // nor any API answer.
+    let responses = out["responses"].as_array().unwrap();
+    let paths: Vec<&str> = responses
+        .iter()
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    for p in ["/", "/console.js", "/console.css", "/api/state"] {
+        assert!(paths.contains(&p), "{p} not seen: {paths:?}");
+    }
+    assert!(paths.iter().any(|p| p.ends_with("/decision")), "{paths:?}");
+    for r in responses {
+        let body = r["body"].as_str().unwrap().to_ascii_lowercase();
+        assert!(!body.contains(&approver_hex), "{} holds the key", r["path"]);
+    }
+    drop(local);
 
     // Independently: the request is signed with the approver's valid approval, and the signed
     // transaction recovers to the wallet's key.

@@ -684,22 +684,18 @@ impl Client {
         .await
     }
 
-    /// The intent hash an approver of `info` signs, recomputed here where possible: for a
-    /// transaction, this client fetches the raw payload and parses it with its **own** chain
-    /// adapter (against the wallet key at the request's path), and refuses if the coordinator
-    /// reported another hash or intent. A request without chain payload has no intent to
-    /// recompute: its hash binds the wallet, path and messages the requester authorized, and
-    /// the signers check that binding themselves (for a raw digest nobody can see what is
-    /// signed: its summary says so).
-    pub async fn verified_intent_hash(&self, info: &RequestInfo) -> Result<[u8; 32], ClientError> {
-        let reported: [u8; 32] = hex::decode(&info.intent_hash)
-            .ok()
-            .and_then(|v| v.try_into().ok())
-            .ok_or_else(|| {
-                ClientError::Invalid("the reported intent hash is not 32 bytes".into())
-            })?;
+    /// A transaction request's intent as this client sees it: the raw payload fetched from the
+    /// coordinator and parsed with this client's **own** chain adapter (against the wallet key
+    /// at the request's path), with its own rendering and intent hash. Nothing here is the
+    /// coordinator's parse; compare with what it reported with [`LocalIntent::mismatches`].
+    /// A request without chain payload (`kind` other than `transaction`) has nothing to parse:
+    /// [`ClientError::Invalid`].
+    pub async fn local_intent(&self, info: &RequestInfo) -> Result<LocalIntent, ClientError> {
         if info.kind != "transaction" {
-            return Ok(reported);
+            return Err(ClientError::Invalid(format!(
+                "request {} carries no chain payload to parse",
+                info.request_id
+            )));
         }
         let tx = self
             .transaction(&info.wallet_id, &info.request_id, None)
@@ -708,19 +704,43 @@ impl Client {
             format: tx.payload.format.clone(),
             data: hex::encode(&tx.payload.bytes),
         };
-        let (_, parsed) = self
+        let (payload, parsed) = self
             .parse_local(&info.wallet_id, &tx.chain, &tx.network, &tx.path, &input)
             .await?;
-        let own = parsed.intent_hash()?;
-        if own != reported || info.intent.as_ref() != Some(&parsed.intent) {
+        let intent_hash = parsed.intent_hash()?;
+        Ok(LocalIntent {
+            chain: tx.chain,
+            network: tx.network,
+            path: tx.path,
+            payload,
+            parsed,
+            intent_hash,
+        })
+    }
+
+    /// The intent hash an approver of `info` signs, recomputed here where possible: for a
+    /// transaction, [`local_intent`](Self::local_intent) re-parses the raw payload with this
+    /// client's own adapter, and this refuses if the coordinator reported another hash, intent,
+    /// summary or risk flags ([`LocalIntent::mismatches`]). A request without chain payload has
+    /// no intent to recompute: its hash binds the wallet, path and messages the requester
+    /// authorized, and the signers check that binding themselves (for a raw digest nobody can
+    /// see what is signed: its summary says so).
+    pub async fn verified_intent_hash(&self, info: &RequestInfo) -> Result<[u8; 32], ClientError> {
+        let reported = reported_intent_hash(info)?;
+        if info.kind != "transaction" {
+            return Ok(reported);
+        }
+        let local = self.local_intent(info).await?;
+        let mismatches = local.mismatches(info);
+        if !mismatches.is_empty() {
             return Err(ClientError::Invalid(format!(
-                "the coordinator reports intent hash {}, but the payload parsed here yields {}: \
-                 not approving",
-                info.intent_hash,
-                hex::encode(own)
+                "the coordinator reports another {} than the payload parsed here \
+                 (intent hash {} here): not approving",
+                mismatches.join(", "),
+                hex::encode(local.intent_hash)
             )));
         }
-        Ok(own)
+        Ok(local.intent_hash)
     }
 
     /// Signs an approval (or rejection) of `info` with `approver`, over the intent hash from
@@ -893,6 +913,68 @@ impl Client {
             }
         }
     }
+}
+
+/// A transaction request's payload as this client parsed it itself
+/// ([`Client::local_intent`]).
+#[derive(Debug, Clone)]
+pub struct LocalIntent {
+    /// Chain of the request.
+    pub chain: String,
+    /// Network of the request.
+    pub network: String,
+    /// Derivation path of the signing key.
+    pub path: String,
+    /// The raw payload, as the coordinator handed it over.
+    pub payload: Payload,
+    /// This client's parse of it.
+    pub parsed: Parsed,
+    /// `tessera_chain::intent_hash` of this parse: what an approval signs.
+    pub intent_hash: [u8; 32],
+}
+
+impl LocalIntent {
+    /// The intent in plain language, rendered here.
+    pub fn summary(&self) -> String {
+        self.parsed.intent.render()
+    }
+
+    /// The intent's risk flags (snake_case), computed here.
+    pub fn risk_flags(&self) -> Vec<String> {
+        self.parsed
+            .intent
+            .risk_flags
+            .iter()
+            .map(|f| f.name())
+            .collect()
+    }
+
+    /// What the coordinator reported in `info` that differs from this parse: any of
+    /// `intent hash`, `intent`, `summary`, `risk flags` (empty when it told the truth).
+    pub fn mismatches(&self, info: &RequestInfo) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if info.intent_hash.to_ascii_lowercase() != hex::encode(self.intent_hash) {
+            out.push("intent hash");
+        }
+        if info.intent.as_ref() != Some(&self.parsed.intent) {
+            out.push("intent");
+        }
+        if info.summary != self.summary() {
+            out.push("summary");
+        }
+        if info.risk_flags != self.risk_flags() {
+            out.push("risk flags");
+        }
+        out
+    }
+}
+
+/// The intent hash the coordinator reported for `info`.
+pub fn reported_intent_hash(info: &RequestInfo) -> Result<[u8; 32], ClientError> {
+    hex::decode(&info.intent_hash)
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| ClientError::Invalid("the reported intent hash is not 32 bytes".into()))
 }
 
 /// Percent-encodes a request id for use as one path segment.

@@ -1,5 +1,6 @@
-//! The REST API (`/v1`), server-sent request events, the approvals console page, health
-//! endpoints, metrics and the signer link endpoint.
+//! The REST API (`/v1`), server-sent request events, health endpoints, metrics and the signer
+//! link endpoint. The approvals console is not served here: approvers run `tessera console` on
+//! their own machine (`/console` only says so).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -32,14 +33,11 @@ use tessera_chains::ChainError;
 /// The OpenAPI document served at `/v1/openapi.json`.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
-/// The approvals console (a single self-contained page), served at `/console`.
-pub const CONSOLE_HTML: &str = include_str!("console.html");
-
-/// Content Security Policy of the console: nothing but its own inline script and style, API
-/// calls to this origin only, no framing, no forms posting elsewhere.
-pub const CONSOLE_CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; \
-style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; \
-form-action 'none'; frame-ancestors 'none'";
+/// What `GET /console` answers (410 Gone): the console runs on the approver's machine, where
+/// it re-parses payloads itself and keeps the approver key; a coordinator must not serve it.
+pub const CONSOLE_MOVED: &str = "The approvals console is not served by the coordinator. \
+Run it on your own machine: `tessera console --url COORDINATOR_URL --ca CA_PEM \
+--token-file API_TOKEN_FILE --key-file APPROVER_KEY_FILE` and open the URL it prints.\n";
 
 /// Largest link frame accepted (a cggmp24 aux-info round is a few hundred KB).
 const MAX_FRAME: usize = 16 << 20;
@@ -612,15 +610,13 @@ async fn signer_audit(
 
 async fn console() -> Response {
     (
+        StatusCode::GONE,
         [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, CONSOLE_CSP),
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::REFERRER_POLICY, "no-referrer"),
             (header::CACHE_CONTROL, "no-store"),
-            (header::X_FRAME_OPTIONS, "DENY"),
         ],
-        CONSOLE_HTML,
+        CONSOLE_MOVED,
     )
         .into_response()
 }

@@ -66,8 +66,8 @@ impl<'de> serde::Deserialize<'de> for PublicKey {
 }
 
 /// An admin's or approver's Ed25519 signing key. Wiped on drop; `Debug` prints `[REDACTED]`;
-/// not `Clone`. Production approvers hold their keys elsewhere (a browser, a hardware token);
-/// this type serves tools and tests.
+/// not `Clone`. `tessera console` and `tessera approve` read an approver's key from a file
+/// into this type and sign with it in that process; nothing sends it anywhere.
 pub struct SecretKey {
     key: SigningKey,
 }
@@ -94,7 +94,7 @@ impl SecretKey {
     }
 
     /// Text file form: the 64 lowercase hex digits of the Ed25519 seed and a newline (what
-    /// the approvals console takes).
+    /// `tessera console --key-file` reads).
     pub fn to_text(&self) -> zeroize::Zeroizing<String> {
         let mut s = zeroize::Zeroizing::new(hex::encode(self.key.as_bytes()));
         s.push('\n');

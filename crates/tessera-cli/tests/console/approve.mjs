@@ -1,19 +1,15 @@
-// Drives the coordinator's approvals console in headless Chromium (playwright-core, the system
-// browser at /usr/bin/chromium or $CHROMIUM_PATH; nothing is downloaded).
+// Drives the approver's local approvals console (`tessera console`) in headless Chromium
+// (playwright-core, the system browser at /usr/bin/chromium or $CHROMIUM_PATH; nothing is
+// downloaded).
 //
-//   node approve.mjs <console-url> <token> <approver-key-hex> <request-id>
-//     Opens the console, enters the token and the approver key, waits for the request's row,
-//     clicks Approve and waits until the page lists the request as signed. A `-` for the token or
-//     the key reads it from $TESSERA_API_TOKEN / $TESSERA_APPROVER_KEY instead (keeps secrets
-//     out of the process list).
+//   node approve.mjs <console-url> <request-id>
+//     Opens the URL `tessera console` printed, waits for the request's card, checks that the
+//     console verified it itself, clicks Approve and waits until the page lists the request as
+//     signed. The script is given no token and no key: the console process holds them.
 //
-//   node approve.mjs --selftest <page-url>
-//     Reads {"cases": [{request_id, intent_hash, policy_version, decision, expires_at, seed}]}
-//     on stdin and prints, per case, the page's approval bytes (hex) and signed approval, for the
-//     Rust test to compare with `tessera_policy::Approval`.
-//
-// Prints one JSON object on stdout; exits non-zero on any failure (with a screenshot path when
-// a page was open).
+// Prints one JSON object on stdout (with every response body the console served, for the
+// Rust test to check that none holds the approver key); exits non-zero on any failure (with a
+// screenshot path when a page was open).
 
 import { chromium } from "playwright-core";
 import { mkdtempSync } from "node:fs";
@@ -29,17 +25,8 @@ function out(obj) {
 }
 
 function usage() {
-  process.stderr.write(
-    "usage: node approve.mjs <console-url> <token|-> <approver-key-hex|-> <request-id>\n" +
-      "       node approve.mjs --selftest <page-url>  (cases as JSON on stdin)\n",
-  );
+  process.stderr.write("usage: node approve.mjs <console-url> <request-id>\n");
   process.exit(2);
-}
-
-async function readStdin() {
-  const chunks = [];
-  for await (const c of process.stdin) chunks.push(c);
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 async function launch() {
@@ -71,52 +58,29 @@ async function pageText(page, testid) {
   }
 }
 
-async function selftest(url) {
-  const input = JSON.parse(await readStdin());
-  const browser = await launch();
-  let page;
-  try {
-    page = await (await browser.newContext()).newPage();
-    await page.goto(url);
-    const results = await page.evaluate(async (cases) => {
-      const res = [];
-      for (const c of cases) {
-        const approval = await window.tesseraSignApproval(c.seed, c);
-        const bytes = window.tesseraApprovalBytes(
-          c.request_id, c.intent_hash, c.policy_version, c.decision, c.expires_at, approval.approver,
-        );
-        res.push({ bytes_hex: bytes, approval });
-      }
-      return res;
-    }, input.cases);
-    out({ ok: true, results });
-  } catch (e) {
-    out({ ok: false, error: String(e && e.message ? e.message : e), screenshot: await screenshot(page) });
-    process.exitCode = 1;
-  } finally {
-    await browser.close();
-  }
-}
-
-async function approve(url, token, keyHex, requestId) {
+async function approve(url, requestId) {
   const started = Date.now();
   const browser = await launch();
   let page;
   const consoleErrors = [];
+  const bodies = [];
+  const origin = new URL(url).origin;
   try {
-    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const context = await browser.newContext();
     page = await context.newPage();
     page.on("console", (m) => {
       if (m.type() === "error") consoleErrors.push(m.text());
     });
     page.on("pageerror", (e) => consoleErrors.push(String(e)));
+    // Every response from the console, as the browser received it.
+    page.on("response", (r) => {
+      if (!r.url().startsWith(origin)) return;
+      bodies.push(r.text().then(
+        (body) => ({ path: new URL(r.url()).pathname, status: r.status(), body }),
+        () => ({ path: new URL(r.url()).pathname, status: r.status(), body: "" })));
+    });
     const resp = await page.goto(url);
-    if (!resp || !resp.ok()) throw new Error(`GET ${url}: HTTP ${resp ? resp.status() : "no response"}`);
-
-    await page.getByTestId("token").fill(token);
-    await page.getByTestId("approver-key").fill(keyHex);
-    await page.getByTestId("connect").click();
-    // The key was imported and the field cleared.
+    if (!resp || !resp.ok()) throw new Error(`GET console: HTTP ${resp ? resp.status() : "no response"}`);
     await page.locator('[data-testid="whoami"][data-approver]').waitFor({ timeout: 10_000 });
     const approver = await page.getByTestId("whoami").getAttribute("data-approver");
 
@@ -126,10 +90,12 @@ async function approve(url, token, keyHex, requestId) {
     await row.waitFor({ timeout: ROW_TIMEOUT_MS });
     await page.locator('[data-testid="mode"][data-mode]').waitFor({ timeout: ROW_TIMEOUT_MS });
     const shown = {
+      verification: await row.getAttribute("data-verification"),
       summary: await row.getByTestId("summary").textContent(),
+      intent_hash: await row.getByTestId("intent-hash").textContent(),
+      reported_shown: await row.getByTestId("reported").count(),
       risk_flags: await row.getByTestId("risk-flags").textContent(),
       policy: await row.getByTestId("policy").textContent(),
-      expires: await row.getByTestId("expires").textContent(),
       mode: await page.getByTestId("mode").getAttribute("data-mode"),
       mode_recommended: await page.getByTestId("mode").getAttribute("data-recommended"),
       mode_banner_hidden: await page.getByTestId("mode-banner").isHidden(),
@@ -167,7 +133,9 @@ async function approve(url, token, keyHex, requestId) {
       }
       await page.waitForTimeout(250);
     }
-    out({ ok: true, request_id: requestId, state, approver, shown, elapsed_ms: Date.now() - started, console_errors: consoleErrors });
+    const responses = await Promise.all(bodies);
+    out({ ok: true, request_id: requestId, state, approver, shown, elapsed_ms: Date.now() - started,
+          console_errors: consoleErrors, responses });
   } catch (e) {
     out({
       ok: false,
@@ -185,17 +153,9 @@ async function approve(url, token, keyHex, requestId) {
 
 const argv = process.argv.slice(2);
 try {
-  if (argv[0] === "--selftest") {
-    if (argv.length !== 2) usage();
-    await selftest(argv[1]);
-  } else {
-    if (argv.length !== 4) usage();
-    const [url, tokenArg, keyArg, requestId] = argv;
-    const token = tokenArg === "-" ? process.env.TESSERA_API_TOKEN : tokenArg;
-    const key = keyArg === "-" ? process.env.TESSERA_APPROVER_KEY : keyArg;
-    if (!token || !key) throw new Error("token or approver key missing (empty argument or environment variable)");
-    await approve(url, token, key, requestId);
-  }
+  if (argv.length !== 2) usage();
+  const [url, requestId] = argv;
+  await approve(url, requestId);
 } catch (e) {
   out({ ok: false, error: String(e && e.message ? e.message : e) });
   process.exitCode = 1;
