@@ -223,6 +223,18 @@ impl SignedBundle {
     }
 }
 
+impl AdminSet {
+    /// [`admin_quorum`] over this set's keys and quorum.
+    pub(crate) fn check_quorum(
+        &self,
+        msg: &[u8],
+        sigs: &[AdminSignature],
+    ) -> Result<(), QuorumFault> {
+        let keys: Vec<PublicKey> = self.keys.iter().copied().collect();
+        admin_quorum(&keys, self.quorum as usize, msg, sigs)
+    }
+}
+
 /// Why admin signatures are not a quorum ([`admin_quorum`]).
 pub(crate) enum QuorumFault {
     /// A signature names a key outside the trusted admins.

@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::{admin_quorum, AdminSignature, PolicyBundle, QuorumFault};
+use crate::bundle::{AdminSignature, PolicyBundle, QuorumFault};
 use crate::codec::{put_str, put_u64};
 use crate::keys::{PublicKey, SecretKey};
 use crate::mode::ModeChange;
@@ -168,18 +168,20 @@ impl Freshness {
                 now: now_unix,
             });
         }
-        let admins: Vec<PublicKey> = bundle.admins.keys.iter().copied().collect();
-        admin_quorum(
-            &admins,
-            bundle.admins.quorum as usize,
-            &self.signing_bytes(),
-            &self.admin_signatures,
-        )
-        .map_err(|f| match f {
+        bundle
+            .admins
+            .check_quorum(&self.signing_bytes(), &self.admin_signatures)
+            .map_err(FreshnessError::from)
+    }
+}
+
+impl From<QuorumFault> for FreshnessError {
+    fn from(f: QuorumFault) -> Self {
+        match f {
             QuorumFault::UnknownAdmin(admin) => FreshnessError::UnknownAdmin { admin },
             QuorumFault::BadSignature(admin) => FreshnessError::BadSignature { admin },
             QuorumFault::NotMet { have, need } => FreshnessError::QuorumNotMet { have, need },
-        })
+        }
     }
 }
 

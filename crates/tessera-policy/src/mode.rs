@@ -17,7 +17,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::{admin_quorum, AdminSignature, PolicyBundle, QuorumFault};
+use crate::bundle::{AdminSignature, PolicyBundle, QuorumFault};
 use crate::codec::{put_str, put_u64};
 use crate::keys::{PublicKey, SecretKey};
 
@@ -222,18 +222,20 @@ impl ModeChange {
             });
         }
         let msg = self.signing_bytes();
-        let admins: Vec<PublicKey> = bundle.admins.keys.iter().copied().collect();
-        admin_quorum(
-            &admins,
-            bundle.admins.quorum as usize,
-            &msg,
-            &self.admin_signatures,
-        )
-        .map_err(|f| match f {
+        bundle
+            .admins
+            .check_quorum(&msg, &self.admin_signatures)
+            .map_err(ModeError::from)
+    }
+}
+
+impl From<QuorumFault> for ModeError {
+    fn from(f: QuorumFault) -> Self {
+        match f {
             QuorumFault::UnknownAdmin(admin) => ModeError::UnknownAdmin { admin },
             QuorumFault::BadSignature(admin) => ModeError::BadSignature { admin },
             QuorumFault::NotMet { have, need } => ModeError::QuorumNotMet { have, need },
-        })
+        }
     }
 }
 
