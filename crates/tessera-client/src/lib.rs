@@ -24,7 +24,8 @@ use tessera_proto::audit::{
 use tessera_proto::roles::{route_for, Access, Role};
 use tessera_proto::view::SignedView;
 use tessera_wire::{
-    authorized_message, Action, Authorization, NodeId, OperatorKey, SignedIdentity,
+    authorized_message, message_intent_hash, Action, Authorization, NodeId, OperatorKey,
+    SignedIdentity,
 };
 
 /// Client errors.
@@ -721,14 +722,13 @@ impl Client {
     /// The intent hash an approver of `info` signs, recomputed here where possible: for a
     /// transaction, [`local_intent`](Self::local_intent) re-parses the raw payload with this
     /// client's own adapter, and this refuses if the coordinator reported another hash, intent,
-    /// summary or risk flags ([`LocalIntent::mismatches`]). A request without chain payload has
-    /// no intent to recompute: its hash binds the wallet, path and messages the requester
-    /// authorized, and the signers check that binding themselves (for a raw digest nobody can
-    /// see what is signed: its summary says so).
+    /// summary or risk flags ([`LocalIntent::mismatches`]). For a request without chain payload
+    /// the hash is recomputed from the wallet, path and message the coordinator shows
+    /// ([`message_request_hash`]), so a transaction presented as a message is refused (for a
+    /// raw digest nobody can see what is signed: its summary says so).
     pub async fn verified_intent_hash(&self, info: &RequestInfo) -> Result<[u8; 32], ClientError> {
-        let reported = reported_intent_hash(info)?;
         if info.kind != "transaction" {
-            return Ok(reported);
+            return message_request_hash(info);
         }
         let local = self.local_intent(info).await?;
         let mismatches = local.mismatches(info);
@@ -977,6 +977,33 @@ pub fn reported_intent_hash(info: &RequestInfo) -> Result<[u8; 32], ClientError>
         .ok_or_else(|| ClientError::Invalid("the reported intent hash is not 32 bytes".into()))
 }
 
+/// The intent hash of a request without chain payload, recomputed from the wallet, path and
+/// message the coordinator shows (`tessera_wire::message_intent_hash`); refused unless it is the
+/// hash the coordinator reports. A coordinator that labels a transaction `sign`, with a harmless
+/// message beside the transaction's intent hash, cannot get it approved: no message hashes to a
+/// transaction's intent hash (different domains).
+pub fn message_request_hash(info: &RequestInfo) -> Result<[u8; 32], ClientError> {
+    let reported = reported_intent_hash(info)?;
+    let m = info.message.as_ref().ok_or_else(|| {
+        ClientError::Invalid(format!(
+            "request {} shows no message, so what an approval covers cannot be checked: not approving",
+            info.request_id
+        ))
+    })?;
+    let message = m.message.to_sign_message().map_err(ClientError::Invalid)?;
+    let authorized =
+        authorized_message(&message).map_err(|e| ClientError::Invalid(e.to_string()))?;
+    let local = message_intent_hash(&info.wallet_id, &m.path, &[authorized]);
+    if local != reported {
+        return Err(ClientError::Invalid(format!(
+            "request {}: the reported intent hash is not the hash of the message shown \
+             (it may be a transaction presented as a message): not approving",
+            info.request_id
+        )));
+    }
+    Ok(local)
+}
+
 /// Percent-encodes a request id for use as one path segment.
 fn path_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -991,8 +1018,60 @@ fn path_segment(s: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
-    use super::path_segment;
+    use super::*;
+    use tessera_proto::api::RequestMessage;
+
+    fn message_request(text: &str, intent_hash: [u8; 32]) -> RequestInfo {
+        RequestInfo {
+            request_id: "r1".into(),
+            kind: "sign".into(),
+            wallet_id: "w1".into(),
+            state: RequestState::AwaitingApprovals,
+            summary: format!("sign the message {text:?}"),
+            intent: None,
+            intent_hash: hex::encode(intent_hash),
+            message: Some(RequestMessage {
+                path: "m".into(),
+                message: MessageInput::Message {
+                    hex: hex::encode(text),
+                },
+            }),
+            risk_flags: vec![],
+            policy: None,
+            approvals: vec![],
+            expires_at: 0,
+            error: None,
+            created_at_ms: 0,
+            updated_at_ms: 0,
+        }
+    }
+
+    fn hash_of(text: &str) -> [u8; 32] {
+        let m = SignMessage::Preimage {
+            hash: None,
+            bytes: text.as_bytes().to_vec(),
+        };
+        message_intent_hash("w1", "m", &[authorized_message(&m).unwrap()])
+    }
+
+    #[test]
+    fn a_message_request_is_approved_over_its_own_hash_only() {
+        let honest = message_request("hello", hash_of("hello"));
+        assert_eq!(message_request_hash(&honest).unwrap(), hash_of("hello"));
+        // A transaction shown as a harmless message: the reported hash is the transaction's.
+        let relabeled = message_request("hello", [7u8; 32]);
+        assert!(message_request_hash(&relabeled).is_err());
+        // Another message's hash, another path, or no message shown: refused.
+        assert!(message_request_hash(&message_request("hello", hash_of("bye"))).is_err());
+        let mut other_path = honest.clone();
+        other_path.message.as_mut().unwrap().path = "m/1".into();
+        assert!(message_request_hash(&other_path).is_err());
+        let mut hidden = honest;
+        hidden.message = None;
+        assert!(message_request_hash(&hidden).is_err());
+    }
 
     #[test]
     fn path_segments_escape_everything_but_unreserved() {

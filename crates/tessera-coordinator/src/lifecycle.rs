@@ -34,8 +34,8 @@ use tessera_policy::{
     ModeChange, PublicKey, Quorum, SignedBundle, VelocityLedger, MAX_WINDOW_S,
 };
 use tessera_proto::api::{
-    PolicyInfo, PolicyOutcome, QuorumNeed, RequestEvent, RequestInfo, RequestState, SessionError,
-    SessionStatus, WalletInfo,
+    PolicyInfo, PolicyOutcome, QuorumNeed, RequestEvent, RequestInfo, RequestMessage, RequestState,
+    SessionError, SessionStatus, WalletInfo,
 };
 use tessera_proto::link::{FromSigner, ToSigner};
 use tessera_wire::{Authorization, NodeId, WireError};
@@ -221,6 +221,13 @@ fn info(rec: &RequestRecord) -> RequestInfo {
         summary: rec.summary.clone(),
         intent: rec.intent.clone(),
         intent_hash: rec.intent_hash.clone(),
+        message: match &rec.body {
+            RequestBody::Sign(s) => Some(RequestMessage {
+                path: s.path.clone(),
+                message: s.message.clone(),
+            }),
+            RequestBody::Transaction(_) => None,
+        },
         risk_flags: rec.risk_flags.clone(),
         policy: rec.policy.clone(),
         approvals: rec.approvals.clone(),

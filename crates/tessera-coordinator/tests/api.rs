@@ -1793,6 +1793,12 @@ fn lifecycle_types_match_the_schemas() {
             summary: "RAW DIGEST".into(),
             intent: None,
             intent_hash: "05".repeat(32),
+            message: Some(tessera_proto::api::RequestMessage {
+                path: "m".into(),
+                message: MessageInput::DangerRawDigest {
+                    hex: "05".repeat(32),
+                },
+            }),
             risk_flags: vec!["raw_digest".into()],
             policy: Some(outcome.clone()),
             approvals: vec![approval.clone()],

@@ -533,6 +533,11 @@ pub struct RequestInfo {
     pub intent: Option<Intent>,
     /// Intent hash (hex) that approvals sign.
     pub intent_hash: String,
+    /// For a request without chain payload (`kind` `sign`): the derivation path and the
+    /// message as the requester authorized them, so an approver recomputes `intent_hash`
+    /// (`tessera_wire::message_intent_hash`) instead of trusting it.
+    #[serde(default)]
+    pub message: Option<RequestMessage>,
     /// Risk flags of the intent (snake_case).
     pub risk_flags: Vec<String>,
     /// Policy evaluation.
@@ -547,6 +552,15 @@ pub struct RequestInfo {
     pub created_at_ms: u64,
     /// Last state change (ms since epoch).
     pub updated_at_ms: u64,
+}
+
+/// What a request without chain payload signs ([`RequestInfo::message`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestMessage {
+    /// Derivation path.
+    pub path: String,
+    /// The message, as submitted.
+    pub message: MessageInput,
 }
 
 /// A server-sent event on `GET /v1/events` (event name `request`).

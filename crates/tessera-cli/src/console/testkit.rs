@@ -78,6 +78,7 @@ pub fn erc20_request(local: &LocalIntent) -> RequestInfo {
         summary: local.summary(),
         intent: Some(local.parsed.intent.clone()),
         intent_hash: hex::encode(local.intent_hash),
+        message: None,
         risk_flags: local.risk_flags(),
         policy: Some(PolicyOutcome {
             version: 1,
