@@ -405,10 +405,13 @@ async fn representative_routes_per_role() {
         );
     }
     // Public routes take no token.
-    for uri in ["/healthz", "/readyz", "/v1/openapi.json", "/console"] {
+    for uri in ["/healthz", "/readyz", "/v1/openapi.json"] {
         let (status, _, _) = call_as(&app, "GET", uri, None).await;
         assert_eq!(status, StatusCode::OK, "{uri}");
     }
+    // The console moved to the approver's machine (`tessera console`).
+    let (status, _, _) = call_as(&app, "GET", "/console", None).await;
+    assert_eq!(status, StatusCode::GONE);
 }
 
 #[tokio::test]
