@@ -293,7 +293,7 @@ impl Hub {
                     Some(p) if p.node == from => {
                         if let Some(p) = pending.remove(&request) {
                             // The caller may have given up meanwhile; nothing to do then.
-                            let _ = p.tx.send(result);
+                            let _ = p.tx.send(result.map(|page| *page));
                         }
                     }
                     Some(_) => {

@@ -2003,8 +2003,13 @@ async fn link_fake(app: &Router, c: &Coordinator, key: IdentityKey, how: Fake) -
                     })
                 }
             };
-            c.hub()
-                .on_frame(node, FromSigner::AuditPage { request, result });
+            c.hub().on_frame(
+                node,
+                FromSigner::AuditPage {
+                    request,
+                    result: result.map(Box::new),
+                },
+            );
         }
     });
     conn

@@ -584,7 +584,10 @@ impl Signer {
                 if let Err(e) = &result {
                     tracing::error!(error = %e, "audit page request failed");
                 }
-                out(FromSigner::AuditPage { request, result });
+                out(FromSigner::AuditPage {
+                    request,
+                    result: result.map(Box::new),
+                });
             }),
         );
     }

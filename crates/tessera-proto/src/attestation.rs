@@ -251,7 +251,8 @@ mod tests {
     fn every_field_the_coordinator_reports_is_bound() {
         let ks = keys(3);
         let trusted = ids(&ks);
-        let edits: Vec<(&str, Box<dyn Fn(&mut WalletInfo)>)> = vec![
+        type Edit = Box<dyn Fn(&mut WalletInfo)>;
+        let edits: Vec<(&str, Edit)> = vec![
             (
                 "public key",
                 Box::new(|w| w.public_key = Some(PublicKey::Secp256k1([3u8; 33]))),

@@ -262,8 +262,8 @@ pub enum FromSigner {
     AuditPage {
         /// The request's correlation id.
         request: u64,
-        /// The page, or a typed error.
-        result: Result<AuditPage, AuditPageError>,
+        /// The page (boxed: it is far larger than the other frames), or a typed error.
+        result: Result<Box<AuditPage>, AuditPageError>,
     },
 }
 

@@ -164,7 +164,8 @@ mod tests {
             Err(ViewError::WrongSigner { .. })
         ));
         // A coordinator reporting another bundle, mode or freshness than the signer holds.
-        let edits: Vec<Box<dyn Fn(&mut View)>> = vec![
+        type Edit = Box<dyn Fn(&mut View)>;
+        let edits: Vec<Edit> = vec![
             Box::new(|v| v.policy_version = 4),
             Box::new(|v| v.bundle_hash[0] ^= 1),
             Box::new(|v| v.mode = "normal".into()),

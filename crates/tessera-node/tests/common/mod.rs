@@ -412,7 +412,7 @@ impl Group {
                 .expect("the signer answers an audit page request");
             if let FromSigner::AuditPage { request: r, result } = f {
                 assert_eq!((from, r), (i, request), "answer correlated to the request");
-                return result;
+                return result.map(|page| *page);
             }
         }
     }
