@@ -181,6 +181,9 @@ pub struct LocalCluster {
     port: u16,
     coordinator: Option<Child>,
     signers: Vec<Option<Child>>,
+    /// Further coordinators the signers also link to (`start_standby_coordinator`): URL and
+    /// process.
+    standby: Vec<(String, Child)>,
 }
 
 impl std::fmt::Debug for LocalCluster {
@@ -291,6 +294,7 @@ impl LocalCluster {
             port,
             coordinator: None,
             signers: (0..identities.len()).map(|_| None).collect(),
+            standby: Vec::new(),
         };
         cluster.start_coordinator()?;
         let enrol = cluster.file.client_as(Role::Enrol)?;
@@ -348,20 +352,38 @@ impl LocalCluster {
 
     /// Starts (or restarts) the coordinator.
     pub fn start_coordinator(&mut self) -> Result<()> {
-        let d = &self.dir;
+        let args = self.coordinator_args(&self.dir.join("coordinator"), self.port, &self.file.url);
+        self.coordinator = Some(self.spawn(&args, "coordinator.log", &[])?);
+        Ok(())
+    }
+
+    /// Starts one more coordinator (its own store and audit log, the cluster's TLS certificate
+    /// and tokens) and returns its URL. Signers started from now on link to it as well as to
+    /// the first one; each must be enrolled there, as with any coordinator.
+    pub fn start_standby_coordinator(&mut self) -> Result<String> {
+        let port = free_port()?;
+        let url = format!("https://127.0.0.1:{port}");
+        let n = self.standby.len() + 2;
+        let args = self.coordinator_args(&self.dir.join(format!("coordinator-{n}")), port, &url);
+        let child = self.spawn(&args, &format!("coordinator-{n}.log"), &[])?;
+        self.standby.push((url.clone(), child));
+        Ok(url)
+    }
+
+    fn coordinator_args(&self, dir: &Path, port: u16, url: &str) -> Vec<String> {
         let mut args: Vec<String> = vec![
             "coordinator".into(),
             "run".into(),
             "--dir".into(),
-            d.join("coordinator").display().to_string(),
+            dir.display().to_string(),
             "--listen".into(),
-            format!("127.0.0.1:{}", self.port),
+            format!("127.0.0.1:{port}"),
             "--public-url".into(),
-            self.file.url.clone(),
+            url.to_string(),
             "--tls-cert".into(),
-            d.join("tls/server.pem").display().to_string(),
+            self.dir.join("tls/server.pem").display().to_string(),
             "--tls-key".into(),
-            d.join("tls/server.key").display().to_string(),
+            self.dir.join("tls/server.key").display().to_string(),
             "--health-grace-secs".into(),
             self.opts.health_grace_secs.to_string(),
             "--exit-on-stdin-eof".into(),
@@ -370,14 +392,13 @@ impl LocalCluster {
             args.push("--token-file".into());
             args.push(format!("{role}={}", self.file.token_file(role).display()));
         }
-        self.coordinator = Some(self.spawn(&args, "coordinator.log", &[])?);
-        Ok(())
+        args
     }
 
     /// Starts (or restarts) signer `i` (0-based).
     pub fn start_signer(&mut self, i: usize) -> Result<()> {
         let s = &self.file.signers[i];
-        let args: Vec<String> = vec![
+        let mut args: Vec<String> = vec![
             "signer".into(),
             "run".into(),
             "--dir".into(),
@@ -390,6 +411,10 @@ impl LocalCluster {
             self.file.ca_file.display().to_string(),
             "--exit-on-stdin-eof".into(),
         ];
+        for (url, _) in &self.standby {
+            args.push("--coordinator".into());
+            args.push(url.clone());
+        }
         let child = self.spawn(
             &args,
             &format!("{}.log", s.name),
@@ -512,10 +537,13 @@ impl LocalCluster {
 
     /// Stops every process and waits for them.
     pub fn stop(&mut self) {
+        let mut standby: Vec<Option<Child>> =
+            self.standby.drain(..).map(|(_, c)| Some(c)).collect();
         for c in self
             .signers
             .iter_mut()
             .chain(std::iter::once(&mut self.coordinator))
+            .chain(standby.iter_mut())
         {
             if let Some(mut child) = c.take() {
                 // Closing stdin asks for a clean exit; kill if it does not come.

@@ -370,3 +370,125 @@ async fn a_coordinator_reporting_another_key_is_caught_before_any_address_is_sho
     );
     cluster.stop();
 }
+
+/// Polls until `client`'s coordinator has `n` signers linked (30 s at most).
+async fn wait_linked(client: &tessera_client::Client, n: usize) {
+    let start = std::time::Instant::now();
+    loop {
+        let linked = client
+            .signers()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|s| s.connected)
+            .count();
+        if linked == n {
+            return;
+        }
+        assert!(
+            start.elapsed().as_secs() < 30,
+            "{linked} of {n} signers linked"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Gap 4: signers link to several coordinators and take policy and mode from any of them, so a
+/// coordinator that keeps a lockdown back does not keep them signing. The admins deliver the
+/// lockdown through a second coordinator; the first still reports `normal`, yet every request
+/// it sends is refused (`mode_restricted`), and each signer's own signed view — fetched through
+/// the first coordinator — says `lockdown`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lockdown_withheld_by_one_coordinator_arrives_through_another() {
+    let mut cluster = cluster("standby", "info").await;
+    let client = cluster.client().unwrap();
+    let op = cluster.file.operator().unwrap();
+    let signers: Vec<_> = cluster.file.signers.iter().map(|s| s.node_id).collect();
+    let s = SchemeId::Ed25519;
+    client
+        .create_wallet(&op, &wallet_id(s), "standby", s, 2, signers)
+        .await
+        .expect("create wallet");
+    wait_ready(&client, &wallet_id(s)).await;
+
+    // A second coordinator; every signer is enrolled there and restarted linked to both.
+    let url = cluster.start_standby_coordinator().unwrap();
+    let mut file_b = cluster.file.clone();
+    file_b.url = url;
+    let b = file_b.client().unwrap();
+    let start = std::time::Instant::now();
+    while !b.healthy().await {
+        assert!(
+            start.elapsed().as_secs() < 30,
+            "the second coordinator starts"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    for i in 0..3 {
+        cluster.kill_signer(i).unwrap();
+        let sig = &cluster.file.signers[i];
+        let unlock = tessera_cli::daemon::UnlockSpec::KeyFile(sig.dir.join("vault.key"));
+        let id = tessera_cli::daemon::signer_identity(&sig.dir, &unlock).unwrap();
+        b.enroll(&sig.name, id)
+            .await
+            .expect("enrol at the second coordinator");
+        cluster.start_signer(i).unwrap();
+    }
+    wait_linked(&client, 3).await;
+    wait_linked(&b, 3).await;
+    sign_and_verify(&client, &op, s, &wallet_id(s), "m", "before the lockdown").await;
+
+    // The admins give the second coordinator the bundle in force and a lockdown.
+    let admin = cluster.file.admin().unwrap();
+    b.put_policy(&client.policy_bundle().await.unwrap())
+        .await
+        .expect("bundle at B");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let lockdown = tessera_cli::governance::mode_change(
+        tessera_cli::governance::LOCAL_TENANT,
+        now,
+        tessera_policy::Mode::Lockdown,
+        "incident",
+        now,
+        600,
+        &[admin],
+    );
+    b.put_mode(&lockdown).await.expect("lockdown at B");
+
+    // The first coordinator never got it...
+    assert_eq!(client.mode_status().await.unwrap().mode, "normal");
+    // ...yet each signer says, signed, through it, that it is in lockdown...
+    for sig in &cluster.file.signers {
+        let start = std::time::Instant::now();
+        loop {
+            let view = client.signer_view(&sig.node_id).await.expect("signed view");
+            if view.view.mode == "lockdown" {
+                break;
+            }
+            assert!(
+                start.elapsed().as_secs() < 30,
+                "{} stays {}",
+                sig.name,
+                view.view.mode
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+    // ...and refuses what it sends.
+    let m = message(s, "during the lockdown");
+    let session = client
+        .sign(&op, &wallet_id(s), "m", &m)
+        .await
+        .expect("request");
+    assert_eq!(session.status, SessionStatus::Failed, "{session:?}");
+    let code = session
+        .error
+        .as_ref()
+        .map(|e| e.code.clone())
+        .unwrap_or_default();
+    assert_eq!(code, "mode_restricted", "{session:?}");
+    cluster.stop();
+}
