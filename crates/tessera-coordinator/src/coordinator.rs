@@ -969,6 +969,7 @@ impl Coordinator {
         record.participants = nodes(wallet, &parts);
         let job = Job::SignPresigned {
             presignature: entry.public.id(),
+            signers: parts.clone(),
             message: a.message.clone(),
             path: a.req.path.clone(),
             authorization: a.req.authorization.clone(),

@@ -162,6 +162,37 @@ pub(crate) fn ledger_view(
     Ok(ledger)
 }
 
+/// Every entry an evaluation of `wallet_id` counts: the vault's (`stored`) and those of
+/// requests in flight here, a request stored and in flight counted once. What this signer tells
+/// its co-signers in the velocity exchange (`crate::exchange`).
+pub(crate) fn counted_entries(
+    stored: Vec<VelocityEntry>,
+    reservations: &Reservations,
+    wallet_id: &str,
+) -> Vec<VelocityEntry> {
+    let recorded: HashSet<RequestKey> = stored
+        .iter()
+        .map(|e| (e.request_id.clone(), e.intent_hash))
+        .collect();
+    let mut out = stored;
+    for (key, (_, entries)) in &reservations.by_request {
+        if !recorded.contains(key) {
+            out.extend(entries.iter().filter(|e| e.wallet_id == wallet_id).cloned());
+        }
+    }
+    out
+}
+
+/// The union of several signers' entries with each (request, intent hash, asset) once: the
+/// same request reported by every co-signer that signed it counts once.
+pub(crate) fn dedup_entries(entries: Vec<VelocityEntry>) -> Vec<VelocityEntry> {
+    let mut seen: HashSet<(String, [u8; 32], String)> = HashSet::new();
+    entries
+        .into_iter()
+        .filter(|e| seen.insert((e.request_id.clone(), e.intent_hash, e.asset.clone())))
+        .collect()
+}
+
 fn add(ledger: &mut MemoryLedger, e: &VelocityEntry) -> Result<(), Failure> {
     let corrupt = || {
         failure(

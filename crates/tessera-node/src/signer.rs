@@ -38,7 +38,9 @@
 //!    the mode in force and evaluated by its own compiled engine against its own velocity
 //!    ledger — the vault's entries plus requests in flight here, without this request's own
 //!    entries, so the messages of one request count once. A deny is `VelocityExceeded` (any
-//!    velocity breach), `ModeRestricted` (lockdown) or `PolicyDenied`.
+//!    velocity breach), `ModeRestricted` (lockdown) or `PolicyDenied`. If the bundle has
+//!    velocity rules, the request is evaluated once more after the checks below, over the union
+//!    of the co-signers' ledgers ([`crate::exchange`], before anything is consumed or released).
 //! 5. **Approvals**: if the decision needs a quorum, `tessera_policy::check_quorum` over the
 //!    job's approvals for this request id, the recomputed intent hash and this signer's policy
 //!    version: `Expired`, `StalePolicy` (approval for another version) or `ApprovalsInvalid`.
@@ -101,9 +103,10 @@ use tessera_wire::{
 };
 
 use crate::audit::{audit_chain_id, AuditSink};
+use crate::exchange::{self, Exchange};
 use crate::policy::{
-    approval_refusal, deny_refusal, ledger_view, Collect, Installed, PolicyState, Refusal,
-    RequestKey, Reservation, Reservations,
+    approval_refusal, counted_entries, dedup_entries, deny_refusal, ledger_view, Collect,
+    Installed, PolicyState, Refusal, RequestKey, Reservation, Reservations,
 };
 use crate::primes::PrimeSource;
 use crate::runner::{self, Input, RunCtx};
@@ -321,7 +324,16 @@ struct Authorized {
     approvers: Vec<String>,
     /// What to write to the velocity ledger with the request.
     velocity: Vec<VelocityEntry>,
+    /// The velocity re-check over the co-signers' ledgers, when the bundle has velocity rules.
+    union: Option<UnionCheck>,
     _reservation: Reservation,
+}
+
+/// What the velocity exchange re-evaluates ([`crate::exchange`]).
+struct UnionCheck {
+    installed: Arc<Installed>,
+    request: PolicyRequest,
+    key: RequestKey,
 }
 
 /// The outcome of the policy step of a signing job.
@@ -330,6 +342,7 @@ struct Permitted {
     policy_ids: Vec<String>,
     approvers: Vec<String>,
     velocity: Vec<VelocityEntry>,
+    union: Option<UnionCheck>,
     reservation: Reservation,
 }
 
@@ -1041,6 +1054,14 @@ impl Signer {
                     approvals: &approvals,
                 })?;
                 self.record_session(&start.session)?;
+                self.exchange_velocity(
+                    &mut ctx,
+                    sid,
+                    &signers,
+                    &start.wallet_id,
+                    wallet.1.threshold,
+                    &authorized,
+                )?;
                 let path = parse_path(&path).map_err(Refusal::from)?;
                 let protocol = scheme(wallet.0.scheme());
                 let s = protocol
@@ -1081,6 +1102,7 @@ impl Signer {
             }
             Job::SignPresigned {
                 presignature,
+                signers,
                 message,
                 path,
                 authorization,
@@ -1099,6 +1121,14 @@ impl Signer {
                     policy_version,
                     approvals: &approvals,
                 })?;
+                self.exchange_velocity(
+                    &mut ctx,
+                    sid,
+                    &signers,
+                    &start.wallet_id,
+                    wallet.1.threshold,
+                    &authorized,
+                )?;
                 let path = parse_path(&path).map_err(Refusal::from)?;
                 // One transaction: the session id is recorded, the request marked done, its
                 // velocity recorded and the presignature destroyed (consumed) durably. Only then
@@ -1133,6 +1163,56 @@ impl Signer {
                 )?;
                 Ok(Outcome::Partial(partial))
             }
+        }
+    }
+
+    /// The velocity exchange ([`crate::exchange`]): when the bundle has velocity rules, this
+    /// signer and its co-signers (`signers`, at least the threshold, this one among them) send
+    /// each other what they count for the wallet, and the request is evaluated again over the
+    /// union, each request once. A breach is `VelocityExceeded`; nothing was released yet.
+    fn exchange_velocity(
+        &self,
+        ctx: &mut RunCtx<'_>,
+        sid: SessionId,
+        signers: &[u16],
+        wallet_id: &str,
+        threshold: u16,
+        a: &Authorized,
+    ) -> Result<(), Refusal> {
+        let Some(check) = &a.union else {
+            return Ok(());
+        };
+        check_co_signers(signers, ctx.me, threshold, ctx.roster.len())?;
+        let now = self.inner.clock.now_unix();
+        let mine = {
+            let gate = lock(&self.inner.velocity);
+            let stored = lock(&self.inner.vault)
+                .velocity_entries(wallet_id, now.saturating_sub(MAX_WINDOW_S))
+                .map_err(vault_failure)?;
+            counted_entries(stored, &gate, wallet_id)
+        };
+        let xsid = sid.derive("velocity");
+        let exchange = Exchange::new(xsid, ctx.me, signers, exchange::encode(&mine));
+        let peers = runner::drive(ctx, xsid, Box::new(exchange))?;
+        let mut union = mine;
+        for (party, bytes) in peers {
+            let entries = exchange::decode(&bytes, wallet_id).ok_or_else(|| {
+                failure(
+                    FailureKind::Aborted,
+                    &format!("co-signer {party}'s velocity summary does not parse"),
+                )
+            })?;
+            union.extend(entries);
+        }
+        let ledger = ledger_view(
+            dedup_entries(union),
+            &Reservations::default(),
+            wallet_id,
+            Some(&check.key),
+        )?;
+        match check.installed.engine.evaluate(&check.request, &ledger) {
+            d @ Decision::Deny { .. } => Err(deny_refusal(&d)),
+            _ => Ok(()),
         }
     }
 
@@ -1563,6 +1643,7 @@ impl Signer {
             policy_ids: permitted.policy_ids,
             approvers: permitted.approvers,
             velocity: permitted.velocity,
+            union: permitted.union,
             _reservation: permitted.reservation,
         })
     }
@@ -1646,6 +1727,11 @@ impl Signer {
         };
         record_signed(&req, &mut collect)
             .map_err(|e| failure(FailureKind::Internal, &format!("velocity: {e}")))?;
+        let union = (!installed.signed.bundle.velocity.is_empty()).then(|| UnionCheck {
+            installed: installed.clone(),
+            request: req.clone(),
+            key: key.clone(),
+        });
         let reservation = Reservations::reserve(
             &self.inner.velocity,
             &mut gate,
@@ -1658,6 +1744,7 @@ impl Signer {
             policy_ids: decision.policy_ids().to_vec(),
             approvers,
             velocity: collect.entries,
+            union,
             reservation,
         })
     }
@@ -1799,6 +1886,25 @@ pub fn policy_admins_setting(admins: &AdminSet) -> String {
 
 fn done_key(request_id: &str) -> String {
     format!("done:{request_id}")
+}
+
+/// The co-signers named for a velocity exchange: distinct party indices of the group, at least
+/// `threshold` of them, this signer among them (else a coordinator could leave out the ones that
+/// know of earlier requests).
+fn check_co_signers(signers: &[u16], me: u16, threshold: u16, n: usize) -> Result<(), Failure> {
+    let distinct: std::collections::BTreeSet<u16> = signers.iter().copied().collect();
+    let ok = distinct.len() == signers.len()
+        && distinct.len() >= usize::from(threshold)
+        && distinct.contains(&me)
+        && distinct.iter().all(|&p| usize::from(p) < n);
+    if ok {
+        Ok(())
+    } else {
+        Err(failure(
+            FailureKind::Unauthorized,
+            &format!("signers {signers:?} are not a signing set of this {threshold}-of-{n} group with party {me}"),
+        ))
+    }
 }
 
 fn check_roster(roster: &[Member]) -> Result<(), Failure> {

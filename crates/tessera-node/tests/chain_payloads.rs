@@ -347,6 +347,7 @@ fn a_refused_presigned_transaction_consumes_nothing() {
     let public = public.unwrap();
     let presigned = |m: &SignMessage, tx: TxContext| Job::SignPresigned {
         presignature: public.id(),
+        signers: public.signers().to_vec(),
         message: m.clone(),
         path: "m".into(),
         authorization: good.clone(),

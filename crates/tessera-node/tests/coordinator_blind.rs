@@ -211,6 +211,7 @@ fn signer_refuses_unauthorized_and_replayed_requests() {
     let id = public.unwrap().id();
     let presigned = |a: tessera_wire::Authorization| Job::SignPresigned {
         presignature: id,
+        signers: vec![0, 1],
         message: m.clone(),
         path: "m".into(),
         authorization: a,

@@ -83,6 +83,7 @@ fn sign_presigned(
         parts,
         Job::SignPresigned {
             presignature: id,
+            signers: parts.iter().map(|&p| p as u16).collect(),
             message: m,
             path: "m".into(),
             authorization,

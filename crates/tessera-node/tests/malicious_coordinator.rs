@@ -223,6 +223,7 @@ fn presigned(
 ) -> Job {
     Job::SignPresigned {
         presignature,
+        signers: vec![0, 1],
         message: message.clone(),
         path: "m".into(),
         authorization: authorization.clone(),
@@ -708,8 +709,9 @@ fn a_velocity_limit_split_across_requests_is_refused() {
 }
 
 /// (f) Two requests started at the same moment, each within a limit (1.5 SOL a day) they
-/// break together: at every signer exactly one signs and the other is refused, because a
-/// request in flight counts for the evaluation of the next.
+/// break together: every signer refuses one of them, because a request in flight counts for
+/// the evaluation of the next, and at most one gets a partial signature from both signers (the
+/// other ends refused or aborted at its co-signer, through the velocity exchange).
 #[test]
 fn concurrent_requests_cannot_share_a_velocity_limit() {
     let mut s = Setup::new("mal-velocity-race", Some(3 * SOL / 2));
@@ -735,21 +737,32 @@ fn concurrent_requests_cannot_share_a_velocity_limit() {
             vec![],
         ),
     ];
-    let answers = s.g.run_unrelayed(WALLET, &[0, 1], jobs);
+    let answers = s.g.run_concurrently(WALLET, &[0, 1], jobs);
+    let partial = |a: &Answer| matches!(a, Ok(Outcome::Partial(_)));
+    let complete = answers.iter().filter(|a| a.iter().all(partial)).count();
+    assert!(complete <= 1, "both requests signed: {answers:?}");
     for signer in 0..2 {
         let mine: Vec<&Answer> = answers.iter().map(|a| &a[signer]).collect();
-        let signed = mine
-            .iter()
-            .filter(|a| matches!(a, Ok(Outcome::Partial(_))))
-            .count();
-        let refused = mine
-            .iter()
-            .filter(|a| matches!(a, Err(f) if f.kind == FailureKind::VelocityExceeded))
-            .count();
-        assert_eq!((signed, refused), (1, 1), "signer {signer}: {mine:?}");
+        let refused = |a: &&Answer| matches!(a, Err(f) if f.kind == FailureKind::VelocityExceeded);
+        let aborted = |a: &&Answer| matches!(a, Err(f) if f.kind == FailureKind::Aborted);
+        assert!(
+            mine.iter().filter(|a| partial(a)).count() <= 1,
+            "signer {signer}: {mine:?}"
+        );
+        assert!(
+            mine.iter().any(refused),
+            "signer {signer} refuses one: {mine:?}"
+        );
+        assert!(
+            mine.iter().all(|a| partial(a) || refused(a) || aborted(a)),
+            "signer {signer}: {mine:?}"
+        );
     }
-    // The refused request's presignature is still there at the signer that refused it.
-    assert_eq!(s.g.presignatures(WALLET)[..2], [1, 1]);
+    // Every presignature not turned into a partial is still there.
+    let used: Vec<usize> = (0..2)
+        .map(|i| answers.iter().filter(|a| partial(&a[i])).count())
+        .collect();
+    assert_eq!(s.g.presignatures(WALLET)[..2], [2 - used[0], 2 - used[1]]);
 }
 
 /// (g) A raw digest under a bundle that does not allow raw digests is refused (a message signs
@@ -762,6 +775,7 @@ fn raw_digests_and_lockdown_are_refused() {
     let later = now_unix() + 300;
     let plain = |s: &Setup, m: &SignMessage, presig: [u8; 32]| Job::SignPresigned {
         presignature: presig,
+        signers: vec![0, 1],
         message: m.clone(),
         path: "m".into(),
         authorization: sign_auth(&s.g.operator, &random_id(), WALLET, "m", m, later),
@@ -1032,6 +1046,7 @@ fn no_policy_no_admins_no_audit_no_signature() {
         &[0, 1],
         Job::SignPresigned {
             presignature: p.id(),
+            signers: p.signers().to_vec(),
             message: m.clone(),
             path: "m".into(),
             authorization: auth,
@@ -1551,12 +1566,20 @@ fn a_policy_the_coordinator_keeps_back_goes_stale_and_signers_stop() {
     g.install_ok(&b2);
     assert!(sign(&mut g, 2, "bundle 2").iter().all(Result::is_ok));
     g.clock.advance(1800);
+    let issued = g.clock.now_unix();
     for a in g.send_policy(refresh(&g, &b2.bundle, None)) {
         assert!(matches!(a, FromSigner::Status(_)), "{a:?}");
     }
     g.restart(0);
-    let confirmed = g.clock.now_unix();
-    assert_eq!(g.status(0).policy_fresh_since, confirmed);
+    let confirmed = g.status(0).policy_fresh_since;
+    assert!(
+        (issued..=g.clock.now_unix()).contains(&confirmed),
+        "{confirmed}"
+    );
+    assert!(
+        confirmed > b2.bundle.created_at,
+        "the refresh, not the bundle, counts"
+    );
     // `tessera signer status`: the signer's own signed view, which a relaying coordinator can
     // neither alter nor replay.
     let challenge = random32();
@@ -1595,5 +1618,88 @@ fn a_policy_the_coordinator_keeps_back_goes_stale_and_signers_stop() {
         sign(&mut g, 2, "kept from lockdown"),
         FailureKind::StalePolicy,
         "withheld lockdown",
+    );
+}
+
+/// A full signing job for `parts` over the Solana transfer `payload`.
+fn full_sign(
+    parts: &[u16],
+    payload: &Payload,
+    parsed: &Parsed,
+    authorization: &Authorization,
+) -> Job {
+    Job::Sign {
+        signers: parts.to_vec(),
+        message: parsed.messages[0].clone(),
+        path: "m".into(),
+        authorization: authorization.clone(),
+        transaction: Some(TxContext {
+            chain: "solana".into(),
+            network: "devnet".into(),
+            payload: payload.clone(),
+            index: 0,
+        }),
+        policy_version: 1,
+        approvals: vec![],
+    }
+}
+
+/// Gap 6: a coordinator rotating the pairs of a 2-of-3 group cannot sign past a velocity limit.
+/// With 1 SOL a day, 0.5 SOL through signers {0, 1} and 0.5 SOL through {1, 2} leave each of
+/// signers 0 and 2 at 0.5 SOL of its own — a third 0.5 SOL through {0, 2} was within what each
+/// saw alone. The co-signers exchange their ledgers inside the session and evaluate the union:
+/// the third request is refused (`VelocityExceeded`), on the full path and on the presigned one,
+/// where no presignature is consumed.
+#[test]
+fn rotating_subsets_cannot_exceed_a_velocity_limit() {
+    let mut s = Setup::new("mal-velocity-rotate", Some(SOL));
+    s.g.abort_on_failure = true;
+    let p01 = s.presign();
+    let later = now_unix() + 300;
+    let (payload, parsed) = s.transfer(SOL / 2);
+    for pair in [[0u16, 2], [1, 2]] {
+        let a = s.authorize(&random_id(), &parsed, later);
+        let parts: Vec<usize> = pair.iter().map(|&p| usize::from(p)).collect();
+        for answer in
+            s.g.run(WALLET, &parts, full_sign(&pair, &payload, &parsed, &a))
+        {
+            assert!(
+                matches!(answer, Ok(Outcome::Signature(_))),
+                "{pair:?}: {answer:?}"
+            );
+        }
+    }
+    // Signers 0 and 1 have each signed 0.5 SOL of their own: a third 0.5 SOL is within what
+    // each saw alone, not within what they saw together.
+    let third = s.authorize(&random_id(), &parsed, later);
+    refused(
+        s.g.run(
+            WALLET,
+            &[0, 1],
+            presigned(p01.id(), &payload, &parsed.messages[0], &third, 1, vec![]),
+        ),
+        FailureKind::VelocityExceeded,
+        "the third pair, presigned",
+    );
+    assert_eq!(
+        s.g.presignatures(WALLET),
+        vec![1, 1, 0],
+        "no presignature consumed"
+    );
+    refused(
+        s.g.run(
+            WALLET,
+            &[0, 1],
+            full_sign(&[0, 1], &payload, &parsed, &third),
+        ),
+        FailureKind::VelocityExceeded,
+        "the third pair, full path",
+    );
+    // A coordinator naming fewer co-signers than the threshold gets nothing.
+    let fourth = s.authorize(&random_id(), &parsed, later);
+    refused(
+        s.g.run(WALLET, &[0, 1], full_sign(&[0], &payload, &parsed, &fourth)),
+        FailureKind::Unauthorized,
+        "a signing set below the threshold",
     );
 }

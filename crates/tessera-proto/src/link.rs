@@ -167,6 +167,9 @@ pub enum Job {
     SignPresigned {
         /// Presignature to consume.
         presignature: [u8; 32],
+        /// Party indices of the presignature's signers (its co-signers for the velocity
+        /// exchange).
+        signers: Vec<PartyIndex>,
         /// What to sign.
         message: SignMessage,
         /// Derivation path (`m` or `m/1/2`; cggmp24 accepts only `m`).

@@ -165,6 +165,9 @@ pub struct Group {
     pub options: SignerOptions,
     /// The signers' clock: the system clock plus an offset tests can move forward.
     pub clock: Arc<TestClock>,
+    /// As a coordinator does: once a participant fails, abort the session at the others (they
+    /// would otherwise wait for it until their deadline).
+    pub abort_on_failure: bool,
 }
 
 /// The system clock, shifted by an offset a test moves forward ([`TestClock::advance`]).
@@ -236,6 +239,7 @@ impl Group {
             withhold: None,
             options: SignerOptions::default(),
             clock: Arc::new(TestClock::default()),
+            abort_on_failure: false,
         };
         for i in 0..n {
             let vault_path = dir.join(format!("signer-{i}.db"));
@@ -604,6 +608,9 @@ impl Group {
                     failure,
                 } if s == session => {
                     assert!(answers.insert(from, Err(failure)).is_none());
+                    if self.abort_on_failure {
+                        self.abort_others(session, parts, |p| answers.contains_key(&p));
+                    }
                 }
                 _ => {}
             }
@@ -611,9 +618,23 @@ impl Group {
         parts.iter().map(|p| answers.remove(p).unwrap()).collect()
     }
 
-    /// Starts every job at once among `parts`, then collects every answer; only for jobs that
-    /// exchange no envelopes (one-round presigned signing). Answers per job, in `parts` order.
-    pub fn run_unrelayed(
+    /// Sends `Abort` for `session` to every participant that has not answered.
+    fn abort_others(&self, session: [u8; 32], parts: &[usize], answered: impl Fn(usize) -> bool) {
+        for &p in parts.iter().filter(|&&p| !answered(p)) {
+            self.deliver(
+                p,
+                ToSigner::Abort {
+                    session,
+                    reason: "another participant failed".into(),
+                },
+            );
+        }
+    }
+
+    /// Starts every job at once among `parts`, then collects every answer, relaying broadcast
+    /// envelopes (the velocity exchange) and aborting a session at the others once one
+    /// participant fails, as a coordinator does. Answers per job, in `parts` order.
+    pub fn run_concurrently(
         &mut self,
         wallet_id: &str,
         parts: &[usize],
@@ -640,10 +661,27 @@ impl Group {
             let (session, answer) = match frame {
                 FromSigner::Done { session, outcome } => (session, Ok(outcome)),
                 FromSigner::Failed { session, failure } => (session, Err(failure)),
-                FromSigner::Envelope { .. } => panic!("a job that needs relaying"),
+                FromSigner::Envelope { session, bytes } => {
+                    let env = Envelope::from_bytes(&bytes).expect("well-formed envelope");
+                    assert!(env.to.is_none(), "only broadcasts are relayed here");
+                    for &to in parts.iter().filter(|&&p| p != from) {
+                        self.deliver(
+                            to,
+                            ToSigner::Envelope {
+                                session,
+                                bytes: bytes.clone(),
+                            },
+                        );
+                    }
+                    continue;
+                }
                 _ => continue,
             };
+            let failed = answer.is_err();
             assert!(answers.insert((session, from), answer).is_none());
+            if failed {
+                self.abort_others(session, parts, |p| answers.contains_key(&(session, p)));
+            }
         }
         sessions
             .iter()
