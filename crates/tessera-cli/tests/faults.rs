@@ -492,3 +492,81 @@ async fn a_lockdown_withheld_by_one_coordinator_arrives_through_another() {
     assert_eq!(code, "mode_restricted", "{session:?}");
     cluster.stop();
 }
+
+/// Velocity rules through real processes: each signing session (presigned while the wallet's
+/// nonce pool lasts, full after) runs the co-signers' velocity exchange through the real
+/// coordinator and signs what is within the limit; past the limit nothing signs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_under_a_velocity_limit_sign_through_the_exchange() {
+    let cluster = cluster("velocity", "info").await;
+    let client = cluster.client().unwrap();
+    let op = cluster.file.operator().unwrap();
+    let signers: Vec<_> = cluster.file.signers.iter().map(|s| s.node_id).collect();
+    let s = SchemeId::Ed25519;
+    let id = wallet_id(s);
+    client
+        .create_wallet(&op, &id, "velocity", s, 2, signers)
+        .await
+        .expect("create wallet");
+    wait_ready(&client, &id).await;
+    wait_pool(&client, &id, 1).await;
+
+    // Bundle 2: local-dev plus 1 SOL a day on Solana devnet.
+    let admin = cluster.file.admin().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut bundle = tessera_cli::governance::local_dev_bundle(
+        2,
+        tessera_policy::PublicKey(op.public().0),
+        cluster.file.approver().unwrap().public(),
+        admin.public(),
+        now,
+    )
+    .unwrap();
+    bundle.velocity.insert(
+        "sol-per-day".into(),
+        tessera_policy::VelocityRule {
+            wallet: None,
+            asset: "solana:devnet:native".parse().unwrap(),
+            window_s: 86_400,
+            limit: tessera_policy::VelocityLimit::Amount(tessera_policy::BaseUnits::from_u128(
+                1_000_000_000,
+            )),
+        },
+    );
+    let signed = tessera_cli::governance::sign_bundle(bundle, &[admin]);
+    client.put_policy(&signed).await.expect("bundle 2");
+    cluster.wait_policy(&client, 2, 3).await.unwrap();
+
+    let (w, key, _) = client.vouched_key(&id, "m/1").await.unwrap();
+    let dest = tessera_cli::vouch::address(&w, &key, "solana", "devnet").unwrap();
+    let target = tessera_cli::tx::Target {
+        wallet: id.clone(),
+        chain: "solana".into(),
+        network: "devnet".into(),
+        path: "m".into(),
+    };
+    let transfer = tessera_proto::api::PayloadInput::Builder {
+        spec: serde_json::json!({
+            "recent_blockhash": "EkSnNWid2cvwEVnVx9aBqawnmiCNiDgp3gUdkDPTKN1N",
+            "transfers": [{"to": dest, "lamports": 500_000_000u64}]
+        }),
+    };
+    for i in 0..2 {
+        let t = tessera_cli::tx::sign(&client, &op, &target, &transfer)
+            .await
+            .unwrap();
+        assert!(
+            t.signed.is_some(),
+            "transfer {i}: {:?} {:?}",
+            t.state,
+            t.error
+        );
+    }
+    let err = tessera_cli::tx::sign(&client, &op, &target, &transfer)
+        .await
+        .expect_err("a third 0.5 SOL signed past 1 SOL a day");
+    assert!(format!("{err:#}").contains("velocity_exceeded"), "{err:#}");
+}
