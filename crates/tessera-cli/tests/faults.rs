@@ -371,28 +371,6 @@ async fn a_coordinator_reporting_another_key_is_caught_before_any_address_is_sho
     cluster.stop();
 }
 
-/// Polls until `client`'s coordinator has `n` signers linked (30 s at most).
-async fn wait_linked(client: &tessera_client::Client, n: usize) {
-    let start = std::time::Instant::now();
-    loop {
-        let linked = client
-            .signers()
-            .await
-            .unwrap()
-            .iter()
-            .filter(|s| s.connected)
-            .count();
-        if linked == n {
-            return;
-        }
-        assert!(
-            start.elapsed().as_secs() < 30,
-            "{linked} of {n} signers linked"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-}
-
 /// Gap 4: signers link to several coordinators and take policy and mode from any of them, so a
 /// coordinator that keeps a lockdown back does not keep them signing. The admins deliver the
 /// lockdown through a second coordinator; the first still reports `normal`, yet every request
@@ -434,8 +412,8 @@ async fn a_lockdown_withheld_by_one_coordinator_arrives_through_another() {
             .expect("enrol at the second coordinator");
         cluster.start_signer(i).unwrap();
     }
-    wait_linked(&client, 3).await;
-    wait_linked(&b, 3).await;
+    wait_linked_exactly(&client, 3).await;
+    wait_linked_exactly(&b, 3).await;
     sign_and_verify(&client, &op, s, &wallet_id(s), "m", "before the lockdown").await;
 
     // The admins give the second coordinator the bundle in force and a lockdown.

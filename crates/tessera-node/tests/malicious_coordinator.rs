@@ -670,20 +670,7 @@ fn a_velocity_limit_split_across_requests_is_refused() {
         s.g.run(
             WALLET,
             &[0, 1],
-            Job::Sign {
-                signers: vec![0, 1],
-                message: msg0.clone(),
-                path: "m".into(),
-                authorization: second.clone(),
-                transaction: Some(TxContext {
-                    chain: "solana".into(),
-                    network: "devnet".into(),
-                    payload: payload.clone(),
-                    index: 0,
-                }),
-                policy_version: 1,
-                approvals: vec![],
-            },
+            full_sign(&[0, 1], &payload, &parsed, &second),
         ),
         FailureKind::VelocityExceeded,
         "(f) second request, full",
@@ -1077,20 +1064,7 @@ fn a_coordinator_that_keeps_the_shares_finds_the_request_recorded() {
     let (payload, parsed) = s.transfer(SOL);
     let request = random_id();
     let authz = s.authorize(&request, &parsed, later);
-    let job = |authorization: &Authorization| Job::Sign {
-        signers: vec![0, 1],
-        message: parsed.messages[0].clone(),
-        path: "m".into(),
-        authorization: authorization.clone(),
-        transaction: Some(TxContext {
-            chain: "solana".into(),
-            network: "devnet".into(),
-            payload: payload.clone(),
-            index: 0,
-        }),
-        policy_version: 1,
-        approvals: vec![],
-    };
+    let job = |authorization: &Authorization| full_sign(&[0, 1], &payload, &parsed, authorization);
     let release = scheme(SchemeId::Ed25519).sign_release_round();
     s.g.withhold = Some(Withhold {
         round: release,
