@@ -329,6 +329,19 @@ struct Authorized {
     _reservation: Reservation,
 }
 
+/// An accepted policy update, as [`Signer::commit_update`] records it.
+struct Update {
+    /// `policy`, `mode` or `freshness` (refusals and logs).
+    what: &'static str,
+    /// Bundle version, mode-change sequence or freshness `issued_at`.
+    version: u64,
+    kind: EntryKind,
+    subject: String,
+    record: PolicyRecord,
+    /// The JSON kept in the vault.
+    stored: String,
+}
+
 /// What the velocity exchange re-evaluates ([`crate::exchange`]).
 struct UnionCheck {
     installed: Arc<Installed>,
@@ -696,31 +709,52 @@ impl Signer {
             "signed_by": admins,
             "policy_ids": engine.policy_ids(),
         });
-        if let Err(e) = self.audit(
-            EntryKind::PolicyChange {
-                policy_version: version,
-            },
-            &format!("policy:{version}"),
-            body,
-        ) {
-            return self.refuse_update("policy", version, format!("audit log: {e}"));
-        }
-        if let Err(e) = lock(&self.inner.vault).put_policy(PolicyRecord::Bundle, version, &stored) {
-            return self.refuse_update("policy", version, format!("vault: {e}"));
-        }
         let installed = Arc::new(Installed {
             signed: engine.signed_bundle().clone(),
             engine,
         });
+        let update = Update {
+            what: "policy",
+            version,
+            kind: EntryKind::PolicyChange {
+                policy_version: version,
+            },
+            subject: format!("policy:{version}"),
+            record: PolicyRecord::Bundle,
+            stored,
+        };
+        self.commit_update(update, body, |slot| PolicyState {
+            bundle: Some(installed),
+            ..slot.clone()
+        })
+    }
+
+    /// The last steps of an accepted bundle, mode change or freshness statement: audited first
+    /// (a change the log cannot record is not made), stored in the vault, then put in force by
+    /// `apply` over the state in force. Answers with the new status, or the refusal if a step
+    /// failed (nothing is then in force).
+    fn commit_update(
+        &self,
+        u: Update,
+        body: serde_json::Value,
+        apply: impl FnOnce(&PolicyState) -> PolicyState,
+    ) -> FromSigner {
+        if let Err(e) = self.audit(u.kind, &u.subject, body) {
+            return self.refuse_update(u.what, u.version, format!("audit log: {e}"));
+        }
+        if let Err(e) = lock(&self.inner.vault).put_policy(u.record, u.version, &u.stored) {
+            return self.refuse_update(u.what, u.version, format!("vault: {e}"));
+        }
         {
             let mut slot = lock(&self.inner.policy);
-            *slot = Arc::new(PolicyState {
-                bundle: Some(installed),
-                mode: slot.mode.clone(),
-                freshness: slot.freshness.clone(),
-            });
+            *slot = Arc::new(apply(&slot));
         }
-        tracing::info!(policy_version = version, "policy bundle installed");
+        tracing::info!(
+            what = u.what,
+            version = u.version,
+            "{} update in force",
+            u.what
+        );
         FromSigner::Status(self.status())
     }
 
@@ -765,29 +799,21 @@ impl Signer {
                 .map(|s| s.admin.to_hex())
                 .collect::<Vec<_>>(),
         });
-        if let Err(e) = self.audit(
-            EntryKind::ModeChange {
+        let update = Update {
+            what: "mode",
+            version: seq,
+            kind: EntryKind::ModeChange {
                 from: from.name().into(),
                 to: candidate.mode.name().into(),
             },
-            &format!("mode:{seq}"),
-            body,
-        ) {
-            return self.refuse_update("mode", seq, format!("audit log: {e}"));
-        }
-        if let Err(e) = lock(&self.inner.vault).put_policy(PolicyRecord::ModeChange, seq, &stored) {
-            return self.refuse_update("mode", seq, format!("vault: {e}"));
-        }
-        {
-            let mut slot = lock(&self.inner.policy);
-            *slot = Arc::new(PolicyState {
-                bundle: slot.bundle.clone(),
-                mode: Some(candidate.clone()),
-                freshness: slot.freshness.clone(),
-            });
-        }
-        tracing::info!(seq, from = %from, to = %candidate.mode, "operating mode changed");
-        FromSigner::Status(self.status())
+            subject: format!("mode:{seq}"),
+            record: PolicyRecord::ModeChange,
+            stored,
+        };
+        self.commit_update(update, body, |slot| PolicyState {
+            mode: Some(candidate),
+            ..slot.clone()
+        })
     }
 
     /// A `ToSigner::Freshness` frame: accepts an admin-signed statement that the bundle and
@@ -832,26 +858,18 @@ impl Signer {
             "issued_at": at,
             "signed_by": candidate.admin_signatures.iter().map(|s| s.admin.to_hex()).collect::<Vec<_>>(),
         });
-        if let Err(e) = self.audit(
-            EntryKind::Other("policy_refreshed".into()),
-            &format!("freshness:{at}"),
-            body,
-        ) {
-            return self.refuse_update("freshness", at, format!("audit log: {e}"));
-        }
-        if let Err(e) = lock(&self.inner.vault).put_policy(PolicyRecord::Freshness, at, &stored) {
-            return self.refuse_update("freshness", at, format!("vault: {e}"));
-        }
-        {
-            let mut slot = lock(&self.inner.policy);
-            *slot = Arc::new(PolicyState {
-                bundle: slot.bundle.clone(),
-                mode: slot.mode.clone(),
-                freshness: Some(candidate),
-            });
-        }
-        tracing::info!(issued_at = at, "policy freshness renewed");
-        FromSigner::Status(self.status())
+        let update = Update {
+            what: "freshness",
+            version: at,
+            kind: EntryKind::Other("policy_refreshed".into()),
+            subject: format!("freshness:{at}"),
+            record: PolicyRecord::Freshness,
+            stored,
+        };
+        self.commit_update(update, body, |slot| PolicyState {
+            freshness: Some(candidate),
+            ..slot.clone()
+        })
     }
 
     /// Logs and audits a refused bundle or mode change; the answer to send.
