@@ -1098,6 +1098,65 @@ async fn signer_status(c: ClusterArg) -> Result<()> {
     Ok(())
 }
 
+/// `tessera wallet create`: key generation, then the wallet as its signers vouch for it.
+async fn wallet_create(
+    cluster: ClusterArg,
+    scheme: String,
+    threshold: u16,
+    id: Option<String>,
+    signers: Vec<String>,
+    no_wait: bool,
+) -> Result<()> {
+    let f = ClusterFile::load(&cluster.cluster)?;
+    let client = f.client_as(Role::Requester)?;
+    let scheme = SchemeId::from_name(&scheme)
+        .ok_or_else(|| anyhow::anyhow!("unknown scheme {scheme:?}; see `tessera schemes`"))?;
+    let chosen: Vec<_> = if signers.is_empty() {
+        f.signers.iter().map(|s| s.node_id).collect()
+    } else {
+        signers
+            .iter()
+            .map(|n| {
+                f.signers
+                    .iter()
+                    .find(|s| &s.name == n)
+                    .map(|s| s.node_id)
+                    .ok_or_else(|| anyhow::anyhow!("no signer named {n}"))
+            })
+            .collect::<Result<_>>()?
+    };
+    let id = id.unwrap_or_else(|| format!("w-{}", &tessera_client::random_id()[..12]));
+    let w = client
+        .create_wallet(&f.operator()?, &id, &id, scheme, threshold, chosen)
+        .await?;
+    if no_wait {
+        println!("{}", serde_json::to_string_pretty(&w)?);
+        return Ok(());
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar.set_message(format!("{}: distributed key generation", scheme.name()));
+    loop {
+        let w = client.wallet(&id).await?;
+        match w.status {
+            tessera_proto::api::WalletStatus::Creating => {
+                tokio::time::sleep(Duration::from_millis(250)).await
+            }
+            tessera_proto::api::WalletStatus::Failed => {
+                bar.abandon();
+                bail!("key generation failed: {}", w.error.unwrap_or_default())
+            }
+            tessera_proto::api::WalletStatus::Ready => {
+                bar.finish_and_clear();
+                let (w, vouched) = client.vouched_wallet(&id).await?;
+                println!("{}", serde_json::to_string_pretty(&w)?);
+                eprintln!("{}", f.vouch_line(&vouched));
+                return Ok(());
+            }
+        }
+    }
+}
+
 async fn wallet_cmd(what: WalletCmd) -> Result<()> {
     match what {
         WalletCmd::Create {
@@ -1107,57 +1166,7 @@ async fn wallet_cmd(what: WalletCmd) -> Result<()> {
             id,
             signers,
             no_wait,
-        } => {
-            let f = ClusterFile::load(&cluster.cluster)?;
-            let client = f.client_as(Role::Requester)?;
-            let scheme = SchemeId::from_name(&scheme).ok_or_else(|| {
-                anyhow::anyhow!("unknown scheme {scheme:?}; see `tessera schemes`")
-            })?;
-            let chosen: Vec<_> = if signers.is_empty() {
-                f.signers.iter().map(|s| s.node_id).collect()
-            } else {
-                signers
-                    .iter()
-                    .map(|n| {
-                        f.signers
-                            .iter()
-                            .find(|s| &s.name == n)
-                            .map(|s| s.node_id)
-                            .ok_or_else(|| anyhow::anyhow!("no signer named {n}"))
-                    })
-                    .collect::<Result<_>>()?
-            };
-            let id = id.unwrap_or_else(|| format!("w-{}", &tessera_client::random_id()[..12]));
-            let w = client
-                .create_wallet(&f.operator()?, &id, &id, scheme, threshold, chosen)
-                .await?;
-            if no_wait {
-                println!("{}", serde_json::to_string_pretty(&w)?);
-                return Ok(());
-            }
-            let bar = indicatif::ProgressBar::new_spinner();
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar.set_message(format!("{}: distributed key generation", scheme.name()));
-            loop {
-                let w = client.wallet(&id).await?;
-                match w.status {
-                    tessera_proto::api::WalletStatus::Creating => {
-                        tokio::time::sleep(Duration::from_millis(250)).await
-                    }
-                    tessera_proto::api::WalletStatus::Failed => {
-                        bar.abandon();
-                        bail!("key generation failed: {}", w.error.unwrap_or_default())
-                    }
-                    tessera_proto::api::WalletStatus::Ready => {
-                        bar.finish_and_clear();
-                        let (w, vouched) = client.vouched_wallet(&id).await?;
-                        println!("{}", serde_json::to_string_pretty(&w)?);
-                        eprintln!("{}", f.vouch_line(&vouched));
-                        return Ok(());
-                    }
-                }
-            }
-        }
+        } => wallet_create(cluster, scheme, threshold, id, signers, no_wait).await,
         WalletCmd::List(c) => {
             let f = ClusterFile::load(&c.cluster)?;
             for w in f.client_as(Role::Viewer)?.wallets().await? {
@@ -1181,7 +1190,7 @@ async fn wallet_cmd(what: WalletCmd) -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&w)?);
             eprintln!("{}", f.vouch_line(&vouched));
             if let Some(p) = path {
-                let (_, key, _) = client.vouched_key(&id, &p).await?;
+                let key = tessera_client::child_key(&w, &p)?;
                 let k = tessera_cli::vouch::derived_key(&w, &p, key)?;
                 println!("{}", serde_json::to_string_pretty(&k)?);
             }
@@ -1365,6 +1374,70 @@ async fn console_cmd(a: ConsoleArgs) -> Result<()> {
     Ok(())
 }
 
+/// `tessera policy refresh`: an admin-signed freshness statement, delivered or written out.
+async fn policy_refresh(
+    cluster: ClusterArg,
+    keys: Vec<PathBuf>,
+    bundle: Option<PathBuf>,
+    sign: Option<PathBuf>,
+    out: Option<PathBuf>,
+) -> Result<()> {
+    let f = ClusterFile::load(&cluster.cluster)?;
+    let client = f.client_as(Role::Admin)?;
+    let mut statement = match sign {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            serde_json::from_str(&text).context("not a policy freshness JSON")?
+        }
+        None => {
+            let own: Option<SignedBundle> = match &bundle {
+                Some(p) => Some(
+                    serde_json::from_str(&std::fs::read_to_string(p)?)
+                        .context("not a SignedBundle JSON")?,
+                ),
+                None => None,
+            };
+            tessera_cli::governance::freshness_now(&client, own.map(|b| b.bundle)).await?
+        }
+    };
+    eprintln!(
+        "statement: policy version {} (bundle {}), mode change {}",
+        statement.policy_version,
+        hex::encode(statement.bundle_hash),
+        statement.mode_seq
+    );
+    let keys = if keys.is_empty() {
+        vec![f.admin()?]
+    } else {
+        keys.iter()
+            .map(|k| tessera_cli::governance::read_key(k))
+            .collect::<Result<_>>()?
+    };
+    for k in &keys {
+        statement.sign(k);
+    }
+    match out {
+        Some(path) => {
+            std::fs::write(&path, serde_json::to_string_pretty(&statement)?)?;
+            eprintln!(
+                "wrote {} ({} signature(s))",
+                path.display(),
+                statement.admin_signatures.len()
+            );
+        }
+        None => {
+            let p = client.put_freshness(&statement).await?;
+            eprintln!(
+                "policy version {} (mode change {}) confirmed as of {}",
+                statement.policy_version, statement.mode_seq, statement.issued_at
+            );
+            println!("{}", serde_json::to_string_pretty(&p)?);
+        }
+    }
+    Ok(())
+}
+
 async fn policy_cmd(what: PolicyCmd) -> Result<()> {
     match what {
         PolicyCmd::Template { name } => {
@@ -1407,61 +1480,7 @@ async fn policy_cmd(what: PolicyCmd) -> Result<()> {
             bundle,
             sign,
             out,
-        } => {
-            let f = ClusterFile::load(&cluster.cluster)?;
-            let client = f.client_as(Role::Admin)?;
-            let mut statement = match sign {
-                Some(path) => {
-                    let text = std::fs::read_to_string(&path)
-                        .with_context(|| format!("reading {}", path.display()))?;
-                    serde_json::from_str(&text).context("not a policy freshness JSON")?
-                }
-                None => {
-                    let own: Option<SignedBundle> = match &bundle {
-                        Some(p) => Some(
-                            serde_json::from_str(&std::fs::read_to_string(p)?)
-                                .context("not a SignedBundle JSON")?,
-                        ),
-                        None => None,
-                    };
-                    tessera_cli::governance::freshness_now(&client, own.map(|b| b.bundle)).await?
-                }
-            };
-            eprintln!(
-                "statement: policy version {} (bundle {}), mode change {}",
-                statement.policy_version,
-                hex::encode(statement.bundle_hash),
-                statement.mode_seq
-            );
-            let keys = if keys.is_empty() {
-                vec![f.admin()?]
-            } else {
-                keys.iter()
-                    .map(|k| tessera_cli::governance::read_key(k))
-                    .collect::<Result<_>>()?
-            };
-            for k in &keys {
-                statement.sign(k);
-            }
-            match out {
-                Some(path) => {
-                    std::fs::write(&path, serde_json::to_string_pretty(&statement)?)?;
-                    eprintln!(
-                        "wrote {} ({} signature(s))",
-                        path.display(),
-                        statement.admin_signatures.len()
-                    );
-                }
-                None => {
-                    let p = client.put_freshness(&statement).await?;
-                    eprintln!(
-                        "policy version {} (mode change {}) confirmed as of {}",
-                        statement.policy_version, statement.mode_seq, statement.issued_at
-                    );
-                    println!("{}", serde_json::to_string_pretty(&p)?);
-                }
-            }
-        }
+        } => policy_refresh(cluster, keys, bundle, sign, out).await?,
     }
     Ok(())
 }

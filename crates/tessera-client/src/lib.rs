@@ -114,8 +114,9 @@ fn now_unix() -> u64 {
         .unwrap_or(0)
 }
 
-/// The child key of a wallet record's root at `path`, derived locally.
-fn local_child_key(w: &WalletInfo, path: &str) -> Result<PublicKey, ClientError> {
+/// The child key of a wallet record's root at `path`, derived locally (for a record
+/// [`Client::vouched_wallet`] accepted: the coordinator's own derivation is not used).
+pub fn child_key(w: &WalletInfo, path: &str) -> Result<PublicKey, ClientError> {
     let (Some(root), Some(cc)) = (&w.public_key, &w.chain_code) else {
         return Err(ClientError::Invalid(format!(
             "wallet {} has no key yet",
@@ -391,7 +392,7 @@ impl Client {
         path: &str,
     ) -> Result<(WalletInfo, PublicKey, Vouched), ClientError> {
         let (w, vouched) = self.vouched_wallet(id).await?;
-        let key = local_child_key(&w, path)?;
+        let key = child_key(&w, path)?;
         Ok((w, key, vouched))
     }
 

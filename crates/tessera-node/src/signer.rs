@@ -329,6 +329,80 @@ struct Authorized {
     _reservation: Reservation,
 }
 
+/// The fields of a `Job::Sign` or `Job::SignPresigned`.
+struct SignArgs {
+    signers: Vec<PartyIndex>,
+    message: SignMessage,
+    path: String,
+    authorization: Authorization,
+    transaction: Option<TxContext>,
+    policy_version: u64,
+    approvals: Vec<Approval>,
+}
+
+impl SignArgs {
+    /// The fields of a `Sign` or `SignPresigned` job, and the presignature the latter names;
+    /// `None` for other jobs.
+    fn from_job(job: Job) -> Option<(SignArgs, Option<[u8; 32]>)> {
+        let args =
+            |signers, message, path, authorization, transaction, policy_version, approvals| {
+                SignArgs {
+                    signers,
+                    message,
+                    path,
+                    authorization,
+                    transaction,
+                    policy_version,
+                    approvals,
+                }
+            };
+        match job {
+            Job::Sign {
+                signers,
+                message,
+                path,
+                authorization,
+                transaction,
+                policy_version,
+                approvals,
+            } => Some((
+                args(
+                    signers,
+                    message,
+                    path,
+                    authorization,
+                    transaction,
+                    policy_version,
+                    approvals,
+                ),
+                None,
+            )),
+            Job::SignPresigned {
+                presignature,
+                signers,
+                message,
+                path,
+                authorization,
+                transaction,
+                policy_version,
+                approvals,
+            } => Some((
+                args(
+                    signers,
+                    message,
+                    path,
+                    authorization,
+                    transaction,
+                    policy_version,
+                    approvals,
+                ),
+                Some(presignature),
+            )),
+            Job::Keygen { .. } | Job::Presign { .. } => None,
+        }
+    }
+}
+
 /// An accepted policy update, as [`Signer::commit_update`] records it.
 struct Update {
     /// `policy`, `mode` or `freshness` (refusals and logs).
@@ -1005,35 +1079,11 @@ impl Signer {
         rx: mpsc::Receiver<Input>,
         out: &Outbound,
     ) -> Result<Outcome, Stop> {
-        let inner = &self.inner;
-        let me = start
-            .roster
-            .iter()
-            .find(|m| m.identity == inner.public)
-            .map(|m| m.index)
-            .ok_or_else(|| {
-                Refusal::from(failure(
-                    FailureKind::Unauthorized,
-                    "this signer is not in the roster",
-                ))
-            })?;
-        check_roster(&start.roster).map_err(Refusal::from)?;
-        let now_ms = inner.clock.now_ms();
         let timeout = match start.job {
-            Job::Keygen { .. } => inner.options.keygen_timeout,
-            _ => inner.options.sign_timeout,
+            Job::Keygen { .. } => self.inner.options.keygen_timeout,
+            _ => self.inner.options.sign_timeout,
         };
-        let mut ctx = RunCtx {
-            identity: &inner.identity,
-            outer: start.session,
-            me,
-            roster: &start.roster,
-            rx,
-            out,
-            deadline_ms: now_ms + timeout.as_millis() as u64,
-            clock: inner.clock.as_ref(),
-            stash: Vec::new(),
-        };
+        let mut ctx = self.session_ctx(start.session, &start.roster, timeout, rx, out)?;
         let sid = SessionId(start.session);
         match start.job {
             Job::Keygen {
@@ -1051,137 +1101,183 @@ impl Signer {
                 self.record_session(&start.session)?;
                 Ok(self.keygen(&mut ctx, sid, &start.wallet_id, id, threshold)?)
             }
-            Job::Sign {
-                signers,
-                message,
-                path,
-                authorization,
-                transaction,
-                policy_version,
-                approvals,
-            } => {
-                let wallet = self.wallet(&start.wallet_id, &start.roster, me)?;
-                let authorized = self.authorize_sign(&SignJob {
-                    wallet_id: &start.wallet_id,
-                    share: &wallet.0,
-                    path: &path,
-                    message: &message,
-                    authz: &authorization,
-                    tx: transaction.as_ref(),
-                    policy_version,
-                    approvals: &approvals,
-                })?;
-                self.record_session(&start.session)?;
-                self.exchange_velocity(
-                    &mut ctx,
-                    sid,
-                    &signers,
-                    &start.wallet_id,
-                    wallet.1.threshold,
-                    &authorized,
-                )?;
-                let path = parse_path(&path).map_err(Refusal::from)?;
-                let protocol = scheme(wallet.0.scheme());
-                let s = protocol
-                    .sign(&wallet.0, sid, &signers, &message, &path)
-                    .map_err(crypto_failure)?;
-                // Record before release: the request is marked done with its velocity entries
-                // (one vault transaction), then audited, before this signer sends any message
-                // of the round that can complete the signature — not after the protocol, when
-                // a coordinator that kept those messages could already have the signature.
-                let expires_at = authorization.expires_at;
-                let release = runner::Release {
-                    round: protocol.sign_release_round(),
-                    commit: Box::new(|| {
-                        self.record_release(
-                            &authorized,
-                            &start.wallet_id,
-                            &start.session,
-                            expires_at,
-                        )
-                    }),
-                };
-                let sig = runner::drive_releasing(&mut ctx, sid, s, Some(release))?;
-                Ok(Outcome::Signature(sig))
-            }
             Job::Presign { signers } => {
-                let wallet = self.wallet(&start.wallet_id, &start.roster, me)?;
-                self.refuse_in_lockdown()?;
-                self.refuse_full_pool(&start.wallet_id)?;
-                self.record_session(&start.session)?;
-                let s = scheme(wallet.0.scheme())
-                    .presign(&wallet.0, sid, &signers)
-                    .map_err(crypto_failure)?;
-                let (presig, public) = runner::drive(&mut ctx, sid, s)?;
-                lock(&inner.vault)
-                    .put_presignature(&start.wallet_id, &presig.id(), &presig.to_bytes())
-                    .map_err(vault_failure)?;
-                Ok(Outcome::Presign(public))
+                self.presign(&mut ctx, &start.wallet_id, &start.session, &signers)
             }
-            Job::SignPresigned {
-                presignature,
-                signers,
-                message,
-                path,
-                authorization,
-                transaction,
-                policy_version,
-                approvals,
-            } => {
-                let wallet = self.wallet(&start.wallet_id, &start.roster, me)?;
-                let authorized = self.authorize_sign(&SignJob {
-                    wallet_id: &start.wallet_id,
-                    share: &wallet.0,
-                    path: &path,
-                    message: &message,
-                    authz: &authorization,
-                    tx: transaction.as_ref(),
-                    policy_version,
-                    approvals: &approvals,
-                })?;
-                self.exchange_velocity(
+            sign => match SignArgs::from_job(sign) {
+                Some((job, None)) => {
+                    self.sign_full(&mut ctx, &start.wallet_id, &start.session, job)
+                }
+                Some((job, Some(presignature))) => self.sign_presigned(
                     &mut ctx,
-                    sid,
-                    &signers,
-                    &start.wallet_id,
-                    wallet.1.threshold,
-                    &authorized,
-                )?;
-                let path = parse_path(&path).map_err(Refusal::from)?;
-                // One transaction: the session id is recorded, the request marked done, its
-                // velocity recorded and the presignature destroyed (consumed) durably. Only then
-                // is a partial signature computed, audited and released. A crash after the
-                // commit leaves the presignature destroyed, never reusable.
-                let secret = lock(&inner.vault)
-                    .take_presignature_for(
-                        &start.wallet_id,
-                        &presignature,
-                        &start.session,
-                        &authorized.done,
-                        authorization.expires_at,
-                        inner.clock.now_unix(),
-                        &authorized.velocity,
-                    )
-                    .map_err(|e| Refusal::from(vault_failure(e)))?;
-                let presig = Presignature::from_bytes(&secret).map_err(crypto_failure)?;
-                let partial = scheme(wallet.0.scheme())
-                    .issue_partial(
-                        &wallet.0,
-                        presig,
-                        &message,
-                        &path,
-                        &mut MemoryLedger::default(),
-                    )
-                    .map_err(crypto_failure)?;
-                self.audit_release(
-                    &authorized,
                     &start.wallet_id,
                     &start.session,
-                    "sign-presigned",
-                )?;
-                Ok(Outcome::Partial(partial))
-            }
+                    presignature,
+                    job,
+                ),
+                None => Err(failure(FailureKind::Internal, "not a signing job").into()),
+            },
         }
+    }
+
+    /// This signer's context for session `session` among `roster`: its own party index (it
+    /// must be a member), the roster checked, the deadline `timeout` from now.
+    fn session_ctx<'a>(
+        &'a self,
+        session: [u8; 32],
+        roster: &'a [Member],
+        timeout: Duration,
+        rx: mpsc::Receiver<Input>,
+        out: &'a Outbound,
+    ) -> Result<RunCtx<'a>, Stop> {
+        let inner = &self.inner;
+        let me = roster
+            .iter()
+            .find(|m| m.identity == inner.public)
+            .map(|m| m.index)
+            .ok_or_else(|| {
+                Refusal::from(failure(
+                    FailureKind::Unauthorized,
+                    "this signer is not in the roster",
+                ))
+            })?;
+        check_roster(roster).map_err(Refusal::from)?;
+        Ok(RunCtx {
+            identity: &inner.identity,
+            outer: session,
+            me,
+            roster,
+            rx,
+            out,
+            deadline_ms: inner.clock.now_ms() + timeout.as_millis() as u64,
+            clock: inner.clock.as_ref(),
+            stash: Vec::new(),
+        })
+    }
+
+    /// A presign job: refused in lockdown or with a full pool; the presignature is kept in the
+    /// vault, its public part answered.
+    fn presign(
+        &self,
+        ctx: &mut RunCtx<'_>,
+        wallet_id: &str,
+        session: &[u8; 32],
+        signers: &[PartyIndex],
+    ) -> Result<Outcome, Stop> {
+        let wallet = self.wallet(wallet_id, ctx.roster, ctx.me)?;
+        self.refuse_in_lockdown()?;
+        self.refuse_full_pool(wallet_id)?;
+        self.record_session(session)?;
+        let sid = SessionId(*session);
+        let s = scheme(wallet.0.scheme())
+            .presign(&wallet.0, sid, signers)
+            .map_err(crypto_failure)?;
+        let (presig, public) = runner::drive(ctx, sid, s)?;
+        lock(&self.inner.vault)
+            .put_presignature(wallet_id, &presig.id(), &presig.to_bytes())
+            .map_err(vault_failure)?;
+        Ok(Outcome::Presign(public))
+    }
+
+    /// The steps every signing job takes before its protocol: its wallet, the checks of the
+    /// module docs (1–6) and, with `record`, the session id recorded; then the velocity
+    /// exchange with its co-signers.
+    fn admit_sign(
+        &self,
+        ctx: &mut RunCtx<'_>,
+        wallet_id: &str,
+        session: &[u8; 32],
+        job: &SignArgs,
+        record: bool,
+    ) -> Result<(Arc<(KeyShare, WalletPublic)>, Authorized), Stop> {
+        let wallet = self.wallet(wallet_id, ctx.roster, ctx.me)?;
+        let authorized = self.authorize_sign(&SignJob {
+            wallet_id,
+            share: &wallet.0,
+            path: &job.path,
+            message: &job.message,
+            authz: &job.authorization,
+            tx: job.transaction.as_ref(),
+            policy_version: job.policy_version,
+            approvals: &job.approvals,
+        })?;
+        if record {
+            self.record_session(session)?;
+        }
+        let sid = SessionId(*session);
+        let t = wallet.1.threshold;
+        self.exchange_velocity(ctx, sid, &job.signers, wallet_id, t, &authorized)?;
+        Ok((wallet, authorized))
+    }
+
+    /// A full (interactive) signing job, recorded before its release round.
+    fn sign_full(
+        &self,
+        ctx: &mut RunCtx<'_>,
+        wallet_id: &str,
+        session: &[u8; 32],
+        job: SignArgs,
+    ) -> Result<Outcome, Stop> {
+        let (wallet, authorized) = self.admit_sign(ctx, wallet_id, session, &job, true)?;
+        let sid = SessionId(*session);
+        let path = parse_path(&job.path).map_err(Refusal::from)?;
+        let protocol = scheme(wallet.0.scheme());
+        let s = protocol
+            .sign(&wallet.0, sid, &job.signers, &job.message, &path)
+            .map_err(crypto_failure)?;
+        // Record before release: the request is marked done with its velocity entries (one
+        // vault transaction), then audited, before this signer sends any message of the round
+        // that can complete the signature — not after the protocol, when a coordinator that
+        // kept those messages could already have the signature.
+        let expires_at = job.authorization.expires_at;
+        let release = runner::Release {
+            round: protocol.sign_release_round(),
+            commit: Box::new(|| self.record_release(&authorized, wallet_id, session, expires_at)),
+        };
+        let sig = runner::drive_releasing(ctx, sid, s, Some(release))?;
+        Ok(Outcome::Signature(sig))
+    }
+
+    /// A presigned (one-round) signing job: the presignature is consumed in the transaction that
+    /// records the request, then the partial is computed, audited and released.
+    fn sign_presigned(
+        &self,
+        ctx: &mut RunCtx<'_>,
+        wallet_id: &str,
+        session: &[u8; 32],
+        presignature: [u8; 32],
+        job: SignArgs,
+    ) -> Result<Outcome, Stop> {
+        let inner = &self.inner;
+        let (wallet, authorized) = self.admit_sign(ctx, wallet_id, session, &job, false)?;
+        let path = parse_path(&job.path).map_err(Refusal::from)?;
+        // One transaction: the session id is recorded, the request marked done, its velocity
+        // recorded and the presignature destroyed (consumed) durably. Only then is a partial
+        // signature computed, audited and released. A crash after the commit leaves the
+        // presignature destroyed, never reusable.
+        let secret = lock(&inner.vault)
+            .take_presignature_for(
+                wallet_id,
+                &presignature,
+                session,
+                &authorized.done,
+                job.authorization.expires_at,
+                inner.clock.now_unix(),
+                &authorized.velocity,
+            )
+            .map_err(|e| Refusal::from(vault_failure(e)))?;
+        let presig = Presignature::from_bytes(&secret).map_err(crypto_failure)?;
+        let partial = scheme(wallet.0.scheme())
+            .issue_partial(
+                &wallet.0,
+                presig,
+                &job.message,
+                &path,
+                &mut MemoryLedger::default(),
+            )
+            .map_err(crypto_failure)?;
+        self.audit_release(&authorized, wallet_id, session, "sign-presigned")?;
+        Ok(Outcome::Partial(partial))
     }
 
     /// The velocity exchange ([`crate::exchange`]): when the bundle has velocity rules, this
