@@ -1297,11 +1297,21 @@ impl Signer {
             return Ok(());
         };
         check_co_signers(signers, ctx.me, threshold, ctx.roster.len())?;
-        let now = self.inner.clock.now_unix();
+        // Only what the bundle's longest window can count travels.
+        let window = check
+            .installed
+            .signed
+            .bundle
+            .velocity
+            .values()
+            .map(|r| r.window_s)
+            .max()
+            .unwrap_or(0);
+        let since = self.inner.clock.now_unix().saturating_sub(window);
         let mine = {
             let gate = lock(&self.inner.velocity);
             let stored = lock(&self.inner.vault)
-                .velocity_entries(wallet_id, now.saturating_sub(MAX_WINDOW_S))
+                .velocity_entries(wallet_id, since)
                 .map_err(vault_failure)?;
             counted_entries(stored, &gate, wallet_id)
         };
