@@ -104,6 +104,7 @@ pub(crate) fn analyse(
             )
         })?;
         let entry = Transfer {
+            from: None,
             to: output_destination(&out.script_pubkey, network),
             asset: asset.clone(),
             amount: Amount::from_u128(u128::from(out.value.to_sat())),

@@ -64,6 +64,7 @@ fn intent_of_payment_with_change() {
     assert_eq!(
         i.transfers,
         vec![Transfer {
+            from: None,
             to: foreign_p2wpkh("testnet"),
             asset: btc.clone(),
             amount: Amount::from_u128(90_000),
@@ -72,6 +73,7 @@ fn intent_of_payment_with_change() {
     assert_eq!(
         i.change,
         vec![Transfer {
+            from: None,
             to: me.address.clone(),
             asset: btc.clone(),
             amount: Amount::from_u128(8_590),

@@ -203,6 +203,7 @@ pub(crate) fn decode_call(
                 flags.push(RiskFlag::UnknownToken);
             }
             token_transfer = Some(Transfer {
+                from: None,
                 to: checksummed(&to),
                 asset,
                 amount: amount_of(&amount),

@@ -292,6 +292,7 @@ impl UnsignedTx {
                 if !value.is_zero() {
                     // The endowment goes to the address the new contract will have.
                     intent.transfers.push(Transfer {
+                        from: None,
                         to: checksummed(&source.create(self.nonce())),
                         asset: native,
                         amount: amount_of(&value),
@@ -301,6 +302,7 @@ impl UnsignedTx {
             }
             TxKind::Call(to) if data.is_empty() => {
                 intent.transfers.push(Transfer {
+                    from: None,
                     to: checksummed(&to),
                     asset: native,
                     amount: amount_of(&value),
@@ -315,6 +317,7 @@ impl UnsignedTx {
                 };
                 if !value.is_zero() {
                     intent.transfers.push(Transfer {
+                        from: None,
                         to: checksummed(&to),
                         asset: native,
                         amount: amount_of(&value),
@@ -325,7 +328,7 @@ impl UnsignedTx {
                 for f in decoded.flags {
                     intent.flag(f);
                 }
-                intent.contract_call = Some(decoded.call);
+                intent.calls.push(decoded.call);
             }
         }
 

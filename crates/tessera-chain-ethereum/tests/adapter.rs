@@ -90,13 +90,14 @@ fn erc20_usdc_transfer() {
     assert_eq!(
         i.transfers,
         vec![Transfer {
+            from: None,
             to: eip55(RECIPIENT),
             asset: usdc,
             amount: tessera_chain::Amount::from_u128(1_500_000),
         }]
     );
     assert_eq!(
-        i.contract_call,
+        i.calls.first().cloned(),
         Some(ContractCall {
             contract: USDC.into(),
             method: "transfer(address,uint256)".into(),
@@ -131,7 +132,7 @@ fn erc20_usdc_transfer() {
 fn native_transfer_and_polygon_symbol() {
     let i = intent("mainnet", common::native_1559());
     assert_eq!(i.kind, IntentKind::Transfer);
-    assert_eq!(i.contract_call, None);
+    assert_eq!(i.calls.first().cloned(), None);
     assert_eq!(i.transfers[0].asset, Asset::native("ETH", 18));
     assert_eq!(i.transfers[0].amount.as_str(), "10000000000000000");
     assert!(i.risk_flags.is_empty());
@@ -173,7 +174,7 @@ fn approvals() {
         i.risk_flags,
         vec![RiskFlag::UnlimitedApproval, RiskFlag::GrantsAuthority]
     );
-    let c = i.contract_call.unwrap();
+    let c = i.calls.first().cloned().unwrap();
     assert_eq!(c.method, "approve(address,uint256)");
     assert_eq!(c.selector, "095ea7b3");
     assert_eq!(
@@ -205,7 +206,7 @@ fn approvals() {
         vec![RiskFlag::PrivilegedCall, RiskFlag::GrantsAuthority]
     );
     assert_eq!(
-        i.contract_call.unwrap().args,
+        i.calls.first().cloned().unwrap().args,
         vec![arg("operator", spender), arg("approved", "true")]
     );
 }
@@ -224,7 +225,7 @@ fn transfer_from() {
     assert_eq!(i.transfers[0].asset.symbol, "USDC");
     assert_eq!(i.transfers[0].amount.as_str(), "2000000");
     assert_eq!(
-        i.contract_call.unwrap().args,
+        i.calls.first().cloned().unwrap().args,
         vec![
             arg("from", from),
             arg("to", &eip55(RECIPIENT)),
@@ -241,7 +242,7 @@ fn unknown_selector() {
     );
     assert_eq!(i.kind, IntentKind::ContractCall);
     assert_eq!(i.risk_flags, vec![RiskFlag::UnknownSelector]);
-    let c = i.contract_call.unwrap();
+    let c = i.calls.first().cloned().unwrap();
     assert_eq!(
         (c.method.as_str(), c.selector.as_str()),
         ("unknown", "deadbeef")
@@ -249,7 +250,7 @@ fn unknown_selector() {
     assert!(c.args.is_empty());
     // Fewer than four bytes of data: still an unknown call.
     let short = intent("mainnet", call(RECIPIENT, &[0xab], "0"));
-    assert_eq!(short.contract_call.unwrap().selector, "ab");
+    assert_eq!(short.calls.first().cloned().unwrap().selector, "ab");
 }
 
 #[test]
@@ -264,6 +265,7 @@ fn value_to_contract() {
     assert_eq!(
         i.transfers,
         vec![Transfer {
+            from: None,
             to: eip55(RECIPIENT),
             asset: Asset::native("ETH", 18),
             amount: tessera_chain::Amount::from_u128(10u128.pow(18)),
@@ -279,7 +281,7 @@ fn contract_creation() {
     assert_eq!(i.kind, IntentKind::ContractCreation);
     assert_eq!(i.risk_flags, vec![RiskFlag::ContractCreation]);
     assert!(i.transfers.is_empty());
-    assert_eq!(i.contract_call, None);
+    assert_eq!(i.calls.first().cloned(), None);
     assert!(i
         .render()
         .starts_with("Deploy a contract on Ethereum mainnet"));
@@ -303,10 +305,13 @@ fn privileged_calls() {
     assert_eq!(i.kind, IntentKind::ContractCall);
     assert_eq!(i.risk_flags, vec![RiskFlag::PrivilegedCall]);
     assert_eq!(
-        i.contract_call.as_ref().unwrap().method,
+        i.calls.first().cloned().as_ref().unwrap().method,
         "transferOwnership(address)"
     );
-    assert_eq!(i.contract_call.unwrap().args, vec![arg("newOwner", owner)]);
+    assert_eq!(
+        i.calls.first().cloned().unwrap().args,
+        vec![arg("newOwner", owner)]
+    );
 
     let renounce = intent(
         "mainnet",
@@ -325,7 +330,9 @@ fn privileged_calls() {
     let role = DynSolValue::FixedBytes(keccak256(b"MINTER_ROLE"), 32);
     let data = calldata("2f2ff15d", vec![role, addr(owner)]);
     let c = intent("mainnet", call(RECIPIENT, &data, "0"))
-        .contract_call
+        .calls
+        .first()
+        .cloned()
         .unwrap();
     assert_eq!(c.method, "grantRole(bytes32,address)");
     assert_eq!(
@@ -346,7 +353,7 @@ fn privileged_calls() {
     let i = intent("mainnet", call(RECIPIENT, &data, "0"));
     assert_eq!(i.risk_flags, vec![RiskFlag::PrivilegedCall]);
     assert_eq!(
-        i.contract_call.unwrap().args,
+        i.calls.first().cloned().unwrap().args,
         vec![arg("newImplementation", owner), arg("data", "0x010203")]
     );
 }

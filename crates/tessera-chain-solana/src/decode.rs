@@ -26,7 +26,7 @@ struct AtaCreate {
     idempotent: bool,
 }
 
-/// Priority of an instruction for [`Intent::contract_call`]: the riskiest shown first.
+/// Priority of an instruction for [`Intent::calls`]: the riskiest shown first.
 const CALL_AUX: u8 = 0;
 const CALL_TOKEN: u8 = 1;
 const CALL_RISKY: u8 = 2;
@@ -191,7 +191,7 @@ pub(crate) fn decode(network: &str, wallet: &Pubkey, msg: &LegacyMessage) -> Res
     }
     intent.fee = Some(fee);
     intent.transfers = acc.transfers;
-    intent.contract_call = acc.call.map(|(_, c)| c);
+    intent.calls = acc.call.map(|(_, c)| c).into_iter().collect();
     Ok(intent)
 }
 
@@ -308,6 +308,7 @@ fn system(
                 ));
             }
             acc.transfers.push(Transfer {
+                from: None,
                 to: b58(&to),
                 asset: Asset::native("SOL", 9),
                 amount: Amount::from_u128(u128::from(lamports)),
@@ -656,6 +657,7 @@ fn token_transfer(
         args.push(arg("decimals", d.to_string()));
     }
     acc.transfers.push(Transfer {
+        from: None,
         to: b58(&to),
         asset,
         amount: Amount::from_u128(u128::from(t.amount)),

@@ -80,7 +80,7 @@ fn sol_transfer_renders_exactly() {
     assert_eq!(i.transfers[0].asset, Asset::native("SOL", 9));
     assert_eq!(i.fee.as_ref().unwrap().max.as_str(), "5000");
     assert!(i.risk_flags.is_empty());
-    assert!(i.contract_call.is_none());
+    assert!(i.calls.first().cloned().is_none());
     // The message to sign is the message bytes, raw.
     assert_eq!(
         parsed.messages,
@@ -132,7 +132,7 @@ fn usdc_transfer_checked_with_ata_creation_reports_the_owner() {
         }
     );
     assert!(i.risk_flags.is_empty(), "{:?}", i.risk_flags);
-    let call = i.contract_call.unwrap();
+    let call = i.calls.first().cloned().unwrap();
     assert_eq!(
         (call.method.as_str(), call.selector.as_str()),
         ("transferChecked", "0c")
@@ -174,7 +174,7 @@ fn transfer_to_a_token_account_without_creation_says_so() {
         .intent;
     assert_eq!(i.transfers[0].to, b58(&dest_account));
     assert_eq!(i.transfers[0].asset.symbol, "USDT");
-    let call = i.contract_call.unwrap();
+    let call = i.calls.first().cloned().unwrap();
     let to_arg = call.args.iter().find(|a| a.name == "to").unwrap();
     assert!(
         to_arg.value.starts_with("token account"),
@@ -205,7 +205,7 @@ fn plain_token_transfer_of_an_unknown_mint_is_flagged() {
         "{}",
         i.render()
     );
-    assert_eq!(i.contract_call.unwrap().method, "transfer");
+    assert_eq!(i.calls.first().cloned().unwrap().method, "transfer");
 
     // A plain transfer from the wallet's USDC account is recognised as USDC.
     let mint = from_b58(USDC);
@@ -306,7 +306,7 @@ fn compute_budget_sets_the_fee_bound() {
         fee.detail
     );
     assert!(i.risk_flags.is_empty());
-    assert!(i.contract_call.is_none());
+    assert!(i.calls.first().cloned().is_none());
 
     // No limit: 200 000 per non-compute-budget instruction (two transfers → 400 000).
     let ixs = [
@@ -375,7 +375,7 @@ fn unknown_program_is_flagged() {
         .intent;
     assert_eq!(i.kind, IntentKind::ContractCall);
     assert_eq!(i.risk_flags, vec![RiskFlag::UnknownSelector]);
-    let call = i.contract_call.as_ref().unwrap();
+    let call = i.calls.first().cloned().as_ref().unwrap();
     assert_eq!(call.contract, b58(&program));
     assert_eq!(call.method, "unknown");
     assert_eq!(call.selector, "deadbeef01020304");
@@ -390,7 +390,7 @@ fn unknown_program_is_flagged() {
         .unwrap()
         .intent;
     assert_eq!(i.kind, IntentKind::ContractCall);
-    assert_eq!(i.contract_call.unwrap().method, "unknown");
+    assert_eq!(i.calls.first().cloned().unwrap().method, "unknown");
     assert_eq!(i.transfers.len(), 1);
 }
 
@@ -404,7 +404,7 @@ fn authority_changes_are_flagged() {
         .unwrap()
         .intent;
     assert_eq!(i.risk_flags, vec![RiskFlag::GrantsAuthority]);
-    assert_eq!(i.contract_call.unwrap().method, "assign");
+    assert_eq!(i.calls.first().cloned().unwrap().method, "assign");
 
     // SPL Token Approve.
     let mut data = vec![4];
@@ -423,7 +423,7 @@ fn authority_changes_are_flagged() {
         .intent;
     assert_eq!(i.risk_flags, vec![RiskFlag::GrantsAuthority]);
     assert_eq!(i.kind, IntentKind::ContractCall);
-    assert_eq!(i.contract_call.unwrap().method, "approve");
+    assert_eq!(i.calls.first().cloned().unwrap().method, "approve");
 
     // SPL Token SetAuthority (account owner → someone else).
     let mut data = vec![6, 2, 1];
@@ -440,7 +440,7 @@ fn authority_changes_are_flagged() {
         .unwrap()
         .intent;
     assert_eq!(i.risk_flags, vec![RiskFlag::GrantsAuthority]);
-    let call = i.contract_call.unwrap();
+    let call = i.calls.first().cloned().unwrap();
     assert_eq!(call.method, "setAuthority");
     assert!(call.args.iter().any(|a| a.value == b58(&[0x99; 32])));
 }

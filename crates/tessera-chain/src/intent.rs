@@ -10,7 +10,7 @@ use crate::units::Amount;
 use crate::{ChainError, Result};
 
 /// Version of the [`Intent`] structure and its canonical encoding.
-pub const INTENT_VERSION: u16 = 1;
+pub const INTENT_VERSION: u16 = 2;
 
 /// Domain tag at the start of the [`intent_hash`] preimage.
 pub const INTENT_HASH_DOMAIN: &str = "tessera/intent-hash/v1";
@@ -56,6 +56,40 @@ pub struct Transfer {
     pub asset: Asset,
     /// Amount in base units.
     pub amount: Amount,
+    /// The account the value leaves when it is not the wallet itself (an ERC-20
+    /// `transferFrom` moving someone else's tokens under an allowance); `None`: the wallet.
+    pub from: Option<String>,
+}
+
+/// Permission to move the wallet's assets that the payload grants (or, with an amount of
+/// zero, revokes): an ERC-20 `approve`, an EIP-2612 or Permit2 permit, an NFT
+/// `setApprovalForAll`, a Solana token `Approve`, a marketplace order's offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allowance {
+    /// Who may move the assets.
+    pub spender: String,
+    /// What they may move.
+    pub asset: Asset,
+    /// How much, in base units; `None` means unlimited (every token of the asset, an
+    /// "unlimited" amount, or a whole NFT collection).
+    pub amount: Option<Amount>,
+    /// Unix time the allowance ends, when the payload sets one.
+    pub expires_at: Option<u64>,
+    /// The mechanism: `approve`, `permit`, `permit2`, `set_approval_for_all`, `order`, …
+    pub via: String,
+}
+
+/// Control over an account, contract or mint that the payload hands over: a Solana
+/// `SetAuthority` or System `Assign`, an EVM `transferOwnership`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorityChange {
+    /// The account, contract or mint whose control changes.
+    pub account: String,
+    /// Which authority: `owner`, `account_owner`, `close_account`, `mint_tokens`,
+    /// `freeze_account`, `program_owner`, `contract_owner`, …
+    pub authority: String,
+    /// The new holder; `None` when the authority is removed.
+    pub new_authority: Option<String>,
 }
 
 /// The most the payload can pay in fees.
@@ -204,8 +238,13 @@ pub struct Intent {
     pub recent_blockhash: Option<String>,
     /// Fee payer (Solana).
     pub fee_payer: Option<String>,
-    /// Decoded contract / program call, when not a plain native transfer.
-    pub contract_call: Option<ContractCall>,
+    /// Every contract or program call the payload makes, in order, other than the plain
+    /// transfers listed in `transfers` (which may also name their call here).
+    pub calls: Vec<ContractCall>,
+    /// Allowances the payload grants or revokes.
+    pub allowances: Vec<Allowance>,
+    /// Authorities the payload hands over.
+    pub authorities: Vec<AuthorityChange>,
     /// Off-chain message being signed.
     pub message: Option<MessagePreview>,
     /// Risk flags, sorted, without duplicates.
@@ -229,7 +268,9 @@ impl Intent {
             inputs: Vec::new(),
             recent_blockhash: None,
             fee_payer: None,
-            contract_call: None,
+            calls: Vec::new(),
+            allowances: Vec::new(),
+            authorities: Vec::new(),
             message: None,
             risk_flags: Vec::new(),
         }
@@ -287,13 +328,16 @@ impl Intent {
                 Some(m) => format!("Sign {} message ({}) {on}", m.standard, m.summary),
                 None => format!("Sign a message {on}"),
             },
-            _ => match &self.contract_call {
+            _ => match self.calls.first() {
                 Some(c) => format!("Call {} on {} {on}", c.method, c.contract),
                 None => format!("Transaction with no transfers {on}"),
             },
         };
-        if let Some(c) = &self.contract_call {
-            if self.kind != IntentKind::ContractCall || !self.transfers.is_empty() {
+        for (n, c) in self.calls.iter().enumerate() {
+            if n > 0 {
+                s.push_str(&format!(", then {} on {}", c.method, c.contract));
+            }
+            if n == 0 && (self.kind != IntentKind::ContractCall || !self.transfers.is_empty()) {
                 s.push_str(&format!(" via {} on {}", c.method, c.contract));
             }
             if !c.args.is_empty() && self.kind == IntentKind::ContractCall {
@@ -303,6 +347,28 @@ impl Intent {
                     .map(|a| format!("{}={}", a.name, a.value))
                     .collect();
                 s.push_str(&format!(" ({})", args.join(", ")));
+            }
+        }
+        for a in &self.allowances {
+            let amount = match &a.amount {
+                Some(x) => a.asset.display(x),
+                None => format!("UNLIMITED {}", a.asset.symbol),
+            };
+            s.push_str(&format!(
+                ", allows {} to spend {amount} ({})",
+                a.spender, a.via
+            ));
+        }
+        for a in &self.authorities {
+            match &a.new_authority {
+                Some(to) => s.push_str(&format!(
+                    ", hands {} authority over {} to {to}",
+                    a.authority, a.account
+                )),
+                None => s.push_str(&format!(
+                    ", removes {} authority over {}",
+                    a.authority, a.account
+                )),
             }
         }
         if !self.change.is_empty() {
@@ -390,6 +456,7 @@ mod tests {
         );
         i.chain_id = Some(1);
         i.transfers.push(Transfer {
+            from: None,
             to: "0x8617E340B3D01FA5F11F306F4090FD50E238070D".into(),
             asset: Asset {
                 symbol: "USDC".into(),
@@ -403,7 +470,7 @@ mod tests {
             max: Amount::from_u128(2_000_000_000_000_000),
             detail: "100000 gas × 20 gwei".into(),
         });
-        i.contract_call = Some(ContractCall {
+        i.calls.push(ContractCall {
             contract: "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48".into(),
             method: "transfer(address,uint256)".into(),
             selector: "a9059cbb".into(),

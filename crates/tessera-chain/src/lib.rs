@@ -26,8 +26,8 @@ pub use tessera_crypto::{MessageHash, PublicKey, SchemeId, SignMessage, Signatur
 
 pub use error::{ChainError, Result};
 pub use intent::{
-    intent_hash, Argument, Asset, ContractCall, Fee, InputRef, Intent, IntentKind, MessagePreview,
-    RiskFlag, Transfer, INTENT_VERSION,
+    intent_hash, Allowance, Argument, Asset, AuthorityChange, ContractCall, Fee, InputRef, Intent,
+    IntentKind, MessagePreview, RiskFlag, Transfer, INTENT_VERSION,
 };
 pub use units::Amount;
 

@@ -1321,6 +1321,7 @@ fn serde_forms_match_the_schemas() {
     );
     full.chain_id = Some(1);
     full.transfers.push(Transfer {
+        from: None,
         to: dead.into(),
         asset: Asset {
             symbol: "USDC".into(),
@@ -1330,6 +1331,7 @@ fn serde_forms_match_the_schemas() {
         amount: Amount::from_u128(1_500_000),
     });
     full.change.push(Transfer {
+        from: None,
         to: dead.into(),
         asset: Asset {
             symbol: "?".into(),

@@ -446,7 +446,7 @@ impl IntentFacts {
                 total: BaseUnits::zero(),
             });
         }
-        let call = intent.contract_call.as_ref().map(|c| CallFacts {
+        let call = intent.calls.first().map(|c| CallFacts {
             contract: normalize_address(&c.contract),
             method: c.method.clone(),
             selector: normalize_selector(&c.selector),

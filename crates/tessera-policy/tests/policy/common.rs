@@ -109,6 +109,7 @@ fn base(kind: IntentKind) -> Intent {
 pub fn eth_transfer(to: &str, wei: u128) -> Intent {
     let mut i = base(IntentKind::Transfer);
     i.transfers.push(Transfer {
+        from: None,
         to: to.into(),
         asset: eth(),
         amount: Amount::from_u128(wei),
@@ -123,6 +124,7 @@ pub fn token_transfer(token: Asset, to: &str, amount: Amount) -> Intent {
         i.flag(RiskFlag::UnknownToken);
     }
     i.transfers.push(Transfer {
+        from: None,
         to: to.into(),
         asset: token,
         amount,
