@@ -305,7 +305,7 @@ fn privileged_calls() {
     assert_eq!(i.kind, IntentKind::ContractCall);
     assert_eq!(i.risk_flags, vec![RiskFlag::PrivilegedCall]);
     assert_eq!(
-        i.calls.first().cloned().as_ref().unwrap().method,
+        i.calls.first().unwrap().method,
         "transferOwnership(address)"
     );
     assert_eq!(

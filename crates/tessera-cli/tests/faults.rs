@@ -91,7 +91,7 @@ async fn signers_killed_and_restarted_keep_the_wallets_signing() {
         assert!(session.signature.is_none());
         let err = session.error.expect("a failed session carries an error");
         assert_eq!(
-            err.code,
+            err.code.as_str(),
             "not_enough_signers",
             "{}: {}",
             s.name(),
@@ -245,8 +245,8 @@ async fn signers_killed_and_restarted_keep_the_wallets_signing() {
         .unwrap();
     assert_eq!(session.status, SessionStatus::Failed);
     assert_eq!(
-        session.error.map(|e| e.code),
-        Some("policy_denied".to_string())
+        session.error.map(|e| e.code.as_str()),
+        Some("policy_denied")
     );
 }
 
@@ -465,7 +465,7 @@ async fn a_lockdown_withheld_by_one_coordinator_arrives_through_another() {
     let code = session
         .error
         .as_ref()
-        .map(|e| e.code.clone())
+        .map(|e| e.code.as_str())
         .unwrap_or_default();
     assert_eq!(code, "mode_restricted", "{session:?}");
     cluster.stop();

@@ -24,16 +24,15 @@ use tessera_proto::api::{
     SignRequest, TransactionInfo, TransactionPreview, WalletInfo, WalletStatus,
 };
 use tessera_proto::attestation::{WalletAttestation, WalletStatement};
-use tessera_proto::link::{Failure, FailureKind, Job, Member, Outcome, ToSigner, TxContext};
+use tessera_proto::link::{Failure, Job, Member, Outcome, ToSigner, TxContext};
+use tessera_proto::states::ErrorCode;
 use tessera_proto::Clock;
 use tessera_wire::{authorized_message, Action, NodeId};
 use tokio::sync::{broadcast, mpsc, watch, Notify};
 
 use crate::auth::ApiTokens;
 use crate::hub::{Event, Hub, Live, Relay};
-use crate::lifecycle::{
-    message_risk_flags, message_summary, state_after_failure, Admission, Grant, PolicyState,
-};
+use crate::lifecycle::{message_risk_flags, message_summary, Admission, Grant, PolicyState};
 use crate::metrics::{Metrics, OutcomeLabels, SessionLabels};
 use crate::store::{PoolEntry, RequestBody, SignerRecord, Store, StoreError};
 
@@ -184,7 +183,18 @@ pub enum CoordError {
 }
 
 impl CoordError {
-    /// Stable error code.
+    /// The code a signing request that stopped on this error records ([`ErrorCode`]):
+    /// a chain adapter's own code, `not_enough_signers`, `conflict`, or `internal`.
+    pub fn error_code(&self) -> ErrorCode {
+        match self {
+            CoordError::Chain(e) => ErrorCode::from(e),
+            CoordError::Unavailable(_) => ErrorCode::NotEnoughSigners,
+            CoordError::Conflict(_) => ErrorCode::Conflict,
+            _ => ErrorCode::Internal,
+        }
+    }
+
+    /// Stable error code of the HTTP error body.
     pub fn code(&self) -> &'static str {
         match self {
             CoordError::Invalid(_) => "invalid_request",
@@ -232,7 +242,7 @@ impl CoordError {
 /// Why one attempt failed.
 #[derive(Debug, Clone)]
 struct AttemptError {
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     /// Nodes the protocol blamed.
     culprits: Vec<NodeId>,
@@ -588,7 +598,7 @@ impl Coordinator {
                 record.public_key = Some(pk);
             }
             Err(e) => {
-                tracing::warn!(wallet = %wallet.wallet_id, code = e.code, "key generation failed: {}", e.message);
+                tracing::warn!(wallet = %wallet.wallet_id, code = %e.code, "key generation failed: {}", e.message);
                 wallet.status = WalletStatus::Failed;
                 wallet.error = Some(e.message.clone());
                 record.status = SessionStatus::Failed;
@@ -814,13 +824,15 @@ impl Coordinator {
         let roster = match self.members(&wallet.signers) {
             Ok(r) => r,
             Err(e) => {
-                return self.failed_record(record, "internal", e.to_string(), Vec::new());
+                return self.failed_record(record, ErrorCode::Internal, e.to_string(), Vec::new());
             }
         };
         let path = match DerivationPath::parse(&req.path) {
             Ok(p) => p,
             Err(e) => {
-                return self.failed_record(record, "invalid_request", e.to_string(), Vec::new())
+                // Checked when the request was admitted: a stored path that no longer parses
+                // is the coordinator's own fault.
+                return self.failed_record(record, ErrorCode::Internal, e.to_string(), Vec::new());
             }
         };
         let mut excluded: HashSet<NodeId> = HashSet::new();
@@ -887,7 +899,7 @@ impl Coordinator {
                     tracing::warn!(
                         wallet = %wallet.wallet_id,
                         attempt,
-                        code = e.code,
+                        code = %e.code,
                         culprits = ?e.culprits,
                         "signing attempt failed: {}",
                         e.message
@@ -897,7 +909,7 @@ impl Coordinator {
                             &req.authorization.request_id,
                             reason.clone(),
                             e.failed.first(),
-                            e.code,
+                            e.code.as_str(),
                             &e.message,
                         );
                     }
@@ -912,7 +924,7 @@ impl Coordinator {
             }
         }
         let e = last.unwrap_or(AttemptError {
-            code: "internal",
+            code: ErrorCode::Internal,
             message: "no attempt was made".into(),
             culprits: Vec::new(),
             failed: Vec::new(),
@@ -928,7 +940,8 @@ impl Coordinator {
     fn fail_interrupted_sessions(&self) -> Result<(), CoordError> {
         for record in self.inner.store.running_sessions()? {
             let message = "the coordinator restarted while this session was running".to_string();
-            let record = self.failed_record(record, "interrupted", message.clone(), Vec::new());
+            let record =
+                self.failed_record(record, ErrorCode::Interrupted, message.clone(), Vec::new());
             self.inner.store.put_session(&record)?;
             tracing::warn!(session = %record.session_id, wallet = %record.wallet_id, kind = ?record.kind, "session interrupted by a restart");
             if record.kind != SessionKind::Keygen {
@@ -948,7 +961,7 @@ impl Coordinator {
     fn failed_record(
         &self,
         mut record: SessionInfo,
-        code: &str,
+        code: ErrorCode,
         message: String,
         culprits: Vec<NodeId>,
     ) -> SessionInfo {
@@ -1000,7 +1013,7 @@ impl Coordinator {
         scheme(wallet.scheme)
             .combine(&pk, &cc, &entry.public, &partials, a.message, a.path)
             .map_err(|e| AttemptError {
-                code: "protocol_abort",
+                code: ErrorCode::ProtocolAbort,
                 message: format!("combining partial signatures failed: {e}"),
                 culprits: nodes(wallet, &e.culprits()),
                 failed: nodes(wallet, &e.culprits()),
@@ -1017,7 +1030,7 @@ impl Coordinator {
     ) -> Result<Signature, AttemptError> {
         let wallet = a.wallet;
         let parts = self.pick(wallet, excluded).ok_or_else(|| AttemptError {
-            code: "not_enough_signers",
+            code: ErrorCode::NotEnoughSigners,
             message: format!(
                 "fewer than {} of the wallet's signers are online and healthy",
                 wallet.threshold
@@ -1060,7 +1073,7 @@ impl Coordinator {
         scheme(wallet.scheme)
             .verify(&derived, a.message, &sig)
             .map_err(|e| AttemptError {
-                code: "protocol_abort",
+                code: ErrorCode::ProtocolAbort,
                 message: format!("the signers' signature does not verify: {e}"),
                 culprits: Vec::new(),
                 failed: Vec::new(),
@@ -1311,7 +1324,13 @@ impl Coordinator {
             ) {
                 Ok(s) => s,
                 Err(e) => {
-                    return self.fail_transaction(&id, record, e.code(), e.to_string(), vec![]);
+                    return self.fail_transaction(
+                        &id,
+                        record,
+                        e.error_code(),
+                        e.to_string(),
+                        vec![],
+                    );
                 }
             };
             record.sessions.push(session.session_id.clone());
@@ -1337,12 +1356,12 @@ impl Coordinator {
                 (SessionStatus::Done, Some(sig)) => record.signatures.push(sig),
                 _ => {
                     let e = done.error.unwrap_or(SessionError {
-                        code: "internal".into(),
+                        code: ErrorCode::Internal,
                         message: "signing ended without a signature".into(),
                         culprits: Vec::new(),
                     });
                     let message = format!("message {i}: {}", e.message);
-                    return self.fail_transaction(&id, record, &e.code, message, e.culprits);
+                    return self.fail_transaction(&id, record, e.code, message, e.culprits);
                 }
             }
         }
@@ -1367,7 +1386,7 @@ impl Coordinator {
             }
             Err(e) => {
                 tracing::error!(error = %e, request = %req.request_id, "assembling the signed transaction failed");
-                self.fail_transaction(&id, record, e.code(), e.to_string(), Vec::new())
+                self.fail_transaction(&id, record, ErrorCode::from(&e), e.to_string(), Vec::new())
             }
         }
     }
@@ -1376,12 +1395,12 @@ impl Coordinator {
         &self,
         id: &str,
         mut record: TransactionInfo,
-        code: &str,
+        code: ErrorCode,
         message: String,
         culprits: Vec<NodeId>,
     ) -> TransactionInfo {
         record.status = SessionStatus::Failed;
-        record.state = state_after_failure(code);
+        record.state = code.request_state();
         record.error = Some(failed(code, message, culprits));
         record.finished_at_ms = Some(self.inner.clock.now_ms());
         self.store_transaction(id, &record);
@@ -1470,7 +1489,7 @@ impl Coordinator {
         for (_, node) in &participants {
             if !hub.deliver(node, ToSigner::Start(Box::new(start.clone()))) {
                 result = Err(AttemptError {
-                    code: "not_enough_signers",
+                    code: ErrorCode::NotEnoughSigners,
                     message: format!("signer {node} is not connected"),
                     culprits: Vec::new(),
                     failed: vec![*node],
@@ -1497,7 +1516,7 @@ impl Coordinator {
         }
         let outcome = match &result {
             Ok(_) => "ok",
-            Err(e) => e.code,
+            Err(e) => e.code.as_str(),
         };
         self.inner
             .metrics
@@ -1539,7 +1558,7 @@ impl Coordinator {
                     }
                     Some(Event::Failed(node, f)) => return Err(from_failure(node, f, wallet)),
                     Some(Event::Disconnected(node)) => return Err(AttemptError {
-                        code: "not_enough_signers",
+                        code: ErrorCode::NotEnoughSigners,
                         message: format!("signer {node} disconnected during the session"),
                         culprits: Vec::new(),
                         failed: vec![node],
@@ -1555,7 +1574,7 @@ impl Coordinator {
                         .map(|(_, n)| *n)
                         .collect();
                     return Err(AttemptError {
-                        code: "timeout",
+                        code: ErrorCode::Timeout,
                         message: format!("session timed out after {} ms", timeout.as_millis()),
                         culprits: Vec::new(),
                         failed: missing,
@@ -1705,7 +1724,7 @@ impl Coordinator {
                     }
                 }
                 Err(e) => {
-                    tracing::debug!(wallet = %wallet.wallet_id, code = e.code, "presign failed: {}", e.message);
+                    tracing::debug!(wallet = %wallet.wallet_id, code = %e.code, "presign failed: {}", e.message);
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
@@ -1806,7 +1825,7 @@ fn roster_ids(roster: &[Member]) -> Vec<(u16, NodeId)> {
 
 fn disagreement(message: &str) -> AttemptError {
     AttemptError {
-        code: "protocol_abort",
+        code: ErrorCode::ProtocolAbort,
         message: message.into(),
         culprits: Vec::new(),
         failed: Vec::new(),
@@ -1887,7 +1906,7 @@ fn nodes(w: &WalletInfo, idx: &[u16]) -> Vec<NodeId> {
 
 fn internal_attempt(message: String) -> AttemptError {
     AttemptError {
-        code: "internal",
+        code: ErrorCode::Internal,
         message,
         culprits: Vec::new(),
         failed: Vec::new(),
@@ -1896,42 +1915,25 @@ fn internal_attempt(message: String) -> AttemptError {
     }
 }
 
-/// Maps a signer's failure to an attempt error. Refusals (authorization, payload, replay and
-/// every policy kind) are final: another signer subset runs the same checks on the same
-/// inputs. The policy kinds' codes are the snake_case of the kind.
+/// Maps a signer's failure to an attempt error (`FailureKind::code`). Refusals
+/// (`FailureKind::is_refusal`: authorization, payload, replay and every policy kind) are
+/// final — another signer subset runs the same checks on the same inputs — and audited with
+/// `FailureKind::refusal_reason` (all in `tessera_proto::states`).
 fn from_failure(node: NodeId, f: Failure, w: &WalletInfo) -> AttemptError {
-    use RefusalReason as R;
-    let (code, fatal, refusal) = match f.kind {
-        FailureKind::Unauthorized => ("unauthorized", true, Some(R::Other("unauthorized".into()))),
-        FailureKind::PayloadRejected => ("payload_rejected", true, Some(R::IntentMismatch)),
-        FailureKind::Replayed => ("replayed", true, Some(R::Replayed)),
-        FailureKind::PolicyDenied => ("policy_denied", true, Some(R::PolicyDenied)),
-        FailureKind::ApprovalsInvalid => ("approvals_invalid", true, Some(R::InvalidApproval)),
-        FailureKind::Expired => ("expired", true, Some(R::Expired)),
-        FailureKind::StalePolicy => ("stale_policy", true, Some(R::StalePolicy)),
-        FailureKind::VelocityExceeded => ("velocity_exceeded", true, Some(R::VelocityLimit)),
-        FailureKind::ModeRestricted => ("mode_restricted", true, Some(R::ModeRestricted)),
-        FailureKind::Protocol => ("protocol_abort", false, None),
-        FailureKind::Aborted => ("aborted", false, None),
-        FailureKind::NotReady => ("signer_not_ready", false, None),
-        FailureKind::Transport => ("transport", false, None),
-        FailureKind::Storage => ("signer_storage", false, None),
-        FailureKind::Busy => ("signer_busy", false, None),
-        FailureKind::Internal => ("internal", false, None),
-    };
+    let refusal = f.kind.is_refusal();
     AttemptError {
-        code,
+        code: f.kind.code(),
         message: format!("signer {node}: {}", f.message),
         culprits: nodes(w, &f.culprits),
         failed: vec![node],
-        fatal,
-        refusal,
+        fatal: refusal,
+        refusal: refusal.then(|| f.kind.refusal_reason()),
     }
 }
 
-pub(crate) fn failed(code: &str, message: String, culprits: Vec<NodeId>) -> SessionError {
+pub(crate) fn failed(code: ErrorCode, message: String, culprits: Vec<NodeId>) -> SessionError {
     SessionError {
-        code: code.to_string(),
+        code,
         message,
         culprits,
     }
@@ -1939,7 +1941,7 @@ pub(crate) fn failed(code: &str, message: String, culprits: Vec<NodeId>) -> Sess
 
 fn session_error(e: &AttemptError) -> SessionError {
     SessionError {
-        code: e.code.to_string(),
+        code: e.code,
         message: e.message.clone(),
         culprits: e.culprits.clone(),
     }

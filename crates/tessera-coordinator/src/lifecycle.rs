@@ -38,6 +38,7 @@ use tessera_proto::api::{
     SessionError, SessionStatus, WalletInfo,
 };
 use tessera_proto::link::{FromSigner, ToSigner};
+use tessera_proto::states::ErrorCode;
 use tessera_wire::{Authorization, NodeId, WireError};
 use tokio::sync::broadcast;
 
@@ -107,17 +108,6 @@ pub fn audit_chain_id(name: &str) -> String {
 /// [`AuditError::Locked`].
 pub fn open_audit_log(dir: &Path, name: &str) -> Result<AuditLog, AuditError> {
     AuditLog::open_or_create(&dir.join("audit.db"), &audit_chain_id(name))
-}
-
-/// The state a request ends in after signing failed with `code`: the signers' policy
-/// refusals reject it (`expired` expires it); anything else fails it.
-pub(crate) fn state_after_failure(code: &str) -> RequestState {
-    match code {
-        "expired" => RequestState::Expired,
-        "policy_denied" | "approvals_invalid" | "stale_policy" | "velocity_exceeded"
-        | "mode_restricted" => RequestState::Rejected,
-        _ => RequestState::Failed,
-    }
 }
 
 /// Plain-language summary of a request without chain payload. A raw digest says plainly that
@@ -651,7 +641,11 @@ impl Coordinator {
         let (state, error) = match &decision {
             Decision::Deny { .. } => (
                 RequestState::Rejected,
-                Some(failed("policy_denied", deny_reasons(&decision), Vec::new())),
+                Some(failed(
+                    ErrorCode::PolicyDenied,
+                    deny_reasons(&decision),
+                    Vec::new(),
+                )),
             ),
             Decision::Allow { .. } => (RequestState::Signing, None),
             Decision::AllowWithApprovals { .. } => (RequestState::AwaitingApprovals, None),
@@ -761,12 +755,45 @@ impl Coordinator {
         self.emit(rec);
     }
 
-    fn set_state(&self, rec: &mut RequestRecord, state: RequestState, error: Option<SessionError>) {
+    /// Whether `rec` may move to `state` now: the lifecycle allows it
+    /// ([`RequestState::may_become`]) from the state stored for it (the store is the truth;
+    /// `rec` may be a copy taken before a concurrent change). A refused move is logged once
+    /// and `rec` takes the stored state: a request signed, rejected, expired or failed stays
+    /// so, whatever a late, duplicated or reordered event says.
+    fn may_move(&self, rec: &mut RequestRecord, state: RequestState) -> bool {
+        let current = match self.inner.store.request(&rec.request_id) {
+            Ok(Some(stored)) => stored.state,
+            Ok(None) => rec.state,
+            Err(e) => {
+                tracing::error!(request = %rec.request_id, error = %e, "could not read the request; its state is kept");
+                return false;
+            }
+        };
+        if current.may_become(state) {
+            return true;
+        }
+        tracing::error!(request = %rec.request_id, from = ?current, to = ?state, "refused a request state change the lifecycle does not allow");
+        rec.state = current;
+        false
+    }
+
+    /// Moves `rec` to `state` with `error`, stores and announces it: the one place a request's
+    /// state changes. Returns whether it moved ([`Self::may_move`]).
+    fn set_state(
+        &self,
+        rec: &mut RequestRecord,
+        state: RequestState,
+        error: Option<SessionError>,
+    ) -> bool {
+        if !self.may_move(rec, state) {
+            return false;
+        }
         tracing::info!(request = %rec.request_id, from = ?rec.state, to = ?state, "request state");
         rec.state = state;
         rec.error = error;
         rec.updated_at_ms = self.inner.clock.now_ms();
         self.save(rec);
+        true
     }
 
     /// Re-derives what signing (or a new evaluation) needs from a stored request: the wallet
@@ -822,7 +849,7 @@ impl Coordinator {
         let inputs = match self.request_inputs(&rec) {
             Ok(i) => i,
             Err(e) => {
-                let err = failed(e.code(), e.to_string(), Vec::new());
+                let err = failed(e.error_code(), e.to_string(), Vec::new());
                 return self.conclude(rec, RequestState::Failed, Some(err), Value::Null);
             }
         };
@@ -835,8 +862,11 @@ impl Coordinator {
                 ) {
                     (Ok(Some(s)), Some(m)) => (s, m),
                     _ => {
-                        let err =
-                            failed("internal", "the session record is missing".into(), vec![]);
+                        let err = failed(
+                            ErrorCode::Internal,
+                            "the session record is missing".into(),
+                            vec![],
+                        );
                         return self.conclude(rec, RequestState::Failed, Some(err), Value::Null);
                     }
                 };
@@ -849,10 +879,10 @@ impl Coordinator {
                 }
                 let (state, error) = match (done.status, &done.error) {
                     (SessionStatus::Done, _) => (RequestState::Signed, None),
-                    (_, Some(e)) => (state_after_failure(&e.code), Some(e.clone())),
+                    (_, Some(e)) => (e.code.request_state(), Some(e.clone())),
                     (_, None) => (
                         RequestState::Failed,
-                        Some(failed("internal", "no signature".into(), vec![])),
+                        Some(failed(ErrorCode::Internal, "no signature".into(), vec![])),
                     ),
                 };
                 let detail = json!({
@@ -866,7 +896,7 @@ impl Coordinator {
                     Ok(Some(t)) => t,
                     _ => {
                         let err = failed(
-                            "internal",
+                            ErrorCode::Internal,
                             "the transaction record is missing".into(),
                             vec![],
                         );
@@ -879,10 +909,14 @@ impl Coordinator {
                     .await;
                 let (state, error) = match (done.status, &done.error) {
                     (SessionStatus::Done, _) => (RequestState::Signed, None),
-                    (_, Some(e)) => (state_after_failure(&e.code), Some(e.clone())),
+                    (_, Some(e)) => (e.code.request_state(), Some(e.clone())),
                     (_, None) => (
                         RequestState::Failed,
-                        Some(failed("internal", "no signed transaction".into(), vec![])),
+                        Some(failed(
+                            ErrorCode::Internal,
+                            "no signed transaction".into(),
+                            vec![],
+                        )),
                     ),
                 };
                 let detail = json!({
@@ -905,6 +939,9 @@ impl Coordinator {
         detail: Value,
     ) -> RequestRecord {
         let _g = lock(&self.inner.transitions);
+        if !self.may_move(&mut rec, state) {
+            return rec;
+        }
         match state {
             RequestState::Signed => {
                 let now = self.inner.clock.now_unix();
@@ -949,10 +986,14 @@ impl Coordinator {
 
     /// `approved` → `signing`, and signing starts in the background.
     fn approve_and_start(&self, mut rec: RequestRecord, grant: Grant) {
-        self.set_state(&mut rec, RequestState::Approved, None);
+        if !self.set_state(&mut rec, RequestState::Approved, None) {
+            return;
+        }
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
-                self.set_state(&mut rec, RequestState::Signing, None);
+                if !self.set_state(&mut rec, RequestState::Signing, None) {
+                    return;
+                }
                 let me = self.clone();
                 rt.spawn(async move {
                     me.execute(rec, grant).await;
@@ -960,7 +1001,11 @@ impl Coordinator {
             }
             Err(_) => {
                 tracing::error!(request = %rec.request_id, "no runtime to sign on");
-                let err = failed("internal", "no runtime to sign on".into(), Vec::new());
+                let err = failed(
+                    ErrorCode::Internal,
+                    "no runtime to sign on".into(),
+                    Vec::new(),
+                );
                 self.set_state(&mut rec, RequestState::Failed, Some(err));
             }
         }
@@ -972,7 +1017,7 @@ impl Coordinator {
         for state in [RequestState::Approved, RequestState::Signing] {
             for rec in self.inner.store.requests(Some(state), u32::MAX)? {
                 let err = failed(
-                    "interrupted",
+                    ErrorCode::Interrupted,
                     "the coordinator restarted while this request was signing".into(),
                     Vec::new(),
                 );
@@ -1102,7 +1147,7 @@ impl Coordinator {
         match decision {
             ApprovalDecision::Reject => {
                 let err = failed(
-                    "rejected",
+                    ErrorCode::Rejected,
                     format!("rejected by approver {who}"),
                     Vec::new(),
                 );
@@ -1136,6 +1181,9 @@ impl Coordinator {
     // ------------------------------------------------------------------ expiry
 
     fn expire(&self, rec: &mut RequestRecord) {
+        if !self.may_move(rec, RequestState::Expired) {
+            return;
+        }
         let _ = self.record_audit(
             self.actor(),
             EntryKind::Refusal(RefusalReason::Expired),
@@ -1147,7 +1195,7 @@ impl Coordinator {
             }),
         );
         let err = failed(
-            "expired",
+            ErrorCode::Expired,
             format!(
                 "the request expired at {} before its approvals were in",
                 rec.expires_at
@@ -1451,7 +1499,7 @@ impl Coordinator {
             rec.legs = legs;
             match &decision {
                 Decision::Deny { .. } => {
-                    let err = failed("policy_denied", deny_reasons(&decision), Vec::new());
+                    let err = failed(ErrorCode::PolicyDenied, deny_reasons(&decision), Vec::new());
                     self.set_state(&mut rec, RequestState::Rejected, Some(err));
                 }
                 Decision::Allow { .. } => self.approve_and_start(

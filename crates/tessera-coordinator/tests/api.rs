@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tessera_audit::AuditLog;
 use tessera_chains::{
-    Amount, Argument, Asset, ChainError, ContractCall, Fee, InputRef, Intent, IntentKind,
-    MessagePreview, Payload, RiskFlag, SignedTransaction, Transfer, WalletKey,
+    Allowance, Amount, Argument, Asset, AuthorityChange, ChainError, ContractCall, Fee, InputRef,
+    Intent, IntentKind, MessagePreview, Payload, RiskFlag, SignedTransaction, Transfer, WalletKey,
 };
 use tessera_coordinator::api::{router, OPENAPI};
 use tessera_coordinator::{Config, Coordinator, OsEntropy, SqliteStore};
@@ -22,6 +22,7 @@ use tessera_proto::api::{
     PayloadInput, SessionError, SessionStatus, SignRequest, TransactionInfo, TransactionPreview,
 };
 use tessera_proto::roles::{self, Access, Role, ROUTES};
+use tessera_proto::states::ErrorCode;
 use tessera_proto::SystemClock;
 use tessera_wire::{Action, Authorization, AuthorizedMessage, IdentityKey, OperatorKey};
 use tower::ServiceExt;
@@ -116,6 +117,8 @@ fn document_is_openapi_3_with_info_paths_components() {
         "Fee",
         "InputRef",
         "ContractCall",
+        "Allowance",
+        "AuthorityChange",
         "Argument",
         "MessagePreview",
         "IntentKind",
@@ -1202,6 +1205,7 @@ fn documented_enums_are_the_serde_forms() {
             "SessionError: {}",
             e.code()
         );
+        assert_eq!(ErrorCode::from(e).as_str(), e.code());
     }
     assert!(session_codes.contains(&"payload_rejected".to_string()));
 
@@ -1353,7 +1357,7 @@ fn serde_forms_match_the_schemas() {
     });
     full.recent_blockhash = Some("EkSnNWid2cvwEVnVx9aBqawnmiCNiDgp3gUdkDPTKN1N".into());
     full.fee_payer = Some("9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin".into());
-    full.contract_call = Some(ContractCall {
+    full.calls.push(ContractCall {
         contract: dead.into(),
         method: "approve(address,uint256)".into(),
         selector: "095ea7b3".into(),
@@ -1361,6 +1365,30 @@ fn serde_forms_match_the_schemas() {
             name: "amount".into(),
             value: "1".into(),
         }],
+    });
+    full.allowances.push(Allowance {
+        spender: dead.into(),
+        asset: Asset::native("ETH", 18),
+        amount: Some(Amount::from_u128(1)),
+        expires_at: Some(1_900_000_000),
+        via: "approve".into(),
+    });
+    full.allowances.push(Allowance {
+        spender: dead.into(),
+        asset: Asset::native("ETH", 18),
+        amount: None,
+        expires_at: None,
+        via: "permit2".into(),
+    });
+    full.authorities.push(AuthorityChange {
+        account: dead.into(),
+        authority: "contract_owner".into(),
+        new_authority: Some(dead.into()),
+    });
+    full.authorities.push(AuthorityChange {
+        account: dead.into(),
+        authority: "close_account".into(),
+        new_authority: None,
     });
     full.message = Some(MessagePreview {
         standard: "eip712".into(),
@@ -1457,7 +1485,7 @@ fn serde_forms_match_the_schemas() {
         },
         signed: done.then(|| signed[0].clone()),
         error: (!done).then(|| SessionError {
-            code: "payload_rejected".into(),
+            code: ErrorCode::PayloadRejected,
             message: "message 0: signer ...: the payload's intent hash differs".into(),
             culprits: vec![IdentityKey::generate(&mut rand_core::OsRng).node_id()],
         }),
@@ -1784,7 +1812,7 @@ fn lifecycle_types_match_the_schemas() {
         (
             RequestState::Rejected,
             Some(SessionError {
-                code: "policy_denied".into(),
+                code: ErrorCode::PolicyDenied,
                 message: "no policy permits this request".into(),
                 culprits: Vec::new(),
             }),
@@ -1881,19 +1909,14 @@ fn lifecycle_types_match_the_schemas() {
             policy_fresh_since: 0,
         },
     );
-    // The policy refusal codes are documented where clients see them.
+    // Every error code a request can end with is documented where clients see them, and
+    // nothing else is.
     let session_codes = enum_values(&d, &["SessionError", "properties", "code"]);
-    for code in [
-        "policy_denied",
-        "approvals_invalid",
-        "expired",
-        "stale_policy",
-        "velocity_exceeded",
-        "mode_restricted",
-        "rejected",
-    ] {
-        assert!(session_codes.contains(&code.to_string()), "{code}");
-    }
+    let typed: Vec<String> = ErrorCode::ALL
+        .iter()
+        .map(|c| c.as_str().to_string())
+        .collect();
+    assert_eq!(session_codes, typed);
     let api_codes = enum_values(&d, &["ApiError", "properties", "error"]);
     for code in [
         "no_policy",

@@ -655,7 +655,7 @@ async fn sessions_left_running_by_a_crash_are_failed_at_restart() {
     for id in ["aa", "bb"] {
         let s = store.session(id).expect("store").expect("session");
         assert_eq!(s.status, SessionStatus::Failed, "{id}");
-        assert_eq!(s.error.map(|e| e.code), Some("interrupted".to_string()));
+        assert_eq!(s.error.map(|e| e.code.as_str()), Some("interrupted"));
         assert!(s.finished_at_ms.is_some());
     }
     assert_eq!(
@@ -1270,8 +1270,8 @@ async fn allowed_denied_and_awaiting_requests() {
     let session: SessionInfo = serde_json::from_value(v).expect("SessionInfo");
     assert_eq!(session.status, SessionStatus::Failed);
     assert_eq!(
-        session.error.map(|e| e.code),
-        Some("policy_denied".to_string())
+        session.error.map(|e| e.code.as_str()),
+        Some("policy_denied")
     );
     let info = w.request(&raw.request_id).await;
     assert_eq!(
@@ -1443,7 +1443,7 @@ async fn an_approver_rejection_rejects_the_request() {
     let id = request_session_id("hot", &msg.request_id);
     let s = w.c.session(&id, None).await.expect("session");
     assert_eq!(s.status, SessionStatus::Failed);
-    assert_eq!(s.error.map(|e| e.code), Some("rejected".into()));
+    assert_eq!(s.error.map(|e| e.code.as_str()), Some("rejected"));
     assert!(w.jobs_for(&msg.request_id).await.is_empty());
     let approve = w.approval_for(&w.keys.approver2, &info, ApprovalDecision::Approve);
     let (status, v) = w.approve(&approve).await;
@@ -1600,8 +1600,8 @@ async fn requests_awaiting_approvals_expire() {
     let id = request_session_id("hot", &msg.request_id);
     let s = w.c.session(&id, None).await.expect("session");
     assert_eq!(
-        (s.status, s.error.map(|e| e.code)),
-        (SessionStatus::Failed, Some("expired".into()))
+        (s.status, s.error.map(|e| e.code.as_str())),
+        (SessionStatus::Failed, Some("expired"))
     );
     assert_eq!(
         w.request(&tx.request_id).await.state,

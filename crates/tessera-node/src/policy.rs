@@ -270,24 +270,7 @@ impl From<Failure> for Refusal {
 
 /// The audit reason of a refusal of `kind` (where no more precise one is known).
 pub(crate) fn default_reason(kind: FailureKind) -> RefusalReason {
-    match kind {
-        FailureKind::PolicyDenied => RefusalReason::PolicyDenied,
-        FailureKind::ApprovalsInvalid => RefusalReason::InvalidApproval,
-        FailureKind::Expired => RefusalReason::Expired,
-        FailureKind::StalePolicy => RefusalReason::StalePolicy,
-        FailureKind::VelocityExceeded => RefusalReason::VelocityLimit,
-        FailureKind::ModeRestricted => RefusalReason::ModeRestricted,
-        FailureKind::PayloadRejected => RefusalReason::IntentMismatch,
-        FailureKind::Replayed => RefusalReason::Replayed,
-        FailureKind::Unauthorized => RefusalReason::Other("unauthorized".into()),
-        FailureKind::NotReady => RefusalReason::Other("not_ready".into()),
-        FailureKind::Storage => RefusalReason::Other("storage".into()),
-        FailureKind::Busy => RefusalReason::Other("busy".into()),
-        FailureKind::Protocol
-        | FailureKind::Transport
-        | FailureKind::Aborted
-        | FailureKind::Internal => RefusalReason::Other("internal".into()),
-    }
+    kind.refusal_reason()
 }
 
 /// A deny decision as a refusal: any velocity breach → `VelocityExceeded`; lockdown →

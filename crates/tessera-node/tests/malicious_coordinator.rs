@@ -76,8 +76,13 @@ struct Setup {
 
 impl Setup {
     fn new(name: &str, velocity_limit: Option<u64>) -> Setup {
+        Setup::with_policy(name, POLICY, velocity_limit)
+    }
+
+    /// As [`Setup::new`], under `policies` instead of [`POLICY`].
+    fn with_policy(name: &str, policies: &str, velocity_limit: Option<u64>) -> Setup {
         let mut g = Group::bare(name, 3);
-        let b = g.sign_bundle(suite_bundle(&g, 1, velocity_limit), &[0, 1]);
+        let b = g.sign_bundle(suite_bundle(&g, 1, policies, velocity_limit), &[0, 1]);
         g.install_ok(&b);
         let (pk, chain_code) = g.keygen(WALLET, SchemeId::Ed25519, 2);
         Setup {
@@ -185,8 +190,13 @@ impl Setup {
     }
 }
 
-fn suite_bundle(g: &Group, version: u64, velocity_limit: Option<u64>) -> PolicyBundle {
-    let mut b = g.bundle(version, POLICY);
+fn suite_bundle(
+    g: &Group,
+    version: u64,
+    policies: &str,
+    velocity_limit: Option<u64>,
+) -> PolicyBundle {
+    let mut b = g.bundle(version, policies);
     if let Some(limit) = velocity_limit {
         b.velocity.insert(
             "sol-per-day".into(),
@@ -515,10 +525,10 @@ fn stale_policy_versions_and_bundle_updates() {
     );
 
     // Refused updates: too few admins, a non-admin, the same version, garbage.
-    let v2 = suite_bundle(&s.g, 2, None);
+    let v2 = suite_bundle(&s.g, 2, POLICY, None);
     let mut outsider_signed = s.g.sign_bundle(v2.clone(), &[0]);
     outsider_signed.sign(&SecretKey::generate(&mut rand_core::OsRng));
-    let mut same_version = suite_bundle(&s.g, 1, None);
+    let mut same_version = suite_bundle(&s.g, 1, POLICY, None);
     same_version.created_at += 1;
     for (frame, what) in [
         (
@@ -557,7 +567,7 @@ fn stale_policy_versions_and_bundle_updates() {
     s.g.install_ok(&s.g.sign_bundle(v2.clone(), &[1, 2]));
     // An older bundle is refused now.
     for a in
-        s.g.install(&s.g.sign_bundle(suite_bundle(&s.g, 1, None), &[0, 1]))
+        s.g.install(&s.g.sign_bundle(suite_bundle(&s.g, 1, POLICY, None), &[0, 1]))
     {
         assert!(
             matches!(a, FromSigner::PolicyRefused { version: 1, .. }),
@@ -1175,7 +1185,7 @@ fn aggregate_kept_shares(
 #[test]
 fn every_scheme_records_before_its_release_round() {
     let mut g = Group::bare("mal-release-schemes", 3);
-    let b = g.sign_bundle(suite_bundle(&g, 1, None), &[0, 1]);
+    let b = g.sign_bundle(suite_bundle(&g, 1, POLICY, None), &[0, 1]);
     g.install_ok(&b);
     for id in [
         SchemeId::EcdsaDkls23,
@@ -1360,7 +1370,7 @@ fn reported_wallet(
 #[test]
 fn a_coordinator_cannot_substitute_a_wallet_key() {
     let mut g = Group::bare("mal-vouch", 3);
-    let b = g.sign_bundle(suite_bundle(&g, 1, None), &[0, 1]);
+    let b = g.sign_bundle(suite_bundle(&g, 1, POLICY, None), &[0, 1]);
     g.install_ok(&b);
     let trusted: Vec<_> = g
         .nodes
@@ -1477,7 +1487,7 @@ fn a_policy_the_coordinator_keeps_back_goes_stale_and_signers_stop() {
     for i in 0..3 {
         g.restart(i);
     }
-    let b1 = g.sign_bundle(suite_bundle(&g, 1, None), &[0, 1]);
+    let b1 = g.sign_bundle(suite_bundle(&g, 1, POLICY, None), &[0, 1]);
     g.install_ok(&b1);
     g.keygen("w-fresh", SchemeId::Ed25519, 2);
     let sign = |g: &mut Group, version: u64, text: &str| -> Vec<Answer> {
@@ -1507,7 +1517,7 @@ fn a_policy_the_coordinator_keeps_back_goes_stale_and_signers_stop() {
     // Two hours on, the admins have signed bundle 2 and refresh it; the coordinator keeps
     // bundle 2 back and forwards the refresh, which names a bundle the signers do not hold.
     g.clock.advance(7200);
-    let mut newer = suite_bundle(&g, 2, None);
+    let mut newer = suite_bundle(&g, 2, POLICY, None);
     newer.created_at = g.clock.now_unix();
     let b2 = g.sign_bundle(newer, &[0, 1]);
     refusals_say(
@@ -1676,4 +1686,81 @@ fn rotating_subsets_cannot_exceed_a_velocity_limit() {
         FailureKind::Unauthorized,
         "a signing set below the threshold",
     );
+}
+
+/// Transfers are free on a quiet day and need two approvers once more than 1 SOL left the
+/// wallet in the last 24 hours (this request included).
+const BUSY_DAY_POLICY: &str = r#"
+@id("quiet-day")
+permit (
+  principal in Tessera::Role::"operator",
+  action == Tessera::Action::"sign_transaction",
+  resource
+)
+when {
+  context.kind == "transfer" &&
+  context.velocity.day.amount.units.lessThanOrEqual(decimal("1.0"))
+};
+
+@id("busy-day")
+@approvals("approver:2")
+permit (
+  principal in Tessera::Role::"operator",
+  action == Tessera::Action::"sign_transaction",
+  resource
+)
+when {
+  context.kind == "transfer" &&
+  context.velocity.day.amount.units.greaterThan(decimal("1.0"))
+};
+"#;
+
+/// The union re-check asks for approvals, not only denials: under a rule that needs two
+/// approvers once the day's total passes 1 SOL, a coordinator rotating the pairs of a 2-of-3
+/// group leaves signers 0 and 1 at 1 SOL each for a third 0.5 SOL (a quiet day to each alone)
+/// while together they saw 1.5 SOL. Without approvals the pair refuses (`ApprovalsInvalid`);
+/// with the two approvals the busy day needs, the same request signs.
+#[test]
+fn rotating_subsets_cannot_skip_the_approvals_a_busy_day_needs() {
+    let mut s = Setup::with_policy("mal-velocity-approvals", BUSY_DAY_POLICY, Some(100 * SOL));
+    s.g.abort_on_failure = true;
+    let later = now_unix() + 300;
+    let (payload, parsed) = s.transfer(SOL / 2);
+    for pair in [[0u16, 2], [1, 2]] {
+        let a = s.authorize(&random_id(), &parsed, later);
+        let parts: Vec<usize> = pair.iter().map(|&p| usize::from(p)).collect();
+        for answer in
+            s.g.run(WALLET, &parts, full_sign(&pair, &payload, &parsed, &a))
+        {
+            assert!(
+                matches!(answer, Ok(Outcome::Signature(_))),
+                "{pair:?}: {answer:?}"
+            );
+        }
+    }
+    let id = random_id();
+    let third = s.authorize(&id, &parsed, later);
+    refused(
+        s.g.run(
+            WALLET,
+            &[0, 1],
+            full_sign(&[0, 1], &payload, &parsed, &third),
+        ),
+        FailureKind::ApprovalsInvalid,
+        "a busy day over the union, without approvals",
+    );
+    let hash = parsed.intent_hash().unwrap();
+    let mut job = full_sign(&[0, 1], &payload, &parsed, &third);
+    if let Job::Sign { approvals, .. } = &mut job {
+        *approvals = vec![
+            s.g.approve(0, &id, hash, 1, later),
+            s.g.approve(1, &id, hash, 1, later),
+        ];
+    }
+    for answer in s.g.run(WALLET, &[0, 1], job) {
+        assert!(
+            matches!(answer, Ok(Outcome::Signature(_))),
+            "with two approvals: {answer:?}"
+        );
+    }
 }

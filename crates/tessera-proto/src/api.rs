@@ -8,6 +8,7 @@ use tessera_wire::{Authorization, NodeId, PublicIdentity, SignedIdentity};
 use tessera_policy::Approval;
 
 use crate::link::SignerStatus;
+pub use crate::states::ErrorCode;
 
 /// `POST /v1/signers`: enroll a signer by its public identity (printed by `tessera signer init`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -259,9 +260,8 @@ pub struct SessionInfo {
 /// Why a session failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionError {
-    /// Stable code: `not_enough_signers`, `unauthorized`, `replayed`, `protocol_abort`, `timeout`,
-    /// `internal`.
-    pub code: String,
+    /// Why, as a stable code ([`ErrorCode`]; `snake_case` in JSON).
+    pub code: ErrorCode,
     /// Human-readable message.
     pub message: String,
     /// Signers the protocol blamed.

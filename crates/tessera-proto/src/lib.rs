@@ -15,6 +15,7 @@ pub mod audit;
 pub mod clock;
 pub mod link;
 pub mod roles;
+pub mod states;
 pub mod view;
 
 pub use clock::{Clock, SystemClock};

@@ -129,7 +129,7 @@ pub fn token_transfer(token: Asset, to: &str, amount: Amount) -> Intent {
         asset: token,
         amount,
     });
-    i.contract_call = Some(ContractCall {
+    i.calls.push(ContractCall {
         contract,
         method: "transfer(address,uint256)".into(),
         selector: "a9059cbb".into(),
@@ -148,7 +148,7 @@ pub fn approve(unlimited: bool) -> Intent {
     if unlimited {
         i.flag(RiskFlag::UnlimitedApproval);
     }
-    i.contract_call = Some(ContractCall {
+    i.calls.push(ContractCall {
         contract: USDC.into(),
         method: "approve(address,uint256)".into(),
         selector: "095ea7b3".into(),
@@ -160,7 +160,7 @@ pub fn approve(unlimited: bool) -> Intent {
 pub fn unknown_selector(to: &str) -> Intent {
     let mut i = base(IntentKind::ContractCall);
     i.flag(RiskFlag::UnknownSelector);
-    i.contract_call = Some(ContractCall {
+    i.calls.push(ContractCall {
         contract: to.into(),
         method: "unknown".into(),
         selector: "DEADBEEF".into(),

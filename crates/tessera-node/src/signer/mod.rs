@@ -9,6 +9,10 @@
 //!
 //! # Order of checks of a signing job (`Sign`, `SignPresigned`)
 //!
+//! Each step is one function of [`checks`], named after it and called in this order by one
+//! short pipeline (`Signer::authorize_sign`); a refusal is a [`FailureKind`], an enum on the
+//! link, which `tessera_proto::states` maps to the request's error code and state.
+//!
 //! Nothing in the vault changes — no session id recorded, no request marked, no presignature
 //! consumed — until every check below has passed; the first that fails is the refusal.
 //!
@@ -40,7 +44,9 @@
 //!    entries, so the messages of one request count once. A deny is `VelocityExceeded` (any
 //!    velocity breach), `ModeRestricted` (lockdown) or `PolicyDenied`. If the bundle has
 //!    velocity rules, the request is evaluated once more after the checks below, over the union
-//!    of the co-signers' ledgers ([`crate::exchange`], before anything is consumed or released).
+//!    of the co-signers' ledgers ([`crate::exchange`], before anything is consumed or released):
+//!    a deny there is a refusal, and a decision that now needs approvals (a rule on the day's
+//!    total, say) has the job's approvals checked against it as in step 5.
 //! 5. **Approvals**: if the decision needs a quorum, `tessera_policy::check_quorum` over the
 //!    job's approvals for this request id, the recomputed intent hash and this signer's policy
 //!    version: `Expired`, `StalePolicy` (approval for another version) or `ApprovalsInvalid`.
@@ -76,15 +82,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tessera_audit::{EntryKind, RefusalReason};
-use tessera_chains::{Intent, Parsed, Registry, WalletKey};
+use tessera_chains::Registry;
 use tessera_crypto::{
     scheme, AuxInfo, Cggmp24, DerivationPath, Error as CryptoError, KeyShare, KeygenInput,
     MemoryLedger, PartyIndex, Presignature, SchemeId, SessionId, SignMessage, ThresholdParams,
 };
 use tessera_policy::{
-    accept_freshness, accept_mode, accept_update, check_quorum, create_wallet_request,
-    mode_in_force, record_signed, signing_request, AdminSet, Approval, ApprovalDecision, Decision,
-    Engine, Freshness, Mode, ModeChange, PolicyRequest, SignedBundle, MAX_WINDOW_S,
+    accept_freshness, accept_mode, accept_update, create_wallet_request, mode_in_force, AdminSet,
+    Approval, Decision, Engine, Freshness, Mode, ModeChange, PolicyRequest, SignedBundle,
 };
 use tessera_proto::attestation::{WalletAttestation, WalletStatement};
 use tessera_proto::audit::{
@@ -96,18 +101,17 @@ use tessera_proto::link::{
 };
 use tessera_proto::view::{SignedView, View};
 use tessera_proto::Clock;
-use tessera_vault::{PolicyRecord, Vault, VaultError, VelocityEntry};
+use tessera_vault::{PolicyRecord, Vault, VaultError};
 use tessera_wire::{
-    authorized_message, Action, Authorization, IdentityKey, NodeId, OperatorPublic, PublicIdentity,
-    WireError,
+    Action, Authorization, IdentityKey, NodeId, OperatorPublic, PublicIdentity, WireError,
 };
 
+mod checks;
+
+use checks::{Authorized, SignJob};
+
 use crate::audit::{audit_chain_id, AuditSink};
-use crate::exchange::{self, Exchange};
-use crate::policy::{
-    approval_refusal, counted_entries, dedup_entries, deny_refusal, ledger_view, Collect,
-    Installed, PolicyState, Refusal, RequestKey, Reservation, Reservations,
-};
+use crate::policy::{deny_refusal, Installed, PolicyState, Refusal, Reservations};
 use crate::primes::PrimeSource;
 use crate::runner::{self, Input, RunCtx};
 
@@ -299,36 +303,6 @@ impl From<Failure> for Stop {
     }
 }
 
-/// A signing job as the authorization checks see it.
-struct SignJob<'a> {
-    wallet_id: &'a str,
-    share: &'a KeyShare,
-    path: &'a str,
-    message: &'a SignMessage,
-    authz: &'a Authorization,
-    tx: Option<&'a TxContext>,
-    policy_version: u64,
-    approvals: &'a [Approval],
-}
-
-/// What a signing job was authorized as; holds its velocity reservation until dropped.
-struct Authorized {
-    request_id: String,
-    /// Replay-ledger key to mark.
-    done: String,
-    intent_hash: [u8; 32],
-    index: u32,
-    policy_version: u64,
-    policy_ids: Vec<String>,
-    /// Approvers whose approval counted (empty when none was needed).
-    approvers: Vec<String>,
-    /// What to write to the velocity ledger with the request.
-    velocity: Vec<VelocityEntry>,
-    /// The velocity re-check over the co-signers' ledgers, when the bundle has velocity rules.
-    union: Option<UnionCheck>,
-    _reservation: Reservation,
-}
-
 /// The fields of a `Job::Sign` or `Job::SignPresigned`.
 struct SignArgs {
     signers: Vec<PartyIndex>,
@@ -414,23 +388,6 @@ struct Update {
     record: PolicyRecord,
     /// The JSON kept in the vault.
     stored: String,
-}
-
-/// What the velocity exchange re-evaluates ([`crate::exchange`]).
-struct UnionCheck {
-    installed: Arc<Installed>,
-    request: PolicyRequest,
-    key: RequestKey,
-}
-
-/// The outcome of the policy step of a signing job.
-struct Permitted {
-    policy_version: u64,
-    policy_ids: Vec<String>,
-    approvers: Vec<String>,
-    velocity: Vec<VelocityEntry>,
-    union: Option<UnionCheck>,
-    reservation: Reservation,
 }
 
 impl Signer {
@@ -1206,7 +1163,7 @@ impl Signer {
         }
         let sid = SessionId(*session);
         let t = wallet.1.threshold;
-        self.exchange_velocity(ctx, sid, &job.signers, wallet_id, t, &authorized)?;
+        self.check_union(ctx, sid, &job.signers, wallet_id, t, &authorized)?;
         Ok((wallet, authorized))
     }
 
@@ -1278,66 +1235,6 @@ impl Signer {
             .map_err(crypto_failure)?;
         self.audit_release(&authorized, wallet_id, session, "sign-presigned")?;
         Ok(Outcome::Partial(partial))
-    }
-
-    /// The velocity exchange ([`crate::exchange`]): when the bundle has velocity rules, this
-    /// signer and its co-signers (`signers`, at least the threshold, this one among them) send
-    /// each other what they count for the wallet, and the request is evaluated again over the
-    /// union, each request once. A breach is `VelocityExceeded`; nothing was released yet.
-    fn exchange_velocity(
-        &self,
-        ctx: &mut RunCtx<'_>,
-        sid: SessionId,
-        signers: &[u16],
-        wallet_id: &str,
-        threshold: u16,
-        a: &Authorized,
-    ) -> Result<(), Refusal> {
-        let Some(check) = &a.union else {
-            return Ok(());
-        };
-        check_co_signers(signers, ctx.me, threshold, ctx.roster.len())?;
-        // Only what the bundle's longest window can count travels.
-        let window = check
-            .installed
-            .signed
-            .bundle
-            .velocity
-            .values()
-            .map(|r| r.window_s)
-            .max()
-            .unwrap_or(0);
-        let since = self.inner.clock.now_unix().saturating_sub(window);
-        let mine = {
-            let gate = lock(&self.inner.velocity);
-            let stored = lock(&self.inner.vault)
-                .velocity_entries(wallet_id, since)
-                .map_err(vault_failure)?;
-            counted_entries(stored, &gate, wallet_id)
-        };
-        let xsid = sid.derive("velocity");
-        let exchange = Exchange::new(xsid, ctx.me, signers, exchange::encode(&mine));
-        let peers = runner::drive(ctx, xsid, Box::new(exchange))?;
-        let mut union = mine;
-        for (party, bytes) in peers {
-            let entries = exchange::decode(&bytes, wallet_id).ok_or_else(|| {
-                failure(
-                    FailureKind::Aborted,
-                    &format!("co-signer {party}'s velocity summary does not parse"),
-                )
-            })?;
-            union.extend(entries);
-        }
-        let ledger = ledger_view(
-            dedup_entries(union),
-            &Reservations::default(),
-            wallet_id,
-            Some(&check.key),
-        )?;
-        match check.installed.engine.evaluate(&check.request, &ledger) {
-            d @ Decision::Deny { .. } => Err(deny_refusal(&d)),
-            _ => Ok(()),
-        }
     }
 
     /// Commits a full signing job's request as signed here — done marker and velocity entries
@@ -1509,7 +1406,9 @@ impl Signer {
         Ok(wallet)
     }
 
-    fn verify_authorization(&self, authz: &Authorization) -> Result<(), Failure> {
+    /// Step 2: the requester authorization is signed by a trusted operator key, not expired,
+    /// not longer-lived than this signer accepts (what it covers is checked by the caller).
+    pub(super) fn check_authorization(&self, authz: &Authorization) -> Result<(), Failure> {
         authz
             .verify(
                 &self.inner.operators,
@@ -1566,7 +1465,7 @@ impl Signer {
         roster: &[Member],
         authz: &Authorization,
     ) -> Result<(), Refusal> {
-        self.verify_authorization(authz)?;
+        self.check_authorization(authz)?;
         let expected = Action::Keygen {
             wallet_id: wallet_id.to_string(),
             scheme: id,
@@ -1629,309 +1528,7 @@ impl Signer {
             .map_err(|e| vault_failure(e).into())
     }
 
-    /// Checks a signing job in the order of the module docs, steps 2 to 6 (the roster was
-    /// checked by the caller). Nothing in the vault changes. For a plain `Sign` the intent hash
-    /// approvals sign is [`tessera_wire::message_intent_hash`] of (wallet, path, the message as
-    /// [`authorized_message`] gives it) — what `Action::intent_hash` computes on the
-    /// requester's authorization; for a chain payload it is the `tessera_chain::intent_hash`
-    /// this signer recomputed from the raw payload, which must equal the authorized one.
-    fn authorize_sign(&self, job: &SignJob<'_>) -> Result<Authorized, Refusal> {
-        let authz = job.authz;
-        self.verify_authorization(authz)?;
-        let (done, intent, messages, intent_hash, index): (
-            String,
-            Option<Intent>,
-            Vec<SignMessage>,
-            [u8; 32],
-            u32,
-        ) = match (&authz.action, job.tx) {
-            (Action::Sign { .. }, None) => {
-                let m = authorized_message(job.message)
-                    .map_err(|e| failure(FailureKind::Unauthorized, &format!("message: {e}")))?;
-                let expected = Action::Sign {
-                    wallet_id: job.wallet_id.to_string(),
-                    path: job.path.to_string(),
-                    messages: vec![m],
-                };
-                if authz.action != expected {
-                    return Err(failure(
-                        FailureKind::Unauthorized,
-                        "authorization does not cover this wallet, path and message",
-                    )
-                    .into());
-                }
-                self.check_plain_message(job.share.scheme(), job.message)?;
-                let hash = expected.intent_hash().ok_or_else(|| {
-                    failure(FailureKind::Internal, "a sign action has an intent hash")
-                })?;
-                (
-                    done_key(&authz.request_id),
-                    None,
-                    vec![job.message.clone()],
-                    hash,
-                    0,
-                )
-            }
-            (
-                Action::SignTransaction {
-                    wallet_id: a_wallet,
-                    path: a_path,
-                    chain,
-                    network,
-                    intent_hash,
-                },
-                Some(tx),
-            ) => {
-                if a_wallet != job.wallet_id
-                    || a_path != job.path
-                    || *chain != tx.chain
-                    || *network != tx.network
-                {
-                    return Err(failure(
-                        FailureKind::Unauthorized,
-                        "authorization does not cover this wallet, path, chain and network",
-                    )
-                    .into());
-                }
-                let parsed = self.reparse(job.share, job.path, tx)?;
-                let hash = parsed
-                    .intent_hash()
-                    .map_err(|e| failure(FailureKind::PayloadRejected, &format!("payload: {e}")))?;
-                if hash != *intent_hash {
-                    return Err(failure(
-                        FailureKind::PayloadRejected,
-                        "the payload's intent hash, recomputed here, differs from the authorized one",
-                    )
-                    .into());
-                }
-                let own = parsed.messages.get(tx.index as usize).ok_or_else(|| {
-                    failure(
-                        FailureKind::PayloadRejected,
-                        "message index is beyond the payload's messages",
-                    )
-                })?;
-                if own != job.message {
-                    return Err(failure(
-                        FailureKind::PayloadRejected,
-                        "the message to sign differs from the one this signer computed from the payload",
-                    )
-                    .into());
-                }
-                (
-                    format!("{}#{}", done_key(&authz.request_id), tx.index),
-                    Some(parsed.intent),
-                    parsed.messages,
-                    hash,
-                    tx.index,
-                )
-            }
-            (Action::SignTransaction { .. }, None) => {
-                return Err(failure(
-                    FailureKind::Unauthorized,
-                    "a transaction authorization needs the raw payload",
-                )
-                .into())
-            }
-            (_, Some(_)) => {
-                return Err(failure(
-                    FailureKind::Unauthorized,
-                    "a chain payload needs a transaction authorization",
-                )
-                .into())
-            }
-            (Action::Keygen { .. }, None) => {
-                return Err(failure(
-                    FailureKind::Unauthorized,
-                    "a key-generation authorization cannot sign",
-                )
-                .into())
-            }
-        };
-        let permitted = self.permit(job, intent.as_ref(), &messages, &intent_hash)?;
-        let used = lock(&self.inner.vault)
-            .has_request(&done)
-            .map_err(vault_failure)?;
-        if used {
-            return Err(failure(
-                FailureKind::Replayed,
-                "this request was already signed by this signer",
-            )
-            .into());
-        }
-        Ok(Authorized {
-            request_id: authz.request_id.clone(),
-            done,
-            intent_hash,
-            index,
-            policy_version: permitted.policy_version,
-            policy_ids: permitted.policy_ids,
-            approvers: permitted.approvers,
-            velocity: permitted.velocity,
-            union: permitted.union,
-            _reservation: permitted.reservation,
-        })
-    }
-
-    /// The policy and approval steps of a signing job (module docs, steps 4 and 5). Reading
-    /// the ledger, evaluating and reserving the request's velocity are one step under the
-    /// reservation lock, so concurrent requests see each other.
-    fn permit(
-        &self,
-        job: &SignJob<'_>,
-        intent: Option<&Intent>,
-        messages: &[SignMessage],
-        intent_hash: &[u8; 32],
-    ) -> Result<Permitted, Refusal> {
-        let state = self.policy_state();
-        let Some(installed) = state.bundle.clone() else {
-            return Err(Refusal::new(
-                FailureKind::PolicyDenied,
-                RefusalReason::PolicyDenied,
-                "no policy installed: this signer signs nothing until it accepts a policy bundle",
-            ));
-        };
-        let version = installed.version();
-        if job.policy_version != version {
-            return Err(failure(
-                FailureKind::StalePolicy,
-                &format!(
-                    "the request was evaluated under policy version {}, this signer holds version {version}",
-                    job.policy_version
-                ),
-            )
-            .into());
-        }
-        let now = self.inner.clock.now_unix();
-        state.check_fresh(self.inner.options.max_policy_age_secs, now)?;
-        let authz = job.authz;
-        let requester = tessera_policy::PublicKey(authz.operator.0);
-        let req = signing_request(
-            &installed.signed.bundle,
-            &requester,
-            job.wallet_id,
-            intent,
-            messages,
-            now,
-            mode_in_force(state.mode.as_ref(), now),
-        )
-        .map_err(|e| failure(FailureKind::PolicyDenied, &format!("policy request: {e}")))?;
-        let key: RequestKey = (authz.request_id.clone(), *intent_hash);
-
-        let mut gate = lock(&self.inner.velocity);
-        let ledger = self.ledger_for(&gate, job.wallet_id, Some(&key), now)?;
-        let decision = installed.engine.evaluate(&req, &ledger);
-        let approvers = match &decision {
-            Decision::Deny { .. } => return Err(deny_refusal(&decision)),
-            Decision::Allow { .. } => Vec::new(),
-            Decision::AllowWithApprovals { quorum, .. } => {
-                check_quorum(
-                    quorum,
-                    job.approvals,
-                    &installed.signed.bundle,
-                    &authz.request_id,
-                    intent_hash,
-                    version,
-                    now,
-                )
-                .map_err(|e| approval_refusal(&e))?;
-                let mut keys: Vec<String> = job
-                    .approvals
-                    .iter()
-                    .filter(|a| a.decision == ApprovalDecision::Approve)
-                    .map(|a| a.approver.to_hex())
-                    .collect();
-                keys.sort();
-                keys.dedup();
-                keys
-            }
-        };
-        let mut collect = Collect {
-            key: key.clone(),
-            entries: Vec::new(),
-        };
-        record_signed(&req, &mut collect)
-            .map_err(|e| failure(FailureKind::Internal, &format!("velocity: {e}")))?;
-        let union = (!installed.signed.bundle.velocity.is_empty()).then(|| UnionCheck {
-            installed: installed.clone(),
-            request: req.clone(),
-            key: key.clone(),
-        });
-        let reservation = Reservations::reserve(
-            &self.inner.velocity,
-            &mut gate,
-            key,
-            collect.entries.clone(),
-        );
-        drop(gate);
-        Ok(Permitted {
-            policy_version: version,
-            policy_ids: decision.policy_ids().to_vec(),
-            approvers,
-            velocity: collect.entries,
-            union,
-            reservation,
-        })
-    }
-
-    /// The velocity ledger an evaluation of `wallet_id` at `now` sees (see
-    /// [`crate::policy::ledger_view`]); `gate` is the held reservation lock.
-    fn ledger_for(
-        &self,
-        gate: &Reservations,
-        wallet_id: &str,
-        own: Option<&RequestKey>,
-        now: u64,
-    ) -> Result<tessera_policy::MemoryLedger, Failure> {
-        let stored = lock(&self.inner.vault)
-            .velocity_entries(wallet_id, now.saturating_sub(MAX_WINDOW_S))
-            .map_err(vault_failure)?;
-        ledger_view(stored, gate, wallet_id, own)
-    }
-
-    /// Parses a chain payload with this signer's own adapter against its own copy of the wallet
-    /// key at `path`.
-    fn reparse(&self, share: &KeyShare, path: &str, tx: &TxContext) -> Result<Parsed, Failure> {
-        let rejected = |e: tessera_chains::ChainError| {
-            failure(FailureKind::PayloadRejected, &format!("payload: {e}"))
-        };
-        let adapter = self.inner.chains.get(&tx.chain).map_err(rejected)?;
-        let derivation = parse_path(path)?;
-        let key = tessera_crypto::hd::derive_public_key(
-            share.public_key(),
-            &share.chain_code(),
-            &derivation,
-        )
-        .map_err(crypto_failure)?;
-        adapter
-            .parse(
-                &tx.network,
-                WalletKey {
-                    scheme: share.scheme(),
-                    public_key: &key,
-                },
-                &tx.payload,
-            )
-            .map_err(rejected)
-    }
-
-    /// A plain message (no chain payload) must be in a chain's off-chain message format for
-    /// this wallet's scheme (`Registry::offchain_chain`), so its signature is never valid for
-    /// a transaction; a raw digest is left to the policy, which denies it unless a policy
-    /// permits raw digests explicitly.
-    fn check_plain_message(&self, scheme: SchemeId, message: &SignMessage) -> Result<(), Failure> {
-        if matches!(message, SignMessage::RawDigest(_))
-            || self.inner.chains.offchain_chain(scheme, message).is_some()
-        {
-            return Ok(());
-        }
-        Err(failure(
-            FailureKind::PayloadRejected,
-            "a plain message must be in a chain's off-chain message format (EIP-191, BIP-322 \
-             tagged hash, Solana off-chain message): other bytes could be a transaction's \
-             signing message; send transactions as chain payloads",
-        ))
-    }
-
+    /// Step 7 (full path): the session id recorded, before the protocol starts.
     fn record_session(&self, session: &[u8; 32]) -> Result<(), Refusal> {
         lock(&self.inner.vault)
             .record_session(session)
