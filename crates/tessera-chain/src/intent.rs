@@ -501,7 +501,7 @@ mod tests {
         assert!(Intent::from_canonical_bytes(&serde_json::to_vec(&v).unwrap()).is_err());
         // Another version is refused with a typed error.
         let mut other = i.clone();
-        other.version = 2;
+        other.version = INTENT_VERSION + 1;
         assert!(matches!(
             Intent::from_canonical_bytes(&other.canonical_bytes()),
             Err(ChainError::Unsupported { .. })

@@ -1618,3 +1618,114 @@ fn record_legs(ledger: &mut dyn VelocityLedger, rec: &RequestRecord) -> Result<(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ApiTokens, Config, OsEntropy, SqliteStore};
+    use tessera_crypto::MessageHash;
+    use tessera_proto::api::{MessageInput, SignRequest};
+    use tessera_proto::SystemClock;
+    use tessera_wire::{Action, OperatorKey};
+
+    fn coordinator() -> Coordinator {
+        Coordinator::new(
+            Config::new("https://127.0.0.1:1".into(), ApiTokens::new()),
+            Arc::new(SqliteStore::in_memory().expect("store")),
+            Arc::new(AuditLog::in_memory("coordinator:test").expect("audit")),
+            Arc::new(SystemClock),
+            Arc::new(OsEntropy),
+        )
+    }
+
+    fn record(request_id: &str, state: RequestState) -> RequestRecord {
+        let message = MessageInput::Preimage {
+            hash: MessageHash::Sha256,
+            hex: "00".into(),
+        };
+        let op = OperatorKey::generate(&mut rand_core::OsRng);
+        let action = Action::Sign {
+            wallet_id: "w".into(),
+            path: "m".into(),
+            messages: vec![],
+        };
+        RequestRecord {
+            request_id: request_id.into(),
+            wallet_id: "w".into(),
+            state,
+            summary: String::new(),
+            intent: None,
+            intent_hash: hex::encode([0u8; 32]),
+            risk_flags: Vec::new(),
+            requester: String::new(),
+            policy: None,
+            approvals: Vec::new(),
+            expires_at: 1,
+            error: None,
+            legs: Vec::new(),
+            signed_at: None,
+            created_at_ms: 0,
+            updated_at_ms: 0,
+            body: RequestBody::Sign(SignRequest {
+                request_id: request_id.into(),
+                message,
+                path: "m".into(),
+                authorization: Authorization::sign(&op, request_id.into(), action, 1),
+            }),
+        }
+    }
+
+    fn stored(c: &Coordinator, id: &str) -> RequestState {
+        c.inner
+            .store
+            .request(id)
+            .expect("read")
+            .expect("stored")
+            .state
+    }
+
+    /// A request that ended stays as it ended, whatever a late, duplicated or reordered event
+    /// (an expiry sweep, a signing outcome, an approval) holding an older copy of it says; the
+    /// refused moves leave no audit entry. A move the lifecycle allows still happens.
+    #[tokio::test]
+    async fn a_request_that_ended_never_changes_state() {
+        let c = coordinator();
+        let audited = || c.audit_log().entries(0, 10_000).expect("entries").len();
+        for end in [
+            RequestState::Signed,
+            RequestState::Rejected,
+            RequestState::Expired,
+            RequestState::Failed,
+        ] {
+            let id = format!("r-{end:?}");
+            let mut rec = record(&id, end);
+            c.insert_request(&rec).expect("insert");
+            let before = audited();
+
+            let mut stale = rec.clone();
+            stale.state = RequestState::AwaitingApprovals;
+            c.expire(&mut stale);
+            assert_eq!(stale.state, end, "expiry of a stale copy");
+
+            let mut stale = rec.clone();
+            stale.state = RequestState::Signing;
+            let err = failed(ErrorCode::Timeout, "late".into(), Vec::new());
+            let after = c.conclude(stale, RequestState::Failed, Some(err), Value::Null);
+            assert_eq!(after.state, end, "a late signing outcome");
+
+            assert!(!c.set_state(&mut rec, RequestState::Approved, None));
+            assert_eq!(stored(&c, &id), end);
+            assert_eq!(audited(), before, "{end:?}: a refused move is not audited");
+        }
+        let mut rec = record("r-awaiting", RequestState::AwaitingApprovals);
+        c.insert_request(&rec).expect("insert");
+        c.expire(&mut rec);
+        assert_eq!(stored(&c, "r-awaiting"), RequestState::Expired);
+        // …and a second expiry of the same copy changes nothing more.
+        let before = audited();
+        let mut again = rec.clone();
+        again.state = RequestState::AwaitingApprovals;
+        c.expire(&mut again);
+        assert_eq!(audited(), before);
+    }
+}

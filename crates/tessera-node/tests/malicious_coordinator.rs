@@ -1713,6 +1713,13 @@ when {
   context.kind == "transfer" &&
   context.velocity.day.amount.units.greaterThan(decimal("1.0"))
 };
+
+@id("create-wallet")
+permit (
+  principal in Tessera::Role::"operator",
+  action == Tessera::Action::"create_wallet",
+  resource
+);
 "#;
 
 /// The union re-check asks for approvals, not only denials: under a rule that needs two
