@@ -195,6 +195,49 @@ impl Registry {
             .ok_or_else(|| ChainError::unsupported("chain", format!("unknown chain {chain:?}")))
     }
 
+    /// Whether a wallet bound to `networks` (`chain:network` entries, its key generation's
+    /// binding) may sign `payload` as `chain` on `network`:
+    ///
+    /// - `chain:network` must be one of `networks` ([`ChainError::WrongNetwork`], field
+    ///   `network`): the label a requester gives is not evidence, because a PSBT or a Solana
+    ///   message signs the same bytes on every network;
+    /// - if the wallet is bound to several networks of `chain`, the payload must name its own
+    ///   ([`ChainAdapter::payload_binds_network`], e.g. an EVM transaction's chain id), else
+    ///   it is refused ([`ChainError::Unsupported`], field `network`): the same bytes would be
+    ///   valid on each, under whichever label is the most lenient.
+    pub fn check_binding(
+        &self,
+        networks: &[String],
+        chain: &str,
+        network: &str,
+        payload: &Payload,
+    ) -> Result<()> {
+        let adapter = self.get(chain)?;
+        let key = format!("{chain}:{network}");
+        if !networks.contains(&key) {
+            let allowed = if networks.is_empty() {
+                "no network (the wallet was created before wallets were bound to networks)"
+                    .to_string()
+            } else {
+                networks.join(", ")
+            };
+            return Err(ChainError::wrong_network("network", allowed, key));
+        }
+        let prefix = format!("{chain}:");
+        let of_chain = networks.iter().filter(|n| n.starts_with(&prefix)).count();
+        if of_chain > 1 && !adapter.payload_binds_network(&payload.format) {
+            return Err(ChainError::unsupported(
+                "network",
+                format!(
+                    "the wallet is bound to {of_chain} {chain} networks and a {} payload does \
+                     not name its own network: it would be valid on each",
+                    payload.format
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// All adapters, in registration order.
     pub fn adapters(&self) -> impl Iterator<Item = &dyn ChainAdapter> {
         self.adapters.iter().map(|a| a.as_ref())

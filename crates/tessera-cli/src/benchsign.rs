@@ -130,7 +130,15 @@ pub async fn run(opts: SignBenchOptions, mut progress: impl FnMut(&str)) -> Resu
         );
         progress(&format!("{}: creating a 2-of-3 wallet…", s.name()));
         client
-            .create_wallet(&operator, &id, &id, s, 2, signers.clone())
+            .create_wallet(
+                &operator,
+                &id,
+                &id,
+                s,
+                2,
+                signers.clone(),
+                crate::tx::DEMO_NETWORKS,
+            )
             .await?;
         let t0 = Instant::now();
         loop {

@@ -135,6 +135,7 @@ async fn run_in(
                 s,
                 2,
                 signers.clone(),
+                crate::tx::DEMO_NETWORKS,
             )
             .await
             .with_context(|| format!("creating the {} wallet", s.name()))?;

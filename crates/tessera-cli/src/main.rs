@@ -380,6 +380,11 @@ enum WalletCmd {
         /// Signer names to use (default: all).
         #[arg(long = "signer")]
         signers: Vec<String>,
+        /// A network the wallet may sign chain payloads on, `chain:network` (repeat for
+        /// several; at least one): `bitcoin:mainnet`, `ethereum:sepolia`, `solana:devnet`, …
+        /// Signers refuse payloads for any other network.
+        #[arg(long = "network", required = true)]
+        networks: Vec<String>,
         /// Return at once instead of waiting for the key.
         #[arg(long)]
         no_wait: bool,
@@ -742,7 +747,7 @@ fn real_main() -> Result<()> {
                 cluster.file.tokens_dir.display()
             );
             println!(
-                "  try: tessera wallet create --cluster {} --scheme ed25519",
+                "  try: tessera wallet create --cluster {} --scheme ed25519 --network solana:devnet",
                 dir.display()
             );
             println!("  Ctrl-C stops everything");
@@ -1098,15 +1103,24 @@ async fn signer_status(c: ClusterArg) -> Result<()> {
     Ok(())
 }
 
-/// `tessera wallet create`: key generation, then the wallet as its signers vouch for it.
-async fn wallet_create(
-    cluster: ClusterArg,
+/// What `tessera wallet create` asks for.
+struct NewWallet<'a> {
     scheme: String,
     threshold: u16,
     id: Option<String>,
     signers: Vec<String>,
-    no_wait: bool,
-) -> Result<()> {
+    networks: &'a [&'a str],
+}
+
+/// `tessera wallet create`: key generation, then the wallet as its signers vouch for it.
+async fn wallet_create(cluster: ClusterArg, new: NewWallet<'_>, no_wait: bool) -> Result<()> {
+    let NewWallet {
+        scheme,
+        threshold,
+        id,
+        signers,
+        networks,
+    } = new;
     let f = ClusterFile::load(&cluster.cluster)?;
     let client = f.client_as(Role::Requester)?;
     let scheme = SchemeId::from_name(&scheme)
@@ -1127,7 +1141,15 @@ async fn wallet_create(
     };
     let id = id.unwrap_or_else(|| format!("w-{}", &tessera_client::random_id()[..12]));
     let w = client
-        .create_wallet(&f.operator()?, &id, &id, scheme, threshold, chosen)
+        .create_wallet(
+            &f.operator()?,
+            &id,
+            &id,
+            scheme,
+            threshold,
+            chosen,
+            networks,
+        )
         .await?;
     if no_wait {
         println!("{}", serde_json::to_string_pretty(&w)?);
@@ -1165,8 +1187,19 @@ async fn wallet_cmd(what: WalletCmd) -> Result<()> {
             threshold,
             id,
             signers,
+            networks,
             no_wait,
-        } => wallet_create(cluster, scheme, threshold, id, signers, no_wait).await,
+        } => {
+            let networks: Vec<&str> = networks.iter().map(String::as_str).collect();
+            let new = NewWallet {
+                scheme,
+                threshold,
+                id,
+                signers,
+                networks: &networks,
+            };
+            wallet_create(cluster, new, no_wait).await
+        }
         WalletCmd::List(c) => {
             let f = ClusterFile::load(&c.cluster)?;
             for w in f.client_as(Role::Viewer)?.wallets().await? {

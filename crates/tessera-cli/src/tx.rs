@@ -283,6 +283,10 @@ pub struct DemoTransaction {
     pub signed: serde_json::Map<String, Value>,
 }
 
+/// The networks the demo's (and the signing benchmark's) wallets are bound to: those of
+/// [`demo_cases`] (test: `demo_networks_cover_every_demo_case`).
+pub const DEMO_NETWORKS: &[&str] = &["bitcoin:regtest", "ethereum:mainnet", "solana:devnet"];
+
 /// One transaction the demo signs: which wallet, which chain, and the builder spec (given the
 /// wallet's own address and a destination address).
 pub struct DemoCase {
@@ -445,4 +449,23 @@ pub async fn run_demo_case(
         verified_by: verifier(signed),
         signed: signed_fields(signed),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_networks_cover_every_demo_case() {
+        for case in demo_cases() {
+            let key = tessera_wire::network_key(case.chain, case.network);
+            assert!(DEMO_NETWORKS.contains(&key.as_str()), "{key}");
+        }
+        let mut sorted = DEMO_NETWORKS.to_vec();
+        sorted.sort();
+        assert_eq!(
+            sorted, DEMO_NETWORKS,
+            "sorted, as the authorization binds them"
+        );
+    }
 }

@@ -22,7 +22,7 @@ async fn all_schemes_sign_through_the_api_and_verify_independently() {
     let signers: Vec<_> = cluster.file.signers.iter().map(|s| s.node_id).collect();
     for s in SchemeId::ALL {
         client
-            .create_wallet(&op, &wallet_id(s), "test", s, 2, signers.clone())
+            .create_wallet(&op, &wallet_id(s), "test", s, 2, signers.clone(), NETWORKS)
             .await
             .expect("create wallet");
     }
@@ -342,7 +342,15 @@ async fn a_local_cluster_has_one_token_per_role() {
     let op = cluster.file.operator().unwrap();
     let signers: Vec<_> = cluster.file.signers.iter().map(|s| s.node_id).collect();
     let refused = viewer
-        .create_wallet(&op, "w-viewer", "test", SchemeId::Ed25519, 2, signers)
+        .create_wallet(
+            &op,
+            "w-viewer",
+            "test",
+            SchemeId::Ed25519,
+            2,
+            signers,
+            NETWORKS,
+        )
         .await
         .unwrap_err();
     assert!(

@@ -187,7 +187,15 @@ async fn local_console_approves_an_erc20_transfer_end_to_end() {
     let signers: Vec<_> = cluster.file.signers.iter().map(|s| s.node_id).collect();
     let wallet = "t-console";
     client
-        .create_wallet(&op, wallet, "console", SchemeId::EcdsaDkls23, 2, signers)
+        .create_wallet(
+            &op,
+            wallet,
+            "console",
+            SchemeId::EcdsaDkls23,
+            2,
+            signers,
+            NETWORKS,
+        )
         .await
         .expect("create wallet");
     wait_ready(&client, wallet).await;

@@ -21,7 +21,15 @@ async fn signers_killed_and_restarted_keep_the_wallets_signing() {
     let schemes = [SchemeId::EcdsaDkls23, SchemeId::Ed25519];
     for s in schemes {
         client
-            .create_wallet(&op, &wallet_id(s), "faults", s, 2, signers.clone())
+            .create_wallet(
+                &op,
+                &wallet_id(s),
+                "faults",
+                s,
+                2,
+                signers.clone(),
+                NETWORKS,
+            )
             .await
             .expect("create wallet");
     }
@@ -270,7 +278,7 @@ async fn a_coordinator_reporting_another_key_is_caught_before_any_address_is_sho
     let signers: Vec<_> = cluster.file.signers.iter().map(|s| s.node_id).collect();
     for id in ["w-vouched", "w-other"] {
         client
-            .create_wallet(&op, id, id, SchemeId::Ed25519, 2, signers.clone())
+            .create_wallet(&op, id, id, SchemeId::Ed25519, 2, signers.clone(), NETWORKS)
             .await
             .expect("create wallet");
     }
@@ -384,7 +392,7 @@ async fn a_lockdown_withheld_by_one_coordinator_arrives_through_another() {
     let signers: Vec<_> = cluster.file.signers.iter().map(|s| s.node_id).collect();
     let s = SchemeId::Ed25519;
     client
-        .create_wallet(&op, &wallet_id(s), "standby", s, 2, signers)
+        .create_wallet(&op, &wallet_id(s), "standby", s, 2, signers, NETWORKS)
         .await
         .expect("create wallet");
     wait_ready(&client, &wallet_id(s)).await;
@@ -483,7 +491,7 @@ async fn transactions_under_a_velocity_limit_sign_through_the_exchange() {
     let s = SchemeId::Ed25519;
     let id = wallet_id(s);
     client
-        .create_wallet(&op, &id, "velocity", s, 2, signers)
+        .create_wallet(&op, &id, "velocity", s, 2, signers, NETWORKS)
         .await
         .expect("create wallet");
     wait_ready(&client, &id).await;

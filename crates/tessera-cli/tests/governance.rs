@@ -78,7 +78,7 @@ async fn approvals_modes_policy_updates_and_audit_through_the_cli() {
     let signers: Vec<_> = cluster.file.signers.iter().map(|s| s.node_id).collect();
     let id = wallet_id(SchemeId::EcdsaDkls23);
     client
-        .create_wallet(&op, &id, "gov", SchemeId::EcdsaDkls23, 2, signers)
+        .create_wallet(&op, &id, "gov", SchemeId::EcdsaDkls23, 2, signers, NETWORKS)
         .await
         .unwrap();
     wait_ready(&client, &id).await;

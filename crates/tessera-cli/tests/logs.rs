@@ -39,7 +39,7 @@ async fn trace_logs_hold_no_secrets() {
     let schemes = [SchemeId::EcdsaDkls23, SchemeId::Ed25519];
     for s in schemes {
         client
-            .create_wallet(&op, &wallet_id(s), "logs", s, 2, signers.clone())
+            .create_wallet(&op, &wallet_id(s), "logs", s, 2, signers.clone(), NETWORKS)
             .await
             .expect("create wallet");
     }

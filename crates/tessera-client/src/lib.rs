@@ -322,7 +322,10 @@ impl Client {
         self.get("/v1/status").await
     }
 
-    /// Creates a wallet (authorized by `operator`); returns at once, key generation runs.
+    /// Creates a wallet (authorized by `operator`) that may sign chain payloads on `networks`
+    /// (`chain:network`, any order: they are sorted and deduplicated here, the form the
+    /// authorization binds); returns at once, key generation runs.
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_wallet(
         &self,
         operator: &OperatorKey,
@@ -331,7 +334,11 @@ impl Client {
         scheme: SchemeId,
         threshold: u16,
         signers: Vec<NodeId>,
+        networks: &[&str],
     ) -> Result<WalletInfo, ClientError> {
+        let mut networks: Vec<String> = networks.iter().map(|n| n.to_string()).collect();
+        networks.sort();
+        networks.dedup();
         let authorization = Authorization::sign(
             operator,
             random_id(),
@@ -340,6 +347,7 @@ impl Client {
                 scheme,
                 threshold,
                 signers: signers.clone(),
+                networks: networks.clone(),
             },
             now_unix() + AUTHORIZATION_TTL_SECS,
         );
@@ -351,6 +359,7 @@ impl Client {
                 scheme,
                 threshold,
                 signers,
+                networks,
                 authorization,
             },
         )

@@ -27,7 +27,7 @@ use tessera_proto::attestation::{WalletAttestation, WalletStatement};
 use tessera_proto::link::{Failure, Job, Member, Outcome, ToSigner, TxContext};
 use tessera_proto::states::ErrorCode;
 use tessera_proto::Clock;
-use tessera_wire::{authorized_message, Action, NodeId};
+use tessera_wire::{authorized_message, check_networks, Action, NodeId};
 use tokio::sync::{broadcast, mpsc, watch, Notify};
 
 use crate::auth::ApiTokens;
@@ -495,12 +495,14 @@ impl Coordinator {
         if !req.signers.iter().all(|s| seen.insert(*s)) {
             return Err(CoordError::Invalid("a signer is listed twice".into()));
         }
+        check_networks(&req.networks).map_err(|e| CoordError::Invalid(format!("networks: {e}")))?;
         let roster = self.members(&req.signers)?;
         let expected = Action::Keygen {
             wallet_id: req.wallet_id.clone(),
             scheme: req.scheme,
             threshold: req.threshold,
             signers: req.signers.clone(),
+            networks: req.networks.clone(),
         };
         if req.authorization.action != expected {
             return Err(CoordError::Invalid(
@@ -528,6 +530,7 @@ impl Coordinator {
             created_at_ms: self.inner.clock.now_ms(),
             error: None,
             attestations: Vec::new(),
+            networks: req.networks.clone(),
         };
         self.inner
             .store
@@ -1107,7 +1110,8 @@ impl Coordinator {
     // ------------------------------------------------------------------ transactions
 
     /// Resolves a payload (raw or builder form) and parses it with the chain adapter against
-    /// the wallet key at `path`.
+    /// the wallet key at `path`, for a network the wallet is bound to (`wrong_network`
+    /// otherwise).
     fn parse_payload(
         &self,
         wallet: &WalletInfo,
@@ -1127,6 +1131,9 @@ impl Coordinator {
             (None, PayloadInput::Builder { spec }) => adapter.build(network, key, spec)?,
             (None, _) => return Err(CoordError::Invalid("payload: unknown form".into())),
         };
+        self.inner
+            .chains
+            .check_binding(&wallet.networks, chain, network, &payload)?;
         let parsed = adapter.parse(network, key, &payload)?;
         let address = adapter.address(network, key)?.address;
         let hash = parsed.intent_hash()?;
@@ -1870,6 +1877,7 @@ fn agree_on_key(
         signers: wallet.signers.clone(),
         public_key: pk.clone(),
         chain_code: cc,
+        networks: wallet.networks.clone(),
     };
     let mut attestations = Vec::new();
     for (index, o) in outcomes {

@@ -295,6 +295,7 @@ mod tests {
             created_at_ms: 0,
             error: None,
             attestations: Vec::new(),
+            networks: Vec::new(),
         }
     }
 

@@ -633,6 +633,7 @@ async fn error_cases() {
             scheme: SchemeId::Ed25519,
             threshold: 2,
             signers: signers.clone(),
+            networks: vec!["solana:devnet".into()],
         },
         u64::MAX,
     );
@@ -642,6 +643,7 @@ async fn error_cases() {
         scheme: SchemeId::Ed25519,
         threshold: 2,
         signers,
+        networks: vec!["solana:devnet".into()],
         authorization,
     };
     let (status, resp) = call(

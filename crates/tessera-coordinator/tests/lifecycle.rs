@@ -186,6 +186,7 @@ impl World {
                         created_at_ms: start_ms,
                         error: None,
                         attestations: Vec::new(),
+                        networks: vec!["bitcoin:mainnet".into(), format!("solana:{NETWORK}")],
                     })
                     .expect("wallet");
             }
@@ -684,6 +685,7 @@ async fn wallet_creation_is_evaluated_under_the_policy() {
             scheme: SchemeId::Ed25519,
             threshold: 2,
             signers: nodes.clone(),
+            networks: vec![format!("solana:{NETWORK}")],
         };
         let _ = w;
         json!({
@@ -692,6 +694,7 @@ async fn wallet_creation_is_evaluated_under_the_policy() {
             "scheme": SchemeId::Ed25519,
             "threshold": 2,
             "signers": nodes,
+            "networks": [format!("solana:{NETWORK}")],
             "authorization": Authorization::sign(op, format!("create-{id}"), action, expires_at),
         })
     };

@@ -503,3 +503,60 @@ fn mail_typed_data() -> serde_json::Value {
         "message": {"contents": "hello"}
     })
 }
+
+/// Issue 16, gap 3: the requester does not choose the network. A Solana message signs the same
+/// bytes on every cluster, so a mainnet transfer labelled `testnet` (to fall under a lenient
+/// testnet policy and testnet velocity keys) is refused by every signer of a wallet bound to
+/// `solana:devnet` — even with a valid authorization for that label — and so is any payload
+/// that cannot name its own network for a wallet bound to two networks of its chain. The same
+/// payload labelled with the bound network signs.
+#[test]
+fn a_payload_for_a_network_the_wallet_is_not_bound_to_is_refused() {
+    let mut g = Group::new("chain-bound", 3);
+    g.abort_on_failure = true;
+    let (pk, _) = g.keygen("w", SchemeId::Ed25519, 2);
+    g.networks = vec!["solana:devnet".into(), "solana:testnet".into()];
+    let (pk2, _) = g.keygen("w2", SchemeId::Ed25519, 2);
+    let op = g.operator.clone_key();
+    let chains = registry();
+    let sol = chains.get("solana").unwrap();
+    let dest = bs58_of(&[9u8; 32]);
+    let spec = json!({
+        "recent_blockhash": bs58_of(&[4u8; 32]),
+        "transfers": [{"to": dest, "lamports": 1_000}]
+    });
+    let job = |wallet: &str, pk: &PublicKey, network: &str| {
+        let wk = WalletKey {
+            scheme: SchemeId::Ed25519,
+            public_key: pk,
+        };
+        let payload = sol.build(network, wk, &spec).unwrap();
+        let parsed = sol.parse(network, wk, &payload).unwrap();
+        let authz = tx_auth(&op, &random_id(), wallet, "solana", network, &parsed);
+        Job::Sign {
+            signers: vec![0, 1],
+            message: parsed.messages[0].clone(),
+            path: "m".into(),
+            authorization: authz,
+            transaction: Some(ctx("solana", network, &payload, 0)),
+            policy_version: 1,
+            approvals: Vec::new(),
+        }
+    };
+    refused(
+        g.run("w", &[0, 1], job("w", &pk, "testnet")),
+        FailureKind::PayloadRejected,
+        "a network the wallet is not bound to",
+    );
+    refused(
+        g.run("w2", &[0, 1], job("w2", &pk2, "devnet")),
+        FailureKind::PayloadRejected,
+        "two bound networks and a payload that names neither",
+    );
+    for a in g.run("w", &[0, 1], job("w", &pk, "devnet")) {
+        assert!(
+            matches!(a, Ok(Outcome::Signature(_))),
+            "bound network: {a:?}"
+        );
+    }
+}

@@ -1347,6 +1347,7 @@ fn reported_wallet(
         created_at_ms: 0,
         error: None,
         attestations: Vec::new(),
+        networks: NETWORKS.iter().map(|n| n.to_string()).collect(),
     };
     for a in answers {
         let Ok(Outcome::Keygen {

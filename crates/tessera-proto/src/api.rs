@@ -47,6 +47,12 @@ pub struct CreateWallet {
     pub threshold: u16,
     /// The `n` signers, in party-index order.
     pub signers: Vec<NodeId>,
+    /// The networks the wallet may sign chain payloads on, `chain:network` (`bitcoin:mainnet`,
+    /// `ethereum:sepolia`, `solana:devnet`), sorted, without duplicates, 1 to 16. Bound into
+    /// the authorization and kept by every signer, which refuses a payload for any other
+    /// network.
+    #[serde(default)]
+    pub networks: Vec<String>,
     /// Operator authorization (`Action::Keygen` with the same fields).
     pub authorization: Authorization,
 }
@@ -94,6 +100,10 @@ pub struct WalletInfo {
     /// ([`crate::attestation::verify_wallet`] checks them); relayed unchanged.
     #[serde(default)]
     pub attestations: Vec<crate::attestation::WalletAttestation>,
+    /// The networks the wallet may sign chain payloads on (`chain:network`, sorted), covered
+    /// by the attestations.
+    #[serde(default)]
+    pub networks: Vec<String>,
 }
 
 /// `GET /v1/wallets/{id}/keys?path=m/0/1`.

@@ -41,6 +41,9 @@ pub struct WalletStatement {
     pub public_key: PublicKey,
     /// Chain code for non-hardened derivation.
     pub chain_code: [u8; 32],
+    /// The networks the wallet may sign chain payloads on (`chain:network`, sorted), as its
+    /// key generation's authorization named them; signers refuse any other.
+    pub networks: Vec<String>,
 }
 
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
@@ -52,8 +55,8 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 
 impl WalletStatement {
     /// The message signed under [`WALLET_ATTESTATION_DOMAIN`]: `str(wallet id) || str(scheme
-    /// name) || u16(t) || u32(n) || n × node id (32) || bytes(public key) || chain code (32)`,
-    /// lengths big-endian.
+    /// name) || u16(t) || u32(n) || n × node id (32) || bytes(public key) || chain code (32) ||
+    /// u32(k) || k × str(network)`, lengths big-endian.
     pub fn signing_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(128 + 32 * self.signers.len());
         put_bytes(&mut out, self.wallet_id.as_bytes());
@@ -66,6 +69,11 @@ impl WalletStatement {
         }
         put_bytes(&mut out, self.public_key.as_bytes());
         out.extend_from_slice(&self.chain_code);
+        let k = u32::try_from(self.networks.len()).unwrap_or(u32::MAX);
+        out.extend_from_slice(&k.to_be_bytes());
+        for net in &self.networks {
+            put_bytes(&mut out, net.as_bytes());
+        }
         out
     }
 
@@ -85,6 +93,7 @@ impl WalletStatement {
             signers: w.signers.clone(),
             public_key: public_key.clone(),
             chain_code,
+            networks: w.networks.clone(),
         }))
     }
 }
@@ -224,6 +233,7 @@ mod tests {
             created_at_ms: 0,
             error: None,
             attestations: Vec::new(),
+            networks: vec!["bitcoin:mainnet".into()],
         };
         let st = WalletStatement::of_wallet(&w).unwrap().unwrap();
         w.attestations = attesting
@@ -265,6 +275,14 @@ mod tests {
             ("scheme", Box::new(|w| w.scheme = SchemeId::EcdsaCggmp24)),
             ("wallet id", Box::new(|w| w.wallet_id = "w-2".into())),
             ("roster order", Box::new(|w| w.signers.swap(0, 1))),
+            (
+                "network relabelled",
+                Box::new(|w| w.networks = vec!["bitcoin:testnet".into()]),
+            ),
+            (
+                "network added",
+                Box::new(|w| w.networks.push("bitcoin:testnet".into())),
+            ),
         ];
         for (what, edit) in edits {
             let mut w = wallet(&ks, &[0, 1, 2]);

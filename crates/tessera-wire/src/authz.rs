@@ -121,6 +121,12 @@ pub enum Action {
         threshold: u16,
         /// The share holders, in party-index order.
         signers: Vec<NodeId>,
+        /// The networks the wallet may sign chain payloads on, as `chain:network`
+        /// (`bitcoin:mainnet`, `ethereum:sepolia`), sorted, without duplicates
+        /// ([`check_networks`]). Signers keep them with the share and refuse a payload for any
+        /// other network: the network a requester names cannot be chosen freely, because many
+        /// payloads (a PSBT, a Solana message) sign the same bytes on every network.
+        networks: Vec<String>,
     },
     /// Sign messages with a wallet key.
     Sign {
@@ -237,6 +243,7 @@ impl Authorization {
                 scheme,
                 threshold,
                 signers,
+                networks,
             } => {
                 out.push(1);
                 put_str(&mut out, wallet_id);
@@ -245,6 +252,10 @@ impl Authorization {
                 put_len(&mut out, signers.len());
                 for s in signers {
                     out.extend_from_slice(&s.0);
+                }
+                put_len(&mut out, networks.len());
+                for n in networks {
+                    put_str(&mut out, n);
                 }
             }
             Action::Sign {
@@ -395,6 +406,47 @@ fn put_messages(out: &mut Vec<u8>, messages: &[AuthorizedMessage]) {
 
 fn put_len(out: &mut Vec<u8>, len: usize) {
     out.extend_from_slice(&(len as u64).to_be_bytes());
+}
+
+/// Most networks one wallet may be bound to.
+pub const MAX_NETWORKS: usize = 16;
+
+/// Checks a wallet's network binding (`Action::Keygen::networks`): at least one and at most
+/// [`MAX_NETWORKS`] entries, each `chain:network` with both parts non-empty, at most 32 bytes,
+/// of lowercase ASCII letters, digits and `-`; sorted and without duplicates (one canonical
+/// form, so the same binding always signs the same bytes).
+pub fn check_networks(networks: &[String]) -> Result<()> {
+    if networks.is_empty() || networks.len() > MAX_NETWORKS {
+        return Err(WireError::Malformed(format!(
+            "a wallet is bound to 1 to {MAX_NETWORKS} networks, not {}",
+            networks.len()
+        )));
+    }
+    let part_ok = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 32
+            && p.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    for n in networks {
+        let ok = matches!(n.split_once(':'), Some((c, net)) if part_ok(c) && part_ok(net));
+        if !ok {
+            return Err(WireError::Malformed(format!(
+                "network {n:?} is not chain:network (lowercase letters, digits, '-')"
+            )));
+        }
+    }
+    if networks.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(WireError::Malformed(
+            "networks must be sorted and without duplicates".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The binding entry for `chain` and `network`: `chain:network`.
+pub fn network_key(chain: &str, network: &str) -> String {
+    format!("{chain}:{network}")
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {

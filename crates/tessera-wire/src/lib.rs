@@ -97,8 +97,9 @@ pub mod envelope;
 pub mod identity;
 
 pub use authz::{
-    authorized_message, message_intent_hash, Action, Authorization, AuthorizedMessage, OperatorKey,
-    OperatorPublic, AUTHZ_DOMAIN, MESSAGE_INTENT_DOMAIN,
+    authorized_message, check_networks, message_intent_hash, network_key, Action, Authorization,
+    AuthorizedMessage, OperatorKey, OperatorPublic, AUTHZ_DOMAIN, MAX_NETWORKS,
+    MESSAGE_INTENT_DOMAIN,
 };
 pub use envelope::{seal, Body, Envelope, Opener, ENVELOPE_SIG_DOMAIN, MAX_BODY_LEN, WIRE_VERSION};
 pub use error::{Result, WireError};

@@ -4,8 +4,8 @@ use rand_core::OsRng;
 use sha2::Digest;
 use tessera_crypto::{MessageHash, SchemeId, SignMessage};
 use tessera_wire::{
-    authorized_message, Action, Authorization, AuthorizedMessage, IdentityKey, NodeId, OperatorKey,
-    OperatorPublic, WireError,
+    authorized_message, check_networks, network_key, Action, Authorization, AuthorizedMessage,
+    IdentityKey, NodeId, OperatorKey, OperatorPublic, WireError, MAX_NETWORKS,
 };
 
 const NOW: u64 = 1_700_000_000;
@@ -22,6 +22,7 @@ fn keygen_action() -> Action {
         signers: (0..3)
             .map(|_| IdentityKey::generate(&mut OsRng).node_id())
             .collect(),
+        networks: vec!["bitcoin:mainnet".into(), "ethereum:mainnet".into()],
     }
 }
 
@@ -203,6 +204,22 @@ fn tampered_fields_break_the_signature() {
             Box::new(|a| {
                 if let Action::Keygen { signers, .. } = a {
                     signers.pop();
+                }
+            }),
+        ),
+        (
+            "network relabelled",
+            Box::new(|a| {
+                if let Action::Keygen { networks, .. } = a {
+                    networks[0] = "bitcoin:testnet".into();
+                }
+            }),
+        ),
+        (
+            "network added",
+            Box::new(|a| {
+                if let Action::Keygen { networks, .. } = a {
+                    networks.push("solana:mainnet-beta".into());
                 }
             }),
         ),
@@ -394,6 +411,7 @@ fn signing_bytes_are_unambiguous() {
         scheme: SchemeId::Ed25519,
         threshold: 2,
         signers: vec![],
+        networks: vec![],
     };
     assert_ne!(
         Authorization::signing_bytes("r", &kg, 5, &op),
@@ -578,4 +596,26 @@ fn message_intent_hash_is_the_documented_sha256_and_binds_every_field() {
         intent_hash: [9; 32],
     };
     assert_eq!(tx.intent_hash(), Some([9; 32]));
+}
+
+#[test]
+fn a_network_binding_has_one_canonical_form() {
+    let n = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert!(check_networks(&n(&["bitcoin:mainnet", "ethereum:sepolia"])).is_ok());
+    for (bad, what) in [
+        (n(&[]), "empty"),
+        (n(&["ethereum:sepolia", "bitcoin:mainnet"]), "unsorted"),
+        (n(&["bitcoin:mainnet", "bitcoin:mainnet"]), "duplicate"),
+        (n(&["bitcoin"]), "no network"),
+        (n(&[":mainnet"]), "no chain"),
+        (n(&["Bitcoin:mainnet"]), "upper case"),
+        (n(&["bitcoin:main net"]), "space"),
+        (n(&["bitcoin:mainnet\u{202e}"]), "bidi control"),
+        (n(&["bitcoin:a:b"]), "two colons"),
+    ] {
+        assert!(check_networks(&bad).is_err(), "{what}: {bad:?}");
+    }
+    let many: Vec<String> = (0..=MAX_NETWORKS).map(|i| format!("c:n{i:02}")).collect();
+    assert!(check_networks(&many).is_err(), "too many");
+    assert_eq!(network_key("solana", "devnet"), "solana:devnet");
 }

@@ -189,6 +189,7 @@ async fn wallet(State(_): State<Arc<Mock>>, Path(w): Path<String>) -> Json<Walle
         created_at_ms: 1,
         error: None,
         attestations: Vec::new(),
+        networks: vec!["ethereum:mainnet".into()],
     })
 }
 

@@ -11,6 +11,14 @@ use tessera_client::Client;
 use tessera_crypto::{SchemeId, SignMessage};
 use tessera_proto::api::{WalletInfo, WalletStatus};
 
+/// The networks test wallets are bound to: every network the tests sign on.
+pub const NETWORKS: &[&str] = &[
+    "bitcoin:regtest",
+    "ethereum:mainnet",
+    "ethereum:sepolia",
+    "solana:devnet",
+];
+
 pub fn test_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("tessera-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);

@@ -40,6 +40,8 @@ use crate::runner::{self, RunCtx};
 pub(super) struct SignJob<'a> {
     pub wallet_id: &'a str,
     pub share: &'a KeyShare,
+    /// The networks the wallet may sign chain payloads on.
+    pub networks: &'a [String],
     pub path: &'a str,
     pub message: &'a SignMessage,
     pub authz: &'a Authorization,
@@ -224,6 +226,7 @@ impl Signer {
             .into());
         }
         let rejected = |m: &str| Refusal::from(failure(FailureKind::PayloadRejected, m));
+        self.check_network(job, tx)?;
         let parsed = self.reparse(job.share, job.path, tx)?;
         let hash = parsed
             .intent_hash()
@@ -249,6 +252,17 @@ impl Signer {
             intent_hash: hash,
             index: tx.index,
         })
+    }
+
+    /// Step 3, the network: a chain payload is for a network the wallet was bound to at its
+    /// creation (`Action::Keygen::networks`), and names its own network when the wallet is
+    /// bound to several of that chain (`Registry::check_binding`). A PSBT or a Solana message
+    /// signs the same bytes on every network, so the label a request gives is not evidence.
+    fn check_network(&self, job: &SignJob<'_>, tx: &TxContext) -> Result<(), Refusal> {
+        self.inner
+            .chains
+            .check_binding(job.networks, &tx.chain, &tx.network, &tx.payload)
+            .map_err(|e| failure(FailureKind::PayloadRejected, &format!("network: {e}")).into())
     }
 
     /// Parses a chain payload with this signer's own adapter against its own copy of the wallet

@@ -103,7 +103,8 @@ use tessera_proto::view::{SignedView, View};
 use tessera_proto::Clock;
 use tessera_vault::{PolicyRecord, Vault, VaultError};
 use tessera_wire::{
-    Action, Authorization, IdentityKey, NodeId, OperatorPublic, PublicIdentity, WireError,
+    check_networks, Action, Authorization, IdentityKey, NodeId, OperatorPublic, PublicIdentity,
+    WireError,
 };
 
 mod checks;
@@ -219,6 +220,11 @@ pub struct WalletPublic {
     pub roster: Vec<NodeId>,
     /// Group public key (hex).
     pub public_key: String,
+    /// The networks the wallet may sign chain payloads on (`chain:network`, sorted), from its
+    /// key generation's authorization; empty for a wallet created before wallets were bound
+    /// to networks, which then signs no chain payload.
+    #[serde(default)]
+    pub networks: Vec<String>,
 }
 
 pub(crate) struct Inner {
@@ -375,6 +381,14 @@ impl SignArgs {
             Job::Keygen { .. } | Job::Presign { .. } => None,
         }
     }
+}
+
+/// A key generation's wallet, as its authorization names it.
+struct NewWallet<'a> {
+    wallet_id: &'a str,
+    scheme: SchemeId,
+    threshold: u16,
+    networks: Vec<String>,
 }
 
 /// An accepted policy update, as [`Signer::commit_update`] records it.
@@ -1048,7 +1062,7 @@ impl Signer {
                 threshold,
                 authorization,
             } => {
-                self.authorize_keygen(
+                let networks = self.authorize_keygen(
                     &start.wallet_id,
                     id,
                     threshold,
@@ -1056,7 +1070,13 @@ impl Signer {
                     &authorization,
                 )?;
                 self.record_session(&start.session)?;
-                Ok(self.keygen(&mut ctx, sid, &start.wallet_id, id, threshold)?)
+                let wallet = NewWallet {
+                    wallet_id: &start.wallet_id,
+                    scheme: id,
+                    threshold,
+                    networks,
+                };
+                Ok(self.keygen(&mut ctx, sid, wallet)?)
             }
             Job::Presign { signers } => {
                 self.presign(&mut ctx, &start.wallet_id, &start.session, &signers)
@@ -1151,6 +1171,7 @@ impl Signer {
         let authorized = self.authorize_sign(&SignJob {
             wallet_id,
             share: &wallet.0,
+            networks: &wallet.1.networks,
             path: &job.path,
             message: &job.message,
             authz: &job.authorization,
@@ -1293,10 +1314,14 @@ impl Signer {
         &self,
         ctx: &mut RunCtx<'_>,
         sid: SessionId,
-        wallet_id: &str,
-        id: SchemeId,
-        threshold: u16,
+        wallet: NewWallet<'_>,
     ) -> Result<Outcome, Failure> {
+        let NewWallet {
+            wallet_id,
+            scheme: id,
+            threshold,
+            networks,
+        } = wallet;
         let n = ctx.roster.len() as u16;
         let params = ThresholdParams::new(threshold, n).map_err(crypto_failure)?;
         let aux = if id == SchemeId::EcdsaCggmp24 {
@@ -1320,6 +1345,7 @@ impl Signer {
             index: ctx.me,
             roster: ctx.roster.iter().map(|m| m.identity.node_id()).collect(),
             public_key: share.public_key().to_hex(),
+            networks,
         };
         let info = serde_json::to_string(&public).map_err(|e| internal(e.to_string()))?;
         lock(&self.inner.vault)
@@ -1332,6 +1358,7 @@ impl Signer {
             signers: public.roster.clone(),
             public_key: share.public_key().clone(),
             chain_code: share.chain_code(),
+            networks: public.networks.clone(),
         };
         let outcome = Outcome::Keygen {
             public_key: statement.public_key.clone(),
@@ -1345,6 +1372,7 @@ impl Signer {
             "index": public.index,
             "public_key": public.public_key,
             "signers": public.roster.iter().map(|n| hex::encode(n.0)).collect::<Vec<_>>(),
+            "networks": public.networks,
         });
         // The share is stored and the outcome public: a failed append is logged, not fatal.
         if let Err(e) = self.audit(EntryKind::WalletCreated, wallet_id, body) {
@@ -1464,13 +1492,23 @@ impl Signer {
         threshold: u16,
         roster: &[Member],
         authz: &Authorization,
-    ) -> Result<(), Refusal> {
+    ) -> Result<Vec<String>, Refusal> {
         self.check_authorization(authz)?;
+        let Action::Keygen { networks, .. } = &authz.action else {
+            return Err(failure(
+                FailureKind::Unauthorized,
+                "not a key-generation authorization",
+            )
+            .into());
+        };
+        check_networks(networks)
+            .map_err(|e| failure(FailureKind::Unauthorized, &format!("networks: {e}")))?;
         let expected = Action::Keygen {
             wallet_id: wallet_id.to_string(),
             scheme: id,
             threshold,
             signers: roster.iter().map(|m| m.identity.node_id()).collect(),
+            networks: networks.clone(),
         };
         if authz.action != expected {
             return Err(failure(
@@ -1525,7 +1563,8 @@ impl Signer {
                 authz.expires_at,
                 self.inner.clock.now_unix(),
             )
-            .map_err(|e| vault_failure(e).into())
+            .map_err(vault_failure)?;
+        Ok(networks.clone())
     }
 
     /// Step 7 (full path): the session id recorded, before the protocol starts.

@@ -33,6 +33,9 @@ use tessera_wire::{
     SignedIdentity,
 };
 
+/// The networks test wallets are bound to: every network the tests sign on.
+pub const NETWORKS: &[&str] = &["bitcoin:regtest", "ethereum:mainnet", "solana:devnet"];
+
 pub const PASSPHRASE: &str = "correct horse battery staple";
 
 pub fn now_unix() -> u64 {
@@ -168,6 +171,8 @@ pub struct Group {
     /// As a coordinator does: once a participant fails, abort the session at the others (they
     /// would otherwise wait for it until their deadline).
     pub abort_on_failure: bool,
+    /// The networks the next [`Group::keygen`] binds its wallet to (default [`NETWORKS`]).
+    pub networks: Vec<String>,
 }
 
 /// The system clock, shifted by an offset a test moves forward ([`TestClock::advance`]).
@@ -240,6 +245,7 @@ impl Group {
             options: SignerOptions::default(),
             clock: Arc::new(TestClock::default()),
             abort_on_failure: false,
+            networks: NETWORKS.iter().map(|n| n.to_string()).collect(),
         };
         for i in 0..n {
             let vault_path = dir.join(format!("signer-{i}.db"));
@@ -694,7 +700,7 @@ impl Group {
             .collect()
     }
 
-    /// A key-generation authorization for the whole group.
+    /// A key-generation authorization for the whole group, bound to [`Group::networks`].
     pub fn keygen_auth(
         &self,
         key: &OperatorKey,
@@ -714,6 +720,7 @@ impl Group {
                     .iter()
                     .map(|n| n.signed.identity.node_id())
                     .collect(),
+                networks: self.networks.clone(),
             },
             self.clock.now_unix() + 300,
         )
