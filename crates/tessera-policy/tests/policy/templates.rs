@@ -1,53 +1,9 @@
 //! The shipped templates, with concrete intents and concrete decisions.
 
-use tessera_chain::{Amount, Asset, Intent, IntentKind, MessagePreview};
+use tessera_chain::{Amount, Asset, Intent};
 use tessera_policy::*;
 
 use crate::common::*;
-
-const TRADER: &[&str] = &["trader"];
-const OPERATOR: &[&str] = &["treasury-operator"];
-
-fn allow(id: &str) -> Decision {
-    Decision::Allow {
-        policy_ids: vec![id.into()],
-    }
-}
-
-fn approvals(role: &str, n: u32, policy_ids: &[&str]) -> Decision {
-    Decision::AllowWithApprovals {
-        quorum: quorum(&[(role, n)]),
-        policy_ids: policy_ids.iter().map(|s| s.to_string()).collect(),
-    }
-}
-
-fn forbidden(ids: &[(&str, &str)]) -> Decision {
-    Decision::Deny {
-        policy_ids: ids.iter().map(|(i, _)| i.to_string()).collect(),
-        reasons: ids
-            .iter()
-            .map(|(i, m)| DenyReason::Forbidden {
-                policy_id: i.to_string(),
-                message: Some(m.to_string()),
-            })
-            .collect(),
-    }
-}
-
-fn typed_data() -> Intent {
-    let mut i = Intent::new(
-        "ethereum",
-        "mainnet",
-        IntentKind::SignMessage,
-        WALLET_SOURCE.into(),
-    );
-    i.message = Some(MessagePreview {
-        standard: "eip712".into(),
-        summary: "Order".into(),
-        content: "{}".into(),
-    });
-    i
-}
 
 #[test]
 fn hot_wallet_template() {
