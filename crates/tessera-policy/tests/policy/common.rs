@@ -3,7 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use tessera_chain::{
-    Amount, Asset, ContractCall, Fee, Intent, IntentKind, MessagePreview, RiskFlag, Transfer,
+    Allowance, Amount, Asset, ContractCall, Fee, Intent, IntentKind, MessagePreview, RiskFlag,
+    Transfer,
 };
 use tessera_policy::*;
 
@@ -146,12 +147,20 @@ pub fn usdc_transfer(to: &str, units: u128) -> Intent {
     token_transfer(usdc(), to, Amount::from_u128(units))
 }
 
+/// An ERC-20 `approve` to [`OTHER_DEST`] of 1,000 USDC, or of every token (flagged).
 pub fn approve(unlimited: bool) -> Intent {
     let mut i = base(IntentKind::ContractCall);
     i.flag(RiskFlag::GrantsAuthority);
     if unlimited {
         i.flag(RiskFlag::UnlimitedApproval);
     }
+    i.allowances.push(Allowance {
+        spender: OTHER_DEST.into(),
+        asset: usdc(),
+        amount: (!unlimited).then(|| Amount::from_u128(1_000 * USDC_UNIT)),
+        expires_at: None,
+        via: "approve".into(),
+    });
     i.calls.push(ContractCall {
         contract: USDC.into(),
         method: "approve(address,uint256)".into(),
