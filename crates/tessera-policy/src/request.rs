@@ -449,7 +449,8 @@ impl PolicyRequest {
         self.now_unix
     }
 
-    /// The legs the engine evaluates (and a signer records after signing): the intent's legs,
+    /// The legs the engine evaluates (and a signer records after signing): the intent's legs
+    /// (transfers plus, on the fee's asset, the max fee; see [`IntentFacts::from_intent`]),
     /// or for a wallet request without an intent a single zero leg of the wallet's native coin,
     /// or none for `change_policy`.
     pub fn legs(&self) -> Vec<AssetLeg> {
