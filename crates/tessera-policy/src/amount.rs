@@ -49,6 +49,13 @@ impl BaseUnits {
         BaseUnits("0".into())
     }
 
+    /// 2^256 − 1, the largest [`Amount`]: what an unlimited allowance counts as.
+    pub fn u256_max() -> Self {
+        BaseUnits(
+            "115792089237316195423570985008687907853269984665640564039457584007913129639935".into(),
+        )
+    }
+
     /// From an [`Amount`].
     pub fn from_amount(a: &Amount) -> Self {
         BaseUnits(a.as_str().to_string())
@@ -99,6 +106,45 @@ impl BaseUnits {
         }
         out.reverse();
         BaseUnits(String::from_utf8(out).unwrap_or_else(|_| "0".into()))
+    }
+
+    /// `self` as a share of `den` in basis points, `ceil(10,000 × self / den)`, saturated at
+    /// `i64::MAX`; `None` when `den` is zero. Exact while `den` has at most 30 digits and
+    /// `self` at most 38; beyond, both lose the same number of trailing digits, `self` rounded
+    /// up and `den` down, so the share can only come out larger.
+    pub fn share_bps_ceil(&self, den: &BaseUnits) -> Option<i64> {
+        if den.is_zero() {
+            return None;
+        }
+        let cut = den
+            .0
+            .len()
+            .saturating_sub(30)
+            .max(self.0.len().saturating_sub(38));
+        let num = self.cut_digits(cut, true);
+        let den = den.cut_digits(cut, false);
+        if den == 0 {
+            return Some(i64::MAX);
+        }
+        // `num % den < den < 10^30`, so `rest * 10_000` fits a u128.
+        let rest = (num % den) * 10_000;
+        let bps = (num / den)
+            .checked_mul(10_000)
+            .and_then(|q| q.checked_add(rest.div_ceil(den)));
+        Some(bps.and_then(|b| i64::try_from(b).ok()).unwrap_or(i64::MAX))
+    }
+
+    /// `self / 10^cut` rounded up (`ceil`) or down, as a u128 (callers keep at most 38 digits).
+    fn cut_digits(&self, cut: usize, ceil: bool) -> u128 {
+        let len = self.0.len();
+        let (head, tail) = self.0.split_at(len.saturating_sub(cut));
+        let head: u128 = if head.is_empty() {
+            0
+        } else {
+            head.parse().unwrap_or(u128::MAX)
+        };
+        let up = ceil && tail.bytes().any(|b| b != b'0');
+        head.saturating_add(u128::from(up))
     }
 
     /// The value as `i64`, saturated at `i64::MAX`, and whether it was saturated.
@@ -238,6 +284,33 @@ mod tests {
             (i64::MAX, true)
         );
         assert_eq!(b("0").to_i64_saturating(), (0, false));
+    }
+
+    #[test]
+    fn shares_in_basis_points_round_up() {
+        let eth = "1000000000000000000";
+        // 0.1 ETH of 1 ETH: exactly 10 %; one wei more rounds up.
+        assert_eq!(b("100000000000000000").share_bps_ceil(&b(eth)), Some(1000));
+        assert_eq!(b("100000000000000001").share_bps_ceil(&b(eth)), Some(1001));
+        assert_eq!(b("0").share_bps_ceil(&b(eth)), Some(0));
+        assert_eq!(b("1").share_bps_ceil(&b(eth)), Some(1));
+        assert_eq!(b("5").share_bps_ceil(&b("0")), None);
+        // 2.99 BTC of 0.01 BTC: 29,900 %.
+        assert_eq!(
+            b("299000000").share_bps_ceil(&b("1000000")),
+            Some(2_990_000)
+        );
+        // Saturates instead of overflowing.
+        let max = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
+        assert_eq!(b(max).share_bps_ceil(&b("1")), Some(i64::MAX));
+        // 78 digits each: both are cut, the share comes out one basis point high, never low.
+        assert_eq!(b(max).share_bps_ceil(&b(max)), Some(10_001));
+        // Long numbers are cut, never to a smaller share: 10^40 + 1 of 10^40 is a hair over 1.
+        let big = format!("1{}", "0".repeat(40));
+        let big1 = format!("1{}1", "0".repeat(39));
+        assert_eq!(b(&big1).share_bps_ceil(&b(&big)), Some(10_001));
+        assert_eq!(b(&big).share_bps_ceil(&b(&big)), Some(10_000));
+        assert_eq!(b("1").share_bps_ceil(&b(&big)), Some(1));
     }
 
     #[test]

@@ -37,7 +37,8 @@ use serde::{Deserialize, Serialize};
 use crate::amount::BaseUnits;
 use crate::bundle::{PolicyBundle, SignedBundle};
 use crate::error::BundleError;
-use crate::request::{AssetLeg, PolicyAction, PolicyRequest, Resource};
+use crate::facts::AssetLeg;
+use crate::request::{PolicyAction, PolicyRequest, Resource};
 use crate::schema::{self, WindowFigures};
 use crate::velocity::{self, VelocityLedger, VelocityMetric};
 

@@ -154,6 +154,24 @@ pub enum RequestError {
         /// The asset id.
         asset: String,
     },
+    /// An asset without a contract (so taken for the native coin) whose symbol or decimals are
+    /// not those of the chain's native coin, or on a chain whose native coin the policy does
+    /// not know: an adapter that could not resolve a token. Refused rather than counted as an
+    /// amount of the native coin.
+    #[error(
+        "{field}: {symbol:?} with {decimals:?} decimals and no contract is not the native coin \
+         of {chain}"
+    )]
+    NotNativeAsset {
+        /// Where in the intent (`transfers[0].asset`, `fee.asset`, `allowances[1].asset`).
+        field: String,
+        /// `chain/network` of the intent.
+        chain: String,
+        /// The asset's symbol (cut at 32 characters).
+        symbol: String,
+        /// The asset's decimals.
+        decimals: Option<u8>,
+    },
     /// An identifier is empty or contains characters that are not allowed.
     #[error("invalid {field}: {value:?}")]
     InvalidField {

@@ -5,7 +5,8 @@
 //! bundle, request and ledger reaches a byte-identical [`Decision`].
 //!
 //! - [`PolicyRequest`]: principal (tenant, API key, roles), [`PolicyAction`], [`Resource`] and
-//!   the facts of an [`tessera_chain::Intent`] ([`IntentFacts`]).
+//!   the facts of an [`tessera_chain::Intent`] ([`IntentFacts`]: value and max fee per asset,
+//!   every call, allowance and authority change).
 //! - [`Engine`]: a compiled [`PolicyBundle`]; [`Engine::evaluate`] returns [`Decision::Deny`],
 //!   [`Decision::Allow`] or [`Decision::AllowWithApprovals`] with the [`Quorum`] needed. The
 //!   Cedar schema is [`schema::SCHEMA`]; combining rules are in [`engine`]; the amount encoding
@@ -30,8 +31,10 @@ pub mod amount;
 mod approval;
 mod bundle;
 mod codec;
+mod context;
 pub mod engine;
 mod error;
+mod facts;
 pub mod freshness;
 mod keys;
 pub mod mode;
@@ -49,12 +52,12 @@ pub use bundle::{
 };
 pub use engine::{Decision, DenyReason, Engine, Quorum};
 pub use error::{ApprovalError, BundleError, KeyError, LedgerError, RequestError};
+pub use facts::{native_coin, AllowanceFacts, AssetLeg, AuthorityFacts, CallFacts, IntentFacts};
 pub use freshness::{accept_freshness, fresh_since, Freshness, FreshnessError, FRESHNESS_DOMAIN};
 pub use keys::{PublicKey, SecretKey};
 pub use mode::{accept_mode, mode_in_force, Mode, ModeChange, ModeError, MAX_MODE_S, MODE_DOMAIN};
 pub use request::{
-    normalize_address, AssetKey, AssetLeg, CallFacts, IntentFacts, PolicyAction, PolicyRequest,
-    Principal, Resource, WalletRef,
+    normalize_address, AssetKey, PolicyAction, PolicyRequest, Principal, Resource, WalletRef,
 };
 pub use signing::{create_wallet_request, roles_of, signing_request, NO_CHAIN};
 pub use velocity::{

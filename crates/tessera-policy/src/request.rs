@@ -1,15 +1,14 @@
 //! What the engine evaluates: who asks ([`Principal`]), to do what ([`PolicyAction`]), on what
 //! ([`Resource`]), with which facts recomputed from the [`Intent`] ([`IntentFacts`]).
 
-use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
 use tessera_chain::{Intent, IntentKind, SignMessage};
 
-use crate::amount::BaseUnits;
 use crate::error::RequestError;
+use crate::facts::{AssetLeg, IntentFacts};
 use crate::mode::Mode;
 
 /// Longest identifier (tenant, API key, role, wallet, chain, network) accepted.
@@ -39,15 +38,6 @@ pub fn normalize_address(s: &str) -> String {
     } else {
         s.to_string()
     }
-}
-
-/// A call selector / instruction tag as lowercase hex without `0x`.
-fn normalize_selector(s: &str) -> String {
-    let s = s
-        .strip_prefix("0x")
-        .or_else(|| s.strip_prefix("0X"))
-        .unwrap_or(s);
-    s.to_ascii_lowercase()
 }
 
 /// Who asks: an API key of a tenant, optionally with the roles of the requester (Cedar:
@@ -342,170 +332,6 @@ impl<'de> serde::Deserialize<'de> for AssetKey {
     }
 }
 
-/// The total an intent moves of one asset.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AssetLeg {
-    /// The asset.
-    pub asset: AssetKey,
-    /// Its ticker (`?` or empty when unknown).
-    pub symbol: String,
-    /// Its decimals, when known.
-    pub decimals: Option<u8>,
-    /// Sum of the transfers of this asset, base units.
-    pub total: BaseUnits,
-}
-
-/// The decoded contract call of an intent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallFacts {
-    /// Contract / program (EVM: lowercase).
-    pub contract: String,
-    /// Method signature, or `unknown`.
-    pub method: String,
-    /// Selector / instruction tag, lowercase hex without `0x`.
-    pub selector: String,
-}
-
-/// The facts about an [`Intent`] that policies see, recomputed by each signer from the raw
-/// payload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IntentFacts {
-    kind: &'static str,
-    legs: Vec<AssetLeg>,
-    destinations: BTreeSet<String>,
-    call: Option<CallFacts>,
-    risk_flags: BTreeSet<String>,
-    fee: Option<AssetLeg>,
-}
-
-impl IntentFacts {
-    /// Derives the facts of `intent`:
-    ///
-    /// - one [`AssetLeg`] per distinct asset among the transfers (sorted by asset), with the
-    ///   total of its transfers; an intent without transfers gets a single zero leg of the
-    ///   chain's native coin (so that per-request rules still apply to it);
-    /// - destinations: the recipients of every transfer (EVM addresses lowercase);
-    /// - the call (contract, method, selector), the risk flags and the fee bound.
-    ///
-    /// Change outputs (value returning to the wallet) are not transfers and count nowhere.
-    pub fn from_intent(intent: &Intent) -> Result<Self, RequestError> {
-        let mut legs: BTreeMap<AssetKey, AssetLeg> = BTreeMap::new();
-        let mut destinations = BTreeSet::new();
-        for t in &intent.transfers {
-            let key = match &t.asset.contract {
-                None => AssetKey::native(&intent.chain, &intent.network)?,
-                Some(c) => AssetKey::token(&intent.chain, &intent.network, c)?,
-            };
-            destinations.insert(normalize_address(&t.to));
-            let amount = BaseUnits::from_amount(&t.amount);
-            match legs.get_mut(&key) {
-                Some(leg) => {
-                    if leg.decimals != t.asset.decimals {
-                        return Err(RequestError::InconsistentAsset {
-                            asset: key.to_string(),
-                        });
-                    }
-                    leg.total = leg.total.add(&amount);
-                }
-                None => {
-                    legs.insert(
-                        key.clone(),
-                        AssetLeg {
-                            asset: key,
-                            symbol: t.asset.symbol.clone(),
-                            decimals: t.asset.decimals,
-                            total: amount,
-                        },
-                    );
-                }
-            }
-        }
-        let fee = match &intent.fee {
-            None => None,
-            Some(f) => Some(AssetLeg {
-                asset: match &f.asset.contract {
-                    None => AssetKey::native(&intent.chain, &intent.network)?,
-                    Some(c) => AssetKey::token(&intent.chain, &intent.network, c)?,
-                },
-                symbol: f.asset.symbol.clone(),
-                decimals: f.asset.decimals,
-                total: BaseUnits::from_amount(&f.max),
-            }),
-        };
-        let mut legs: Vec<AssetLeg> = legs.into_values().collect();
-        if legs.is_empty() {
-            let native = AssetKey::native(&intent.chain, &intent.network)?;
-            let (symbol, decimals) = match &fee {
-                Some(f) if f.asset == native => (f.symbol.clone(), f.decimals),
-                _ => (String::new(), None),
-            };
-            legs.push(AssetLeg {
-                asset: native,
-                symbol,
-                decimals,
-                total: BaseUnits::zero(),
-            });
-        }
-        let call = intent.calls.first().map(|c| CallFacts {
-            contract: normalize_address(&c.contract),
-            method: c.method.clone(),
-            selector: normalize_selector(&c.selector),
-        });
-        Ok(IntentFacts {
-            kind: kind_name(intent.kind),
-            legs,
-            destinations,
-            call,
-            risk_flags: intent.risk_flags.iter().map(|f| f.name()).collect(),
-            fee,
-        })
-    }
-
-    /// `transfer`, `contract_call`, `contract_creation` or `sign_message`.
-    pub fn kind(&self) -> &str {
-        self.kind
-    }
-
-    /// One leg per asset, sorted by asset; never empty.
-    pub fn legs(&self) -> &[AssetLeg] {
-        &self.legs
-    }
-
-    /// Destinations, sorted.
-    pub fn destinations(&self) -> &BTreeSet<String> {
-        &self.destinations
-    }
-
-    /// The decoded call, if any.
-    pub fn call(&self) -> Option<&CallFacts> {
-        self.call.as_ref()
-    }
-
-    /// Risk flag names, sorted.
-    pub fn risk_flags(&self) -> &BTreeSet<String> {
-        &self.risk_flags
-    }
-
-    /// Fee bound, if any.
-    pub fn fee(&self) -> Option<&AssetLeg> {
-        self.fee.as_ref()
-    }
-
-    /// Whether any leg exceeds `i64::MAX` base units.
-    pub fn amount_exceeds_i64(&self) -> bool {
-        self.legs.iter().any(|l| l.total.to_i64_saturating().1)
-    }
-}
-
-fn kind_name(k: IntentKind) -> &'static str {
-    match k {
-        IntentKind::Transfer => "transfer",
-        IntentKind::ContractCall => "contract_call",
-        IntentKind::ContractCreation => "contract_creation",
-        IntentKind::SignMessage => "sign_message",
-    }
-}
-
 /// One request to evaluate. Built only through the constructors, which keep the action, the
 /// resource and the intent consistent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -623,21 +449,15 @@ impl PolicyRequest {
         self.now_unix
     }
 
-    /// The legs the engine evaluates (and a signer records after signing): the intent's legs,
+    /// The legs the engine evaluates (and a signer records after signing): the intent's legs
+    /// (transfers plus, on the fee's asset, the max fee; see [`IntentFacts::from_intent`]),
     /// or for a wallet request without an intent a single zero leg of the wallet's native coin,
     /// or none for `change_policy`.
     pub fn legs(&self) -> Vec<AssetLeg> {
         match (&self.facts, &self.resource) {
-            (Some(f), _) => f.legs.clone(),
+            (Some(f), _) => f.legs().to_vec(),
             (None, Resource::Wallet(w)) => AssetKey::native(&w.chain, &w.network)
-                .map(|asset| {
-                    vec![AssetLeg {
-                        asset,
-                        symbol: String::new(),
-                        decimals: None,
-                        total: BaseUnits::zero(),
-                    }]
-                })
+                .map(|asset| vec![AssetLeg::empty(asset, String::new(), None)])
                 .unwrap_or_default(),
             (None, Resource::Tenant) => Vec::new(),
         }

@@ -9,7 +9,9 @@ use cedar_policy::{
 };
 
 use crate::amount::BaseUnits;
-use crate::request::{AssetLeg, PolicyAction, PolicyRequest, Resource};
+use crate::context;
+use crate::facts::AssetLeg;
+use crate::request::{PolicyAction, PolicyRequest, Resource};
 
 /// Cedar namespace of every Tessera entity type and action.
 pub const NAMESPACE: &str = "Tessera";
@@ -24,19 +26,39 @@ pub const NAMESPACE: &str = "Tessera";
 /// - `has_intent`: whether the request carries an intent;
 /// - `asset`: the leg's asset: `id` (`chain:network:native|<contract>`), `symbol`, `native`,
 ///   `contract` (`""` for native), `decimals` (`-1` when unknown), `decimals_known`;
-/// - `amount`: the leg's total (an `Amount` record, see [`crate::amount`]);
+/// - `amount`: the most the request moves of the leg's asset (an `Amount` record, see
+///   [`crate::amount`]): its transfers plus, on the fee's asset, the **max fee**;
+/// - `value`: the leg's transfers alone, without the fee;
 /// - `amount_exceeds_i64`: any leg of the intent exceeds `i64::MAX` base units;
 /// - `asset_count`: number of legs; `destinations` / `destination_count`: every recipient of
 ///   the intent (EVM addresses lowercase);
-/// - `call`: `present`, `contract` (EVM lowercase), `method`, `selector` (lowercase hex, no
-///   `0x`); empty strings when absent;
+/// - `moves_others_funds`: a transfer moves funds of another account than the wallet
+///   (`transferFrom` under an allowance);
+/// - `calls`: every call (`contract`, EVM lowercase; `method`; `selector`, lowercase hex
+///   without `0x`); `call_contracts`, `call_methods`, `call_selectors`: the same per attribute,
+///   for rules on every call (`["a9059cbb"].containsAll(context.call_selectors)`);
+/// - `call`: the **first** call only (`present`, `contract`, `method`, `selector`; empty
+///   strings when absent), kept for older policies: rules on it miss every later call;
+/// - `operations`: a lower bound of the operations of the payload (calls, or transfers,
+///   allowances and authority changes together, whichever is more; at least 1 for a
+///   transaction);
+/// - `allowances`: every allowance granted or revoked (`spender`, `asset`, `unlimited`,
+///   `amount`, which for an unlimited one is 2^256 − 1 and saturates, `expires_at`, `-1` when
+///   none, `via`); `allowance_count`, `allowance_spenders`, `grants_unlimited_allowance`;
+/// - `authorities`: every authority change (`account`, `authority`, `new_authority`, `""` when
+///   `removed`); `authority_changes`: how many;
 /// - `risk_flags`: snake_case names of the intent's risk flags;
 /// - `fee`: the fee bound as an `Amount` in the fee asset (zero when none);
+/// - `fee_share_bps`: the fee as a share of the value the intent moves of the fee's asset, in
+///   basis points rounded up (1000 = 10 %); `fee_share_known` is false when the intent moves
+///   none of it (a token transfer paying gas in the native coin), and `fee_share_bps` is then
+///   `i64::MAX` if there is a fee (0 otherwise), so a rule that forgets `fee_share_known` errs
+///   strict;
 /// - `now` (unix seconds), `utc_hour` (0–23), `utc_weekday` (0 = Monday … 6 = Sunday);
 /// - `mode`: the operating mode in force, `normal`, `degraded` or `lockdown` (see
 ///   [`crate::mode`]);
 /// - `velocity.hour` / `velocity.day`: count and amount of this wallet and asset over the last
-///   3600 / 86400 seconds **including this request**, from the signer's ledger.
+///   3600 / 86400 seconds **including this request**, from the signer's ledger (fees included).
 pub const SCHEMA: &str = r#"
 namespace Tessera {
   entity Tenant;
@@ -70,6 +92,21 @@ namespace Tessera {
     "method": String,
     "selector": String
   };
+  type CallInfo = { "contract": String, "method": String, "selector": String };
+  type AllowanceInfo = {
+    "spender": String,
+    "asset": AssetInfo,
+    "unlimited": Bool,
+    "amount": Amount,
+    "expires_at": Long,
+    "via": String
+  };
+  type AuthorityInfo = {
+    "account": String,
+    "authority": String,
+    "new_authority": String,
+    "removed": Bool
+  };
   type Window = { "count": Long, "amount": Amount };
   type Velocity = { "hour": Window, "day": Window };
   type RequestContext = {
@@ -77,13 +114,28 @@ namespace Tessera {
     "has_intent": Bool,
     "asset": AssetInfo,
     "amount": Amount,
+    "value": Amount,
     "amount_exceeds_i64": Bool,
     "asset_count": Long,
     "destinations": Set<String>,
     "destination_count": Long,
+    "moves_others_funds": Bool,
     "call": Call,
+    "calls": Set<CallInfo>,
+    "call_contracts": Set<String>,
+    "call_methods": Set<String>,
+    "call_selectors": Set<String>,
+    "operations": Long,
+    "allowances": Set<AllowanceInfo>,
+    "allowance_count": Long,
+    "allowance_spenders": Set<String>,
+    "grants_unlimited_allowance": Bool,
+    "authorities": Set<AuthorityInfo>,
+    "authority_changes": Long,
     "risk_flags": Set<String>,
     "fee": Amount,
+    "fee_share_known": Bool,
+    "fee_share_bps": Long,
     "now": Long,
     "utc_hour": Long,
     "utc_weekday": Long,
@@ -174,10 +226,6 @@ pub(crate) struct WindowFigures {
     pub amount: BaseUnits,
 }
 
-fn i64_sat(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
 /// The context of one evaluation unit (`leg` is `None` for `change_policy`).
 pub(crate) fn context(
     req: &PolicyRequest,
@@ -187,77 +235,32 @@ pub(crate) fn context(
     schema: &Schema,
     action: &EntityUid,
 ) -> Result<Context, String> {
-    let facts = req.facts();
-    let asset = match leg {
-        Some(l) => serde_json::json!({
-            "id": l.asset.to_string(),
-            "symbol": l.symbol,
-            "native": l.asset.contract().is_none(),
-            "contract": l.asset.contract().unwrap_or(""),
-            "decimals": l.decimals.map_or(-1, i64::from),
-            "decimals_known": l.decimals.is_some(),
-        }),
-        None => serde_json::json!({
-            "id": "", "symbol": "", "native": false, "contract": "",
-            "decimals": -1, "decimals_known": false,
-        }),
-    };
     let decimals = leg.and_then(|l| l.decimals);
-    let amount = leg.map(|l| l.total.clone()).unwrap_or_else(BaseUnits::zero);
-    let (destinations, call, flags, fee, kind) = match facts {
-        Some(f) => {
-            let call = match f.call() {
-                Some(c) => serde_json::json!({
-                    "present": true, "contract": c.contract, "method": c.method,
-                    "selector": c.selector,
-                }),
-                None => serde_json::json!({
-                    "present": false, "contract": "", "method": "", "selector": "",
-                }),
-            };
-            let fee = match f.fee() {
-                Some(fl) => fl.total.cedar_json(fl.decimals),
-                None => BaseUnits::zero().cedar_json(None),
-            };
-            (
-                f.destinations().iter().cloned().collect::<Vec<_>>(),
-                call,
-                f.risk_flags().iter().cloned().collect::<Vec<_>>(),
-                fee,
-                f.kind(),
-            )
-        }
-        None => (
-            Vec::new(),
-            serde_json::json!({
-                "present": false, "contract": "", "method": "", "selector": "",
-            }),
-            Vec::new(),
-            BaseUnits::zero().cedar_json(None),
-            "none",
-        ),
-    };
+    let zero = BaseUnits::zero();
     let now = req.now_unix();
-    let json = serde_json::json!({
-        "kind": kind,
-        "has_intent": facts.is_some(),
-        "asset": asset,
-        "amount": amount.cedar_json(decimals),
-        "amount_exceeds_i64": facts.is_some_and(|f| f.amount_exceeds_i64()),
-        "asset_count": facts.map_or(0, |f| i64_sat(f.legs().len() as u64)),
-        "destination_count": i64_sat(destinations.len() as u64),
-        "destinations": destinations,
-        "call": call,
-        "risk_flags": flags,
-        "fee": fee,
-        "now": i64_sat(now),
-        "utc_hour": i64_sat((now % 86_400) / 3_600),
-        "utc_weekday": i64_sat((now / 86_400 + 3) % 7),
-        "mode": req.mode().name(),
-        "velocity": {
-            "hour": { "count": i64_sat(hour.count), "amount": hour.amount.cedar_json(decimals) },
-            "day": { "count": i64_sat(day.count), "amount": day.amount.cedar_json(decimals) },
-        },
-    });
-    Context::from_json_value(json, Some((schema, action))).map_err(|e| e.to_string())
+    let mut json = context::intent_attributes(req.facts());
+    json.extend([
+        ("asset".into(), context::asset_info(leg)),
+        (
+            "amount".into(),
+            leg.map_or(&zero, |l| &l.total).cedar_json(decimals),
+        ),
+        (
+            "value".into(),
+            leg.map_or(&zero, |l| &l.value).cedar_json(decimals),
+        ),
+        ("now".into(), context::long(now)),
+        ("utc_hour".into(), context::long((now % 86_400) / 3_600)),
+        ("utc_weekday".into(), context::long((now / 86_400 + 3) % 7)),
+        ("mode".into(), req.mode().name().into()),
+        (
+            "velocity".into(),
+            serde_json::json!({
+                "hour": context::window(hour, decimals),
+                "day": context::window(day, decimals),
+            }),
+        ),
+    ]);
+    Context::from_json_value(serde_json::Value::Object(json), Some((schema, action)))
+        .map_err(|e| e.to_string())
 }

@@ -10,6 +10,11 @@
 //! - A chain payload is evaluated on its intent, with the wallet's chain and network taken from
 //!   the intent. A request without payload is evaluated on the wallet alone, with chain and
 //!   network [`NO_CHAIN`].
+//! - What the request counts (the max fee with the value, every call, allowance and authority
+//!   change) and what it refuses (an asset without a contract that is not the native coin) is
+//!   decided in [`crate::IntentFacts::from_intent`], so the request built here, the legs a
+//!   signer records with [`crate::record_signed`] and the legs a coordinator records are the
+//!   same: callers add nothing.
 
 use tessera_chain::{Intent, SignMessage};
 

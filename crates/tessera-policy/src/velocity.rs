@@ -10,7 +10,8 @@
 //!
 //! The engine checks every rule that matches the request's wallet and asset: the window's total
 //! plus this request ("would be") must not exceed the limit, so a large amount split over several
-//! requests is caught by the same window. The ledger's window figures for one hour and one day
+//! requests is caught by the same window. A request counts on each asset what it can move of it
+//! ([`crate::AssetLeg::total`]): its transfers plus, on the fee's asset, the max fee. The ledger's window figures for one hour and one day
 //! are also shown to Cedar as `context.velocity`, so policies can require approvals on volume.
 
 use std::collections::BTreeMap;
@@ -21,7 +22,8 @@ use crate::amount::BaseUnits;
 use crate::codec::{put_opt_str, put_str, put_u64};
 use crate::engine::DenyReason;
 use crate::error::LedgerError;
-use crate::request::{check_id, AssetKey, AssetLeg, PolicyRequest, Resource};
+use crate::facts::AssetLeg;
+use crate::request::{check_id, AssetKey, PolicyRequest, Resource};
 
 /// Longest window a rule may have: 366 days.
 pub const MAX_WINDOW_S: u64 = 366 * 86_400;
@@ -197,9 +199,11 @@ impl VelocityLedger for MemoryLedger {
     }
 }
 
-/// Records every leg of `req` in `ledger` at `req.now_unix()`. Call it only **after** the
-/// signature was actually produced (and before releasing it), with the same request that was
-/// evaluated. `change_policy` requests record nothing.
+/// Records every leg of `req` in `ledger` at `req.now_unix()`: what the request can move of
+/// each asset, its transfers plus the max fee on the fee's asset (so a token transfer records
+/// its gas on the native coin too). Call it only **after** the signature was actually produced
+/// (and before releasing it), with the same request that was evaluated. `change_policy`
+/// requests record nothing.
 pub fn record_signed(
     req: &PolicyRequest,
     ledger: &mut dyn VelocityLedger,

@@ -2,7 +2,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use tessera_chain::{Amount, Asset, ContractCall, Fee, Intent, IntentKind, RiskFlag, Transfer};
+use tessera_chain::{
+    Allowance, Amount, Asset, ContractCall, Fee, Intent, IntentKind, MessagePreview, RiskFlag,
+    Transfer,
+};
 use tessera_policy::*;
 
 pub const TENANT: &str = "acme";
@@ -15,6 +18,8 @@ pub const USDC: &str = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48";
 pub const UNKNOWN_TOKEN: &str = "0x2222222222222222222222222222222222222222";
 pub const ETH: u128 = 1_000_000_000_000_000_000;
 pub const USDC_UNIT: u128 = 1_000_000;
+/// The max fee of every fixture transaction: 21,000 gas × 20 gwei.
+pub const FEE: u128 = 420_000_000_000_000;
 
 pub fn key(n: u8) -> SecretKey {
     SecretKey::from_seed(&[n; 32])
@@ -100,7 +105,7 @@ fn base(kind: IntentKind) -> Intent {
     i.nonce = Some("7".into());
     i.fee = Some(Fee {
         asset: eth(),
-        max: Amount::from_u128(420_000_000_000_000),
+        max: Amount::from_u128(FEE),
         detail: "21000 gas × 20 gwei".into(),
     });
     i
@@ -142,12 +147,20 @@ pub fn usdc_transfer(to: &str, units: u128) -> Intent {
     token_transfer(usdc(), to, Amount::from_u128(units))
 }
 
+/// An ERC-20 `approve` to [`OTHER_DEST`] of 1,000 USDC, or of every token (flagged).
 pub fn approve(unlimited: bool) -> Intent {
     let mut i = base(IntentKind::ContractCall);
     i.flag(RiskFlag::GrantsAuthority);
     if unlimited {
         i.flag(RiskFlag::UnlimitedApproval);
     }
+    i.allowances.push(Allowance {
+        spender: OTHER_DEST.into(),
+        asset: usdc(),
+        amount: (!unlimited).then(|| Amount::from_u128(1_000 * USDC_UNIT)),
+        expires_at: None,
+        via: "approve".into(),
+    });
     i.calls.push(ContractCall {
         contract: USDC.into(),
         method: "approve(address,uint256)".into(),
@@ -165,6 +178,24 @@ pub fn unknown_selector(to: &str) -> Intent {
         method: "unknown".into(),
         selector: "DEADBEEF".into(),
         args: vec![],
+    });
+    i
+}
+
+pub const TRADER: &[&str] = &["trader"];
+pub const OPERATOR: &[&str] = &["treasury-operator"];
+
+pub fn typed_data() -> Intent {
+    let mut i = Intent::new(
+        "ethereum",
+        "mainnet",
+        IntentKind::SignMessage,
+        WALLET_SOURCE.into(),
+    );
+    i.message = Some(MessagePreview {
+        standard: "eip712".into(),
+        summary: "Order".into(),
+        content: "{}".into(),
     });
     i
 }
@@ -188,6 +219,46 @@ pub fn raw_digest_req(roles: &[&str]) -> PolicyRequest {
 
 pub fn ids(d: &Decision) -> Vec<&str> {
     d.policy_ids().iter().map(String::as_str).collect()
+}
+
+/// `intent` with its max fee set to `wei`.
+pub fn with_fee(mut intent: Intent, wei: u128) -> Intent {
+    if let Some(f) = intent.fee.as_mut() {
+        f.max = Amount::from_u128(wei);
+    }
+    intent
+}
+
+/// A request of `roles` on `wallet` (any chain).
+pub fn req_on(wallet: WalletRef, roles: &[&str], intent: &Intent, now: u64) -> PolicyRequest {
+    let action = PolicyAction::for_payload(Some(intent), &[]);
+    PolicyRequest::for_intent(principal(roles), action, wallet, intent, now).unwrap()
+}
+
+pub fn allow(id: &str) -> Decision {
+    Decision::Allow {
+        policy_ids: vec![id.into()],
+    }
+}
+
+pub fn approvals(role: &str, n: u32, policy_ids: &[&str]) -> Decision {
+    Decision::AllowWithApprovals {
+        quorum: quorum(&[(role, n)]),
+        policy_ids: policy_ids.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+pub fn forbidden(ids: &[(&str, &str)]) -> Decision {
+    Decision::Deny {
+        policy_ids: ids.iter().map(|(i, _)| i.to_string()).collect(),
+        reasons: ids
+            .iter()
+            .map(|(i, m)| DenyReason::Forbidden {
+                policy_id: i.to_string(),
+                message: Some(m.to_string()),
+            })
+            .collect(),
+    }
 }
 
 pub fn quorum(pairs: &[(&str, u32)]) -> Quorum {

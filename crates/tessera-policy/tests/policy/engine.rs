@@ -85,8 +85,9 @@ fn forbid_wins_over_any_permit() {
             }]
         }
     );
+    // 5 ETH with the max fee included: not above the forbid's 5 ETH.
     let d = e.evaluate(
-        &req(&[], &eth_transfer(OTHER_DEST, 5 * ETH), NOW),
+        &req(&[], &eth_transfer(OTHER_DEST, 5 * ETH - FEE), NOW),
         &MemoryLedger::new(),
     );
     assert_eq!(d.quorum(), Some(&quorum(&[("desk-approver", 1)])));
@@ -267,9 +268,12 @@ fn evaluation_errors_fail_closed() {
         matches!(&reasons[..], [DenyReason::PolicyError { policy_id, .. }] if policy_id == "overflowing-forbid"),
         "{reasons:?}"
     );
-    // Zero does not overflow: allowed.
+    // Zero (no value, no fee) does not overflow: allowed.
     assert!(!e
-        .evaluate(&req(&[], &eth_transfer(OTHER_DEST, 0), NOW), &l)
+        .evaluate(
+            &req(&[], &with_fee(eth_transfer(OTHER_DEST, 0), 0), NOW),
+            &l
+        )
         .is_deny());
 }
 
@@ -364,9 +368,15 @@ fn amounts_tier_correctly_up_to_2_pow_256() {
     );
     let l = MemoryLedger::new();
     let d = |i: &Intent| e.evaluate(&req(&[], i, NOW), &l);
-    // Exactly on the tier: small. One wei above: large (ceiling rounding).
-    assert_eq!(ids(&d(&eth_transfer(OTHER_DEST, 100 * ETH))), ["small"]);
-    assert_eq!(ids(&d(&eth_transfer(OTHER_DEST, 100 * ETH + 1))), ["large"]);
+    // Exactly on the tier (value plus max fee): small. One wei above: large (ceiling rounding).
+    assert_eq!(
+        ids(&d(&eth_transfer(OTHER_DEST, 100 * ETH - FEE))),
+        ["small"]
+    );
+    assert_eq!(
+        ids(&d(&eth_transfer(OTHER_DEST, 100 * ETH - FEE + 1))),
+        ["large"]
+    );
     // 10^30 wei: far above i64 in base units, still tiered by units.
     assert_eq!(
         ids(&d(&eth_transfer(OTHER_DEST, 10u128.pow(30)))),
@@ -379,14 +389,14 @@ fn amounts_tier_correctly_up_to_2_pow_256() {
     // The same for a token: denied by the i64 flag.
     let t = token_transfer(usdc(), OTHER_DEST, Amount::from_be_bytes(&[0xff; 32]));
     assert_eq!(ids(&d(&t)), ["no-overflowing-amounts"]);
-    // USDC (6 decimals) below i64: plain tiers.
+    // USDC (6 decimals) below i64: plain tiers (the ETH evaluation of the fee is small).
     assert_eq!(
         ids(&d(&usdc_transfer(OTHER_DEST, 100 * USDC_UNIT))),
         ["small"]
     );
     assert_eq!(
         ids(&d(&usdc_transfer(OTHER_DEST, 100 * USDC_UNIT + 1))),
-        ["large"]
+        ["large", "small"]
     );
     // Unknown decimals count as base units: 150 base units is "large" although it may be
     // a tiny amount of a token with unknown decimals.
@@ -401,7 +411,7 @@ fn amounts_tier_correctly_up_to_2_pow_256() {
             OTHER_DEST,
             Amount::from_u128(150)
         ))),
-        ["large"]
+        ["large", "small"]
     );
 }
 
@@ -422,13 +432,17 @@ fn several_transfers_of_an_asset_are_summed_and_each_asset_is_a_leg() {
         "#,
     );
     let l = MemoryLedger::new();
-    // Two ETH transfers of 6 ETH: the leg is 12 ETH, large.
+    // Two ETH transfers of 6 ETH: the leg is 12 ETH plus the max fee, large.
     let mut i = eth_transfer(ALLOWED_DEST, 6 * ETH);
     i.transfers.push(i.transfers[0].clone());
     let r = req(&[], &i, NOW);
     assert_eq!(r.facts().unwrap().legs().len(), 1);
     assert_eq!(
         r.facts().unwrap().legs()[0].total.as_str(),
+        "12000420000000000000"
+    );
+    assert_eq!(
+        r.facts().unwrap().legs()[0].value.as_str(),
         "12000000000000000000"
     );
     assert_eq!(ids(&e.evaluate(&r, &l)), ["large"]);
@@ -630,7 +644,7 @@ fn evaluation_is_deterministic_across_runs_reparsing_and_policy_order() {
             r#"{"decision":"deny","policy_ids":["b-deny-other","c-deny-other-too"],"reasons":["#,
             r#"{"reason":"forbidden","policy_id":"b-deny-other","message":null},"#,
             r#"{"reason":"forbidden","policy_id":"c-deny-other-too","message":"second forbid"},"#,
-            r#"{"reason":"velocity_exceeded","rule":"tiny","asset":"ethereum:mainnet:native","window_s":60,"metric":"amount","limit":"10000000000000000000","would_be":"50000000000000000000"}]}"#
+            r#"{"reason":"velocity_exceeded","rule":"tiny","asset":"ethereum:mainnet:native","window_s":60,"metric":"amount","limit":"10000000000000000000","would_be":"50000420000000000000"}]}"#
         )
     );
     // Decisions round-trip through serde.

@@ -5,6 +5,7 @@
 mod approvals;
 mod bundles;
 mod common;
+mod effects;
 mod engine;
 mod modes;
 mod templates;

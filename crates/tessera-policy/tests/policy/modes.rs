@@ -157,7 +157,11 @@ fn local_dev_template() {
         dev_eval(&e, Some(&large), &[], Mode::Normal),
         Decision::AllowWithApprovals {
             quorum: quorum(&[("approver", 1)]),
-            policy_ids: vec!["dev-large-token-transfer".into()],
+            // The ETH evaluation of the fee is allowed by the operator's permit.
+            policy_ids: vec![
+                "dev-large-token-transfer".into(),
+                "dev-operator-signs".into()
+            ],
         }
     );
     // Degraded: transfers need an approver; everything else is forbidden.

@@ -1,53 +1,9 @@
 //! The shipped templates, with concrete intents and concrete decisions.
 
-use tessera_chain::{Amount, Asset, Intent, IntentKind, MessagePreview};
+use tessera_chain::{Amount, Asset, Intent};
 use tessera_policy::*;
 
 use crate::common::*;
-
-const TRADER: &[&str] = &["trader"];
-const OPERATOR: &[&str] = &["treasury-operator"];
-
-fn allow(id: &str) -> Decision {
-    Decision::Allow {
-        policy_ids: vec![id.into()],
-    }
-}
-
-fn approvals(role: &str, n: u32, policy_ids: &[&str]) -> Decision {
-    Decision::AllowWithApprovals {
-        quorum: quorum(&[(role, n)]),
-        policy_ids: policy_ids.iter().map(|s| s.to_string()).collect(),
-    }
-}
-
-fn forbidden(ids: &[(&str, &str)]) -> Decision {
-    Decision::Deny {
-        policy_ids: ids.iter().map(|(i, _)| i.to_string()).collect(),
-        reasons: ids
-            .iter()
-            .map(|(i, m)| DenyReason::Forbidden {
-                policy_id: i.to_string(),
-                message: Some(m.to_string()),
-            })
-            .collect(),
-    }
-}
-
-fn typed_data() -> Intent {
-    let mut i = Intent::new(
-        "ethereum",
-        "mainnet",
-        IntentKind::SignMessage,
-        WALLET_SOURCE.into(),
-    );
-    i.message = Some(MessagePreview {
-        standard: "eip712".into(),
-        summary: "Order".into(),
-        content: "{}".into(),
-    });
-    i
-}
 
 #[test]
 fn hot_wallet_template() {
@@ -60,22 +16,37 @@ fn hot_wallet_template() {
         ev(TRADER, &eth_transfer(OTHER_DEST, ETH)),
         allow("hot-small-transfer")
     );
+    // The tier is on the value plus the max fee (0.00042 ETH here).
     assert_eq!(
-        ev(TRADER, &eth_transfer(OTHER_DEST, 2 * ETH)),
+        ev(TRADER, &eth_transfer(OTHER_DEST, 2 * ETH - FEE)),
         allow("hot-small-transfer")
     );
     assert_eq!(
         ev(TRADER, &usdc_transfer(OTHER_DEST, 10_000 * USDC_UNIT)),
         allow("hot-small-transfer")
     );
-    // Above the tier: one desk approver.
+    // Above the tier: one desk approver. Exactly 2 ETH of value is above it with its fee
+    // (changed on purpose by issue 16: the fee counts).
+    assert_eq!(
+        ev(TRADER, &eth_transfer(OTHER_DEST, 2 * ETH - FEE + 1)),
+        approvals("desk-approver", 1, &["hot-large-transfer"])
+    );
+    assert_eq!(
+        ev(TRADER, &eth_transfer(OTHER_DEST, 2 * ETH)),
+        approvals("desk-approver", 1, &["hot-large-transfer"])
+    );
     assert_eq!(
         ev(TRADER, &eth_transfer(OTHER_DEST, 2 * ETH + 1)),
         approvals("desk-approver", 1, &["hot-large-transfer"])
     );
+    // (Its ETH fee is small: the fee's evaluation adds `hot-small-transfer`.)
     assert_eq!(
         ev(TRADER, &usdc_transfer(OTHER_DEST, 50_000 * USDC_UNIT)),
-        approvals("desk-approver", 1, &["hot-large-transfer"])
+        approvals(
+            "desk-approver",
+            1,
+            &["hot-large-transfer", "hot-small-transfer"]
+        )
     );
     // Any amount of a token the desk does not list: one approver.
     let unknown = Asset {
@@ -88,12 +59,16 @@ fn hot_wallet_template() {
             TRADER,
             &token_transfer(unknown, OTHER_DEST, Amount::from_u128(1))
         ),
-        approvals("desk-approver", 1, &["hot-large-transfer"])
+        approvals(
+            "desk-approver",
+            1,
+            &["hot-large-transfer", "hot-small-transfer"]
+        )
     );
-    // A bounded approve: one approver; an unlimited one: never.
+    // A bounded approve: one approver (as a call and as an allowance); an unlimited one: never.
     assert_eq!(
         ev(TRADER, &approve(false)),
-        approvals("desk-approver", 1, &["hot-contract-call"])
+        approvals("desk-approver", 1, &["hot-allowance", "hot-contract-call"])
     );
     assert_eq!(
         ev(TRADER, &approve(true)),
@@ -135,10 +110,15 @@ fn hot_wallet_template() {
 fn hot_wallet_velocity_split() {
     let e = Engine::compile(&hot_bundle()).unwrap();
     let mut l = MemoryLedger::new();
-    // Ten transfers of 2 ETH each, one every 10 minutes: each is "small", but after 10 ETH in
-    // a day the busy-day rule asks for an approver, and the 11th breaks the 20 ETH daily limit.
+    // Ten transfers of 2 ETH each (max fee included), one every 10 minutes: each is "small",
+    // but after 10 ETH in a day the busy-day rule asks for an approver, and the 11th breaks the
+    // 20 ETH daily limit.
     for n in 1..=11u64 {
-        let r = req(TRADER, &eth_transfer(OTHER_DEST, 2 * ETH), NOW + n * 600);
+        let r = req(
+            TRADER,
+            &eth_transfer(OTHER_DEST, 2 * ETH - FEE),
+            NOW + n * 600,
+        );
         let d = e.evaluate(&r, &l);
         match n {
             1..=5 => assert_eq!(d, allow("hot-small-transfer"), "transfer {n}"),
@@ -164,7 +144,19 @@ fn hot_wallet_velocity_split() {
             record_signed(&r, &mut l).unwrap();
         }
     }
-    // USDC: 10 × 10,000 fit the 100,000 daily limit, the 11th does not.
+    // The day's 20 ETH are used up: even a USDC transfer is refused, its gas is ETH.
+    let usdc = req(
+        TRADER,
+        &usdc_transfer(OTHER_DEST, 10 * USDC_UNIT),
+        NOW + 7_200,
+    );
+    assert!(
+        matches!(e.evaluate(&usdc, &l).reasons(), [DenyReason::VelocityExceeded { rule, .. }] if rule == "hot-eth-per-day"),
+        "{:?}",
+        e.evaluate(&usdc, &l)
+    );
+    // USDC (on a fresh ledger): 10 × 10,000 fit the 100,000 daily limit, the 11th does not.
+    let mut l = MemoryLedger::new();
     for n in 1..=11u64 {
         let r = req(
             TRADER,
@@ -196,8 +188,17 @@ fn treasury_cold_template() {
         approvals("treasury-approver", 2, &["cold-transfer"])
     );
     assert_eq!(
-        ev(OPERATOR, &eth_transfer(ALLOWED_DEST, 100 * ETH)),
+        ev(OPERATOR, &eth_transfer(ALLOWED_DEST, 100 * ETH - FEE)),
         approvals("treasury-approver", 2, &["cold-transfer"])
+    );
+    // Exactly 100 ETH of value is above the tier with its fee (changed on purpose by issue 16).
+    assert_eq!(
+        ev(OPERATOR, &eth_transfer(ALLOWED_DEST, 100 * ETH)),
+        approvals(
+            "treasury-approver",
+            3,
+            &["cold-transfer", "cold-transfer-high-tier"]
+        )
     );
     assert_eq!(
         ev(OPERATOR, &eth_transfer(ALLOWED_DEST, 500 * ETH)),
@@ -243,10 +244,13 @@ fn treasury_cold_template() {
     // Contract calls other than an ERC-20 transfer of a listed token.
     assert_eq!(
         ev(OPERATOR, &approve(true)),
-        forbidden(&[(
-            "cold-only-erc20-transfer",
-            "the only contract call the treasury signs is an ERC-20 transfer"
-        )])
+        forbidden(&[
+            ("cold-no-allowance", "the treasury grants no allowances"),
+            (
+                "cold-only-erc20-transfer",
+                "the only contract call the treasury signs is an ERC-20 transfer"
+            ),
+        ])
     );
     assert_eq!(
         ev(OPERATOR, &unknown_selector(OTHER_DEST)),

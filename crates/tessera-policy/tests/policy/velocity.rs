@@ -70,7 +70,8 @@ fn a_split_across_requests_is_caught() {
             }]
         }
     );
-    assert_eq!(l.len(), 3, "a refused request is not recorded");
+    // Three requests recorded, each with two legs: USDC and its ETH fee.
+    assert_eq!(l.len(), 6, "a refused request is not recorded");
     // 10 more still fit exactly (the limit is inclusive).
     let r = req(&[], &usdc_transfer(OTHER_DEST, 10 * USDC_UNIT), NOW + 400);
     assert!(!sign(&e, &mut l, &r).is_deny());
