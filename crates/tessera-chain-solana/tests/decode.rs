@@ -374,7 +374,7 @@ fn unknown_program_is_flagged() {
         .intent;
     assert_eq!(i.kind, IntentKind::ContractCall);
     assert_eq!(i.risk_flags, vec![RiskFlag::UnknownSelector]);
-    let call = i.calls.first().cloned().as_ref().unwrap();
+    let call = i.calls.first().unwrap();
     assert_eq!(call.contract, b58(&program));
     assert_eq!(call.method, "unknown");
     assert_eq!(call.selector, "deadbeef01020304");
