@@ -162,7 +162,11 @@ struct Coin {
 fn spec_input(i: usize, v: &Value, wallet: &Wallet) -> Result<Coin> {
     let field = format!("inputs[{i}]");
     let input = object(v, &field)?;
-    only_fields(input, &field, &["txid", "vout", "amount_sat", "prev_tx_hex"])?;
+    only_fields(
+        input,
+        &field,
+        &["txid", "vout", "amount_sat", "prev_tx_hex"],
+    )?;
     let txid_field = format!("{field}.txid");
     let txid = input
         .get("txid")
@@ -184,17 +188,16 @@ fn spec_input(i: usize, v: &Value, wallet: &Wallet) -> Result<Coin> {
         &format!("{field}.amount_sat"),
     )?;
     let outpoint = OutPoint { txid, vout };
-    let prev_tx = match input.get("prev_tx_hex") {
-        Some(v) => Some(previous_transaction(v, &field, outpoint, amount, wallet)?),
-        None if wallet.kind == Kind::P2wpkh => {
-            return Err(ChainError::malformed(
+    let prev_tx =
+        match input.get("prev_tx_hex") {
+            Some(v) => Some(previous_transaction(v, &field, outpoint, amount, wallet)?),
+            None if wallet.kind == Kind::P2wpkh => return Err(ChainError::malformed(
                 format!("{field}.prev_tx_hex"),
                 "missing: a P2WPKH wallet spends a coin only with the transaction that created \
                  it (hex), carried in the PSBT as non_witness_utxo",
-            ))
-        }
-        None => None,
-    };
+            )),
+            None => None,
+        };
     Ok(Coin {
         outpoint,
         amount,

@@ -142,11 +142,7 @@ fn builder_refuses_a_missing_or_inconsistent_previous_transaction() {
     let key = k.wallet_key();
     let out = json!([{"address": foreign_p2wpkh("mainnet"), "amount_sat": 9_000}]);
     let refusal = |input: serde_json::Value| {
-        malformed_field(Bitcoin.build(
-            "mainnet",
-            key,
-            &json!({"inputs": [input], "outputs": out}),
-        ))
+        malformed_field(Bitcoin.build("mainnet", key, &json!({"inputs": [input], "outputs": out})))
     };
     // A P2WPKH wallet needs it.
     assert_eq!(
@@ -174,11 +170,7 @@ fn builder_refuses_a_missing_or_inconsistent_previous_transaction() {
     let theirs = test_key(ECDSA, 66);
     let bad = coin("mainnet", theirs.wallet_key(), 1, 2, 10_000);
     let e = Bitcoin
-        .build(
-            "mainnet",
-            key,
-            &json!({"inputs": [bad], "outputs": out}),
-        )
+        .build("mainnet", key, &json!({"inputs": [bad], "outputs": out}))
         .unwrap_err();
     assert!(matches!(e, ChainError::NotOwned { .. }), "{e:?}");
 }

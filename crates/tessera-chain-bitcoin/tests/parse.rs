@@ -376,10 +376,7 @@ fn ed25519_is_unsupported_everywhere() {
     let payload = build("mainnet", ecdsa.wallet_key(), &spec);
     assert_unsupported(Bitcoin.address("mainnet", key), "scheme");
     assert_unsupported(Bitcoin.parse("mainnet", key, &payload), "scheme");
-    assert_unsupported(
-        Bitcoin.build("mainnet", key, &spec),
-        "scheme",
-    );
+    assert_unsupported(Bitcoin.build("mainnet", key, &spec), "scheme");
     assert_unsupported(Bitcoin.finalize("mainnet", key, &payload, &[]), "scheme");
 }
 

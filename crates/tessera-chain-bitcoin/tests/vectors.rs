@@ -19,8 +19,7 @@ use bitcoin::psbt::Psbt;
 use bitcoin::sighash::{EcdsaSighashType, SighashCache};
 use bitcoin::{consensus, Amount, Script, ScriptBuf, Transaction, TxOut};
 use tessera_chain::{
-    ChainAdapter, ChainError, MessageHash, Payload, PublicKey, SchemeId, SignMessage,
-    WalletKey,
+    ChainAdapter, ChainError, MessageHash, Payload, PublicKey, SchemeId, SignMessage, WalletKey,
 };
 use tessera_chain_bitcoin::Bitcoin;
 

@@ -75,7 +75,10 @@ impl Ix<'_> {
         if self.ix.data.len() != len {
             return Err(ChainError::malformed(
                 self.data_field(),
-                format!("{what} data must be {len} bytes, got {}", self.ix.data.len()),
+                format!(
+                    "{what} data must be {len} bytes, got {}",
+                    self.ix.data.len()
+                ),
             ));
         }
         Ok(())
@@ -289,10 +292,9 @@ pub(crate) fn unknown(ctx: &Ctx<'_>, acc: &mut Acc, ix: &Ix<'_>, selector_len: u
 }
 
 fn compute_budget(ctx: &Ctx<'_>, acc: &mut Acc, ix: &Ix<'_>) -> Result<()> {
-    let tag = *ix
-        .data()
-        .first()
-        .ok_or_else(|| ChainError::malformed(ix.data_field(), "empty compute-budget instruction"))?;
+    let tag = *ix.data().first().ok_or_else(|| {
+        ChainError::malformed(ix.data_field(), "empty compute-budget instruction")
+    })?;
     let duplicate = || {
         ChainError::malformed(
             ix.field(),

@@ -30,8 +30,7 @@
 //! always above it.
 
 use tessera_chain::{
-    Allowance, Amount, Asset, AuthorityChange, ChainError, ContractCall, Result, RiskFlag,
-    Transfer,
+    Allowance, Amount, Asset, AuthorityChange, ChainError, ContractCall, Result, RiskFlag, Transfer,
 };
 
 use crate::decode::{arg, key_at, le_u64, unknown, Acc, Ctx, Ix};
@@ -172,7 +171,11 @@ fn transfer(ctx: &Ctx<'_>, acc: &mut Acc, ix: &Ix<'_>, checked: bool) -> Result<
     let destination = ix.account(ctx.msg, 1 + off, "destination")?;
     let authority = ix.account(ctx.msg, 2 + off, "authority")?;
     let amount = amount(ix)?;
-    let decimals = if checked { ix.data().get(9).copied() } else { None };
+    let decimals = if checked {
+        ix.data().get(9).copied()
+    } else {
+        None
+    };
     if authority != *ctx.wallet {
         return Err(ChainError::not_owned(
             ix.field(),
@@ -244,7 +247,11 @@ fn transfer(ctx: &Ctx<'_>, acc: &mut Acc, ix: &Ix<'_>, checked: bool) -> Result<
         asset,
         amount: Amount::from_u128(u128::from(amount)),
     });
-    let method = if checked { "transferChecked" } else { "transfer" };
+    let method = if checked {
+        "transferChecked"
+    } else {
+        "transfer"
+    };
     acc.calls.push(call(ix, method, args));
     Ok(())
 }
@@ -272,7 +279,11 @@ fn approve(ctx: &Ctx<'_>, acc: &mut Acc, ix: &Ix<'_>, checked: bool) -> Result<(
     let delegate = ix.account(ctx.msg, 1 + off, "delegate")?;
     let owner = ix.account(ctx.msg, 2 + off, "owner")?;
     let amount = amount(ix)?;
-    let decimals = if checked { ix.data().get(9).copied() } else { None };
+    let decimals = if checked {
+        ix.data().get(9).copied()
+    } else {
+        None
+    };
     let mint = resolve_mint(ctx, ix, named, &source, None)
         .ok_or_else(|| unresolved(ix, "Approve", "approveChecked", &source))?;
     let asset = asset(ctx, acc, ix, &mint, decimals)?;

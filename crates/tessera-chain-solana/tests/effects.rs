@@ -202,7 +202,12 @@ fn every_instruction_is_listed_in_order() {
     let allowances: Vec<(Option<u128>, &str)> = i
         .allowances
         .iter()
-        .map(|a| (a.amount.as_ref().map(|x| x.to_u128().unwrap()), a.via.as_str()))
+        .map(|a| {
+            (
+                a.amount.as_ref().map(|x| x.to_u128().unwrap()),
+                a.via.as_str(),
+            )
+        })
         .collect();
     assert_eq!(allowances, [(Some(7), "approve"), (Some(0), "revoke")]);
     assert_eq!(
@@ -244,16 +249,25 @@ fn unlimited_approvals_have_no_amount() {
     let amount_of = |network: &str, ix: Instruction| {
         let i = intent(network, &k, &[ix]);
         let unlimited = i.risk_flags.contains(&RiskFlag::UnlimitedApproval);
-        let amount = i.allowances[0].amount.as_ref().map(|a| a.to_u128().unwrap());
+        let amount = i.allowances[0]
+            .amount
+            .as_ref()
+            .map(|a| a.to_u128().unwrap());
         assert_eq!(unlimited, amount.is_none(), "{:?}", i.risk_flags);
         amount
     };
     // u64::MAX, whatever the mint.
-    assert_eq!(amount_of(MAINNET, approve(&account, &d, &w, u64::MAX)), None);
+    assert_eq!(
+        amount_of(MAINNET, approve(&account, &d, &w, u64::MAX)),
+        None
+    );
     // A known mint with 6 decimals: a trillion whole tokens or more is unlimited.
     let trillion = 1_000_000_000_000_000_000u64;
     assert_eq!(
-        amount_of(MAINNET, approve_checked(&account, &usdc_mint, &d, &w, trillion, 6)),
+        amount_of(
+            MAINNET,
+            approve_checked(&account, &usdc_mint, &d, &w, trillion, 6)
+        ),
         None
     );
     assert_eq!(
@@ -323,7 +337,11 @@ fn plain_transfer_with_a_resolved_mint_is_that_token() {
             token_transfer(&[0x44; 32], &ata(&owner, &mint), &w, 9),
         ],
     );
-    let t = i.transfers.iter().find(|t| t.asset.contract.is_some()).unwrap();
+    let t = i
+        .transfers
+        .iter()
+        .find(|t| t.asset.contract.is_some())
+        .unwrap();
     assert_eq!(t.asset.contract.as_deref(), Some(b58(&mint).as_str()));
     assert_eq!(t.asset.decimals, None);
     assert!(i.risk_flags.contains(&RiskFlag::UnknownToken));
@@ -357,7 +375,14 @@ fn associated_account_creation_counts_its_rent() {
         &k,
         &[
             create_ata_idempotent(&w, &owner, &mint),
-            transfer_checked(&ata(&w, &mint), &mint, &ata(&owner, &mint), &w, 1_500_000, 6),
+            transfer_checked(
+                &ata(&w, &mint),
+                &mint,
+                &ata(&owner, &mint),
+                &w,
+                1_500_000,
+                6,
+            ),
         ],
     );
     assert_eq!(i.transfers.len(), 2, "{:?}", i.transfers);
@@ -387,7 +412,13 @@ fn associated_account_creation_counts_its_rent() {
     let i = intent(
         "devnet",
         &k,
-        &[create_ata_with(&w, &owner, &[0x31; 32], &TOKEN_2022_PROGRAM, true)],
+        &[create_ata_with(
+            &w,
+            &owner,
+            &[0x31; 32],
+            &TOKEN_2022_PROGRAM,
+            true,
+        )],
     );
     assert_eq!(sol_amount(&i), 2_978_880);
 }

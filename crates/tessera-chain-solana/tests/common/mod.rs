@@ -157,7 +157,11 @@ pub fn build(network: &str, k: &TestKey, spec: &Value) -> Payload {
 }
 
 /// An SPL Token instruction of `program` with `data` over `(key, signer, writable)` accounts.
-pub fn token_ix(program: &[u8; 32], data: Vec<u8>, accounts: &[([u8; 32], bool, bool)]) -> Instruction {
+pub fn token_ix(
+    program: &[u8; 32],
+    data: Vec<u8>,
+    accounts: &[([u8; 32], bool, bool)],
+) -> Instruction {
     Instruction::new_with_bytes(
         sol(program),
         &data,
@@ -175,13 +179,22 @@ pub fn token_ix(program: &[u8; 32], data: Vec<u8>, accounts: &[([u8; 32], bool, 
 }
 
 /// SPL Token `Approve` (tag 4): accounts source, delegate, owner.
-pub fn approve(source: &[u8; 32], delegate: &[u8; 32], owner: &[u8; 32], amount: u64) -> Instruction {
+pub fn approve(
+    source: &[u8; 32],
+    delegate: &[u8; 32],
+    owner: &[u8; 32],
+    amount: u64,
+) -> Instruction {
     let mut data = vec![4];
     data.extend_from_slice(&amount.to_le_bytes());
     token_ix(
         &TOKEN_PROGRAM,
         data,
-        &[(*source, false, true), (*delegate, false, false), (*owner, true, false)],
+        &[
+            (*source, false, true),
+            (*delegate, false, false),
+            (*owner, true, false),
+        ],
     )
 }
 
@@ -211,7 +224,11 @@ pub fn approve_checked(
 
 /// SPL Token `Revoke` (tag 5): accounts source, owner.
 pub fn revoke(source: &[u8; 32], owner: &[u8; 32]) -> Instruction {
-    token_ix(&TOKEN_PROGRAM, vec![5], &[(*source, false, true), (*owner, true, false)])
+    token_ix(
+        &TOKEN_PROGRAM,
+        vec![5],
+        &[(*source, false, true), (*owner, true, false)],
+    )
 }
 
 /// SPL Token `SetAuthority` (tag 6): accounts account-or-mint, current authority.
@@ -229,7 +246,11 @@ pub fn set_authority(
         }
         None => data.push(0),
     }
-    token_ix(&TOKEN_PROGRAM, data, &[(*account, false, true), (*current, true, false)])
+    token_ix(
+        &TOKEN_PROGRAM,
+        data,
+        &[(*account, false, true), (*current, true, false)],
+    )
 }
 
 /// The ATA program's `Create` (`idempotent` false) or `CreateIdempotent` under `token_program`.
