@@ -33,6 +33,7 @@ use tessera_chain::{
     Allowance, Amount, Asset, AuthorityChange, ChainError, ContractCall, Result, RiskFlag, Transfer,
 };
 
+use crate::ata::AtaCreate;
 use crate::decode::{arg, key_at, le_u64, unknown, Acc, Ctx, Ix};
 use crate::message::Pubkey;
 use crate::pda::associated_token_address;
@@ -185,44 +186,11 @@ fn transfer(ctx: &Ctx<'_>, acc: &mut Acc, ix: &Ix<'_>, checked: bool) -> Result<
             ),
         ));
     }
-    let created = ctx
-        .creates
-        .iter()
-        .find(|c| c.ata == destination && c.token_program == ix.program);
-    if let (Some(c), Some(m)) = (created, named) {
-        if c.mint != m {
-            return Err(ChainError::malformed(
-                format!("message.instructions[{}].accounts[{}]", ix.index, 1 + off),
-                format!(
-                    "the destination is the associated token account for mint {}, not {}",
-                    b58(&c.mint),
-                    b58(&m)
-                ),
-            ));
-        }
-    }
+    let created = created_destination(ctx, ix, &destination, named, 1 + off)?;
     let mint = resolve_mint(ctx, ix, named, &source, Some(&destination))
         .ok_or_else(|| unresolved(ix, "Transfer", "transferChecked", &source))?;
     let asset = asset(ctx, acc, ix, &mint, decimals)?;
-    let (to, to_arg) = match created {
-        Some(c) => (
-            c.owner,
-            format!(
-                "owner {} of associated token account {} (derivation verified, created by \
-                 instruction {})",
-                b58(&c.owner),
-                b58(&destination),
-                c.index
-            ),
-        ),
-        None => (
-            destination,
-            format!(
-                "token account {} (its owner is not resolved offline)",
-                b58(&destination)
-            ),
-        ),
-    };
+    let (to, to_arg) = recipient(created, &destination);
     let mut args = vec![arg("source", b58(&source)), mint_arg(named, Some(mint))];
     args.push(arg("destination", b58(&destination)));
     args.push(arg("to", to_arg));
@@ -254,6 +222,58 @@ fn transfer(ctx: &Ctx<'_>, acc: &mut Acc, ix: &Ix<'_>, checked: bool) -> Result<
     };
     acc.calls.push(call(ix, method, args));
     Ok(())
+}
+
+/// The creation of `destination` in this message, if any; a checked transfer must name the
+/// mint the destination is created for.
+fn created_destination<'c>(
+    ctx: &Ctx<'c>,
+    ix: &Ix<'_>,
+    destination: &Pubkey,
+    named: Option<Pubkey>,
+    position: usize,
+) -> Result<Option<&'c AtaCreate>> {
+    let created = ctx
+        .creates
+        .iter()
+        .find(|c| &c.ata == destination && c.token_program == ix.program);
+    if let (Some(c), Some(m)) = (created, named) {
+        if c.mint != m {
+            return Err(ChainError::malformed(
+                format!("message.instructions[{}].accounts[{position}]", ix.index),
+                format!(
+                    "the destination is the associated token account for mint {}, not {}",
+                    b58(&c.mint),
+                    b58(&m)
+                ),
+            ));
+        }
+    }
+    Ok(created)
+}
+
+/// Who receives a token transfer: the owner of a destination created (and derived) in this
+/// message, else the token account itself; and how the `to` argument says so.
+fn recipient(created: Option<&AtaCreate>, destination: &Pubkey) -> (Pubkey, String) {
+    match created {
+        Some(c) => (
+            c.owner,
+            format!(
+                "owner {} of associated token account {} (derivation verified, created by \
+                 instruction {})",
+                b58(&c.owner),
+                b58(destination),
+                c.index
+            ),
+        ),
+        None => (
+            *destination,
+            format!(
+                "token account {} (its owner is not resolved offline)",
+                b58(destination)
+            ),
+        ),
+    }
 }
 
 /// Whether an approval of `amount` is unlimited (see the module docs).
