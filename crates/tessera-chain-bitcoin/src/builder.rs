@@ -188,21 +188,24 @@ fn spec_input(i: usize, v: &Value, wallet: &Wallet) -> Result<Coin> {
         &format!("{field}.amount_sat"),
     )?;
     let outpoint = OutPoint { txid, vout };
-    let prev_tx =
-        match input.get("prev_tx_hex") {
-            Some(v) => Some(previous_transaction(v, &field, outpoint, amount, wallet)?),
-            None if wallet.kind == Kind::P2wpkh => return Err(ChainError::malformed(
-                format!("{field}.prev_tx_hex"),
-                "missing: a P2WPKH wallet spends a coin only with the transaction that created \
-                 it (hex), carried in the PSBT as non_witness_utxo",
-            )),
-            None => None,
-        };
+    let prev_tx = match input.get("prev_tx_hex") {
+        Some(v) => Some(previous_transaction(v, &field, outpoint, amount, wallet)?),
+        None if wallet.kind == Kind::P2wpkh => return Err(missing_prev_tx(&field)),
+        None => None,
+    };
     Ok(Coin {
         outpoint,
         amount,
         prev_tx,
     })
+}
+
+fn missing_prev_tx(prefix: &str) -> ChainError {
+    ChainError::malformed(
+        format!("{prefix}.prev_tx_hex"),
+        "missing: a P2WPKH wallet spends a coin only with the transaction that created it (hex), \
+         carried in the PSBT as non_witness_utxo",
+    )
 }
 
 /// `inputs[i].prev_tx_hex`: a transaction whose txid is the input's and whose output `vout`

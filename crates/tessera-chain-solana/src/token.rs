@@ -18,7 +18,8 @@
 //! otherwise the instruction is **refused**: the account's mint cannot be read offline, and an
 //! asset keyed by anything but the mint (the source account, say) would let the same token
 //! escape the rules written for its mint, while no asset at all would count as native SOL.
-//! Every wallet and SDK emits the checked forms, which name the mint. A `Revoke` moves nothing,
+//! The checked forms, which name the mint, are what wallets and SDKs commonly emit (and what this
+//! crate's builder emits). A `Revoke` moves nothing,
 //! so its unresolved mint is shown as the token `?` of contract `mint of token account <source>`.
 //!
 //! # Unlimited approvals
