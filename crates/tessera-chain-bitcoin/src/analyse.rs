@@ -79,6 +79,7 @@ pub(crate) fn analyse(
     for (i, (txin, input)) in tx.input.iter().zip(&psbt.inputs).enumerate() {
         let prevout = input_prevout(i, txin, input)?;
         check_owned(i, wallet, &prevout.script_pubkey, network)?;
+        check_amount_proven(i, wallet, input)?;
         let sighash = input_sighash(i, wallet, input)?;
         total_in = add_amount(total_in, prevout.value).ok_or_else(|| {
             ChainError::malformed(
@@ -258,6 +259,27 @@ fn input_prevout(i: usize, txin: &TxIn, input: &Input) -> Result<TxOut> {
         ));
     }
     Ok(prevout)
+}
+
+/// A P2WPKH (segwit v0) input's amount must be proven by `non_witness_utxo`, the previous
+/// transaction, which [`input_prevout`] has checked against the outpoint's txid (and against
+/// `witness_utxo` when both are present).
+///
+/// A BIP-143 signature commits to the amount of its own input only. With `witness_utxo` alone,
+/// two requests could each understate a different input: the signature each makes for the
+/// input it tells the truth about is valid on chain, and together they spend every input with a
+/// fee neither request showed (the 2020 hardware-wallet fee attack). A P2TR input may carry
+/// `witness_utxo` only: a BIP-341 signature commits to the amounts and scripts of **every**
+/// input, so a wrong amount only makes the signature invalid.
+fn check_amount_proven(i: usize, wallet: &Wallet, input: &Input) -> Result<()> {
+    if wallet.kind == Kind::P2wpkh && input.non_witness_utxo.is_none() {
+        return Err(ChainError::malformed(
+            format!("psbt.inputs[{i}].non_witness_utxo"),
+            "missing: a P2WPKH input must carry the previous transaction (non_witness_utxo), \
+             since its signature does not commit to the other inputs' amounts",
+        ));
+    }
+    Ok(())
 }
 
 /// Input `i` must pay the wallet's own script.

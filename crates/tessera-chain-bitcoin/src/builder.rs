@@ -54,52 +54,28 @@ pub(crate) fn build(
 
     let inputs = non_empty_array(spec.get("inputs"), "inputs")?;
     let mut txins = Vec::with_capacity(inputs.len());
-    let mut amounts = Vec::with_capacity(inputs.len());
+    let mut coins = Vec::with_capacity(inputs.len());
     let mut seen = BTreeSet::new();
     let mut total_in: u64 = 0;
     for (i, v) in inputs.iter().enumerate() {
-        let field = format!("inputs[{i}]");
-        let input = object(v, &field)?;
-        only_fields(input, &field, &["txid", "vout", "amount_sat"])?;
-        let txid_field = format!("{field}.txid");
-        let txid = input
-            .get("txid")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ChainError::malformed(&txid_field, "expected a hex string"))
-            .and_then(|s| {
-                Txid::from_str(s).map_err(|e| {
-                    ChainError::malformed(&txid_field, format!("not a 64-digit hex txid: {e}"))
-                })
-            })?;
-        let vout_field = format!("{field}.vout");
-        let vout = required(input, "vout", &field)
-            .and_then(|v| integer(v, &vout_field))
-            .and_then(|v| {
-                u32::try_from(v)
-                    .map_err(|_| ChainError::malformed(&vout_field, "must fit in 32 bits"))
-            })?;
-        let amount = amount(
-            required(input, "amount_sat", &field)?,
-            &format!("{field}.amount_sat"),
-        )?;
-        let outpoint = OutPoint { txid, vout };
-        if !seen.insert(outpoint) {
+        let coin = spec_input(i, v, wallet)?;
+        if !seen.insert(coin.outpoint) {
             return Err(ChainError::malformed(
-                field,
-                format!("{outpoint} is spent twice"),
+                format!("inputs[{i}]"),
+                format!("{} is spent twice", coin.outpoint),
             ));
         }
         total_in = total_in
-            .checked_add(amount)
+            .checked_add(coin.amount)
             .filter(|t| *t <= BtcAmount::MAX_MONEY.to_sat())
             .ok_or_else(|| ChainError::malformed("inputs", "more than 21 million BTC in total"))?;
         txins.push(TxIn {
-            previous_output: outpoint,
+            previous_output: coin.outpoint,
             script_sig: ScriptBuf::new(),
             sequence,
             witness: Witness::new(),
         });
-        amounts.push(amount);
+        coins.push(coin);
     }
 
     let outputs = non_empty_array(spec.get("outputs"), "outputs")?;
@@ -154,11 +130,12 @@ pub(crate) fn build(
         output: txouts,
     };
     let mut psbt = Psbt::from_unsigned_tx(tx).map_err(|e| ChainError::malformed("spec", e))?;
-    for (input, amount) in psbt.inputs.iter_mut().zip(amounts) {
+    for (input, coin) in psbt.inputs.iter_mut().zip(coins) {
         input.witness_utxo = Some(TxOut {
-            value: BtcAmount::from_sat(amount),
+            value: BtcAmount::from_sat(coin.amount),
             script_pubkey: wallet.script.clone(),
         });
+        input.non_witness_utxo = coin.prev_tx;
         if wallet.kind == Kind::P2tr {
             input.tap_internal_key = Some(wallet.internal);
         }
@@ -170,6 +147,112 @@ pub(crate) fn build(
         format: FORMAT_PSBT.to_string(),
         bytes,
     })
+}
+
+/// A coin the spec spends.
+struct Coin {
+    outpoint: OutPoint,
+    amount: u64,
+    /// The transaction that created it, when given (required for P2WPKH wallets).
+    prev_tx: Option<Transaction>,
+}
+
+/// `inputs[i]`: `txid`, `vout`, `amount_sat`, and `prev_tx_hex` (required for a P2WPKH wallet,
+/// whose PSBT inputs must carry `non_witness_utxo`; see `analyse::check_amount_proven`).
+fn spec_input(i: usize, v: &Value, wallet: &Wallet) -> Result<Coin> {
+    let field = format!("inputs[{i}]");
+    let input = object(v, &field)?;
+    only_fields(
+        input,
+        &field,
+        &["txid", "vout", "amount_sat", "prev_tx_hex"],
+    )?;
+    let txid_field = format!("{field}.txid");
+    let txid = input
+        .get("txid")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ChainError::malformed(&txid_field, "expected a hex string"))
+        .and_then(|s| {
+            Txid::from_str(s).map_err(|e| {
+                ChainError::malformed(&txid_field, format!("not a 64-digit hex txid: {e}"))
+            })
+        })?;
+    let vout_field = format!("{field}.vout");
+    let vout = required(input, "vout", &field)
+        .and_then(|v| integer(v, &vout_field))
+        .and_then(|v| {
+            u32::try_from(v).map_err(|_| ChainError::malformed(&vout_field, "must fit in 32 bits"))
+        })?;
+    let amount = amount(
+        required(input, "amount_sat", &field)?,
+        &format!("{field}.amount_sat"),
+    )?;
+    let outpoint = OutPoint { txid, vout };
+    let prev_tx = match input.get("prev_tx_hex") {
+        Some(v) => Some(previous_transaction(v, &field, outpoint, amount, wallet)?),
+        None if wallet.kind == Kind::P2wpkh => return Err(missing_prev_tx(&field)),
+        None => None,
+    };
+    Ok(Coin {
+        outpoint,
+        amount,
+        prev_tx,
+    })
+}
+
+fn missing_prev_tx(prefix: &str) -> ChainError {
+    ChainError::malformed(
+        format!("{prefix}.prev_tx_hex"),
+        "missing: a P2WPKH wallet spends a coin only with the transaction that created it (hex), \
+         carried in the PSBT as non_witness_utxo",
+    )
+}
+
+/// `inputs[i].prev_tx_hex`: a transaction whose txid is the input's and whose output `vout`
+/// pays `amount` to the wallet.
+fn previous_transaction(
+    v: &Value,
+    prefix: &str,
+    outpoint: OutPoint,
+    amount: u64,
+    wallet: &Wallet,
+) -> Result<Transaction> {
+    let field = format!("{prefix}.prev_tx_hex");
+    let text = v
+        .as_str()
+        .ok_or_else(|| ChainError::malformed(&field, "expected a hex string"))?;
+    let bytes = hex::decode(text).map_err(|e| ChainError::malformed(&field, e))?;
+    let tx: Transaction = bitcoin::consensus::deserialize(&bytes)
+        .map_err(|e| ChainError::malformed(&field, format!("not a transaction: {e}")))?;
+    let txid = tx.compute_txid();
+    if txid != outpoint.txid {
+        return Err(ChainError::malformed(
+            &field,
+            format!("is transaction {txid}, not {}", outpoint.txid),
+        ));
+    }
+    let out = usize::try_from(outpoint.vout)
+        .ok()
+        .and_then(|i| tx.output.get(i))
+        .ok_or_else(|| {
+            ChainError::malformed(
+                format!("{prefix}.vout"),
+                format!("transaction {txid} has no output {}", outpoint.vout),
+            )
+        })?;
+    if out.value.to_sat() != amount {
+        return Err(ChainError::malformed(
+            format!("{prefix}.amount_sat"),
+            format!("output {outpoint} is {} sat", out.value.to_sat()),
+        ));
+    }
+    if out.script_pubkey != wallet.script {
+        return Err(ChainError::not_owned(
+            field,
+            format!("output {outpoint} does not pay this wallet's address"),
+        ));
+    }
+    Ok(tx)
 }
 
 /// The script of an address that must belong to `network`.

@@ -20,9 +20,20 @@
 //! # Payloads
 //!
 //! The only payload format is `psbt`: the binary bytes of a PSBT version 0 (the API decodes the
-//! base64 text form before the adapter sees it). Every input must carry its prevout
-//! (`witness_utxo`, or a `non_witness_utxo` whose txid matches the outpoint) and pay the wallet's
-//! own script. [`ChainAdapter::parse`] returns one message per input, in input order:
+//! base64 text form before the adapter sees it). Every input must carry its prevout and pay the
+//! wallet's own script:
+//!
+//! * a **P2WPKH** input must carry `non_witness_utxo`, the whole previous transaction: its txid
+//!   must be the outpoint's and its output `vout` is the coin (equal to `witness_utxo` when that
+//!   is present too). A BIP-143 signature commits to its own input's amount only, so with
+//!   `witness_utxo` alone two requests could each understate a different input and their
+//!   signatures combine into a transaction whose real fee neither request showed (the 2020
+//!   hardware-wallet fee attack);
+//! * a **P2TR** input may carry `witness_utxo` only (or `non_witness_utxo`, checked the same
+//!   way): a BIP-341 signature commits to the amount and script of every input, so a wrong
+//!   amount only makes the signature invalid.
+//!
+//! [`ChainAdapter::parse`] returns one message per input, in input order:
 //!
 //! * P2WPKH: `SignMessage::Preimage { hash: Some(DoubleSha256), bytes }`, `bytes` the BIP-143
 //!   signature preimage;
@@ -35,12 +46,14 @@
 //!
 //! [`ChainAdapter::build`] turns a JSON spec into a deterministic unsigned PSBT v0 (transaction
 //! version 2) spending coins of the wallet: each input gets `witness_utxo` = the wallet's script
-//! and the given amount (and, for P2TR, `tap_internal_key`).
+//! and the given amount, `non_witness_utxo` = the previous transaction when given (always, for
+//! P2WPKH), and, for P2TR, `tap_internal_key`.
 //!
 //! ```json
 //! {
 //!   "inputs": [
-//!     { "txid": "<64 hex, display order>", "vout": 0, "amount_sat": 100000 }
+//!     { "txid": "<64 hex, display order>", "vout": 0, "amount_sat": 100000,
+//!       "prev_tx_hex": "<the transaction that created the coin, consensus hex>" }
 //!   ],
 //!   "outputs": [
 //!     { "address": "tb1q…", "amount_sat": 90000 },
@@ -53,7 +66,10 @@
 //!
 //! * `inputs` (required, non-empty): coins of *this* wallet. `txid` in the usual display (RPC)
 //!   byte order, `vout` a `u32`, `amount_sat` the coin's value in satoshi (a JSON integer or a
-//!   decimal string). The same outpoint twice is refused.
+//!   decimal string). `prev_tx_hex` is required for a P2WPKH wallet and optional for P2TR: its
+//!   txid must be `txid`, and its output `vout` must pay `amount_sat` to the wallet (otherwise
+//!   `Malformed` naming `prev_tx_hex`, `vout` or `amount_sat`, or `NotOwned`). The same outpoint
+//!   twice is refused.
 //! * `outputs` (required, non-empty): each has `amount_sat` and exactly one of `address` (must be
 //!   an address of the requested network, otherwise [`ChainError::WrongNetwork`]) or
 //!   `script_hex` (a raw output script, e.g. an `OP_RETURN`). Change is simply an output to the
@@ -62,8 +78,10 @@
 //! * `rbf` (optional, default `true`): every input's `nSequence` is `0xfffffffd` (BIP-125
 //!   replaceable) when true, `0xfffffffe` (final for RBF, lock time enabled) when false.
 //!
-//! Unknown fields are refused. Every refusal is [`ChainError::Malformed`] naming the field
-//! (`inputs[1].txid`, `outputs[0].amount_sat`, …), including outputs worth more than the inputs.
+//! Unknown fields are refused. Every other refusal is [`ChainError::Malformed`] naming the field
+//! (`inputs[1].txid`, `outputs[0].amount_sat`, …), including outputs worth more than the inputs,
+//! except an address of another network ([`ChainError::WrongNetwork`]) and a previous
+//! transaction whose output does not pay the wallet ([`ChainError::NotOwned`]).
 //!
 //! Example, regtest, an ECDSA wallet spending one coin to another address with change:
 //!
@@ -83,9 +101,22 @@
 //! let other = WalletKey { scheme: SchemeId::SchnorrBip340, public_key: &other };
 //! let me = Bitcoin.address("regtest", key).unwrap().address;
 //! let them = Bitcoin.address("regtest", other).unwrap().address; // a bcrt1p… address
+//! // The transaction that paid the wallet the coin (100000 sat, its output 1): a P2WPKH input
+//! // needs it.
+//! let mine: bitcoin::Address<_> = me.parse().unwrap();
+//! let pays = |sat| bitcoin::TxOut {
+//!     value: bitcoin::Amount::from_sat(sat),
+//!     script_pubkey: mine.clone().assume_checked().script_pubkey(),
+//! };
+//! let prev = bitcoin::Transaction {
+//!     version: bitcoin::transaction::Version::TWO,
+//!     lock_time: bitcoin::absolute::LockTime::ZERO,
+//!     input: vec![bitcoin::TxIn::default()],
+//!     output: vec![pays(5000), pays(100000)],
+//! };
 //! let spec = serde_json::json!({
-//!     "inputs": [{ "txid": "4d2b4c8e0a3f5bd9e1b7c1c7c1f0b9a8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2",
-//!                  "vout": 1, "amount_sat": 100000 }],
+//!     "inputs": [{ "txid": prev.compute_txid().to_string(), "vout": 1, "amount_sat": 100000,
+//!                  "prev_tx_hex": bitcoin::consensus::encode::serialize_hex(&prev) }],
 //!     "outputs": [
 //!         { "address": them, "amount_sat": 90000 },
 //!         { "address": me, "amount_sat": 8590 }
@@ -117,6 +148,7 @@
 //! |---|---|---|
 //! | bytes are not a PSBT v0 (or have trailing bytes) | `Malformed` | `psbt` |
 //! | input without its prevout | `Malformed` | `psbt.inputs[i].witness_utxo` |
+//! | P2WPKH input without its previous transaction | `Malformed` | `psbt.inputs[i].non_witness_utxo` |
 //! | `non_witness_utxo` of another transaction / output | `Malformed` | `psbt.inputs[i].non_witness_utxo` |
 //! | the wallet's output type, another key | `NotOwned` | `psbt.inputs[i]` |
 //! | another output type (P2PKH, P2SH, P2WSH, P2TR for ECDSA, …) | `Unsupported` | `psbt.inputs[i].witness_utxo.script_pubkey` |

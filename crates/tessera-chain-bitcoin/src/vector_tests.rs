@@ -1,5 +1,5 @@
-//! BIP-341 `keyPathSpending` vectors against the adapter's internal message and verification
-//! functions.
+//! BIP-341 `keyPathSpending` and BIP-143 vectors against the adapter's internal message,
+//! signing and verification functions.
 //!
 //! Source: `bip-0341/wallet-test-vectors.json` in <https://github.com/bitcoin/bips> (also
 //! `src/test/data/bip341_wallet_vectors.json` in Bitcoin Core), `keyPathSpending[0]`. The
@@ -8,6 +8,11 @@
 //! types the adapter signs (txin 4: SIGHASH_DEFAULT, txin 3: SIGHASH_ALL) go through
 //! `signing_message` and `verify_p2tr_key_spend` here, the other types through `bitcoin`'s
 //! `SighashCache` directly (the adapter refuses them).
+//!
+//! BIP-143, "Native P2WPKH" example: <https://github.com/bitcoin/bips/blob/master/bip-0143.mediawiki#native-p2wpkh>.
+//! The BIP publishes no previous transactions, so its PSBT cannot carry the `non_witness_utxo`
+//! a P2WPKH wallet requires and `parse` refuses it; its preimage, signature and the finalized
+//! transaction are checked here through `signing_message`, `sign::finalize` and `sign::verify`.
 
 use bitcoin::hashes::Hash;
 use bitcoin::secp256k1::Secp256k1;
@@ -15,7 +20,7 @@ use bitcoin::sighash::{Prevouts, SighashCache, TapSighashType};
 use bitcoin::{consensus, Amount, ScriptBuf, Transaction, TxOut, Witness};
 use tessera_chain::{MessageHash, SignMessage};
 
-use crate::analyse::{signing_message, InputSighash};
+use crate::analyse::{signing_message, Analysis, InputSighash};
 use crate::sign::verify_p2tr_key_spend;
 
 const RAW_UNSIGNED_TX: &str = "02000000097de20cbff686da83a54981d2b9bab3586f4ca7e48f57f5b55963115f3b334e9c010000000000000000d7b7cab57b1393ace2d064f4d4a2cb8af6def61273e127517d44759b6dafdd990000000000fffffffff8e1f583384333689228c5d28eac13366be082dc57441760d957275419a418420000000000fffffffff0689180aa63b30cb162a73c6d2a38b7eeda2a83ece74310fda0843ad604853b0100000000feffffffaa5202bdf6d8ccd2ee0f0202afbbb7461d9264a25e5bfd3c5a52ee1239e0ba6c0000000000feffffff956149bdc66faa968eb2be2d2faa29718acbfe3941215893a2a3446d32acd050000000000000000000e664b9773b88c09c32cb70a2a3e4da0ced63b7ba3b22f848531bbb1d5d5f4c94010000000000000000e9aa6b8e6c9de67619e6a3924ae25696bb7b694bb677a632a74ef7eadfd4eabf0000000000ffffffffa778eb6a263dc090464cd125c466b5a99667720b1c110468831d058aa1b82af10100000000ffffffff0200ca9a3b000000001976a91406afd46bcdfd22ef94ac122aa11f241244a37ecc88ac807840cb0000000020ac9a87f5594be208f8532db38cff670c450ed2fea8fcdefcc9a663f78bab962b0065cd1d";
@@ -229,4 +234,123 @@ fn core_25_libconsensus_does_not_check_taproot() {
         TapSighashType::Default
     )
     .is_err());
+}
+
+// --- BIP-143 Native P2WPKH (values copied from the BIP text) ---
+const BIP143_UNSIGNED_TX: &str = "0100000002fff7f7881a8099afa6940d42d1e7f6362bec38171ea3edf433541db4e4ad969f0000000000eeffffffef51e1b804cc89d182d279655c3aa89e815b1b309fe287d9b2b55d57b90ec68a0100000000ffffffff02202cb206000000001976a9148280b37df378db99f66f85c95a783a76ac7a6d5988ac9093510d000000001976a9143bde42dbee7e4dbe6a21b2d50ce2f0167faa815988ac11000000";
+/// Input 0 is a P2PK of 6.25 BTC, which the wallet cannot spend; here it is replaced by a P2WPKH
+/// coin of the input-1 key. A BIP-143 preimage commits to the *other* inputs only through their
+/// outpoints and sequences, which are unchanged, so input 1's preimage is exactly the BIP's.
+const BIP143_INPUT0_SAT: u64 = 625_000_000;
+const BIP143_INPUT1_SCRIPT: &str = "00141d0f172a0ecb48aee1be1f2687d2963ae33f71a1";
+const BIP143_INPUT1_SAT: u64 = 600_000_000;
+const BIP143_INPUT1_PRIVKEY: &str =
+    "619c335025c7f4012e556c2a58b2506e30b8511b53ade95ea316fd8c3286feb9";
+const BIP143_PREIMAGE: &str = "0100000096b827c8483d4e9b96712b6713a7b68d6e8003a781feba36c31143470b4efd3752b0a642eea2fb7ae638c36f6252b6750293dbe574a806984b8e4d8548339a3bef51e1b804cc89d182d279655c3aa89e815b1b309fe287d9b2b55d57b90ec68a010000001976a9141d0f172a0ecb48aee1be1f2687d2963ae33f71a188ac0046c32300000000ffffffff863ef3e1a92afbfdb97f31ad0fc7683ee943e9abcf2501590ff8f6551f47e5e51100000001000000";
+const BIP143_SIGHASH: &str = "c37af31116d1b27caf68aae9e3ac82f1477929014d5b917657d0eb49478cb670";
+const BIP143_SIGNATURE: &str = "304402203609e17b84f6a7d30c80bfa610b5b4542f32a8a0d5447a12fb1366d7f01cc44a0220573a954c4518331561406f90300e8f3358f51928d43c212a8caed02de67eebee";
+
+fn bip143_prevouts() -> Vec<TxOut> {
+    [BIP143_INPUT0_SAT, BIP143_INPUT1_SAT]
+        .iter()
+        .map(|sat| TxOut {
+            value: Amount::from_sat(*sat),
+            script_pubkey: ScriptBuf::from_bytes(hex::decode(BIP143_INPUT1_SCRIPT).unwrap()),
+        })
+        .collect()
+}
+
+/// The adapter's view of the BIP-143 transaction for the input-1 key, as `analyse` would give
+/// it if the previous transactions were known.
+fn bip143_analysis(
+    signer: &tessera_chain::conformance::TestKey,
+) -> (crate::wallet::Wallet, Analysis) {
+    let wallet =
+        crate::wallet::Wallet::new(bitcoin::Network::Bitcoin, signer.wallet_key()).unwrap();
+    let unsigned = tx(BIP143_UNSIGNED_TX);
+    let prevouts = bip143_prevouts();
+    let mut psbt = bitcoin::psbt::Psbt::from_unsigned_tx(unsigned.clone()).unwrap();
+    for (input, prevout) in psbt.inputs.iter_mut().zip(&prevouts) {
+        input.witness_utxo = Some(prevout.clone());
+    }
+    let sighashes = vec![InputSighash::EcdsaAll; 2];
+    let mut cache = SighashCache::new(&unsigned);
+    let messages = (0..2)
+        .map(|i| signing_message(&mut cache, i, &prevouts, InputSighash::EcdsaAll).unwrap())
+        .collect();
+    let intent = tessera_chain::Intent::new(
+        crate::CHAIN,
+        "mainnet",
+        tessera_chain::IntentKind::Transfer,
+        wallet.address.to_string(),
+    );
+    let analysis = Analysis {
+        psbt,
+        prevouts,
+        sighashes,
+        parsed: tessera_chain::Parsed { intent, messages },
+    };
+    (wallet, analysis)
+}
+
+fn bip143_signer() -> tessera_chain::conformance::TestKey {
+    let mut seed = [0u8; 32];
+    hex::decode_to_slice(BIP143_INPUT1_PRIVKEY, &mut seed).unwrap();
+    tessera_chain::conformance::TestKey::from_seed(tessera_chain::SchemeId::EcdsaCggmp24, seed)
+}
+
+#[test]
+fn bip143_native_p2wpkh_preimage_and_sighash() {
+    let (_, analysis) = bip143_analysis(&bip143_signer());
+    let m = &analysis.parsed.messages[1];
+    let SignMessage::Preimage { hash, bytes } = m else {
+        panic!("expected a preimage")
+    };
+    assert_eq!(*hash, Some(MessageHash::DoubleSha256));
+    assert_eq!(hex::encode(bytes), BIP143_PREIMAGE, "BIP-143 preimage");
+    assert_eq!(
+        hex::encode(m.digest32().unwrap()),
+        BIP143_SIGHASH,
+        "BIP-143 sigHash"
+    );
+    // The `bitcoin` crate's own sighash agrees, for both inputs.
+    let unsigned = tx(BIP143_UNSIGNED_TX);
+    let mut cache = SighashCache::new(&unsigned);
+    for (i, prevout) in analysis.prevouts.iter().enumerate() {
+        let h = cache
+            .p2wpkh_signature_hash(
+                i,
+                &prevout.script_pubkey,
+                prevout.value,
+                bitcoin::sighash::EcdsaSighashType::All,
+            )
+            .unwrap();
+        assert_eq!(
+            analysis.parsed.messages[i].digest32().unwrap(),
+            h.to_byte_array()
+        );
+    }
+}
+
+/// Signing the BIP-143 example with its own private key reproduces the BIP's signature (both
+/// are RFC 6979 deterministic ECDSA, low-s), and the finalized transaction verifies.
+#[test]
+fn bip143_signature_finalize_and_verify() {
+    let signer = bip143_signer();
+    let (wallet, analysis) = bip143_analysis(&signer);
+    let sigs: Vec<tessera_chain::Signature> = analysis
+        .parsed
+        .messages
+        .iter()
+        .map(|m| signer.sign(m))
+        .collect();
+    let signed = crate::sign::finalize("mainnet", &wallet, analysis.clone(), &sigs).unwrap();
+    crate::sign::verify("mainnet", &wallet, &analysis, &signed).unwrap();
+    let signed_tx: Transaction = consensus::deserialize(&signed.bytes).unwrap();
+    let mut expected_sig = hex::decode(BIP143_SIGNATURE).unwrap();
+    expected_sig.push(0x01); // SIGHASH_ALL
+    assert_eq!(
+        signed_tx.input[1].witness.nth(0).unwrap(),
+        expected_sig.as_slice()
+    );
 }

@@ -22,7 +22,7 @@ impl Fixtures for BitcoinFixtures {
             ),
             (
                 "2 inputs -> 2 payments".into(),
-                common::build(network, key, &common::spec_two_in_two_out(network)),
+                common::build(network, key, &common::spec_two_in_two_out(network, key)),
             ),
             (
                 "OP_RETURN + change, locktime, no RBF".into(),

@@ -56,7 +56,7 @@ fn intent_of_payment_with_change() {
     assert_eq!(
         i.inputs,
         vec![InputRef {
-            outpoint: format!("{}:0", txid(0x11)),
+            outpoint: coin_outpoint("testnet", key, 0x11, 0, 100_000),
             amount: Amount::from_u128(100_000),
             address: me.address.clone(),
         }]
@@ -103,7 +103,7 @@ fn intent_of_two_inputs_p2tr_wallet() {
     let me = Bitcoin.address("mainnet", key).unwrap();
     assert_eq!(me.kind, "p2tr");
     assert!(me.address.starts_with("bc1p"), "{}", me.address);
-    let payload = build("mainnet", key, &spec_two_in_two_out("mainnet"));
+    let payload = build("mainnet", key, &spec_two_in_two_out("mainnet", key));
     let p = Bitcoin.parse("mainnet", key, &payload).unwrap();
     assert_eq!(p.messages.len(), 2);
     let to: Vec<&str> = p.intent.transfers.iter().map(|t| t.to.as_str()).collect();
@@ -117,7 +117,10 @@ fn intent_of_two_inputs_p2tr_wallet() {
         .unwrap()
         .detail
         .starts_with("5000 sat, "));
-    assert_eq!(p.intent.inputs[1].outpoint, format!("{}:7", txid(0x33)));
+    assert_eq!(
+        p.intent.inputs[1].outpoint,
+        coin_outpoint("mainnet", key, 0x33, 7, 70_000)
+    );
 }
 
 #[test]
@@ -160,7 +163,7 @@ fn high_fee_flags() {
     let key = k.wallet_key();
     let spend = |input: u64, out: u64| {
         let spec = json!({
-            "inputs": [{"txid": txid(0x55), "vout": 0, "amount_sat": input}],
+            "inputs": [coin("mainnet", key, 0x55, 0, input)],
             "outputs": [{"address": foreign_p2wpkh("mainnet"), "amount_sat": out}]
         });
         let p = Bitcoin
@@ -234,7 +237,7 @@ fn input_of_another_key_is_not_owned() {
     for scheme in [ECDSA, SchemeId::EcdsaCggmp24, SCHNORR] {
         let mine = test_key(scheme, 7);
         let theirs = test_key(scheme, 8);
-        let spec = spec_two_in_two_out("testnet");
+        let spec = spec_two_in_two_out("testnet", theirs.wallet_key());
         let theirs_payload = build("testnet", theirs.wallet_key(), &spec);
         let (e, f) = field(Bitcoin.parse("testnet", mine.wallet_key(), &theirs_payload));
         assert!(matches!(e, ChainError::NotOwned { .. }), "{scheme}: {e:?}");
@@ -322,7 +325,7 @@ fn outputs_exceeding_inputs_are_malformed() {
         "psbt.unsigned_tx.outputs",
     );
     let spec = json!({
-        "inputs": [{"txid": txid(1), "vout": 0, "amount_sat": 10_000}],
+        "inputs": [coin("mainnet", key, 1, 0, 10_000)],
         "outputs": [{"address": foreign_p2wpkh("mainnet"), "amount_sat": 10_001}]
     });
     assert_malformed(Bitcoin.build("mainnet", key, &spec), "outputs");
@@ -334,7 +337,7 @@ fn builder_address_of_another_network_is_wrong_network() {
     let key = k.wallet_key();
     let spec = |addr: String| {
         json!({
-            "inputs": [{"txid": txid(1), "vout": 0, "amount_sat": 10_000}],
+            "inputs": [coin("mainnet", key, 1, 0, 10_000)],
             "outputs": [{"address": addr, "amount_sat": 9_000}]
         })
     };
@@ -369,17 +372,11 @@ fn ed25519_is_unsupported_everywhere() {
     let ed = test_key(SchemeId::Ed25519, 12);
     let key = ed.wallet_key();
     let ecdsa = test_key(ECDSA, 12);
-    let payload = build(
-        "mainnet",
-        ecdsa.wallet_key(),
-        &spec_two_in_two_out("mainnet"),
-    );
+    let spec = spec_two_in_two_out("mainnet", ecdsa.wallet_key());
+    let payload = build("mainnet", ecdsa.wallet_key(), &spec);
     assert_unsupported(Bitcoin.address("mainnet", key), "scheme");
     assert_unsupported(Bitcoin.parse("mainnet", key, &payload), "scheme");
-    assert_unsupported(
-        Bitcoin.build("mainnet", key, &spec_two_in_two_out("mainnet")),
-        "scheme",
-    );
+    assert_unsupported(Bitcoin.build("mainnet", key, &spec), "scheme");
     assert_unsupported(Bitcoin.finalize("mainnet", key, &payload, &[]), "scheme");
 }
 
@@ -387,7 +384,7 @@ fn ed25519_is_unsupported_everywhere() {
 fn unknown_network_and_format_are_unsupported() {
     let k = test_key(ECDSA, 13);
     let key = k.wallet_key();
-    let payload = build("mainnet", key, &spec_two_in_two_out("mainnet"));
+    let payload = build("mainnet", key, &spec_two_in_two_out("mainnet", key));
     assert_unsupported(Bitcoin.address("signet", key), "network");
     assert_unsupported(Bitcoin.parse("testnet4", key, &payload), "network");
     let other = Payload {
@@ -461,7 +458,7 @@ fn structural_refusals() {
     let k = test_key(ECDSA, 17);
     let key = k.wallet_key();
     let me = Bitcoin.address("mainnet", key).unwrap().address;
-    let good = build("mainnet", key, &spec_two_in_two_out("mainnet"));
+    let good = build("mainnet", key, &spec_two_in_two_out("mainnet", key));
 
     // Not a PSBT, trailing bytes, truncated.
     assert_malformed(
@@ -488,6 +485,7 @@ fn structural_refusals() {
         &[txout(&foreign_p2tr("mainnet"), 9_000)],
     );
     psbt.inputs[0].witness_utxo = None;
+    psbt.inputs[0].non_witness_utxo = None;
     assert_malformed(
         Bitcoin.parse("mainnet", key, &payload(&psbt)),
         "psbt.inputs[0].witness_utxo",
@@ -531,7 +529,7 @@ fn builder_refusals_name_the_field() {
     let k = test_key(ECDSA, 18);
     let key = k.wallet_key();
     let out = foreign_p2wpkh("mainnet");
-    let input = json!({"txid": txid(1), "vout": 0, "amount_sat": 10_000});
+    let input = coin("mainnet", key, 1, 0, 10_000);
     let cases = [
         (json!([]), "spec"),
         (
@@ -629,7 +627,7 @@ fn builder_is_deterministic_and_sets_prevouts() {
         assert_eq!(psbt.inputs[0].witness_utxo, Some(txout(&me, 30_000)));
         assert_eq!(psbt.inputs[0].tap_internal_key.is_some(), scheme == SCHNORR);
         // RBF by default.
-        let p = build("testnet", key, &spec_two_in_two_out("testnet"));
+        let p = build("testnet", key, &spec_two_in_two_out("testnet", key));
         let psbt = bitcoin::psbt::Psbt::deserialize(&p.bytes).unwrap();
         assert!(psbt
             .unsigned_tx

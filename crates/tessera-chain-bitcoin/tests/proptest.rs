@@ -75,7 +75,7 @@ proptest! {
             let wk = k.wallet_key();
             let spec = match which {
                 0 => spec_one_in_payment_and_change("mainnet", wk),
-                1 => spec_two_in_two_out("mainnet"),
+                1 => spec_two_in_two_out("mainnet", wk),
                 _ => spec_op_return("mainnet", wk),
             };
             let mut bytes = build("mainnet", wk, &spec).bytes;
@@ -102,7 +102,7 @@ proptest! {
     ) {
         for k in keys() {
             let wk = k.wallet_key();
-            let payload = build("mainnet", wk, &spec_two_in_two_out("mainnet"));
+            let payload = build("mainnet", wk, &spec_two_in_two_out("mainnet", wk));
             let parsed = Bitcoin.parse("mainnet", wk, &payload).unwrap();
             let sigs: Vec<Signature> = parsed.messages.iter().map(|m| k.sign(m)).collect();
             let good = Bitcoin.finalize("mainnet", wk, &payload, &sigs).unwrap();

@@ -40,7 +40,11 @@ fn core_verifies(signed: &SignedTransaction) -> bool {
 fn p2wpkh_signed_and_verified_by_core() {
     for scheme in [SchemeId::EcdsaDkls23, SchemeId::EcdsaCggmp24] {
         let k = test_key(scheme, 31);
-        let payload = build("regtest", k.wallet_key(), &spec_two_in_two_out("regtest"));
+        let payload = build(
+            "regtest",
+            k.wallet_key(),
+            &spec_two_in_two_out("regtest", k.wallet_key()),
+        );
         let signed = sign_all(&k, "regtest", &payload);
         Bitcoin
             .verify("regtest", k.wallet_key(), &payload, &signed)
@@ -64,7 +68,11 @@ fn p2wpkh_signed_and_verified_by_core() {
 #[test]
 fn p2tr_signed_and_verified() {
     let k = test_key(SchemeId::SchnorrBip340, 32);
-    let payload = build("testnet", k.wallet_key(), &spec_two_in_two_out("testnet"));
+    let payload = build(
+        "testnet",
+        k.wallet_key(),
+        &spec_two_in_two_out("testnet", k.wallet_key()),
+    );
     let signed = sign_all(&k, "testnet", &payload);
     Bitcoin
         .verify("testnet", k.wallet_key(), &payload, &signed)
@@ -82,7 +90,11 @@ fn p2tr_signed_and_verified() {
 #[test]
 fn p2tr_with_sighash_all_requested_by_the_psbt() {
     let k = test_key(SchemeId::SchnorrBip340, 33);
-    let payload = build("mainnet", k.wallet_key(), &spec_two_in_two_out("mainnet"));
+    let payload = build(
+        "mainnet",
+        k.wallet_key(),
+        &spec_two_in_two_out("mainnet", k.wallet_key()),
+    );
     let mut psbt = Psbt::deserialize(&payload.bytes).unwrap();
     psbt.inputs[1].sighash_type = Some(PsbtSighashType::from_u32(1));
     let payload = Payload {
@@ -127,7 +139,7 @@ fn wrong_signatures_are_rejected() {
         let k = test_key(scheme, 34);
         let other = test_key(scheme, 35);
         let wk = k.wallet_key();
-        let payload = build("mainnet", wk, &spec_two_in_two_out("mainnet"));
+        let payload = build("mainnet", wk, &spec_two_in_two_out("mainnet", wk));
         let parsed = Bitcoin.parse("mainnet", wk, &payload).unwrap();
         let good: Vec<Signature> = parsed.messages.iter().map(|m| k.sign(m)).collect();
 
@@ -191,7 +203,7 @@ fn finalize_refuses_wrong_count_and_kind() {
     let schnorr = test_key(SchemeId::SchnorrBip340, 36);
     for (k, wrong) in [(&ecdsa, &schnorr), (&schnorr, &ecdsa)] {
         let wk = k.wallet_key();
-        let payload = build("mainnet", wk, &spec_two_in_two_out("mainnet"));
+        let payload = build("mainnet", wk, &spec_two_in_two_out("mainnet", wk));
         let parsed = Bitcoin.parse("mainnet", wk, &payload).unwrap();
         let good: Vec<Signature> = parsed.messages.iter().map(|m| k.sign(m)).collect();
         let wrong_kind: Vec<Signature> = parsed.messages.iter().map(|m| wrong.sign(m)).collect();

@@ -23,22 +23,39 @@
 //!
 //! # Intent
 //!
-//! * System `Transfer` → a transfer of `SOL` (9 decimals).
-//! * SPL Token / Token-2022 `Transfer` and `TransferChecked` → a token transfer. When the message
-//!   also creates (`Create` / `CreateIdempotent`) the associated token account that is the
-//!   destination, the transfer goes `to` that account's **owner**; the derivation
+//! The adapter describes every effect of a message or refuses it:
+//!
+//! * System `Transfer` → a transfer of `SOL` (9 decimals). System `CreateAccount` /
+//!   `CreateAccountWithSeed` → a SOL transfer of the lamports the new account receives, and a
+//!   call.
+//! * SPL Token / Token-2022 `Transfer` and `TransferChecked` → a token transfer and a call. When
+//!   the message also creates (`Create` / `CreateIdempotent`) the associated token account that
+//!   is the destination, the transfer goes `to` that account's **owner**; the derivation
 //!   `find_program_address([owner, token_program, mint], ATokenGP…)` is verified. Otherwise `to`
-//!   is the token account and the `to` argument of the contract call says so. Assets come from a
-//!   small known-mint table (mainnet-beta: USDC, USDT); other mints are `?` and flagged
-//!   `unknown_token` (a plain `Transfer` names no mint: decimals unknown unless the source is the
-//!   wallet's associated account of a known mint or the destination's creation names it).
+//!   is the token account and the `to` argument of the call says so. The asset is the **mint**:
+//!   from a small known-mint table (mainnet-beta: USDC, USDT), other mints are `?` and flagged
+//!   `unknown_token`. A plain `Transfer` names no mint: it is resolved when the source is the
+//!   wallet's associated account of a known mint or an account created in the message (or the
+//!   destination is), and **refused** otherwise, never counted as SOL (see the `token` module).
 //!   A `TransferChecked` whose decimals contradict the table is malformed.
+//! * Each associated-token-account creation takes the new account's rent-exempt deposit from
+//!   the wallet: a SOL transfer to the account's owner of 2 039 280 lamports (SPL Token) or at
+//!   most 2 978 880 (Token-2022, a 300-byte bound), and a call.
+//! * Token `Approve` / `ApproveChecked` → an allowance (`via` `approve`; amount `None`, unlimited,
+//!   from `min(10^(12 + decimals), 2^63)` base units, flagged `unlimited_approval`), `Revoke` → an
+//!   allowance of zero (`via` `revoke`); Token `SetAuthority`, System `Assign` /
+//!   `AssignWithSeed` / `AuthorizeNonceAccount` → an authority change (`account_owner`,
+//!   `mint_tokens`, …, `program_owner`, `nonce_authority`). All but a revoke are flagged
+//!   `grants_authority`, and each is a call.
 //! * Compute Budget `SetComputeUnitLimit` / `SetComputeUnitPrice` set the fee bound
 //!   `5000 × signatures + ceil(price × limit / 10^6)` lamports (limit default 200 000 per
-//!   non-compute-budget instruction, at most 1 400 000); `high_fee` above 0.01 SOL.
-//! * Token `Approve` / `ApproveChecked` / `SetAuthority`, System `Assign` / `AssignWithSeed` /
-//!   `AuthorizeNonceAccount` → `grants_authority`. Anything else → a contract call with method
-//!   `unknown` and `unknown_selector`. More than one transfer → `multiple_operations`.
+//!   non-compute-budget instruction, at most 1 400 000); `high_fee` above 0.01 SOL. Compute-budget
+//!   instructions are not calls: the fee detail lists them.
+//! * `calls` lists every other instruction, in message order (System transfers are in
+//!   `transfers` only). An instruction the adapter does not decode (another program, another
+//!   instruction of these) is a call with method `unknown` and its accounts and data, flagged
+//!   `unknown_selector` so policy can refuse it. More than one instruction that is not compute
+//!   budget → `multiple_operations`.
 //!
 //! # Builder spec
 //!
@@ -80,12 +97,15 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod ata;
 mod build;
 mod decode;
 pub mod message;
 mod offchain;
 pub mod pda;
 pub mod programs;
+mod system;
+mod token;
 
 use base64::Engine;
 use bincode::Options;

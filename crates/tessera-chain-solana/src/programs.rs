@@ -29,6 +29,29 @@ pub const MAX_COMPUTE_UNIT_LIMIT: u64 = 1_400_000;
 /// Fee above which the intent is flagged `high_fee`: 0.01 SOL.
 pub const HIGH_FEE_LAMPORTS: u128 = 10_000_000;
 
+/// Rent per byte of account data per year, lamports (the runtime's `DEFAULT_LAMPORTS_PER_BYTE_YEAR`).
+pub const LAMPORTS_PER_BYTE_YEAR: u64 = 3_480;
+/// Years of rent an account must hold to be rent-exempt (`DEFAULT_EXEMPTION_THRESHOLD`).
+pub const RENT_EXEMPTION_YEARS: u64 = 2;
+/// Bytes the runtime adds to an account's data length when charging rent
+/// (`ACCOUNT_STORAGE_OVERHEAD`).
+pub const ACCOUNT_STORAGE_OVERHEAD: u64 = 128;
+/// Length of an SPL Token account.
+pub const TOKEN_ACCOUNT_LEN: u64 = 165;
+/// Upper bound of the length of a Token-2022 associated token account. Its length depends on
+/// the mint's extensions, which cannot be read offline: 165 bytes, the account-type byte, and a
+/// 4-byte TLV header plus data for `ImmutableOwner` (which every associated account has) and
+/// each account extension a mint can require at creation (`TransferFeeAmount`,
+/// `NonTransferableAccount`, `TransferHookAccount`, `PausableAccount`): 195 bytes today,
+/// rounded up to leave room for extensions to come.
+pub const TOKEN_2022_ACCOUNT_MAX_LEN: u64 = 300;
+
+/// Lamports an account of `len` data bytes must hold to be rent-exempt:
+/// `(len + 128) × 3480 × 2` (2 039 280 for an SPL Token account).
+pub const fn rent_exempt_minimum(len: u64) -> u64 {
+    (len + ACCOUNT_STORAGE_OVERHEAD) * LAMPORTS_PER_BYTE_YEAR * RENT_EXEMPTION_YEARS
+}
+
 /// A mint the adapter has metadata for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KnownMint {

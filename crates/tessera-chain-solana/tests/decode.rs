@@ -113,26 +113,29 @@ fn usdc_transfer_checked_with_ata_creation_reports_the_owner() {
     ];
     let bytes = official(&ixs, &w, &BLOCKHASH);
     let i = parse(MAINNET, &k, bytes.clone()).unwrap().intent;
+    // The creation's rent (a 165-byte token account) is SOL the wallet sends to the owner.
     assert_eq!(
         i.render(),
         format!(
-            "Send 1.5 USDC to {} on Solana mainnet-beta via transferChecked on {TOKENKEG}, \
-             max fee 0.000005 SOL",
-            b58(&owner)
+            "Send 0.00203928 SOL to {owner} and 1.5 USDC to {owner} on Solana mainnet-beta via \
+             createIdempotent on ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL, then \
+             transferChecked on {TOKENKEG}, max fee 0.000005 SOL [risk: multiple_operations]",
+            owner = b58(&owner)
         )
     );
-    assert_eq!(i.transfers.len(), 1);
-    assert_eq!(i.transfers[0].to, b58(&owner));
+    assert_eq!(i.transfers.len(), 2);
+    assert_eq!(i.transfers[0].asset, Asset::native("SOL", 9));
+    assert_eq!(i.transfers[1].to, b58(&owner));
     assert_eq!(
-        i.transfers[0].asset,
+        i.transfers[1].asset,
         Asset {
             symbol: "USDC".into(),
             decimals: Some(6),
             contract: Some(USDC.into())
         }
     );
-    assert!(i.risk_flags.is_empty(), "{:?}", i.risk_flags);
-    let call = i.calls.first().cloned().unwrap();
+    assert_eq!(i.risk_flags, vec![RiskFlag::MultipleOperations]);
+    let call = i.calls[1].clone();
     assert_eq!(
         (call.method.as_str(), call.selector.as_str()),
         ("transferChecked", "0c")
@@ -150,9 +153,12 @@ fn usdc_transfer_checked_with_ata_creation_reports_the_owner() {
 
     // On devnet the mint is unknown: "?" with the instruction's decimals, flagged.
     let i = parse("devnet", &k, bytes).unwrap().intent;
-    assert_eq!(i.transfers[0].asset.symbol, "?");
-    assert_eq!(i.transfers[0].asset.decimals, Some(6));
-    assert_eq!(i.risk_flags, vec![RiskFlag::UnknownToken]);
+    assert_eq!(i.transfers[1].asset.symbol, "?");
+    assert_eq!(i.transfers[1].asset.decimals, Some(6));
+    assert_eq!(
+        i.risk_flags,
+        vec![RiskFlag::UnknownToken, RiskFlag::MultipleOperations]
+    );
 }
 
 #[test]
@@ -189,23 +195,15 @@ fn transfer_to_a_token_account_without_creation_says_so() {
 }
 
 #[test]
-fn plain_token_transfer_of_an_unknown_mint_is_flagged() {
+fn plain_token_transfer_of_an_unknown_mint_is_refused() {
+    // It used to be a "?" asset with no contract, which policy counted as native SOL (issue
+    // 16): the mint cannot be resolved, so the transfer is refused (see `effects.rs`).
     let k = key(1);
     let w = pk(&k);
     let ixs = [token_transfer(&[0x44; 32], &[0x55; 32], &w, 1234)];
-    let i = parse(MAINNET, &k, official(&ixs, &w, &BLOCKHASH))
-        .unwrap()
-        .intent;
-    let t = &i.transfers[0];
-    assert_eq!((t.asset.symbol.as_str(), t.asset.decimals), ("?", None));
-    assert_eq!(t.amount.as_str(), "1234");
-    assert_eq!(i.risk_flags, vec![RiskFlag::UnknownToken]);
-    assert!(
-        i.render().starts_with("Send 1234 base units to "),
-        "{}",
-        i.render()
-    );
-    assert_eq!(i.calls.first().cloned().unwrap().method, "transfer");
+    let e = parse(MAINNET, &k, official(&ixs, &w, &BLOCKHASH)).unwrap_err();
+    assert!(matches!(e, ChainError::Unsupported { .. }), "{e:?}");
+    assert_eq!(field(&e), "message.instructions[0]");
 
     // A plain transfer from the wallet's USDC account is recognised as USDC.
     let mint = from_b58(USDC);
@@ -219,6 +217,7 @@ fn plain_token_transfer_of_an_unknown_mint_is_flagged() {
         i.render()
     );
     assert!(i.risk_flags.is_empty());
+    assert_eq!(i.calls.first().cloned().unwrap().method, "transfer");
 }
 
 #[test]
@@ -405,15 +404,16 @@ fn authority_changes_are_flagged() {
         .intent;
     assert_eq!(i.risk_flags, vec![RiskFlag::GrantsAuthority]);
     assert_eq!(i.calls.first().cloned().unwrap().method, "assign");
+    assert_eq!(i.authorities.len(), 1);
 
-    // SPL Token Approve.
+    // SPL Token Approve of everything in the wallet's USDC account.
     let mut data = vec![4];
     data.extend_from_slice(&u64::MAX.to_le_bytes());
     let approve = Instruction::new_with_bytes(
         sol(&TOKEN_PROGRAM),
         &data,
         vec![
-            AccountMeta::new(sol(&[0x44; 32]), false),
+            AccountMeta::new(sol(&ata(&w, &from_b58(USDC))), false),
             AccountMeta::new_readonly(sol(&[0x45; 32]), false),
             AccountMeta::new_readonly(sol(&w), true),
         ],
@@ -421,7 +421,12 @@ fn authority_changes_are_flagged() {
     let i = parse(MAINNET, &k, official(&[approve], &w, &BLOCKHASH))
         .unwrap()
         .intent;
-    assert_eq!(i.risk_flags, vec![RiskFlag::GrantsAuthority]);
+    assert_eq!(
+        i.risk_flags,
+        vec![RiskFlag::UnlimitedApproval, RiskFlag::GrantsAuthority]
+    );
+    assert_eq!(i.allowances.len(), 1);
+    assert_eq!(i.allowances[0].amount, None);
     assert_eq!(i.kind, IntentKind::ContractCall);
     assert_eq!(i.calls.first().cloned().unwrap().method, "approve");
 
@@ -700,9 +705,11 @@ fn builder_is_deterministic_and_supports_token_2022() {
     let a = build("devnet", &k, &spec);
     assert_eq!(a, build("devnet", &k, &spec));
     let i = parse("devnet", &k, a.bytes).unwrap().intent;
-    assert_eq!(i.transfers.len(), 2);
-    assert_eq!(i.transfers[1].to, b58(&owner));
-    assert_eq!(i.transfers[1].asset.decimals, Some(2));
+    // The SOL transfer, the new account's rent (Token-2022: a bound), the token transfer.
+    assert_eq!(i.transfers.len(), 3);
+    assert_eq!(i.transfers[1].amount.as_str(), "2978880");
+    assert_eq!(i.transfers[2].to, b58(&owner));
+    assert_eq!(i.transfers[2].asset.decimals, Some(2));
     assert_eq!(
         i.risk_flags,
         vec![RiskFlag::UnknownToken, RiskFlag::MultipleOperations]

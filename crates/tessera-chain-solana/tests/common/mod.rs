@@ -155,3 +155,125 @@ pub fn usdc_spec(to_owner: &[u8; 32]) -> Value {
 pub fn build(network: &str, k: &TestKey, spec: &Value) -> Payload {
     Solana.build(network, k.wallet_key(), spec).unwrap()
 }
+
+/// An SPL Token instruction of `program` with `data` over `(key, signer, writable)` accounts.
+pub fn token_ix(
+    program: &[u8; 32],
+    data: Vec<u8>,
+    accounts: &[([u8; 32], bool, bool)],
+) -> Instruction {
+    Instruction::new_with_bytes(
+        sol(program),
+        &data,
+        accounts
+            .iter()
+            .map(|(k, signer, writable)| {
+                if *writable {
+                    AccountMeta::new(sol(k), *signer)
+                } else {
+                    AccountMeta::new_readonly(sol(k), *signer)
+                }
+            })
+            .collect(),
+    )
+}
+
+/// SPL Token `Approve` (tag 4): accounts source, delegate, owner.
+pub fn approve(
+    source: &[u8; 32],
+    delegate: &[u8; 32],
+    owner: &[u8; 32],
+    amount: u64,
+) -> Instruction {
+    let mut data = vec![4];
+    data.extend_from_slice(&amount.to_le_bytes());
+    token_ix(
+        &TOKEN_PROGRAM,
+        data,
+        &[
+            (*source, false, true),
+            (*delegate, false, false),
+            (*owner, true, false),
+        ],
+    )
+}
+
+/// SPL Token `ApproveChecked` (tag 13): accounts source, mint, delegate, owner.
+pub fn approve_checked(
+    source: &[u8; 32],
+    mint: &[u8; 32],
+    delegate: &[u8; 32],
+    owner: &[u8; 32],
+    amount: u64,
+    decimals: u8,
+) -> Instruction {
+    let mut data = vec![13];
+    data.extend_from_slice(&amount.to_le_bytes());
+    data.push(decimals);
+    token_ix(
+        &TOKEN_PROGRAM,
+        data,
+        &[
+            (*source, false, true),
+            (*mint, false, false),
+            (*delegate, false, false),
+            (*owner, true, false),
+        ],
+    )
+}
+
+/// SPL Token `Revoke` (tag 5): accounts source, owner.
+pub fn revoke(source: &[u8; 32], owner: &[u8; 32]) -> Instruction {
+    token_ix(
+        &TOKEN_PROGRAM,
+        vec![5],
+        &[(*source, false, true), (*owner, true, false)],
+    )
+}
+
+/// SPL Token `SetAuthority` (tag 6): accounts account-or-mint, current authority.
+pub fn set_authority(
+    account: &[u8; 32],
+    authority_type: u8,
+    new_authority: Option<&[u8; 32]>,
+    current: &[u8; 32],
+) -> Instruction {
+    let mut data = vec![6, authority_type];
+    match new_authority {
+        Some(k) => {
+            data.push(1);
+            data.extend_from_slice(k);
+        }
+        None => data.push(0),
+    }
+    token_ix(
+        &TOKEN_PROGRAM,
+        data,
+        &[(*account, false, true), (*current, true, false)],
+    )
+}
+
+/// The ATA program's `Create` (`idempotent` false) or `CreateIdempotent` under `token_program`.
+pub fn create_ata_with(
+    funder: &[u8; 32],
+    owner: &[u8; 32],
+    mint: &[u8; 32],
+    token_program: &[u8; 32],
+    idempotent: bool,
+) -> Instruction {
+    Instruction::new_with_bytes(
+        sol(&ASSOCIATED_TOKEN_PROGRAM),
+        &[u8::from(idempotent)],
+        vec![
+            AccountMeta::new(sol(funder), true),
+            AccountMeta::new(
+                sol(&associated_token_address(owner, token_program, mint).unwrap()),
+                false,
+            ),
+            AccountMeta::new_readonly(sol(owner), false),
+            AccountMeta::new_readonly(sol(mint), false),
+            AccountMeta::new_readonly(sol(&SYSTEM_PROGRAM), false),
+            AccountMeta::new_readonly(sol(token_program), false),
+        ],
+    )
+}
