@@ -256,7 +256,7 @@ fn previous_transaction(
 }
 
 /// The script of an address that must belong to `network`.
-fn output_address(
+pub(crate) fn output_address(
     v: &Value,
     field: &str,
     network_name: &str,

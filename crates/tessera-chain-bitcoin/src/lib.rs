@@ -201,6 +201,7 @@ mod analyse;
 mod builder;
 mod offchain;
 mod sign;
+mod synthetic;
 mod wallet;
 
 #[cfg(test)]
@@ -212,6 +213,7 @@ use tessera_chain::{
     SignMessage, Signature, SignedTransaction, WalletKey,
 };
 
+pub use crate::synthetic::synthetic_coin;
 use crate::wallet::Wallet;
 
 /// Chain id.

@@ -453,7 +453,8 @@ impl TxTarget {
 #[derive(Args)]
 struct TxPayload {
     /// Builder spec, inline JSON (see each adapter's docs; e.g. bitcoin
-    /// `{"inputs":[{"txid":..,"vout":0,"amount_sat":..}],"outputs":[{"address":..,"amount_sat":..}]}`).
+    /// `{"inputs":[{"txid":..,"vout":0,"amount_sat":..,"prev_tx_hex":..}],"outputs":[{"address":..,"amount_sat":..}]}`;
+    /// `prev_tx_hex`, the transaction that created the coin, is required for P2WPKH wallets).
     #[arg(long)]
     spec: Option<String>,
     /// Builder spec from a file.

@@ -300,12 +300,16 @@ pub struct DemoCase {
     pub spec: fn(&str, &str) -> Value,
 }
 
+/// Two coins of the wallet's (synthetic: the demo never broadcasts; P2WPKH inputs carry the
+/// transaction that created them) to `dest`, with change.
 fn btc_spec(own: &str, dest: &str) -> Value {
+    let coin = |sat: u64, tag: u8| {
+        // An address the adapter gave for this network always parses; a failure would show
+        // as the builder's "inputs[i]: expected a JSON object".
+        tessera_chain_bitcoin::synthetic_coin("regtest", own, sat, tag).unwrap_or(Value::Null)
+    };
     json!({
-        "inputs": [
-            {"txid": "4d3c2b1a00000000000000000000000000000000000000000000000000000001", "vout": 0, "amount_sat": 150_000},
-            {"txid": "4d3c2b1a00000000000000000000000000000000000000000000000000000002", "vout": 1, "amount_sat": 60_000}
-        ],
+        "inputs": [coin(150_000, 1), coin(60_000, 2)],
         "outputs": [
             {"address": dest, "amount_sat": 120_000},
             {"address": own, "amount_sat": 88_590}

@@ -191,7 +191,7 @@ async fn chain_transactions(
     let other = wallet_id(SchemeId::EcdsaCggmp24);
     let own_spec = |addr: &str| {
         serde_json::json!({
-            "inputs": [{"txid": "33".repeat(32), "vout": 0, "amount_sat": 10_000}],
+            "inputs": [tessera_chain_bitcoin::synthetic_coin("regtest", addr, 10_000, 0x33).unwrap()],
             "outputs": [{"address": addr, "amount_sat": 9_000}]
         })
     };

@@ -517,8 +517,9 @@ async fn transactions_under_a_velocity_limit_sign_through_the_exchange() {
             wallet: None,
             asset: "solana:devnet:native".parse().unwrap(),
             window_s: 86_400,
+            // 1 SOL plus two transfers' fees (5,000 lamports each), which count too.
             limit: tessera_policy::VelocityLimit::Amount(tessera_policy::BaseUnits::from_u128(
-                1_000_000_000,
+                1_000_010_000,
             )),
         },
     );

@@ -1259,8 +1259,8 @@ fn serde_forms_match_the_schemas() {
     let btc_spec = |own: &str| {
         json!({
             "inputs": [
-                {"txid": "4d3c2b1a00000000000000000000000000000000000000000000000000000001", "vout": 0, "amount_sat": 150_000},
-                {"txid": "4d3c2b1a00000000000000000000000000000000000000000000000000000002", "vout": 1, "amount_sat": 60_000}
+                tessera_chain_bitcoin::synthetic_coin("regtest", own, 150_000, 1).unwrap(),
+                tessera_chain_bitcoin::synthetic_coin("regtest", own, 60_000, 2).unwrap()
             ],
             "outputs": [
                 {"address": other_btc, "amount_sat": 120_000},

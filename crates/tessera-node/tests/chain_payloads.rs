@@ -487,7 +487,7 @@ fn transaction_messages_are_refused_as_plain_messages() {
 /// One input, one output to the wallet itself (P2WPKH or P2TR by the wallet's scheme).
 fn p2wpkh_spec(own: &str) -> serde_json::Value {
     json!({
-        "inputs": [{"txid": "11".repeat(32), "vout": 0, "amount_sat": 100_000}],
+        "inputs": [tessera_chain_bitcoin::synthetic_coin("regtest", own, 100_000, 0x11).unwrap()],
         "outputs": [{"address": own, "amount_sat": 90_000}]
     })
 }

@@ -64,6 +64,9 @@ permit (
 "#;
 
 const SOL: u64 = 1_000_000_000;
+/// The fee of a one-signature Solana transfer (5,000 lamports), which policy counts toward the
+/// SOL amount and velocity: `SOL - FEE` is exactly 1 SOL to the policy.
+const FEE: u64 = 5_000;
 const WALLET: &str = "w";
 
 /// A 2-of-3 Ed25519 wallet under [`POLICY`] (plus `velocity_limit` lamports per day, if any).
@@ -654,7 +657,7 @@ fn a_velocity_limit_split_across_requests_is_refused() {
     let p1 = s.presign();
     let p2 = s.presign();
     let later = now_unix() + 300;
-    let (payload, parsed) = s.transfer(SOL);
+    let (payload, parsed) = s.transfer(SOL - FEE);
     let msg0 = parsed.messages[0].clone();
 
     let first = s.authorize(&random_id(), &parsed, later);
@@ -714,7 +717,7 @@ fn concurrent_requests_cannot_share_a_velocity_limit() {
     let mut s = Setup::new("mal-velocity-race", Some(3 * SOL / 2));
     let (p1, p2) = (s.presign(), s.presign());
     let later = now_unix() + 300;
-    let (payload, parsed) = s.transfer(SOL);
+    let (payload, parsed) = s.transfer(SOL - FEE);
     let msg0 = parsed.messages[0].clone();
     let jobs = vec![
         presigned(
@@ -1071,7 +1074,7 @@ fn no_policy_no_admins_no_audit_no_signature() {
 fn a_coordinator_that_keeps_the_shares_finds_the_request_recorded() {
     let mut s = Setup::new("mal-release", Some(3 * SOL / 2));
     let later = now_unix() + 300;
-    let (payload, parsed) = s.transfer(SOL);
+    let (payload, parsed) = s.transfer(SOL - FEE);
     let request = random_id();
     let authz = s.authorize(&request, &parsed, later);
     let job = |authorization: &Authorization| full_sign(&[0, 1], &payload, &parsed, authorization);
@@ -1120,7 +1123,7 @@ fn a_coordinator_that_keeps_the_shares_finds_the_request_recorded() {
             "(h) the same request again",
         );
     }
-    let (_, second) = s.transfer(SOL);
+    let (_, second) = s.transfer(SOL - FEE);
     let authz2 = s.authorize(&random_id(), &second, later);
     refused(
         s.g.run(WALLET, &[0, 1], job(&authz2)),
@@ -1630,14 +1633,14 @@ fn full_sign(
 }
 
 /// Gap 6: a coordinator rotating the pairs of a 2-of-3 group cannot sign past a velocity limit.
-/// With 1 SOL a day, 0.5 SOL through signers {0, 1} and 0.5 SOL through {1, 2} leave each of
+/// With 1 SOL a day (plus two fees), 0.5 SOL through signers {0, 1} and 0.5 SOL through {1, 2} leave each of
 /// signers 0 and 2 at 0.5 SOL of its own — a third 0.5 SOL through {0, 2} was within what each
 /// saw alone. The co-signers exchange their ledgers inside the session and evaluate the union:
 /// the third request is refused (`VelocityExceeded`), on the full path and on the presigned one,
 /// where no presignature is consumed.
 #[test]
 fn rotating_subsets_cannot_exceed_a_velocity_limit() {
-    let mut s = Setup::new("mal-velocity-rotate", Some(SOL));
+    let mut s = Setup::new("mal-velocity-rotate", Some(SOL + 2 * FEE));
     s.g.abort_on_failure = true;
     let p01 = s.presign();
     let later = now_unix() + 300;
@@ -1689,8 +1692,8 @@ fn rotating_subsets_cannot_exceed_a_velocity_limit() {
     );
 }
 
-/// Transfers are free on a quiet day and need two approvers once more than 1 SOL left the
-/// wallet in the last 24 hours (this request included).
+/// Transfers are free on a quiet day and need two approvers once more than 1.01 SOL left the
+/// wallet in the last 24 hours (this request included, fees counted).
 const BUSY_DAY_POLICY: &str = r#"
 @id("quiet-day")
 permit (
@@ -1700,7 +1703,7 @@ permit (
 )
 when {
   context.kind == "transfer" &&
-  context.velocity.day.amount.units.lessThanOrEqual(decimal("1.0"))
+  context.velocity.day.amount.units.lessThanOrEqual(decimal("1.01"))
 };
 
 @id("busy-day")
@@ -1712,7 +1715,7 @@ permit (
 )
 when {
   context.kind == "transfer" &&
-  context.velocity.day.amount.units.greaterThan(decimal("1.0"))
+  context.velocity.day.amount.units.greaterThan(decimal("1.01"))
 };
 
 @id("create-wallet")
@@ -1724,7 +1727,7 @@ permit (
 "#;
 
 /// The union re-check asks for approvals, not only denials: under a rule that needs two
-/// approvers once the day's total passes 1 SOL, a coordinator rotating the pairs of a 2-of-3
+/// approvers once the day's total passes 1.01 SOL, a coordinator rotating the pairs of a 2-of-3
 /// group leaves signers 0 and 1 at 1 SOL each for a third 0.5 SOL (a quiet day to each alone)
 /// while together they saw 1.5 SOL. Without approvals the pair refuses (`ApprovalsInvalid`);
 /// with the two approvals the busy day needs, the same request signs.

@@ -11,13 +11,9 @@ use tessera_client::Client;
 use tessera_crypto::{SchemeId, SignMessage};
 use tessera_proto::api::{WalletInfo, WalletStatus};
 
-/// The networks test wallets are bound to: every network the tests sign on.
-pub const NETWORKS: &[&str] = &[
-    "bitcoin:regtest",
-    "ethereum:mainnet",
-    "ethereum:sepolia",
-    "solana:devnet",
-];
+/// The networks test wallets are bound to: every network the tests sign on (one per chain, so
+/// payloads that do not name their network, like EIP-712 typed data, are unambiguous).
+pub const NETWORKS: &[&str] = tessera_cli::tx::DEMO_NETWORKS;
 
 pub fn test_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("tessera-test-{name}-{}", std::process::id()));
