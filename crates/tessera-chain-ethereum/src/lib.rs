@@ -73,13 +73,17 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod allowance;
 mod builder;
 mod calldata;
+mod effects;
 mod keys;
 mod message;
 mod network;
 mod offchain;
+mod seaport;
 mod tx;
+mod typed;
 
 use tessera_chain::{
     check_request, Address, ChainAdapter, ChainError, MessageHash, Parsed, Payload, Result,
@@ -153,7 +157,7 @@ impl Ethereum {
                 Ok((Parsed { intent, messages }, Body::Tx(tx), net))
             }
             "eip712" => {
-                let m = message::parse_eip712(net, &payload.bytes)?;
+                let m = message::parse_eip712(net, &source, &payload.bytes)?;
                 let intent = message::eip712_intent(net, source_text, &m);
                 let messages = vec![keccak_message(m.preimage.clone())];
                 Ok((Parsed { intent, messages }, Body::Eip712(Box::new(m)), net))
