@@ -34,31 +34,31 @@ sol! {
     }
 
     /// EIP-2612.
-    #[derive(serde::Serialize)]
+    #[derive(Debug, serde::Serialize)]
     struct Permit { address owner; address spender; uint256 value; uint256 nonce; uint256 deadline; }
 
     /// Uniswap Permit2, AllowanceTransfer.
-    #[derive(serde::Serialize)]
+    #[derive(Debug, serde::Serialize)]
     struct PermitDetails { address token; uint160 amount; uint48 expiration; uint48 nonce; }
-    #[derive(serde::Serialize)]
+    #[derive(Debug, serde::Serialize)]
     struct PermitSingle { PermitDetails details; address spender; uint256 sigDeadline; }
-    #[derive(serde::Serialize)]
+    #[derive(Debug, serde::Serialize)]
     struct PermitBatch { PermitDetails[] details; address spender; uint256 sigDeadline; }
 
     /// Uniswap Permit2, SignatureTransfer.
-    #[derive(serde::Serialize)]
+    #[derive(Debug, serde::Serialize)]
     struct TokenPermissions { address token; uint256 amount; }
-    #[derive(serde::Serialize)]
+    #[derive(Debug, serde::Serialize)]
     struct PermitTransferFrom { TokenPermissions permitted; address spender; uint256 nonce; uint256 deadline; }
-    #[derive(serde::Serialize)]
+    #[derive(Debug, serde::Serialize)]
     struct PermitBatchTransferFrom { TokenPermissions[] permitted; address spender; uint256 nonce; uint256 deadline; }
 
     /// Seaport 1.x.
-    #[derive(serde::Serialize)]
+    #[derive(Debug, serde::Serialize)]
     struct OfferItem { uint8 itemType; address token; uint256 identifierOrCriteria; uint256 startAmount; uint256 endAmount; }
-    #[derive(serde::Serialize)]
+    #[derive(Debug, serde::Serialize)]
     struct ConsiderationItem { uint8 itemType; address token; uint256 identifierOrCriteria; uint256 startAmount; uint256 endAmount; address recipient; }
-    #[derive(serde::Serialize)]
+    #[derive(Debug, serde::Serialize)]
     struct OrderComponents {
         address offerer; address zone; OfferItem[] offer; ConsiderationItem[] consideration;
         uint8 orderType; uint256 startTime; uint256 endTime; bytes32 zoneHash; uint256 salt;
@@ -66,7 +66,7 @@ sol! {
     }
 
     /// Safe's transaction struct.
-    #[derive(serde::Serialize)]
+    #[derive(Debug, serde::Serialize)]
     struct SafeTx {
         address to; uint256 value; bytes data; uint8 operation; uint256 safeTxGas;
         uint256 baseGas; uint256 gasPrice; address gasToken; address refundReceiver; uint256 nonce;
