@@ -70,11 +70,7 @@ impl Effects {
 
     /// Renames argument `index` of call `call` (its meaning depends on the contract).
     fn rename_arg(&mut self, call: usize, index: usize, name: &str) {
-        if let Some(a) = self
-            .calls
-            .get_mut(call)
-            .and_then(|c| c.args.get_mut(index))
-        {
+        if let Some(a) = self.calls.get_mut(call).and_then(|c| c.args.get_mut(index)) {
             a.name = name.to_string();
         }
     }
@@ -109,7 +105,13 @@ pub(crate) fn decode(
 }
 
 /// One call (and, for multicalls and `upgradeToAndCall`, the calls inside it).
-fn call(ctx: &Ctx<'_>, contract: &Address, data: &[u8], depth: usize, fx: &mut Effects) -> Result<()> {
+fn call(
+    ctx: &Ctx<'_>,
+    contract: &Address,
+    data: &[u8],
+    depth: usize,
+    fx: &mut Effects,
+) -> Result<()> {
     if fx.calls.len() >= MAX_CALLS {
         return Err(ChainError::unsupported(
             "tx.data",
@@ -151,7 +153,15 @@ fn call(ctx: &Ctx<'_>, contract: &Address, data: &[u8], depth: usize, fx: &mut E
         }
         Class::Erc1155Transfer => {
             let (from, to) = (args.address(0)?, args.address(1)?);
-            nft_transfer(ctx, contract, &from, &to, &args.uint(2)?, &args.uint(3)?, fx);
+            nft_transfer(
+                ctx,
+                contract,
+                &from,
+                &to,
+                &args.uint(2)?,
+                &args.uint(3)?,
+                fx,
+            );
         }
         Class::Erc1155BatchTransfer => batch_transfer(ctx, contract, &args, fx)?,
         Class::ApprovalForAll => {
@@ -332,10 +342,7 @@ fn authority(
             ("implementation".to_string(), holder(args.address(0)?))
         }
         Control::Admin => ("proxy_admin".to_string(), holder(args.address(0)?)),
-        Control::GrantRole => (
-            format!("role {}", args.word(0)?),
-            holder(args.address(1)?),
-        ),
+        Control::GrantRole => (format!("role {}", args.word(0)?), holder(args.address(1)?)),
         Control::RevokeRole => (
             format!(
                 "role {} of {}",

@@ -178,7 +178,10 @@ const SHAPES: &[Shape] = &[
     Shape {
         primary: "OrderComponents",
         fields: crate::seaport::ORDER_COMPONENTS,
-        refs: &[crate::seaport::OFFER_ITEM, crate::seaport::CONSIDERATION_ITEM],
+        refs: &[
+            crate::seaport::OFFER_ITEM,
+            crate::seaport::CONSIDERATION_ITEM,
+        ],
         witness: false,
         kind: Kind::SeaportOrder,
     },
@@ -285,7 +288,13 @@ fn token_permit(
         let mut fx = TypedEffects::new("ERC-4494 NFT permit");
         let id = msg.uint("tokenId")?;
         let (asset, _) = net.nft_asset(token, NftItems::Id(&id));
-        fx.allow(entry(spender, asset, Some(Amount::from_u128(1)), None, "permit"));
+        fx.allow(entry(
+            spender,
+            asset,
+            Some(Amount::from_u128(1)),
+            None,
+            "permit",
+        ));
         return Ok(fx);
     }
     let owner_field = if kind == Kind::DaiPermit {
@@ -308,7 +317,10 @@ fn token_permit(
         let allowed = msg.bool("allowed")?;
         ("DAI-style permit", (!allowed).then(Amount::zero))
     } else {
-        ("EIP-2612 permit", granted(&msg.uint("value")?, asset.decimals))
+        (
+            "EIP-2612 permit",
+            granted(&msg.uint("value")?, asset.decimals),
+        )
     };
     let mut fx = TypedEffects::new(what);
     if !known {

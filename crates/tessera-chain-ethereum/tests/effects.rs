@@ -157,15 +157,31 @@ fn expect_call(contract: Address, data: &[u8], fx: &mut Expected) {
     match call {
         C::transfer(c) => fx.send(wallet(), c.to, erc20(contract), amount(c.amount)),
         C::transferFrom(c) if is_nft => fx.send(c.from, c.to, nft(contract, c.amount), amount(one)),
-        C::transferFrom(c) if listed_erc20 => fx.send(c.from, c.to, erc20(contract), amount(c.amount)),
+        C::transferFrom(c) if listed_erc20 => {
+            fx.send(c.from, c.to, erc20(contract), amount(c.amount))
+        }
         C::transferFrom(c) => fx.send(c.from, c.to, erc20(contract), amount(c.amount.max(one))),
         C::approve(c) if is_nft => {
             let n = u8::from(c.spender != Address::ZERO);
-            fx.allow(c.spender, nft(contract, c.amount), Some(Amount::from_u128(n.into())), "approve");
+            fx.allow(
+                c.spender,
+                nft(contract, c.amount),
+                Some(Amount::from_u128(n.into())),
+                "approve",
+            );
         }
         C::approve(c) => {
-            let word = if listed_erc20 { c.amount } else { c.amount.max(one) };
-            fx.allow(c.spender, erc20(contract), limited(word, erc20(contract).decimals), "approve");
+            let word = if listed_erc20 {
+                c.amount
+            } else {
+                c.amount.max(one)
+            };
+            fx.allow(
+                c.spender,
+                erc20(contract),
+                limited(word, erc20(contract).decimals),
+                "approve",
+            );
         }
         C::increaseAllowance(c) => {
             let asset = erc20(contract);
@@ -185,20 +201,32 @@ fn expect_call(contract: Address, data: &[u8], fx: &mut Expected) {
             let granted = (!c.approved).then(Amount::zero);
             fx.allow(c.operator, all, granted, "set_approval_for_all");
         }
-        C::transferOwnership(c) => fx.authority(contract, "contract_owner".into(), holder(c.newOwner)),
+        C::transferOwnership(c) => {
+            fx.authority(contract, "contract_owner".into(), holder(c.newOwner))
+        }
         C::renounceOwnership(_) => fx.authority(contract, "contract_owner".into(), None),
-        C::upgradeTo(c) => fx.authority(contract, "implementation".into(), holder(c.newImplementation)),
+        C::upgradeTo(c) => fx.authority(
+            contract,
+            "implementation".into(),
+            holder(c.newImplementation),
+        ),
         C::upgradeToAndCall(c) => {
-            fx.authority(contract, "implementation".into(), holder(c.newImplementation));
+            fx.authority(
+                contract,
+                "implementation".into(),
+                holder(c.newImplementation),
+            );
             if !c.data.is_empty() {
                 expect_call(contract, &c.data, fx);
             }
         }
         C::changeAdmin(c) => fx.authority(contract, "proxy_admin".into(), holder(c.newAdmin)),
         C::grantRole(c) => fx.authority(contract, format!("role {}", c.role), holder(c.account)),
-        C::revokeRole(c) => {
-            fx.authority(contract, format!("role {} of {}", c.role, eip55(&c.account)), None)
-        }
+        C::revokeRole(c) => fx.authority(
+            contract,
+            format!("role {} of {}", c.role, eip55(&c.account)),
+            None,
+        ),
         C::multicall(c) => {
             for inner in &c.data {
                 expect_call(contract, inner, fx);
@@ -215,7 +243,10 @@ fn expect_tx(signed: &[u8], payload: &[u8]) -> (Expected, U256) {
         TxEnvelope::Legacy(s) => s.tx().encoded_for_signing(),
         other => panic!("unexpected transaction type {other:?}"),
     };
-    assert_eq!(unsigned, payload, "the signed transaction is not the payload");
+    assert_eq!(
+        unsigned, payload,
+        "the signed transaction is not the payload"
+    );
     let fee = U256::from(envelope.gas_limit()) * U256::from(envelope.max_fee_per_gas());
     let mut fx = Expected::default();
     let TxKind::Call(to) = envelope.kind() else {
@@ -255,10 +286,17 @@ fn check_common(intent: &Intent) -> Result<(), TestCaseError> {
     let mut strings = vec![intent.render()];
     strings_of(&serde_json::to_value(intent).unwrap(), &mut strings);
     for s in &strings {
-        prop_assert!(!s.chars().any(deceptive), "raw control character in {:?}", s);
+        prop_assert!(
+            !s.chars().any(deceptive),
+            "raw control character in {:?}",
+            s
+        );
     }
     let unlimited = intent.allowances.iter().any(|a| a.amount.is_none());
-    prop_assert_eq!(intent.risk_flags.contains(&RiskFlag::UnlimitedApproval), unlimited);
+    prop_assert_eq!(
+        intent.risk_flags.contains(&RiskFlag::UnlimitedApproval),
+        unlimited
+    );
     let grants = intent
         .allowances
         .iter()
@@ -332,23 +370,76 @@ fn leaf_call() -> impl Strategy<Value = Vec<u8>> {
     let word = any::<[u8; 32]>().prop_map(B256::from);
     prop_oneof![
         (addr(), u256()).prop_map(|(to, amount)| Token::transferCall { to, amount }.abi_encode()),
-        (addr(), u256()).prop_map(|(spender, amount)| Token::approveCall { spender, amount }.abi_encode()),
-        (addr(), u256()).prop_map(|(spender, added)| Token::increaseAllowanceCall { spender, addedValue: added }.abi_encode()),
-        (addr(), addr(), u256()).prop_map(|(from, to, amount)| Token::transferFromCall { from, to, amount }.abi_encode()),
-        (addr(), addr(), u256()).prop_map(|(from, to, id)| Token::safeTransferFrom_0Call { from, to, tokenId: id }.abi_encode()),
-        (addr(), addr(), u256(), bytes()).prop_map(|(from, to, id, data)| Token::safeTransferFrom_1Call { from, to, tokenId: id, data }.abi_encode()),
-        (addr(), addr(), u256(), u256()).prop_map(|(from, to, id, value)| Token::safeTransferFrom_2Call { from, to, id, value, data: Bytes::new() }.abi_encode()),
-        (addr(), addr(), prop::collection::vec((u256(), u256()), 0..4)).prop_map(|(from, to, items)| {
-            let (ids, values) = items.into_iter().unzip();
-            Token::safeBatchTransferFromCall { from, to, ids, values, data: Bytes::new() }.abi_encode()
+        (addr(), u256())
+            .prop_map(|(spender, amount)| Token::approveCall { spender, amount }.abi_encode()),
+        (addr(), u256()).prop_map(|(spender, added)| Token::increaseAllowanceCall {
+            spender,
+            addedValue: added
+        }
+        .abi_encode()),
+        (addr(), addr(), u256()).prop_map(|(from, to, amount)| Token::transferFromCall {
+            from,
+            to,
+            amount
+        }
+        .abi_encode()),
+        (addr(), addr(), u256()).prop_map(|(from, to, id)| Token::safeTransferFrom_0Call {
+            from,
+            to,
+            tokenId: id
+        }
+        .abi_encode()),
+        (addr(), addr(), u256(), bytes()).prop_map(|(from, to, id, data)| {
+            Token::safeTransferFrom_1Call {
+                from,
+                to,
+                tokenId: id,
+                data,
+            }
+            .abi_encode()
         }),
-        (addr(), any::<bool>()).prop_map(|(operator, approved)| Token::setApprovalForAllCall { operator, approved }.abi_encode()),
+        (addr(), addr(), u256(), u256()).prop_map(|(from, to, id, value)| {
+            Token::safeTransferFrom_2Call {
+                from,
+                to,
+                id,
+                value,
+                data: Bytes::new(),
+            }
+            .abi_encode()
+        }),
+        (
+            addr(),
+            addr(),
+            prop::collection::vec((u256(), u256()), 0..4)
+        )
+            .prop_map(|(from, to, items)| {
+                let (ids, values) = items.into_iter().unzip();
+                Token::safeBatchTransferFromCall {
+                    from,
+                    to,
+                    ids,
+                    values,
+                    data: Bytes::new(),
+                }
+                .abi_encode()
+            }),
+        (addr(), any::<bool>()).prop_map(|(operator, approved)| Token::setApprovalForAllCall {
+            operator,
+            approved
+        }
+        .abi_encode()),
         addr().prop_map(|owner| Token::transferOwnershipCall { newOwner: owner }.abi_encode()),
         Just(Token::renounceOwnershipCall {}.abi_encode()),
-        addr().prop_map(|code| Token::upgradeToCall { newImplementation: code }.abi_encode()),
+        addr().prop_map(|code| Token::upgradeToCall {
+            newImplementation: code
+        }
+        .abi_encode()),
         addr().prop_map(|admin| Token::changeAdminCall { newAdmin: admin }.abi_encode()),
-        (word.clone(), addr()).prop_map(|(role, account)| Token::grantRoleCall { role, account }.abi_encode()),
-        (word, addr()).prop_map(|(role, account)| Token::revokeRoleCall { role, account }.abi_encode()),
+        (word.clone(), addr())
+            .prop_map(|(role, account)| Token::grantRoleCall { role, account }.abi_encode()),
+        (word, addr())
+            .prop_map(|(role, account)| Token::revokeRoleCall { role, account }.abi_encode()),
         prop::collection::vec(any::<u8>(), 1..40),
     ]
 }
@@ -458,11 +549,26 @@ fn check_typed<S: SolStruct + serde::Serialize>(
     check_common(i)
 }
 
+/// Permit2 amounts (uint160), boundaries of the unlimited threshold included.
+fn u160() -> impl Strategy<Value = U160> {
+    let u96 = (U160::from(1u8) << 96) - U160::from(1u8);
+    let e18 = U160::from(10u64.pow(18));
+    prop_oneof![
+        Just(U160::ZERO),
+        Just(e18 - U160::from(1u8)),
+        Just(e18),
+        Just(u96 - U160::from(1u8)),
+        Just(u96),
+        Just(U160::MAX),
+        any::<[u8; 20]>().prop_map(U160::from_be_bytes),
+    ]
+}
+
 fn permit_details() -> impl Strategy<Value = abi::PermitDetails> {
-    (erc20_token(), any::<[u8; 20]>(), prop_oneof![Just(0u64), any::<u64>()]).prop_map(
+    (erc20_token(), u160(), prop_oneof![Just(0u64), any::<u64>()]).prop_map(
         |(token, amount, expiration)| abi::PermitDetails {
             token,
-            amount: if amount[0] == 0xff { U160::MAX } else { U160::from_be_bytes(amount) },
+            amount,
             expiration: U48::from(expiration & 0xffff_ffff_ffff),
             nonce: U48::ZERO,
         },
@@ -474,9 +580,19 @@ fn token_permissions() -> impl Strategy<Value = abi::TokenPermissions> {
 }
 
 fn offer_item() -> impl Strategy<Value = abi::OfferItem> {
-    (0u8..6, prop::sample::select(vec![USDC, UNLISTED_TOKEN, BAYC, UNLISTED_NFT]), prop_oneof![Just(U256::ZERO), u256()], u256(), u256())
+    (
+        0u8..6,
+        prop::sample::select(vec![USDC, UNLISTED_TOKEN, BAYC, UNLISTED_NFT]),
+        prop_oneof![Just(U256::ZERO), u256()],
+        u256(),
+        u256(),
+    )
         .prop_map(|(kind, token, id, start, end)| abi::OfferItem {
-            itemType: kind, token, identifierOrCriteria: id, startAmount: start, endAmount: end,
+            itemType: kind,
+            token,
+            identifierOrCriteria: id,
+            startAmount: start,
+            endAmount: end,
         })
 }
 
@@ -499,8 +615,17 @@ fn seaport_asset(item_type: u8, token: Address, id: U256) -> (Asset, bool) {
         0 => (Asset::native("ETH", 18), true),
         1 => (erc20(token), true),
         2 | 3 => (nft(token, id), false),
-        _ if id.is_zero() => (nft_symbol(token, format!("{} (any id)", nft_name(token))), false),
-        _ => (nft_symbol(token, format!("{} (id in set 0x{id:064x})", nft_name(token))), false),
+        _ if id.is_zero() => (
+            nft_symbol(token, format!("{} (any id)", nft_name(token))),
+            false,
+        ),
+        _ => (
+            nft_symbol(
+                token,
+                format!("{} (id in set 0x{id:064x})", nft_name(token)),
+            ),
+            false,
+        ),
     }
 }
 
@@ -509,11 +634,19 @@ fn expect_order(order: &abi::OrderComponents) -> Expected {
     for o in &order.offer {
         let (asset, fungible) = seaport_asset(o.itemType, o.token, o.identifierOrCriteria);
         let most = o.startAmount.max(o.endAmount);
-        let granted = if fungible { limited(most, asset.decimals) } else { Some(amount(most)) };
+        let granted = if fungible {
+            limited(most, asset.decimals)
+        } else {
+            Some(amount(most))
+        };
         fx.allow(SEAPORT, asset, granted, "order");
         fx.allowances.last_mut().unwrap().expires_at = unix(order.endTime);
     }
-    for c in order.consideration.iter().filter(|c| c.recipient == wallet()) {
+    for c in order
+        .consideration
+        .iter()
+        .filter(|c| c.recipient == wallet())
+    {
         let (asset, _) = seaport_asset(c.itemType, c.token, c.identifierOrCriteria);
         fx.received.push(Transfer {
             to: eip55(&wallet()),

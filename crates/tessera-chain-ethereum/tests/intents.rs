@@ -13,8 +13,8 @@ use alloy_primitives::{address, keccak256, Address, Bytes, B256, U256};
 use alloy_sol_types::{eip712_domain, SolCall, SolStruct};
 use serde_json::{json, Value};
 use tessera_chain::{
-    Allowance, Amount, Asset, AuthorityChange, ChainAdapter, Intent, IntentKind, Payload,
-    RiskFlag, Transfer,
+    Allowance, Amount, Asset, AuthorityChange, ChainAdapter, Intent, IntentKind, Payload, RiskFlag,
+    Transfer,
 };
 use tessera_chain_ethereum::Ethereum;
 
@@ -30,7 +30,9 @@ fn call(to: Address, data: Vec<u8>) -> Intent {
         "max_fee_per_gas_wei": "30000000000", "max_priority_fee_per_gas_wei": "1000000000",
         "data": format!("0x{}", hex::encode(data))
     });
-    let p = Ethereum.build("mainnet", key().wallet_key(), &spec).unwrap();
+    let p = Ethereum
+        .build("mainnet", key().wallet_key(), &spec)
+        .unwrap();
     parse(&p).unwrap().intent
 }
 
@@ -79,8 +81,10 @@ fn an_approval_of_10_pow_30_is_unlimited() {
         vec![RiskFlag::UnlimitedApproval, RiskFlag::GrantsAuthority]
     );
     assert!(
-        i.render()
-            .contains(&format!("allows {} to spend UNLIMITED USDC (approve)", eip55(&SPENDER))),
+        i.render().contains(&format!(
+            "allows {} to spend UNLIMITED USDC (approve)",
+            eip55(&SPENDER)
+        )),
         "{}",
         i.render()
     );
@@ -108,10 +112,16 @@ fn the_unlimited_threshold_follows_the_decimals() {
         let i = approve(token, below);
         assert_eq!(i.allowances[0].asset, asset);
         assert_eq!(i.allowances[0].amount, Some(amount(below)), "{token}");
-        assert!(!i.risk_flags.contains(&RiskFlag::UnlimitedApproval), "{token}");
+        assert!(
+            !i.risk_flags.contains(&RiskFlag::UnlimitedApproval),
+            "{token}"
+        );
         let i = approve(token, threshold);
         assert_eq!(i.allowances[0].amount, None, "{token}");
-        assert!(i.risk_flags.contains(&RiskFlag::UnlimitedApproval), "{token}");
+        assert!(
+            i.risk_flags.contains(&RiskFlag::UnlimitedApproval),
+            "{token}"
+        );
     }
     // A revocation grants nothing.
     let i = approve(USDC, U256::ZERO);
@@ -218,7 +228,10 @@ fn an_eip2612_permit_is_an_allowance() {
     let i = typed_intent(&permit, &usdc_domain());
     assert_eq!(i.kind, IntentKind::SignMessage);
     // The allowance outlives the permit's deadline (which only bounds the signature).
-    assert_eq!(i.allowances, vec![allowance(SPENDER, usdc(), None, "permit")]);
+    assert_eq!(
+        i.allowances,
+        vec![allowance(SPENDER, usdc(), None, "permit")]
+    );
     assert_eq!(
         i.risk_flags,
         vec![
@@ -238,16 +251,17 @@ fn an_eip2612_permit_is_an_allowance() {
         ..permit.clone()
     };
     let i = typed_intent(&bounded, &usdc_domain());
-    assert_eq!(
-        i.allowances[0].amount,
-        Some(Amount::from_u128(2_500_000))
-    );
+    assert_eq!(i.allowances[0].amount, Some(Amount::from_u128(2_500_000)));
     // Someone else's tokens: the allowance could not name its owner.
     let theirs = abi::Permit {
         owner: OTHER,
         ..permit
     };
-    let e = parse(&abi::typed_payload(&abi::typed_json(&theirs, &usdc_domain()))).unwrap_err();
+    let e = parse(&abi::typed_payload(&abi::typed_json(
+        &theirs,
+        &usdc_domain(),
+    )))
+    .unwrap_err();
     assert_eq!((e.code(), e.field()), ("not_owned", Some("message.owner")));
 }
 
@@ -287,7 +301,10 @@ fn permit2_allowances_and_their_expiry() {
     let amounts: Vec<_> = i.allowances.iter().map(|a| a.amount.clone()).collect();
     assert_eq!(
         amounts,
-        vec![Some(Amount::from_u128(1_000_000)), Some(Amount::from_u128(7))]
+        vec![
+            Some(Amount::from_u128(1_000_000)),
+            Some(Amount::from_u128(7))
+        ]
     );
     assert_eq!(
         i.risk_flags,
@@ -323,7 +340,10 @@ fn permit2_signature_transfers() {
     let mut td = abi::typed_json(&permit, &permit2_domain());
     td["primaryType"] = json!("PermitWitnessTransferFrom");
     let fields = td["types"]["PermitTransferFrom"].clone();
-    td["types"].as_object_mut().unwrap().remove("PermitTransferFrom");
+    td["types"]
+        .as_object_mut()
+        .unwrap()
+        .remove("PermitTransferFrom");
     let mut fields = fields.as_array().unwrap().clone();
     fields.push(json!({"name": "witness", "type": "Order"}));
     td["types"]["PermitWitnessTransferFrom"] = Value::Array(fields);
@@ -404,7 +424,12 @@ fn a_seaport_order_lists_what_leaves_and_what_arrives() {
         }]
     );
     let r = i.render();
-    assert!(r.contains("allows 0x0000000000000068F116a894984e2DB1123eB395 to spend 1 BAYC #1234 (order)"), "{r}");
+    assert!(
+        r.contains(
+            "allows 0x0000000000000068F116a894984e2DB1123eB395 to spend 1 BAYC #1234 (order)"
+        ),
+        "{r}"
+    );
     assert!(r.contains("change 9.75 ETH to"), "{r}");
     // Another offerer's order.
     let e = parse(&abi::typed_payload(&abi::typed_json(
@@ -412,7 +437,10 @@ fn a_seaport_order_lists_what_leaves_and_what_arrives() {
         &seaport_domain(),
     )))
     .unwrap_err();
-    assert_eq!((e.code(), e.field()), ("not_owned", Some("message.offerer")));
+    assert_eq!(
+        (e.code(), e.field()),
+        ("not_owned", Some("message.offerer"))
+    );
 }
 
 #[test]
@@ -428,7 +456,11 @@ fn lookalike_typed_data_is_not_read_as_a_permit() {
     };
     let mut td = abi::typed_json(&permit, &usdc_domain());
     td["types"]["Permit"][2]["name"] = json!("amount");
-    let v = td["message"].as_object_mut().unwrap().remove("value").unwrap();
+    let v = td["message"]
+        .as_object_mut()
+        .unwrap()
+        .remove("value")
+        .unwrap();
     td["message"]["amount"] = v;
     let i = parse(&abi::typed_payload(&td)).unwrap().intent;
     assert!(i.allowances.is_empty());
@@ -488,7 +520,8 @@ fn an_erc721_transfer_is_one_nft_with_its_id() {
     );
     assert_eq!(i.calls[0].args[2].name, "tokenId");
     assert!(
-        i.render().starts_with(&format!("Send 1 BAYC #1234 to {}", eip55(&RECIPIENT))),
+        i.render()
+            .starts_with(&format!("Send 1 BAYC #1234 to {}", eip55(&RECIPIENT))),
         "{}",
         i.render()
     );
@@ -504,7 +537,11 @@ fn an_erc721_transfer_is_one_nft_with_its_id() {
     assert_eq!(i.transfers[0].asset.symbol, "NFT #77");
     assert_eq!(i.transfers[0].asset.decimals, Some(0));
     assert_eq!(i.transfers[0].amount, Amount::from_u128(1));
-    assert!(i.render().starts_with("Send 1 NFT #77 to "), "{}", i.render());
+    assert!(
+        i.render().starts_with("Send 1 NFT #77 to "),
+        "{}",
+        i.render()
+    );
 }
 
 #[test]
@@ -541,7 +578,10 @@ fn erc1155_batches_list_every_item() {
         .collect();
     assert_eq!(
         items,
-        vec![("NFT #1".into(), "10".into()), ("NFT #2".into(), "20".into())]
+        vec![
+            ("NFT #1".into(), "10".into()),
+            ("NFT #2".into(), "20".into())
+        ]
     );
 }
 
@@ -594,7 +634,10 @@ fn a_32_byte_personal_sign_may_be_a_safe_transaction() {
 fn typed_data_without_a_chain_id_is_for_any_chain() {
     let mut td = mail();
     td["domain"].as_object_mut().unwrap().remove("chainId");
-    td["types"]["EIP712Domain"].as_array_mut().unwrap().remove(2);
+    td["types"]["EIP712Domain"]
+        .as_array_mut()
+        .unwrap()
+        .remove(2);
     let i = parse(&abi::typed_payload(&td)).unwrap().intent;
     assert_eq!(i.chain_id, None);
     let summary = i.message.unwrap().summary;
@@ -602,7 +645,10 @@ fn typed_data_without_a_chain_id_is_for_any_chain() {
     assert!(!summary.contains("on chain 1"), "{summary}");
     assert_eq!(i.risk_flags, vec![RiskFlag::OffchainSignature]);
     // With one, the intent names it.
-    assert_eq!(parse(&abi::typed_payload(&mail())).unwrap().intent.chain_id, Some(1));
+    assert_eq!(
+        parse(&abi::typed_payload(&mail())).unwrap().intent.chain_id,
+        Some(1)
+    );
 }
 
 fn mail() -> Value {
@@ -626,7 +672,12 @@ fn attacker_text_cannot_forge_or_reorder_the_summary() {
     for s in [&m.summary, &m.content, &i.render()] {
         assert!(!s.chars().any(deceptive), "{s:?}");
     }
-    assert!(m.summary.contains("Ether Mail\\u{202e}lanigiro v1\\u{a}Send 0 ETH"), "{}", m.summary);
+    assert!(
+        m.summary
+            .contains("Ether Mail\\u{202e}lanigiro v1\\u{a}Send 0 ETH"),
+        "{}",
+        m.summary
+    );
     // The content is still the message, as JSON.
     let content: Value = serde_json::from_str(&m.content).unwrap();
     assert_eq!(content["contents"], json!("Hello \u{2066}Bob\u{2069}"));
@@ -740,7 +791,10 @@ fn a_multicall_lists_every_inner_call() {
         ]
     );
     assert_eq!(i.kind, IntentKind::ContractCall);
-    assert_eq!(i.allowances, vec![allowance(SPENDER, usdc(), None, "approve")]);
+    assert_eq!(
+        i.allowances,
+        vec![allowance(SPENDER, usdc(), None, "approve")]
+    );
     assert_eq!(i.transfers.len(), 1);
     assert_eq!(
         i.risk_flags,

@@ -117,7 +117,9 @@ mod tests {
     fn every_bidi_and_line_breaking_character_is_caught() {
         let required = ('\u{202a}'..='\u{202e}')
             .chain('\u{2066}'..='\u{2069}')
-            .chain(['\u{200e}', '\u{200f}', '\u{061c}', '\n', '\r', '\u{2028}', '\u{2029}']);
+            .chain([
+                '\u{200e}', '\u{200f}', '\u{061c}', '\n', '\r', '\u{2028}', '\u{2029}',
+            ]);
         for c in required {
             assert!(is_deceptive(c), "{:?}", c);
             assert!(!needs_sanitizing(&sanitize(&format!("a{c}b"))), "{:?}", c);
@@ -126,7 +128,12 @@ mod tests {
 
     #[test]
     fn plain_text_is_unchanged() {
-        for s in ["", "Ether Mail", "Tessera ✓ 日本語 עברית مرحبا", "a\\u{202e}b"] {
+        for s in [
+            "",
+            "Ether Mail",
+            "Tessera ✓ 日本語 עברית مرحبا",
+            "a\\u{202e}b",
+        ] {
             assert_eq!(sanitize(s), s);
             assert!(!needs_sanitizing(s) || s.contains('\u{202e}'));
         }
