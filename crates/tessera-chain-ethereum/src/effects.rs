@@ -84,7 +84,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// `Transfer.from`: `None` for the wallet itself.
-    fn from_of(&self, from: &Address) -> Option<String> {
+    fn source_of(&self, from: &Address) -> Option<String> {
         (from != self.wallet).then(|| checksummed(from))
     }
 }
@@ -138,15 +138,7 @@ fn call(
         }
         Class::TransferFrom => transfer_from(ctx, contract, &args, index, fx)?,
         Class::Approve => approve(ctx, contract, &args, index, fx)?,
-        Class::IncreaseAllowance => {
-            let (asset, known) = ctx.net.token_asset(contract);
-            if !known {
-                fx.flag(RiskFlag::UnknownToken);
-            }
-            let amount = granted(&args.uint(1)?, asset.decimals);
-            let spender = checksummed(&args.address(0)?);
-            fx.allow(entry(spender, asset, amount, None, "increase_allowance"));
-        }
+        Class::IncreaseAllowance => increase_allowance(ctx, contract, &args, fx)?,
         Class::Erc721SafeTransfer => {
             let (from, to, id) = (args.address(0)?, args.address(1)?, args.uint(2)?);
             nft_transfer(ctx, contract, &from, &to, &id, &U256::from(1u8), fx);
@@ -164,16 +156,7 @@ fn call(
             );
         }
         Class::Erc1155BatchTransfer => batch_transfer(ctx, contract, &args, fx)?,
-        Class::ApprovalForAll => {
-            let operator = checksummed(&args.address(0)?);
-            let approved = args.bool(1)?;
-            let (asset, _) = ctx.net.nft_asset(contract, NftItems::Any);
-            let amount = (!approved).then(tessera_chain::Amount::zero);
-            fx.allow(entry(operator, asset, amount, None, "set_approval_for_all"));
-            if approved {
-                fx.flag(RiskFlag::PrivilegedCall);
-            }
-        }
+        Class::ApprovalForAll => approval_for_all(ctx, contract, &args, fx)?,
         Class::Authority(control) => authority(ctx, contract, control, &args, depth, fx)?,
         Class::Multicall => {
             let inner = args.bytes_list(values.len().saturating_sub(1))?;
@@ -237,7 +220,7 @@ fn nft_transfer(
         to: checksummed(to),
         asset,
         amount: amount_of(count),
-        from: ctx.from_of(from),
+        from: ctx.source_of(from),
     });
 }
 
@@ -255,12 +238,12 @@ fn transfer_from(
         fx.rename_arg(index, 2, "tokenId");
         nft_transfer(ctx, contract, &from, &to, &word, &U256::from(1u8), fx);
     } else if ctx.net.token_asset(contract).1 {
-        token_transfer(ctx, contract, ctx.from_of(&from), &to, &word, fx);
+        token_transfer(ctx, contract, ctx.source_of(&from), &to, &word, fx);
     } else {
         fx.rename_arg(index, 2, "amountOrTokenId");
         fx.ambiguous = true;
         let at_least_one = word.max(U256::from(1u8));
-        token_transfer(ctx, contract, ctx.from_of(&from), &to, &at_least_one, fx);
+        token_transfer(ctx, contract, ctx.source_of(&from), &to, &at_least_one, fx);
     }
     Ok(())
 }
@@ -296,6 +279,41 @@ fn approve(
     };
     let amount = granted(&word, asset.decimals);
     fx.allow(entry(spender_text, asset, amount, None, "approve"));
+    Ok(())
+}
+
+/// `increaseAllowance(spender, addedValue)`: an ERC-20 allowance on top of the current one.
+fn increase_allowance(
+    ctx: &Ctx<'_>,
+    contract: &Address,
+    args: &Args<'_>,
+    fx: &mut Effects,
+) -> Result<()> {
+    let (asset, known) = ctx.net.token_asset(contract);
+    if !known {
+        fx.flag(RiskFlag::UnknownToken);
+    }
+    let amount = granted(&args.uint(1)?, asset.decimals);
+    let spender = checksummed(&args.address(0)?);
+    fx.allow(entry(spender, asset, amount, None, "increase_allowance"));
+    Ok(())
+}
+
+/// `setApprovalForAll(operator, approved)`: every item of the collection, or a revocation.
+fn approval_for_all(
+    ctx: &Ctx<'_>,
+    contract: &Address,
+    args: &Args<'_>,
+    fx: &mut Effects,
+) -> Result<()> {
+    let operator = checksummed(&args.address(0)?);
+    let approved = args.bool(1)?;
+    let (asset, _) = ctx.net.nft_asset(contract, NftItems::Any);
+    let amount = (!approved).then(tessera_chain::Amount::zero);
+    fx.allow(entry(operator, asset, amount, None, "set_approval_for_all"));
+    if approved {
+        fx.flag(RiskFlag::PrivilegedCall);
+    }
     Ok(())
 }
 

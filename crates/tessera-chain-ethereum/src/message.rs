@@ -119,22 +119,31 @@ pub(crate) fn parse_eip712(net: &Network, wallet: &Address, bytes: &[u8]) -> Res
     let message = top.get("message").unwrap_or(&Value::Null);
     check_shape(&defs, primary, message, "message")?;
     let effects = typed::decode(net, wallet, &typed, &defs)?;
-
-    let summary = match &effects {
-        Some(fx) => format!("{}: {}", fx.what, eip712_summary(&typed)),
-        None => eip712_summary(&typed),
-    };
-    let preview = MessagePreview {
-        standard: "eip712".into(),
-        summary,
-        content: canonical_json(message),
-    };
+    let preview = eip712_preview(&typed, message, effects.as_ref());
     Ok(Eip712 {
         typed,
         preimage,
         preview,
         effects,
     })
+}
+
+/// The preview: the summary (what a recognised message is, then [`eip712_summary`]) and the
+/// message as canonical JSON.
+fn eip712_preview(
+    typed: &TypedData,
+    message: &Value,
+    effects: Option<&TypedEffects>,
+) -> MessagePreview {
+    let summary = match effects {
+        Some(fx) => format!("{}: {}", fx.what, eip712_summary(typed)),
+        None => eip712_summary(typed),
+    };
+    MessagePreview {
+        standard: "eip712".into(),
+        summary,
+        content: canonical_json(message),
+    }
 }
 
 /// `<primaryType> for <name> v<version> on chain <id>, verifying contract <addr>[, salt 0x…]`,

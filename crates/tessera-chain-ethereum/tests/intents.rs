@@ -810,3 +810,46 @@ fn a_multicall_lists_every_inner_call() {
     assert!(i.risk_flags.contains(&RiskFlag::UnknownSelector));
     assert_eq!(i.calls.len(), 2);
 }
+
+#[test]
+fn multicalls_beyond_the_bounds_are_refused() {
+    let transfer: Bytes = Token::transferCall {
+        to: RECIPIENT,
+        amount: U256::from(1u8),
+    }
+    .abi_encode()
+    .into();
+    let refused = |data: Vec<u8>| {
+        let spec = json!({
+            "type": "eip1559", "nonce": 1, "to": eip55(&USDC), "gas_limit": 200000,
+            "max_fee_per_gas_wei": "30000000000", "max_priority_fee_per_gas_wei": "1",
+            "data": format!("0x{}", hex::encode(data))
+        });
+        let e = Ethereum
+            .build("mainnet", key().wallet_key(), &spec)
+            .unwrap_err();
+        (e.code(), e.field().map(str::to_string))
+    };
+    let unsupported = ("unsupported", Some("tx.data".to_string()));
+    // More than 64 calls.
+    let many = Token::multicallCall {
+        data: vec![transfer.clone(); 64],
+    };
+    assert_eq!(refused(many.abi_encode()), unsupported);
+    // Nested four deep.
+    let mut data = transfer.clone();
+    for _ in 0..4 {
+        data = Token::multicallCall { data: vec![data] }
+            .abi_encode()
+            .into();
+    }
+    assert_eq!(refused(data.to_vec()), unsupported);
+    // Three deep is read.
+    let mut data = transfer;
+    for _ in 0..3 {
+        data = Token::multicallCall { data: vec![data] }
+            .abi_encode()
+            .into();
+    }
+    assert_eq!(call(USDC, data.to_vec()).calls.len(), 4);
+}
