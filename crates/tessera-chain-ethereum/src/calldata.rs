@@ -1,12 +1,12 @@
-//! Call-data decoding: the selectors the adapter understands (ERC-20 and the ownership / admin /
-//! role / upgrade calls), with ABI decoding by alloy-dyn-abi and the risk flags they raise.
+//! Call-data decoding: the table of methods the adapter understands (ERC-20, ERC-721,
+//! ERC-1155, ownership / admin / role / upgrade calls, self-multicalls) and their ABI decoding
+//! by alloy-dyn-abi. What each method does to the wallet is in [`crate::effects`].
 
 use alloy_dyn_abi::{DynSolType, DynSolValue};
 use alloy_primitives::{Address, U256};
-use tessera_chain::{Amount, Argument, ChainError, ContractCall, RiskFlag, Transfer};
+use tessera_chain::{Amount, Argument, ChainError, ContractCall};
 
 use crate::keys::checksummed;
-use crate::network::Network;
 
 /// ABI type of one parameter of a known method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +16,8 @@ pub(crate) enum Param {
     Bytes32,
     Bool,
     Bytes,
+    Uint256Array,
+    BytesArray,
 }
 
 impl Param {
@@ -26,8 +28,29 @@ impl Param {
             Param::Bytes32 => DynSolType::FixedBytes(32),
             Param::Bool => DynSolType::Bool,
             Param::Bytes => DynSolType::Bytes,
+            Param::Uint256Array => DynSolType::Array(Box::new(DynSolType::Uint(256))),
+            Param::BytesArray => DynSolType::Array(Box::new(DynSolType::Bytes)),
         }
     }
+}
+
+/// Who gains which control over a contract through an authority call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Control {
+    /// `transferOwnership(newOwner)`.
+    Owner,
+    /// `renounceOwnership()`.
+    RenounceOwner,
+    /// `upgradeTo(newImplementation)`.
+    Upgrade,
+    /// `upgradeToAndCall(newImplementation, data)`: an upgrade, then `data` run by the new code.
+    UpgradeAndCall,
+    /// `changeAdmin(newAdmin)` of a transparent proxy.
+    Admin,
+    /// `grantRole(role, account)`.
+    GrantRole,
+    /// `revokeRole(role, account)`.
+    RevokeRole,
 }
 
 /// What a known method does, for the intent.
@@ -35,14 +58,26 @@ impl Param {
 pub(crate) enum Class {
     /// ERC-20 `transfer(to, amount)`.
     Erc20Transfer,
-    /// ERC-20 `approve(spender, amount)`.
-    Erc20Approve,
-    /// ERC-20 `transferFrom(from, to, amount)`.
-    Erc20TransferFrom,
-    /// Ownership, admin, role or upgrade call.
-    Privileged,
-    /// ERC-721/1155 `setApprovalForAll(operator, approved)`: privileged and grants authority.
+    /// ERC-20 `approve(spender, amount)` or ERC-721 `approve(to, tokenId)` (same selector).
+    Approve,
+    /// ERC-20 `increaseAllowance(spender, addedValue)`.
+    IncreaseAllowance,
+    /// ERC-20 `transferFrom(from, to, amount)` or ERC-721 `transferFrom(from, to, tokenId)`
+    /// (same selector).
+    TransferFrom,
+    /// ERC-721 `safeTransferFrom(from, to, tokenId[, data])`.
+    Erc721SafeTransfer,
+    /// ERC-1155 `safeTransferFrom(from, to, id, value, data)`.
+    Erc1155Transfer,
+    /// ERC-1155 `safeBatchTransferFrom(from, to, ids, values, data)`.
+    Erc1155BatchTransfer,
+    /// ERC-721/1155 `setApprovalForAll(operator, approved)`.
     ApprovalForAll,
+    /// Ownership, admin, role or upgrade call.
+    Authority(Control),
+    /// `multicall([deadline,] data[])`: the contract runs each call of `data` on itself
+    /// (delegatecall), as if the wallet had made them one after the other.
+    Multicall,
 }
 
 /// A method the adapter decodes. The selector constants are checked against alloy's keccak of
@@ -58,6 +93,12 @@ pub(crate) struct Method {
 /// `transfer(address,uint256)`.
 pub(crate) const ERC20_TRANSFER: [u8; 4] = [0xa9, 0x05, 0x9c, 0xbb];
 
+const FROM_TO_ID: &[(&str, Param)] = &[
+    ("from", Param::Address),
+    ("to", Param::Address),
+    ("tokenId", Param::Uint256),
+];
+
 /// Every method the adapter decodes.
 pub(crate) const METHODS: &[Method] = &[
     Method {
@@ -70,7 +111,13 @@ pub(crate) const METHODS: &[Method] = &[
         selector: [0x09, 0x5e, 0xa7, 0xb3],
         signature: "approve(address,uint256)",
         params: &[("spender", Param::Address), ("amount", Param::Uint256)],
-        class: Class::Erc20Approve,
+        class: Class::Approve,
+    },
+    Method {
+        selector: [0x39, 0x50, 0x93, 0x51],
+        signature: "increaseAllowance(address,uint256)",
+        params: &[("spender", Param::Address), ("addedValue", Param::Uint256)],
+        class: Class::IncreaseAllowance,
     },
     Method {
         selector: [0x23, 0xb8, 0x72, 0xdd],
@@ -80,25 +127,72 @@ pub(crate) const METHODS: &[Method] = &[
             ("to", Param::Address),
             ("amount", Param::Uint256),
         ],
-        class: Class::Erc20TransferFrom,
+        class: Class::TransferFrom,
+    },
+    Method {
+        selector: [0x42, 0x84, 0x2e, 0x0e],
+        signature: "safeTransferFrom(address,address,uint256)",
+        params: FROM_TO_ID,
+        class: Class::Erc721SafeTransfer,
+    },
+    Method {
+        selector: [0xb8, 0x8d, 0x4f, 0xde],
+        signature: "safeTransferFrom(address,address,uint256,bytes)",
+        params: &[
+            ("from", Param::Address),
+            ("to", Param::Address),
+            ("tokenId", Param::Uint256),
+            ("data", Param::Bytes),
+        ],
+        class: Class::Erc721SafeTransfer,
+    },
+    Method {
+        selector: [0xf2, 0x42, 0x43, 0x2a],
+        signature: "safeTransferFrom(address,address,uint256,uint256,bytes)",
+        params: &[
+            ("from", Param::Address),
+            ("to", Param::Address),
+            ("id", Param::Uint256),
+            ("value", Param::Uint256),
+            ("data", Param::Bytes),
+        ],
+        class: Class::Erc1155Transfer,
+    },
+    Method {
+        selector: [0x2e, 0xb2, 0xc2, 0xd6],
+        signature: "safeBatchTransferFrom(address,address,uint256[],uint256[],bytes)",
+        params: &[
+            ("from", Param::Address),
+            ("to", Param::Address),
+            ("ids", Param::Uint256Array),
+            ("values", Param::Uint256Array),
+            ("data", Param::Bytes),
+        ],
+        class: Class::Erc1155BatchTransfer,
+    },
+    Method {
+        selector: [0xa2, 0x2c, 0xb4, 0x65],
+        signature: "setApprovalForAll(address,bool)",
+        params: &[("operator", Param::Address), ("approved", Param::Bool)],
+        class: Class::ApprovalForAll,
     },
     Method {
         selector: [0xf2, 0xfd, 0xe3, 0x8b],
         signature: "transferOwnership(address)",
         params: &[("newOwner", Param::Address)],
-        class: Class::Privileged,
+        class: Class::Authority(Control::Owner),
     },
     Method {
         selector: [0x71, 0x50, 0x18, 0xa6],
         signature: "renounceOwnership()",
         params: &[],
-        class: Class::Privileged,
+        class: Class::Authority(Control::RenounceOwner),
     },
     Method {
         selector: [0x36, 0x59, 0xcf, 0xe6],
         signature: "upgradeTo(address)",
         params: &[("newImplementation", Param::Address)],
-        class: Class::Privileged,
+        class: Class::Authority(Control::Upgrade),
     },
     Method {
         selector: [0x4f, 0x1e, 0xf2, 0x86],
@@ -107,69 +201,66 @@ pub(crate) const METHODS: &[Method] = &[
             ("newImplementation", Param::Address),
             ("data", Param::Bytes),
         ],
-        class: Class::Privileged,
+        class: Class::Authority(Control::UpgradeAndCall),
     },
     Method {
         selector: [0x8f, 0x28, 0x39, 0x70],
         signature: "changeAdmin(address)",
         params: &[("newAdmin", Param::Address)],
-        class: Class::Privileged,
+        class: Class::Authority(Control::Admin),
     },
     Method {
         selector: [0x2f, 0x2f, 0xf1, 0x5d],
         signature: "grantRole(bytes32,address)",
         params: &[("role", Param::Bytes32), ("account", Param::Address)],
-        class: Class::Privileged,
+        class: Class::Authority(Control::GrantRole),
     },
     Method {
         selector: [0xd5, 0x47, 0x74, 0x1f],
         signature: "revokeRole(bytes32,address)",
         params: &[("role", Param::Bytes32), ("account", Param::Address)],
-        class: Class::Privileged,
+        class: Class::Authority(Control::RevokeRole),
     },
     Method {
-        selector: [0xa2, 0x2c, 0xb4, 0x65],
-        signature: "setApprovalForAll(address,bool)",
-        params: &[("operator", Param::Address), ("approved", Param::Bool)],
-        class: Class::ApprovalForAll,
+        selector: [0xac, 0x96, 0x50, 0xd8],
+        signature: "multicall(bytes[])",
+        params: &[("data", Param::BytesArray)],
+        class: Class::Multicall,
+    },
+    Method {
+        selector: [0x5a, 0xe4, 0x01, 0xdc],
+        signature: "multicall(uint256,bytes[])",
+        params: &[("deadline", Param::Uint256), ("data", Param::BytesArray)],
+        class: Class::Multicall,
     },
 ];
 
-/// A decoded call: the contract-call record, the token transfer it makes (if any), and flags.
-#[derive(Debug)]
-pub(crate) struct DecodedCall {
-    pub call: ContractCall,
-    pub token_transfer: Option<Transfer>,
-    pub flags: Vec<RiskFlag>,
+/// The known method `data` calls, if any.
+pub(crate) fn method_of(data: &[u8]) -> Option<&'static Method> {
+    let selector = data.get(..4)?;
+    METHODS.iter().find(|m| m.selector[..] == *selector)
 }
 
-/// Decodes non-empty call data sent to `contract` on `net`. Unknown selectors are not an error
-/// (method `unknown`, flag `UnknownSelector`); malformed arguments of a known selector are
-/// ([`ChainError::Malformed`] naming `tx.data`).
-pub(crate) fn decode_call(
-    net: &Network,
+/// The record of a call whose selector the adapter does not know (method `unknown`).
+pub(crate) fn unknown_call(contract: &Address, data: &[u8]) -> ContractCall {
+    ContractCall {
+        contract: checksummed(contract),
+        method: "unknown".into(),
+        selector: hex::encode(data.get(..4).unwrap_or(data)),
+        args: Vec::new(),
+    }
+}
+
+/// Decodes the arguments of `method` (the call data after the selector) and the call record
+/// with every argument rendered. Malformed arguments are [`ChainError::Malformed`] naming
+/// `tx.data`.
+pub(crate) fn decode_known(
+    method: &Method,
     contract: &Address,
-    data: &[u8],
-) -> Result<DecodedCall, ChainError> {
-    let contract_text = checksummed(contract);
-    let known = data
-        .get(..4)
-        .and_then(|sel| METHODS.iter().find(|m| m.selector[..] == *sel));
-    let Some(method) = known else {
-        let selector = hex::encode(data.get(..4).unwrap_or(data));
-        return Ok(DecodedCall {
-            call: ContractCall {
-                contract: contract_text,
-                method: "unknown".into(),
-                selector,
-                args: Vec::new(),
-            },
-            token_transfer: None,
-            flags: vec![RiskFlag::UnknownSelector],
-        });
-    };
-    let values = decode_args(method, data.get(4..).unwrap_or_default())?;
-    let args: Vec<Argument> = method
+    args: &[u8],
+) -> Result<(ContractCall, Vec<DynSolValue>), ChainError> {
+    let values = decode_args(method, args)?;
+    let rendered: Vec<Argument> = method
         .params
         .iter()
         .zip(&values)
@@ -179,58 +270,12 @@ pub(crate) fn decode_call(
         })
         .collect();
     let call = ContractCall {
-        contract: contract_text,
+        contract: checksummed(contract),
         method: method.signature.to_string(),
         selector: hex::encode(method.selector),
-        args,
+        args: rendered,
     };
-    let mut flags = Vec::new();
-    let mut token_transfer = None;
-    match method.class {
-        Class::Erc20Transfer | Class::Erc20TransferFrom => {
-            // transfer(to, amount) / transferFrom(from, to, amount): `to` and `amount` are the
-            // last two arguments.
-            let n = values.len();
-            let to = values
-                .get(n.wrapping_sub(2))
-                .and_then(DynSolValue::as_address);
-            let amount = values.get(n.wrapping_sub(1)).and_then(DynSolValue::as_uint);
-            let (Some(to), Some((amount, _))) = (to, amount) else {
-                return Err(ChainError::malformed("tx.data", "arguments do not decode"));
-            };
-            let (asset, known) = net.token_asset(contract);
-            if !known {
-                flags.push(RiskFlag::UnknownToken);
-            }
-            token_transfer = Some(Transfer {
-                from: None,
-                to: checksummed(&to),
-                asset,
-                amount: amount_of(&amount),
-            });
-        }
-        Class::Erc20Approve => {
-            flags.push(RiskFlag::GrantsAuthority);
-            if let Some((amount, _)) = values.get(1).and_then(DynSolValue::as_uint) {
-                if amount.bit(255) {
-                    flags.push(RiskFlag::UnlimitedApproval);
-                }
-            }
-            if !net.token_asset(contract).1 {
-                flags.push(RiskFlag::UnknownToken);
-            }
-        }
-        Class::Privileged => flags.push(RiskFlag::PrivilegedCall),
-        Class::ApprovalForAll => {
-            flags.push(RiskFlag::PrivilegedCall);
-            flags.push(RiskFlag::GrantsAuthority);
-        }
-    }
-    Ok(DecodedCall {
-        call,
-        token_transfer,
-        flags,
-    })
+    Ok((call, values))
 }
 
 /// ABI-decodes the arguments with alloy and requires the canonical encoding: re-encoding the
@@ -256,7 +301,8 @@ fn decode_args(method: &Method, args: &[u8]) -> Result<Vec<DynSolValue>, ChainEr
     }
 }
 
-/// Canonical text of an argument: EIP-55 addresses, decimal integers, `0x` hex bytes.
+/// Canonical text of an argument: EIP-55 addresses, decimal integers, `0x` hex bytes, arrays
+/// as `[a, b]`.
 fn render_value(v: &DynSolValue) -> String {
     match v {
         DynSolValue::Address(a) => checksummed(a),
@@ -266,6 +312,10 @@ fn render_value(v: &DynSolValue) -> String {
             format!("0x{}", hex::encode(w.get(..*size).unwrap_or_default()))
         }
         DynSolValue::Bytes(b) => format!("0x{}", hex::encode(b)),
+        DynSolValue::Array(items) => {
+            let items: Vec<String> = items.iter().map(render_value).collect();
+            format!("[{}]", items.join(", "))
+        }
         other => format!("{other:?}"),
     }
 }

@@ -1,5 +1,6 @@
 //! The Ethereum / EVM chain adapter: EIP-1559 and EIP-155 transactions, EIP-712 typed data and
-//! `personal_sign` (EIP-191), with ERC-20 and admin-call decoding and risk flags.
+//! `personal_sign` (EIP-191), with ERC-20 / ERC-721 / ERC-1155, admin-call, permit and order
+//! decoding and risk flags.
 //!
 //! Every codec and hash comes from the alloy crates (`alloy-rlp`, `alloy-consensus`,
 //! `alloy-dyn-abi`, `alloy-primitives`); [`ChainAdapter::verify`] recovers signers with
@@ -29,6 +30,45 @@
 //! Transactions bind their network (chain id, `tx.chain_id`); an EIP-712 `domain.chainId`, when
 //! present, must match the network too. Payloads must be in canonical encoding with nothing
 //! trailing; EIP-2930, EIP-4844 and EIP-7702 transactions are refused as unsupported.
+//!
+//! # What the intent lists
+//!
+//! Every effect of a payload, or a flag saying the adapter cannot read it.
+//!
+//! * **Transactions**: the native value (to the contract, with `value_to_contract`, when there
+//!   is call data), the fee bound (gas limit × max fee per gas, or × gas price), and every call
+//!   in `calls`, a self-`multicall`'s and an `upgradeToAndCall`'s inner calls after the outer
+//!   one (`multiple_operations` when more than one call acts), each with its effects:
+//!
+//! | call | in the intent |
+//! |------|---------------|
+//! | `transfer`; `transferFrom` on a listed ERC-20 | a transfer; `from` when the tokens are not the wallet's (moved under an allowance) |
+//! | `transferFrom` on a listed collection; ERC-721 `safeTransferFrom` | one NFT: asset `BAYC #1234` (`NFT #1234` if unlisted), decimals 0, amount 1; the argument is `tokenId` |
+//! | ERC-1155 `safeTransferFrom`, `safeBatchTransferFrom` | one transfer per id (`NFT #<id>`, decimals 0), amount the value |
+//! | `transferFrom`, `approve` on an unlisted contract | an amount or a token id: argument `amountOrTokenId`, counted as that many (at least 1) base units of an unknown token, kind `contract_call` |
+//! | `approve`, `increaseAllowance` | an allowance (`approve`, `increase_allowance`), unlimited at the threshold below; amount 0 revokes |
+//! | `setApprovalForAll` | an allowance over the whole collection (`<symbol> (any id)`, unlimited), or its revocation (amount 0) |
+//! | `transferOwnership`, `renounceOwnership`, `upgradeTo[AndCall]`, `changeAdmin`, `grantRole`, `revokeRole` | an authority change (`contract_owner`, `implementation`, `proxy_admin`, `role 0x…`) and `privileged_call` |
+//! | any other selector | method `unknown` and `unknown_selector` |
+//!
+//! * **Unlimited**: an allowance amount of at least `min(10^(decimals + 12), 2^96 − 1)` base
+//!   units (2^96 − 1 when the decimals are unknown) is shown as unlimited (no amount) with
+//!   `unlimited_approval`: a trillion whole tokens exceeds any priced token's supply, and 2^96 −
+//!   1 is the smallest "infinite" sentinel in use (UNI, COMP); smaller amounts are exact.
+//! * **EIP-712**: EIP-2612, DAI and ERC-4494 `Permit`, Permit2 `PermitSingle`, `PermitBatch`,
+//!   `PermitTransferFrom`, `PermitBatchTransferFrom` (and their witness forms) and Seaport
+//!   `OrderComponents`, recognised by their exact type definitions, become allowances with the
+//!   expiry they really have (a Permit2 expiration, a transfer permit's deadline, an order's end;
+//!   none for EIP-2612, whose allowance outlives the signature's deadline); a Seaport order's
+//!   offer items are allowances to the Seaport contract and what it pays the wallet is listed in
+//!   `change`. A permit for someone else's tokens, or an order by another offerer, is refused
+//!   (`not_owned`). Every typed-data intent has `offchain_signature`; without
+//!   `domain.chainId` it names no chain id and its summary says "on any chain".
+//! * **`personal_sign`**: no chain id (valid on every chain); a 32-byte message is shown as the
+//!   hash it may be, one that can authorize a Safe transaction (`offchain_signature`).
+//! * **Text from the payload** (domain names, type names, messages) goes through
+//!   `tessera_chain::text`: control, bidirectional and invisible characters become visible
+//!   escapes, so it cannot reorder or forge the lines of a summary.
 //!
 //! # Builder spec ([`ChainAdapter::build`])
 //!
@@ -73,13 +113,17 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod allowance;
 mod builder;
 mod calldata;
+mod effects;
 mod keys;
 mod message;
 mod network;
 mod offchain;
+mod seaport;
 mod tx;
+mod typed;
 
 use tessera_chain::{
     check_request, Address, ChainAdapter, ChainError, MessageHash, Parsed, Payload, Result,
@@ -153,7 +197,7 @@ impl Ethereum {
                 Ok((Parsed { intent, messages }, Body::Tx(tx), net))
             }
             "eip712" => {
-                let m = message::parse_eip712(net, &payload.bytes)?;
+                let m = message::parse_eip712(net, &source, &payload.bytes)?;
                 let intent = message::eip712_intent(net, source_text, &m);
                 let messages = vec![keccak_message(m.preimage.clone())];
                 Ok((Parsed { intent, messages }, Body::Eip712(Box::new(m)), net))

@@ -4,14 +4,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use alloy_dyn_abi::TypedData;
-use alloy_primitives::{eip191_hash_message, keccak256, utils::eip191_message, B256, U256};
+use alloy_primitives::{
+    eip191_hash_message, keccak256, utils::eip191_message, Address, B256, U256,
+};
 use serde_json::{Map, Value};
+use tessera_chain::text::{json_string, sanitize};
 use tessera_chain::{
     ChainError, Intent, IntentKind, MessagePreview, Result, RiskFlag, SignedTransaction, WalletKey,
 };
 
 use crate::keys::{check_signer, checksummed};
 use crate::network::{describe_chain_id, Network};
+use crate::typed::{self, Defs, TypedEffects};
 use crate::CHAIN;
 
 /// Most struct types a typed-data payload may define.
@@ -42,14 +46,16 @@ pub(crate) struct Eip712 {
     pub preimage: Vec<u8>,
     /// What the intent shows.
     pub preview: MessagePreview,
+    /// What the message does, when it is a standard permit or order ([`crate::typed`]).
+    pub effects: Option<TypedEffects>,
 }
 
 fn malformed(field: impl Into<String>, why: impl std::fmt::Display) -> ChainError {
     ChainError::malformed(field, why)
 }
 
-/// Parses and checks EIP-712 typed-data JSON for `net`.
-pub(crate) fn parse_eip712(net: &Network, bytes: &[u8]) -> Result<Eip712> {
+/// Parses and checks EIP-712 typed-data JSON for `net`, signed by `wallet`.
+pub(crate) fn parse_eip712(net: &Network, wallet: &Address, bytes: &[u8]) -> Result<Eip712> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| malformed("typed_data", e))?;
     let top = value
         .as_object()
@@ -112,33 +118,50 @@ pub(crate) fn parse_eip712(net: &Network, bytes: &[u8]) -> Result<Eip712> {
     // Fields the types do not declare would be shown but not signed: refuse them.
     let message = top.get("message").unwrap_or(&Value::Null);
     check_shape(&defs, primary, message, "message")?;
-
-    let preview = MessagePreview {
-        standard: "eip712".into(),
-        summary: eip712_summary(&typed),
-        content: canonical_json(message),
-    };
+    let effects = typed::decode(net, wallet, &typed, &defs)?;
+    let preview = eip712_preview(&typed, message, effects.as_ref());
     Ok(Eip712 {
         typed,
         preimage,
         preview,
+        effects,
     })
 }
 
+/// The preview: the summary (what a recognised message is, then [`eip712_summary`]) and the
+/// message as canonical JSON.
+fn eip712_preview(
+    typed: &TypedData,
+    message: &Value,
+    effects: Option<&TypedEffects>,
+) -> MessagePreview {
+    let summary = match effects {
+        Some(fx) => format!("{}: {}", fx.what, eip712_summary(typed)),
+        None => eip712_summary(typed),
+    };
+    MessagePreview {
+        standard: "eip712".into(),
+        summary,
+        content: canonical_json(message),
+    }
+}
+
 /// `<primaryType> for <name> v<version> on chain <id>, verifying contract <addr>[, salt 0x…]`,
-/// leaving out what the domain does not set.
+/// leaving out what the domain does not set; without a chain id, `on any chain (no
+/// domain.chainId)`. The payload's own text (type and domain names) is sanitised.
 fn eip712_summary(typed: &TypedData) -> String {
     let d = typed.domain();
-    let mut s = format!("{} for ", typed.primary_type);
+    let mut s = format!("{} for ", sanitize(&typed.primary_type));
     match &d.name {
-        Some(n) => s.push_str(n),
+        Some(n) => s.push_str(&sanitize(n)),
         None => s.push_str("an unnamed domain"),
     }
     if let Some(v) = &d.version {
-        s.push_str(&format!(" v{v}"));
+        s.push_str(&format!(" v{}", sanitize(v)));
     }
-    if let Some(id) = &d.chain_id {
-        s.push_str(&format!(" on chain {id}"));
+    match &d.chain_id {
+        Some(id) => s.push_str(&format!(" on chain {id}")),
+        None => s.push_str(" on any chain (no domain.chainId)"),
     }
     if let Some(c) = &d.verifying_contract {
         s.push_str(&format!(", verifying contract {}", checksummed(c)));
@@ -151,7 +174,7 @@ fn eip712_summary(typed: &TypedData) -> String {
 
 /// Field definitions: type name → [(field name, field type)]. Refuses entries alloy would also
 /// refuse, and sizes our guards rely on.
-fn check_types(types: &Map<String, Value>) -> Result<BTreeMap<&str, Vec<(&str, &str)>>> {
+fn check_types(types: &Map<String, Value>) -> Result<Defs<'_>> {
     if types.len() > MAX_TYPES {
         return Err(malformed("types", format!("more than {MAX_TYPES} types")));
     }
@@ -293,7 +316,8 @@ fn check_shape(
 }
 
 /// Compact JSON with object keys sorted (whatever serde_json's map order), for display and for
-/// a deterministic intent.
+/// a deterministic intent; strings and keys escape every character that could hide or reorder
+/// text (`tessera_chain::text::json_string`).
 pub(crate) fn canonical_json(v: &Value) -> String {
     let mut out = String::new();
     write_canonical(v, &mut out);
@@ -310,7 +334,7 @@ fn write_canonical(v: &Value, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                out.push_str(&Value::String((*k).clone()).to_string());
+                out.push_str(&json_string(k));
                 out.push(':');
                 if let Some(item) = map.get(*k) {
                     write_canonical(item, out);
@@ -328,17 +352,27 @@ fn write_canonical(v: &Value, out: &mut String) {
             }
             out.push(']');
         }
+        Value::String(text) => out.push_str(&json_string(text)),
         scalar => out.push_str(&scalar.to_string()),
     }
 }
 
-/// The intent of an EIP-712 signature.
+/// The intent of an EIP-712 signature: labelled with the network's chain id only when the
+/// domain binds one (without `domain.chainId` the signature is valid on every chain), with the
+/// allowances and received assets of a standard permit or order.
 pub(crate) fn eip712_intent(net: &Network, source: String, m: &Eip712) -> Intent {
     let mut intent = Intent::new(CHAIN, net.name, IntentKind::SignMessage, source);
-    intent.chain_id = Some(net.chain_id);
+    intent.chain_id = m.typed.domain.chain_id.map(|_| net.chain_id);
     intent.message = Some(m.preview.clone());
-    // Permits and orders move funds without a transaction.
+    // Permits and orders move funds without a transaction; other typed data may too.
     intent.flag(RiskFlag::OffchainSignature);
+    if let Some(fx) = &m.effects {
+        intent.allowances = fx.allowances.clone();
+        intent.change = fx.received.clone();
+        for f in &fx.flags {
+            intent.flag(*f);
+        }
+    }
     intent
 }
 
@@ -352,37 +386,56 @@ pub(crate) struct PersonalSign {
     pub preview: MessagePreview,
 }
 
-/// Characters that hide or reorder what a reader sees.
+/// Characters that hide or reorder what a reader sees (line breaks and tabs are ordinary in
+/// messages such as Sign-In with Ethereum: they are escaped in the preview, not flagged).
 fn is_hidden(c: char) -> bool {
-    (c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+    tessera_chain::text::is_deceptive(c) && !matches!(c, '\n' | '\r' | '\t')
 }
 
-/// Parses a `personal_sign` message.
+/// Length of a hash: a `personal_sign` message of exactly 32 bytes may be one.
+const HASH_LEN: usize = 32;
+
+/// Parses a `personal_sign` message. The preview's text is sanitised
+/// ([`tessera_chain::text::sanitize`]); binary messages show as `0x…` hex; a 32-byte message is
+/// shown as the hash it may be.
 pub(crate) fn parse_personal_sign(bytes: &[u8]) -> Result<PersonalSign> {
     if bytes.is_empty() {
         return Err(malformed("message", "empty message"));
     }
-    let (text, plain_text) = match std::str::from_utf8(bytes) {
-        Ok(t) => (t.to_string(), !t.chars().any(is_hidden)),
-        Err(_) => (format!("0x{}", hex::encode(bytes)), false),
+    let hex = format!("0x{}", hex::encode(bytes));
+    let (summary, content, plain_text) = match std::str::from_utf8(bytes) {
+        _ if bytes.len() == HASH_LEN => (hash_summary(&hex), hex, false),
+        Ok(t) => (sanitize(t), sanitize(t), !t.chars().any(is_hidden)),
+        Err(_) => (hex.clone(), hex, false),
     };
     Ok(PersonalSign {
         preimage: eip191_message(bytes),
         plain_text,
         preview: MessagePreview {
             standard: "personal_sign".into(),
-            summary: text.clone(),
-            content: text,
+            summary,
+            content,
         },
     })
 }
 
-/// The intent of a `personal_sign` signature. Binary or obfuscated text gets
-/// `OffchainSignature` (its meaning cannot be shown).
+/// What a 32-byte `personal_sign` is shown as. A Safe accepts an owner's `eth_sign` /
+/// `personal_sign` signature of a Safe transaction hash (signature `v` of 31 or 32), so such a
+/// message can execute any transaction of a Safe the wallet owns, and other contracts check
+/// signatures of hashes the same way: nothing the adapter can read says what it authorizes.
+fn hash_summary(hex: &str) -> String {
+    format!(
+        "a 32-byte hash {hex}: it may authorize a Safe transaction (a Safe accepts its owners' \
+         personal_sign of the transaction hash) or anything else that hashes to it; what it \
+         authorizes cannot be shown"
+    )
+}
+
+/// The intent of a `personal_sign` signature. Binary, 32-byte (a hash) or obfuscated text gets
+/// `OffchainSignature` (its meaning cannot be shown). No chain id: an EIP-191 signature is
+/// valid on every chain.
 pub(crate) fn personal_sign_intent(net: &Network, source: String, m: &PersonalSign) -> Intent {
     let mut intent = Intent::new(CHAIN, net.name, IntentKind::SignMessage, source);
-    intent.chain_id = Some(net.chain_id);
     intent.message = Some(m.preview.clone());
     if !m.plain_text {
         intent.flag(RiskFlag::OffchainSignature);

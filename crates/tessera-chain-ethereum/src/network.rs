@@ -1,6 +1,7 @@
-//! Networks (name → EIP-155 chain id, native coin) and the small table of known tokens.
+//! Networks (name → EIP-155 chain id, native coin) and the small tables of known tokens and
+//! NFT collections.
 
-use alloy_primitives::Address;
+use alloy_primitives::{Address, U256};
 use tessera_chain::{Asset, ChainError, Result};
 
 /// One EVM network the adapter accepts.
@@ -14,6 +15,9 @@ pub(crate) struct Network {
     pub native: &'static str,
     /// Tokens whose symbol and decimals the intent may show.
     pub tokens: &'static [Token],
+    /// ERC-721 / ERC-1155 collections whose symbol the intent may show (their amounts are
+    /// counts of items: decimals 0).
+    pub nfts: &'static [Token],
 }
 
 /// A token with known metadata. `address` is EIP-55 checksummed (a test checks every entry).
@@ -47,6 +51,10 @@ pub(crate) const NETWORKS: &[Network] = &[
             token("0x6B175474E89094C44Da98b954EedeAC495271d0F", "DAI", 18),
             token("0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2", "WETH", 18),
         ],
+        nfts: &[
+            token("0xBC4CA0EdA7647A8aB7C2061c2E118A18a936f13D", "BAYC", 0),
+            token("0x57f1887a8BF19b14fC0dF6Fd9B2acc9Af147eA85", "ENS", 0),
+        ],
     },
     Network {
         name: "sepolia",
@@ -57,12 +65,14 @@ pub(crate) const NETWORKS: &[Network] = &[
             "USDC",
             6,
         )],
+        nfts: &[],
     },
     Network {
         name: "holesky",
         chain_id: 17_000,
         native: "ETH",
         tokens: &[],
+        nfts: &[],
     },
     Network {
         name: "base",
@@ -72,6 +82,7 @@ pub(crate) const NETWORKS: &[Network] = &[
             token("0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", "USDC", 6),
             token("0x4200000000000000000000000000000000000006", "WETH", 18),
         ],
+        nfts: &[],
     },
     Network {
         name: "arbitrum",
@@ -81,6 +92,7 @@ pub(crate) const NETWORKS: &[Network] = &[
             token("0xaf88d065e77c8cC2239327C5EDb3A432268e5831", "USDC", 6),
             token("0x82aF49447D8a07e3bd95BD0d56f35241523fBab1", "WETH", 18),
         ],
+        nfts: &[],
     },
     Network {
         name: "optimism",
@@ -90,6 +102,7 @@ pub(crate) const NETWORKS: &[Network] = &[
             token("0x0b2C639c533813f4Aa9D7837CAf62653d097Ff85", "USDC", 6),
             token("0x4200000000000000000000000000000000000006", "WETH", 18),
         ],
+        nfts: &[],
     },
     Network {
         name: "polygon",
@@ -100,6 +113,7 @@ pub(crate) const NETWORKS: &[Network] = &[
             "USDC",
             6,
         )],
+        nfts: &[],
     },
 ];
 
@@ -153,6 +167,45 @@ impl Network {
     }
 }
 
+/// Which items of an NFT collection an asset stands for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum NftItems<'a> {
+    /// One token id (ERC-721) or one id's fungible units (ERC-1155).
+    Id(&'a U256),
+    /// Any item of the collection (an operator approval, an order's criteria item).
+    Any,
+    /// Any item whose id is in the Merkle set with this root (a Seaport criteria item).
+    InSet(&'a U256),
+}
+
+impl Network {
+    /// Whether `contract` is a listed NFT collection.
+    pub(crate) fn is_nft(&self, contract: &Address) -> bool {
+        let text = contract.to_checksum(None);
+        self.nfts.iter().any(|t| t.address == text)
+    }
+
+    /// Items of the NFT collection at `contract` as an asset: decimals 0 (amounts count
+    /// items) and a symbol that names the items, `BAYC #1234` (`NFT #1234` for an unlisted
+    /// collection), `BAYC (any id)`, `NFT (id in set 0x…)`. `true` when the collection is listed.
+    pub(crate) fn nft_asset(&self, contract: &Address, items: NftItems<'_>) -> (Asset, bool) {
+        let text = contract.to_checksum(None);
+        let listed = self.nfts.iter().find(|t| t.address == text);
+        let base = listed.map_or("NFT", |t| t.symbol);
+        let symbol = match items {
+            NftItems::Id(id) => format!("{base} #{id}"),
+            NftItems::Any => format!("{base} (any id)"),
+            NftItems::InSet(root) => format!("{base} (id in set 0x{root:064x})"),
+        };
+        let asset = Asset {
+            symbol,
+            decimals: Some(0),
+            contract: Some(text),
+        };
+        (asset, listed.is_some())
+    }
+}
+
 /// How a chain id found in a payload is named in a [`ChainError::WrongNetwork`].
 pub(crate) fn describe_chain_id(id: u64) -> String {
     match Network::by_chain_id(id) {
@@ -183,6 +236,12 @@ mod tests {
                     .unwrap_or_else(|e| panic!("{} {}: {e}", n.name, t.symbol));
                 assert_eq!(a.to_checksum(None), t.address);
                 assert!(n.token_asset(&a).1);
+            }
+            for t in n.nfts {
+                let a = Address::parse_checksummed(t.address, None)
+                    .unwrap_or_else(|e| panic!("{} {}: {e}", n.name, t.symbol));
+                assert_eq!(a.to_checksum(None), t.address);
+                assert!(n.is_nft(&a) && !n.token_asset(&a).1);
             }
         }
     }

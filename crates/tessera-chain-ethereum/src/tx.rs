@@ -12,7 +12,8 @@ use tessera_chain::{
     WalletKey,
 };
 
-use crate::calldata::{amount_of, decode_call};
+use crate::calldata::amount_of;
+use crate::effects;
 use crate::keys::{check_signer, checksummed};
 use crate::network::{describe_chain_id, Network};
 use crate::CHAIN;
@@ -309,8 +310,8 @@ impl UnsignedTx {
                 });
             }
             TxKind::Call(to) => {
-                let decoded = decode_call(net, &to, data)?;
-                intent.kind = if decoded.token_transfer.is_some() {
+                let fx = effects::decode(net, source, &to, data)?;
+                intent.kind = if fx.is_plain_transfer() {
                     IntentKind::Transfer
                 } else {
                     IntentKind::ContractCall
@@ -324,11 +325,13 @@ impl UnsignedTx {
                     });
                     intent.flag(RiskFlag::ValueToContract);
                 }
-                intent.transfers.extend(decoded.token_transfer);
-                for f in decoded.flags {
+                intent.transfers.extend(fx.transfers);
+                intent.allowances = fx.allowances;
+                intent.authorities = fx.authorities;
+                intent.calls = fx.calls;
+                for f in fx.flags {
                     intent.flag(f);
                 }
-                intent.calls.push(decoded.call);
             }
         }
 

@@ -198,12 +198,17 @@ fn approvals() {
         intent("mainnet", call(USDC, &bounded, "0")).risk_flags,
         vec![RiskFlag::GrantsAuthority]
     );
-    // setApprovalForAll is privileged and grants authority.
+    // setApprovalForAll is privileged and grants authority over the whole collection
+    // (unlimited).
     let all = calldata("a22cb465", vec![addr(spender), DynSolValue::Bool(true)]);
     let i = intent("mainnet", call(RECIPIENT, &all, "0"));
     assert_eq!(
         i.risk_flags,
-        vec![RiskFlag::PrivilegedCall, RiskFlag::GrantsAuthority]
+        vec![
+            RiskFlag::UnlimitedApproval,
+            RiskFlag::PrivilegedCall,
+            RiskFlag::GrantsAuthority
+        ]
     );
     assert_eq!(
         i.calls.first().cloned().unwrap().args,
@@ -321,8 +326,8 @@ fn privileged_calls() {
     assert_eq!(
         renounce.render(),
         format!(
-            "Call renounceOwnership() on {} on Ethereum mainnet, max fee 0.003 ETH \
-             [risk: privileged_call]",
+            "Call renounceOwnership() on {0} on Ethereum mainnet, removes contract_owner \
+             authority over {0}, max fee 0.003 ETH [risk: privileged_call]",
             eip55(RECIPIENT)
         )
     );
@@ -351,11 +356,21 @@ fn privileged_calls() {
         vec![addr(owner), DynSolValue::Bytes(vec![1, 2, 3])],
     );
     let i = intent("mainnet", call(RECIPIENT, &data, "0"));
-    assert_eq!(i.risk_flags, vec![RiskFlag::PrivilegedCall]);
+    // The new implementation then runs `data`, a call the adapter cannot read: listed as an
+    // unknown call after the upgrade.
+    assert_eq!(
+        i.risk_flags,
+        vec![
+            RiskFlag::UnknownSelector,
+            RiskFlag::PrivilegedCall,
+            RiskFlag::MultipleOperations
+        ]
+    );
     assert_eq!(
         i.calls.first().cloned().unwrap().args,
         vec![arg("newImplementation", owner), arg("data", "0x010203")]
     );
+    assert_eq!(i.calls[1].method, "unknown");
 }
 
 #[test]
@@ -437,7 +452,8 @@ fn wrong_network() {
         field_of(parse("base", &p)),
         ("wrong_network".into(), "domain.chainId".into())
     );
-    // Without a domain chain id, an EIP-712 message parses under any network.
+    // Without a domain chain id, an EIP-712 message parses under any network, and its intent
+    // names no chain id (it is valid on every chain).
     let mut td = common::mail_typed_data(1);
     td["domain"].as_object_mut().unwrap().remove("chainId");
     td["types"]["EIP712Domain"]
@@ -446,7 +462,7 @@ fn wrong_network() {
         .remove(2);
     let p = build("mainnet", json!({"type": "eip712", "typed_data": td}));
     let i = parse("base", &p).unwrap().intent;
-    assert_eq!((i.network.as_str(), i.chain_id), ("base", Some(8453)));
+    assert_eq!((i.network.as_str(), i.chain_id), ("base", None));
     assert_eq!(i.risk_flags, vec![RiskFlag::OffchainSignature]);
     assert!(Ethereum.payload_binds_network("eip1559"));
     assert!(Ethereum.payload_binds_network("eip155"));

@@ -16,6 +16,7 @@
 
 mod error;
 pub mod intent;
+pub mod text;
 pub mod units;
 
 #[cfg(feature = "conformance")]

@@ -70,3 +70,34 @@ pub fn legacy_155() -> Value {
         "gas_limit": 21000, "gas_price_wei": "20000000000"
     })
 }
+
+/// An EIP-2612 `Permit` of 1 unit (6 decimals) of `token` by `owner` to a spender, on
+/// `chain_id` (the shape USDC's `permit` checks).
+pub fn permit_typed_data(chain_id: u64, token: &str, owner: &str) -> Value {
+    json!({
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"}
+            ],
+            "Permit": [
+                {"name": "owner", "type": "address"},
+                {"name": "spender", "type": "address"},
+                {"name": "value", "type": "uint256"},
+                {"name": "nonce", "type": "uint256"},
+                {"name": "deadline", "type": "uint256"}
+            ]
+        },
+        "primaryType": "Permit",
+        "domain": {"name": "USD Coin", "version": "2", "chainId": chain_id, "verifyingContract": token},
+        "message": {
+            "owner": owner,
+            "spender": "0x2222222222222222222222222222222222222222",
+            "value": "1000000",
+            "nonce": "0",
+            "deadline": "1900000000"
+        }
+    })
+}
