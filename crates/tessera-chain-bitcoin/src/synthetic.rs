@@ -17,7 +17,12 @@ use crate::network;
 /// A coin paying `address` on `network` (`mainnet`, `testnet`, `regtest`) `amount_sat`, created
 /// by a one-output transaction that spends a made-up outpoint derived from `tag` (different
 /// tags give different coins). Returns the builder spec input for it.
-pub fn synthetic_coin(network_name: &str, address: &str, amount_sat: u64, tag: u8) -> Result<Value> {
+pub fn synthetic_coin(
+    network_name: &str,
+    address: &str,
+    amount_sat: u64,
+    tag: u8,
+) -> Result<Value> {
     let net = network(network_name)?;
     let script: ScriptBuf = output_address(&json!(address), "address", network_name, net)?;
     let prev = Transaction {

@@ -169,7 +169,9 @@ pub enum IntentKind {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum RiskFlag {
-    /// An ERC-20 `approve` of the maximum amount (or ≥ 2^255).
+    /// An allowance with no limit: an amount at or above the adapter's "unlimited" threshold
+    /// (Ethereum: the smaller of 10^(decimals+12) base units and 2^96−1; Solana: the smaller of
+    /// 10^(decimals+12) and 2^63), a whole NFT collection, or a permit of the maximum.
     UnlimitedApproval,
     /// Call data with a selector the adapter does not decode.
     UnknownSelector,
