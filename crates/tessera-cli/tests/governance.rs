@@ -99,9 +99,14 @@ async fn approvals_modes_policy_updates_and_audit_through_the_cli() {
     assert!(t.signed.is_none() && t.signatures.is_empty());
     let policy = t.policy.clone().unwrap();
     assert_eq!(policy.decision, "allow_with_approvals");
+    // The token leg needs the approver; the ETH leg (the transfer's max fee) is within what an
+    // operator signs alone.
     assert_eq!(
         policy.policy_ids,
-        vec!["dev-large-token-transfer".to_string()]
+        vec![
+            "dev-large-token-transfer".to_string(),
+            "dev-operator-signs".to_string()
+        ]
     );
     assert_eq!(policy.quorum.len(), 1);
     assert_eq!(

@@ -690,8 +690,8 @@ fn a_velocity_limit_split_across_requests_is_refused() {
     );
     assert_eq!(s.g.presignatures(WALLET), vec![1, 1, 0]);
 
-    // Exactly up to the limit is allowed.
-    let (half_payload, half) = s.transfer(SOL / 2);
+    // Exactly up to the limit is allowed (the fee counts).
+    let (half_payload, half) = s.transfer(SOL / 2 - FEE);
     let third = s.authorize(&random_id(), &half, later);
     let answers = s.g.run(
         WALLET,
