@@ -76,59 +76,32 @@ pub enum ErrorCode {
     Internal,
 }
 
+/// How a code ends a request: the one table [`ErrorCode::request_state`] and
+/// [`ErrorCode::is_final`] read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// A policy refusal or an approver's rejection: `rejected`, never retried.
+    Rejected,
+    /// `expired`, never retried.
+    Expired,
+    /// The signers' final refusal of the request itself: `failed`, never retried.
+    Refused,
+    /// Anything else: `failed`; another signer subset or a later request may succeed.
+    Failed,
+}
+
 impl ErrorCode {
-    /// The state a request ends in after signing stopped with this code: policy refusals and
-    /// an approver's rejection reject it, `expired` expires it; everything else fails it
-    /// (including the signers' final refusals of the request itself: `unauthorized`,
-    /// `payload_rejected`, `replayed`).
-    pub fn request_state(self) -> RequestState {
+    fn ending(self) -> Ending {
         use ErrorCode as E;
         match self {
-            E::Expired => RequestState::Expired,
             E::PolicyDenied
             | E::ApprovalsInvalid
             | E::StalePolicy
             | E::VelocityExceeded
             | E::ModeRestricted
-            | E::Rejected => RequestState::Rejected,
-            E::Unauthorized
-            | E::PayloadRejected
-            | E::Replayed
-            | E::NotEnoughSigners
-            | E::ProtocolAbort
-            | E::Aborted
-            | E::SignerNotReady
-            | E::Transport
-            | E::SignerStorage
-            | E::SignerBusy
-            | E::Timeout
-            | E::Conflict
-            | E::Interrupted
-            | E::BadSignatures
-            | E::VerificationFailed
-            | E::MalformedPayload
-            | E::WrongNetwork
-            | E::NotOwned
-            | E::Unsupported
-            | E::Internal => RequestState::Failed,
-        }
-    }
-
-    /// Whether retrying with another signer subset cannot help: the code is a decision every
-    /// signer reaches alike on the same inputs.
-    pub fn is_final(self) -> bool {
-        use ErrorCode as E;
-        match self {
-            E::Unauthorized
-            | E::PayloadRejected
-            | E::Replayed
-            | E::PolicyDenied
-            | E::ApprovalsInvalid
-            | E::Expired
-            | E::StalePolicy
-            | E::VelocityExceeded
-            | E::ModeRestricted
-            | E::Rejected => true,
+            | E::Rejected => Ending::Rejected,
+            E::Expired => Ending::Expired,
+            E::Unauthorized | E::PayloadRejected | E::Replayed => Ending::Refused,
             E::NotEnoughSigners
             | E::ProtocolAbort
             | E::Aborted
@@ -145,8 +118,26 @@ impl ErrorCode {
             | E::WrongNetwork
             | E::NotOwned
             | E::Unsupported
-            | E::Internal => false,
+            | E::Internal => Ending::Failed,
         }
+    }
+
+    /// The state a request ends in after signing stopped with this code: policy refusals and
+    /// an approver's rejection reject it, `expired` expires it; everything else fails it
+    /// (including the signers' final refusals of the request itself: `unauthorized`,
+    /// `payload_rejected`, `replayed`).
+    pub fn request_state(self) -> RequestState {
+        match self.ending() {
+            Ending::Rejected => RequestState::Rejected,
+            Ending::Expired => RequestState::Expired,
+            Ending::Refused | Ending::Failed => RequestState::Failed,
+        }
+    }
+
+    /// Whether retrying with another signer subset cannot help: the code is a decision every
+    /// signer reaches alike on the same inputs.
+    pub fn is_final(self) -> bool {
+        self.ending() != Ending::Failed
     }
 
     /// The `snake_case` name, as in JSON.
