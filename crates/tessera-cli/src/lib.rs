@@ -2,6 +2,7 @@
 //! transactions, policy and approvals, the approver's local approvals console, and the signing
 //! benchmark. `main.rs` only parses arguments.
 
+pub mod backup;
 pub mod benchsign;
 pub mod cluster;
 pub mod console;

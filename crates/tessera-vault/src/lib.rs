@@ -851,6 +851,22 @@ impl Vault {
         Ok(())
     }
 
+    /// The ids of every signer group with stored auxiliary info, sorted.
+    pub fn aux_groups(&self) -> Result<Vec<[u8; 32]>, VaultError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT group_id FROM aux ORDER BY group_id")?;
+        let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(
+                row?.try_into()
+                    .map_err(|_| VaultError::Corrupt("aux group id length".into()))?,
+            );
+        }
+        Ok(out)
+    }
+
     /// The auxiliary info of a signer group.
     pub fn aux(&self, group: &[u8; 32]) -> Result<Option<Zeroizing<Vec<u8>>>, VaultError> {
         let sealed: Option<Vec<u8>> = self
