@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod demo;
 pub mod governance;
 pub mod progress;
+pub mod recover;
 pub mod tx;
 pub mod verify;
 pub mod vouch;

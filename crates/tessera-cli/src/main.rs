@@ -139,6 +139,25 @@ enum Command {
         #[command(subcommand)]
         what: BackupCmd,
     },
+    /// DISASTER RECOVERY, OFFLINE: rebuild a wallet's whole private key from at least t share
+    /// backups of one wallet and epoch; writes it (BIP-32 xprv, or the Ed25519 scalar) to --out.
+    Recover {
+        /// Share backups (at least the threshold, one wallet, one epoch, distinct parties).
+        #[arg(long = "backup", required = true)]
+        backups: Vec<PathBuf>,
+        /// Backup identity file; repeatable.
+        #[arg(long = "identity", required = true)]
+        identities: Vec<PathBuf>,
+        /// Output file for the key (created with mode 0600; must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// Write an xprv with testnet version bytes (tprv).
+        #[arg(long)]
+        testnet: bool,
+        /// Audit log to record the recovery in (created if missing).
+        #[arg(long)]
+        audit_log: Option<PathBuf>,
+    },
     /// Coordinator.
     Coordinator {
         #[command(subcommand)]
@@ -604,6 +623,41 @@ enum BackupCmd {
     },
 }
 
+fn run_recover(
+    backups: &[PathBuf],
+    identities: &[PathBuf],
+    out: &std::path::Path,
+    testnet: bool,
+    audit_log: Option<&std::path::Path>,
+) -> Result<()> {
+    use tessera_cli::{backup, recover};
+    eprintln!(
+        "WARNING: tessera recover rebuilds the WHOLE private key in this process. This defeats \
+         the threshold: run it offline, only in a disaster, and move the funds afterwards."
+    );
+    let ids = backup::read_identities(identities)?;
+    let set = backups
+        .iter()
+        .map(|p| Ok((p.display().to_string(), backup::read_backup(p)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let r = recover::recover(&set, &ids)?;
+    backup::write_private(out, recover::output(&r, !testnet)?.as_bytes())?;
+    if let Some(log) = audit_log {
+        recover::audit(log, &r)?;
+    }
+    eprintln!(
+        "WARNING: the whole private key of wallet {} ({}, epoch {}, parties {:?}, public key {}) \
+         is in {} (mode 0600). Anyone holding that file controls the funds.",
+        r.wallet_id,
+        r.key.scheme,
+        r.epoch,
+        r.parties,
+        r.key.public_key.to_hex(),
+        out.display()
+    );
+    Ok(())
+}
+
 fn run_backup(what: BackupCmd) -> Result<()> {
     use tessera_cli::backup;
     match what {
@@ -866,6 +920,13 @@ fn real_main() -> Result<()> {
     }
     match cli.command {
         Command::Backup { what } => run_backup(what),
+        Command::Recover {
+            backups,
+            identities,
+            out,
+            testnet,
+            audit_log,
+        } => run_recover(&backups, &identities, &out, testnet, audit_log.as_deref()),
         Command::Schemes => {
             for s in SchemeId::ALL {
                 println!("{:<26} {}", s.name(), s.audit_status());
