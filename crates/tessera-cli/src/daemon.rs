@@ -23,7 +23,8 @@ pub enum UnlockSpec {
 }
 
 impl UnlockSpec {
-    fn unlock(&self) -> Result<Unlock> {
+    /// The vault unlock it names (reads the environment variable).
+    pub fn unlock(&self) -> Result<Unlock> {
         Ok(match self {
             UnlockSpec::PassphraseEnv(var) => {
                 let p = std::env::var(var).with_context(|| {

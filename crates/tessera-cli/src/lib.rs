@@ -2,6 +2,7 @@
 //! transactions, policy and approvals, the approver's local approvals console, and the signing
 //! benchmark. `main.rs` only parses arguments.
 
+pub mod backup;
 pub mod benchsign;
 pub mod cluster;
 pub mod console;
@@ -9,6 +10,7 @@ pub mod daemon;
 pub mod demo;
 pub mod governance;
 pub mod progress;
+pub mod recover;
 pub mod tx;
 pub mod verify;
 pub mod vouch;

@@ -133,6 +133,31 @@ enum Command {
         #[command(subcommand)]
         what: SignerCmd,
     },
+    /// Encrypted, epoch-tagged backups of a signer's shares and identity (offline, on the
+    /// signer's machine, signer stopped); see docs/backup-and-recovery.md.
+    Backup {
+        #[command(subcommand)]
+        what: BackupCmd,
+    },
+    /// DISASTER RECOVERY, OFFLINE: rebuild a wallet's whole private key from at least t share
+    /// backups of one wallet and epoch; writes it (BIP-32 xprv, or the Ed25519 scalar) to --out.
+    Recover {
+        /// Share backups (at least the threshold, one wallet, one epoch, distinct parties).
+        #[arg(long = "backup", required = true)]
+        backups: Vec<PathBuf>,
+        /// Backup identity file; repeatable.
+        #[arg(long = "identity", required = true)]
+        identities: Vec<PathBuf>,
+        /// Output file for the key (created with mode 0600; must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// Write an xprv with testnet version bytes (tprv).
+        #[arg(long)]
+        testnet: bool,
+        /// Audit log to record the recovery in (created if missing).
+        #[arg(long)]
+        audit_log: Option<PathBuf>,
+    },
     /// Coordinator.
     Coordinator {
         #[command(subcommand)]
@@ -542,6 +567,178 @@ impl UnlockArgs {
 }
 
 #[derive(Subcommand)]
+enum BackupCmd {
+    /// Create a backup identity (a recovery custodian's X25519 key pair): writes the secret
+    /// to --out (0600) and prints the recipient key to give to `backup create --recipient`.
+    Keygen {
+        /// Identity file to create.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write the signer backup (identity, settings, aux info) and one share backup per wallet
+    /// at its committed epoch, each encrypted to every recipient.
+    Create {
+        /// The signer's data directory.
+        #[arg(long)]
+        dir: PathBuf,
+        #[command(flatten)]
+        unlock: UnlockArgs,
+        /// Recipient key (64 hex digits, from `backup keygen`); repeatable.
+        #[arg(long = "recipient", required = true)]
+        recipients: Vec<String>,
+        /// Only this wallet's share (the signer backup is always written).
+        #[arg(long)]
+        wallet: Option<String>,
+        /// Directory for the backup files (created).
+        #[arg(long)]
+        out_dir: PathBuf,
+    },
+    /// Decrypt backups and check each share against its tagged group key with the protocol
+    /// crate's own validation; nothing is reconstructed. Exits non-zero if any fails.
+    Verify {
+        /// Backup files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Backup identity file; repeatable.
+        #[arg(long = "identity", required = true)]
+        identities: Vec<PathBuf>,
+    },
+    /// Restore one signer into a fresh data directory from its signer backup and its share
+    /// backups; then run it with `tessera signer run`.
+    Restore {
+        /// New data directory (must not hold a vault).
+        #[arg(long)]
+        dir: PathBuf,
+        #[command(flatten)]
+        unlock: UnlockArgs,
+        /// Backup identity file; repeatable.
+        #[arg(long = "identity", required = true)]
+        identities: Vec<PathBuf>,
+        /// The signer backup (identity and settings).
+        #[arg(long)]
+        signer_backup: PathBuf,
+        /// A share backup of this signer; repeatable.
+        #[arg(long = "backup")]
+        backups: Vec<PathBuf>,
+    },
+}
+
+fn run_recover(
+    backups: &[PathBuf],
+    identities: &[PathBuf],
+    out: &std::path::Path,
+    testnet: bool,
+    audit_log: Option<&std::path::Path>,
+) -> Result<()> {
+    use tessera_cli::{backup, recover};
+    eprintln!(
+        "WARNING: tessera recover rebuilds the WHOLE private key in this process. This defeats \
+         the threshold: run it offline, only in a disaster, and move the funds afterwards."
+    );
+    let ids = backup::read_identities(identities)?;
+    let set = backups
+        .iter()
+        .map(|p| Ok((p.display().to_string(), backup::read_backup(p)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let r = recover::recover(&set, &ids)?;
+    backup::write_private(out, recover::output(&r, !testnet)?.as_bytes())?;
+    if let Some(log) = audit_log {
+        recover::audit(log, &r)?;
+    }
+    eprintln!(
+        "WARNING: the whole private key of wallet {} ({}, epoch {}, parties {:?}, public key {}) \
+         is in {} (mode 0600). Anyone holding that file controls the funds.",
+        r.wallet_id,
+        r.key.scheme,
+        r.epoch,
+        r.parties,
+        r.key.public_key.to_hex(),
+        out.display()
+    );
+    Ok(())
+}
+
+fn run_backup(what: BackupCmd) -> Result<()> {
+    use tessera_cli::backup;
+    match what {
+        BackupCmd::Keygen { out } => {
+            let r = backup::keygen(&out)?;
+            println!("{r}");
+            eprintln!(
+                "backup identity written to {} — keep it offline; give the line above to \
+                 `tessera backup create --recipient`",
+                out.display()
+            );
+        }
+        BackupCmd::Create {
+            dir,
+            unlock,
+            recipients,
+            wallet,
+            out_dir,
+        } => {
+            let keys = recipients
+                .iter()
+                .map(|r| tessera_backup::RecipientKey::from_hex(r).map_err(anyhow::Error::from))
+                .collect::<Result<Vec<_>>>()?;
+            for w in backup::create(&dir, &unlock.spec(), &keys, wallet.as_deref(), &out_dir)? {
+                println!("{}", w.path.display());
+            }
+        }
+        BackupCmd::Verify { files, identities } => {
+            let ids = backup::read_identities(&identities)?;
+            let mut failed = 0;
+            for f in &files {
+                match backup::read_backup(f).and_then(|b| backup::verify(&b, &ids)) {
+                    Ok(v) => println!("{}: {}", f.display(), backup::describe(&v)),
+                    Err(e) => {
+                        failed += 1;
+                        println!("{}: FAILED: {e:#}", f.display());
+                    }
+                }
+            }
+            if failed > 0 {
+                bail!("{failed} of {} backups failed verification", files.len());
+            }
+        }
+        BackupCmd::Restore {
+            dir,
+            unlock,
+            identities,
+            signer_backup,
+            backups,
+        } => {
+            let ids = backup::read_identities(&identities)?;
+            let signer = backup::read_backup(&signer_backup)?;
+            let shares = backups
+                .iter()
+                .map(|b| backup::read_backup(b))
+                .collect::<Result<Vec<_>>>()?;
+            let tags = backup::restore(
+                &dir,
+                &unlock.spec(),
+                &ids,
+                &signer,
+                &shares,
+                Default::default(),
+            )?;
+            println!(
+                "restored node {} into {}",
+                signer.header.node_id,
+                dir.display()
+            );
+            for t in tags {
+                println!(
+                    "  wallet {} party {} epoch {}",
+                    t.wallet_id, t.index, t.epoch
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Subcommand)]
 enum SignerCmd {
     /// Create the vault and node identity; prints the identity to enroll.
     Init {
@@ -722,6 +919,14 @@ fn real_main() -> Result<()> {
         _ => init_logging("warn"),
     }
     match cli.command {
+        Command::Backup { what } => run_backup(what),
+        Command::Recover {
+            backups,
+            identities,
+            out,
+            testnet,
+            audit_log,
+        } => run_recover(&backups, &identities, &out, testnet, audit_log.as_deref()),
         Command::Schemes => {
             for s in SchemeId::ALL {
                 println!("{:<26} {}", s.name(), s.audit_status());

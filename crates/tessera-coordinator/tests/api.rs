@@ -1909,6 +1909,7 @@ fn lifecycle_types_match_the_schemas() {
             policy_version: 3,
             mode: "normal".into(),
             policy_fresh_since: 0,
+            prepared_epochs: 0,
         },
     );
     // Every error code a request can end with is documented where clients see them, and

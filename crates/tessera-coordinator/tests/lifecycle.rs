@@ -601,6 +601,7 @@ fn signer_status(policy_version: u64) -> SignerStatus {
         policy_version,
         mode: "normal".into(),
         policy_fresh_since: 0,
+        prepared_epochs: 0,
     }
 }
 

@@ -13,7 +13,8 @@
 //! | `ed25519` | `frost-ed25519` 2.2 | frost-core audited by NCC |
 //!
 //! Architecture invariant: this crate does no IO, reads no clock, spawns no thread and keeps no
-//! global state. It never reconstructs a private key. Randomness comes from the OS through the
+//! global state. It reconstructs a private key only in [`recover`] (disaster recovery, called by
+//! the offline `tessera recover` alone). Randomness comes from the OS through the
 //! protocol crates (and `rand_core::OsRng` here).
 
 #![forbid(unsafe_code)]
@@ -23,6 +24,7 @@ mod echo;
 mod error;
 pub mod hd;
 pub mod primes;
+pub mod recover;
 mod schemes;
 pub mod session;
 mod share;

@@ -108,6 +108,13 @@ fn assert_replayed(a: &Answer, what: &str) {
 fn signer_never_uses_a_presignature_twice_across_restarts() {
     let mut g = Group::new("presig-restart", 3);
     let (pk, cc) = g.keygen("w", SchemeId::Ed25519, 2);
+    // A new wallet's shares are epoch 0, committed, nothing prepared.
+    for i in 0..3 {
+        let info = g.signer(i).wallet_info("w").unwrap().expect("wallet held");
+        assert_eq!((info.epoch, info.index), (0, i as u16));
+        assert_eq!(g.status(i).prepared_epochs, 0);
+    }
+    assert!(g.signer(0).wallet_info("other").unwrap().is_none());
 
     // First use: both partials, and they combine into a valid signature.
     let p1 = presign(&mut g, "w", &[0, 1]);

@@ -363,6 +363,10 @@ pub struct SignerStatus {
     /// Since when the admins are known to stand by the policy in force (unix seconds; bundle
     /// creation, mode change or admin-signed refresh; 0 without a bundle).
     pub policy_fresh_since: u64,
+    /// Wallets holding a prepared next share epoch not committed yet (an interrupted refresh
+    /// or reshare; 0 normally). Absent in reports of older signers.
+    #[serde(default)]
+    pub prepared_epochs: u32,
 }
 
 /// Bytes the signer signs in its hello.

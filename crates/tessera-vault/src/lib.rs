@@ -5,14 +5,14 @@
 //! The vault stores opaque bytes; the node layer gives them meaning (it re-validates a share with
 //! `tessera_crypto::KeyShare::from_bytes`, for instance).
 //!
-//! # On-disk format (schema version 2)
+//! # On-disk format (schema version 3)
 //!
 //! One SQLite database file, `PRAGMA application_id = 0x54535356` ("TSSV") and
-//! `PRAGMA user_version = 2`, journal mode WAL, `synchronous = FULL`, `secure_delete = ON`.
+//! `PRAGMA user_version = 3`, journal mode WAL, `synchronous = FULL`, `secure_delete = ON`.
 //! A file whose application id differs is refused with [`VaultError::NotAVault`]; a file with a
-//! higher `user_version` with [`VaultError::UnsupportedVersion`]. A version 1 file (no `policy`
-//! and `velocity` tables) is upgraded in one transaction when it is opened, after its key
-//! unwrapped. Tables:
+//! higher `user_version` with [`VaultError::UnsupportedVersion`]. An older file is upgraded in
+//! one transaction when it is opened, after its key unwrapped: version 1 gains the `policy` and
+//! `velocity` tables, version 2 the `epochs` table. Tables:
 //!
 //! | table | plain columns | sealed column holds |
 //! |---|---|---|
@@ -20,6 +20,7 @@
 //! | `identity` | — (one row) | the node identity secret |
 //! | `settings` | setting name | the setting's value |
 //! | `shares` | wallet id, epoch, `public_info` | the key share |
+//! | `epochs` | wallet id | the wallet's committed epoch (4 bytes, big endian) |
 //! | `aux` | group id (32 bytes) | cggmp24 auxiliary info |
 //! | `presignatures` | id (32 bytes), wallet id | the presignature / nonce |
 //! | `consumed_presignatures` | id, wallet id | — |
@@ -34,6 +35,15 @@
 //! length-prefixed. A sealed blob moved to another row, another table or another vault fails to
 //! open ([`VaultError::Corrupt`]). The share's AAD also covers its epoch and `public_info`, so
 //! the plain `public_info` is authenticated too (`share` and `wallets` check it).
+//!
+//! **Epochs.** Every share has an epoch (a key generation stores epoch 0). A wallet has one
+//! *committed* epoch — the share it signs with ([`Vault::share`]) — and may hold a *prepared*
+//! next one ([`Vault::prepare_share`]), which an operation that makes new shares of the same key
+//! (refresh, reshare) stores before every participant confirmed it, and then commits
+//! ([`Vault::commit_epoch`]) or discards ([`Vault::discard_prepared`]). The committed epoch is
+//! the sealed `epochs` row; a wallet without a row (written by schema version 2, which had no
+//! prepared shares) has its highest epoch committed. Epochs only grow: a share is never stored
+//! at or below the committed epoch.
 //!
 //! **Keys.** The DEK is 32 random bytes made at [`Vault::create`]. It is stored only wrapped
 //! (sealed) under a key-encryption key (KEK), with an AAD binding the vault id and the KDF
@@ -98,6 +108,7 @@
 #![forbid(unsafe_code)]
 
 mod seal;
+mod shares;
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -115,7 +126,7 @@ pub use zeroize;
 /// `PRAGMA application_id` of a Tessera vault ("TSSV").
 pub const APPLICATION_ID: i32 = 0x5453_5356;
 /// The schema version this build writes and the highest it opens.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 /// How long velocity entries are kept (seconds before `now`): 366 days, the longest window a
 /// velocity rule may have (`tessera_policy::MAX_WINDOW_S`; the node checks they agree).
 pub const VELOCITY_RETENTION_SECS: u64 = 366 * 86_400;
@@ -130,6 +141,7 @@ const T_AUX: &str = "aux";
 const T_PRESIG: &str = "presignatures";
 const T_POLICY: &str = "policy";
 const T_VELOCITY: &str = "velocity";
+const T_EPOCHS: &str = "epochs";
 /// Seconds after expiry that a request id stays in the replay ledger.
 const REQUEST_RETENTION_SECS: u64 = 86_400;
 
@@ -168,6 +180,12 @@ CREATE TABLE velocity (
 );
 CREATE INDEX velocity_wallet ON velocity (wallet_id, at);
 CREATE INDEX velocity_at ON velocity (at);
+";
+
+/// Added by schema version 3: the committed epoch of each wallet (sealed). `IF NOT EXISTS`
+/// because an upgrade from version 1 runs it after a fresh table set.
+const SCHEMA_V3: &str = "
+CREATE TABLE IF NOT EXISTS epochs (wallet_id TEXT PRIMARY KEY NOT NULL, sealed BLOB NOT NULL);
 ";
 
 /// How the vault's key-encryption key is obtained.
@@ -229,7 +247,7 @@ impl KdfParams {
     }
 }
 
-/// A key share as stored: the latest epoch unless asked otherwise.
+/// A key share as stored: the committed epoch unless asked otherwise.
 pub struct StoredShare {
     pub wallet_id: String,
     pub epoch: u32,
@@ -248,12 +266,16 @@ impl fmt::Debug for StoredShare {
     }
 }
 
-/// A wallet held by this vault (its latest epoch), without secrets.
+/// A wallet held by this vault (its committed epoch), without secrets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WalletRecord {
     pub wallet_id: String,
+    /// The committed epoch: the share this signer signs with.
     pub epoch: u32,
+    /// The public info stored with the committed share.
     pub public_info: String,
+    /// A prepared next epoch not committed yet ([`Vault::prepare_share`]), if any.
+    pub prepared_epoch: Option<u32>,
 }
 
 /// Which policy record ([`Vault::put_policy`]).
@@ -525,6 +547,9 @@ fn upgrade(conn: &mut Connection, from: u32) -> Result<(), VaultError> {
     if from < 2 {
         tx.execute_batch(SCHEMA_V2)?;
     }
+    if from < 3 {
+        tx.execute_batch(SCHEMA_V3)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     Ok(())
@@ -572,6 +597,7 @@ impl Vault {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(SCHEMA)?;
             tx.execute_batch(SCHEMA_V2)?;
+            tx.execute_batch(SCHEMA_V3)?;
             {
                 let mut ins = tx.prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)")?;
                 ins.execute(params!["vault_id", &vault_id[..]])?;
@@ -810,144 +836,6 @@ impl Vault {
             .map_err(|_| VaultError::Corrupt(what()))
     }
 
-    // ---- key shares ------------------------------------------------------------------------
-
-    fn share_aad(&self, wallet_id: &str, epoch: u32, public_info: &str) -> Vec<u8> {
-        self.aad(
-            T_SHARES,
-            &[
-                wallet_id.as_bytes(),
-                &epoch.to_be_bytes(),
-                public_info.as_bytes(),
-            ],
-        )
-    }
-
-    /// Stores the share of `wallet_id` at `epoch`. A share is never overwritten:
-    /// [`VaultError::AlreadyExists`] if that (wallet, epoch) is present.
-    pub fn put_share(
-        &mut self,
-        wallet_id: &str,
-        epoch: u32,
-        share: &[u8],
-        public_info: &str,
-    ) -> Result<(), VaultError> {
-        let sealed = self
-            .dek
-            .seal(&self.share_aad(wallet_id, epoch, public_info), share)?;
-        let tx = self.immediate()?;
-        let inserted = tx.execute(
-            "INSERT INTO shares (wallet_id, epoch, public_info, sealed) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (wallet_id, epoch) DO NOTHING",
-            params![wallet_id, epoch, public_info, sealed],
-        )?;
-        if inserted == 0 {
-            return Err(VaultError::AlreadyExists);
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    fn row_to_share(
-        &self,
-        wallet_id: String,
-        epoch: i64,
-        public_info: String,
-        sealed: &[u8],
-    ) -> Result<StoredShare, VaultError> {
-        let what = || format!("share of wallet `{wallet_id}`");
-        let epoch = u32::try_from(epoch).map_err(|_| VaultError::Corrupt(what()))?;
-        let share = self.open_sealed(
-            &self.share_aad(&wallet_id, epoch, &public_info),
-            sealed,
-            what,
-        )?;
-        Ok(StoredShare {
-            wallet_id,
-            epoch,
-            share,
-            public_info,
-        })
-    }
-
-    /// The share of `wallet_id` at its latest epoch.
-    pub fn share(&self, wallet_id: &str) -> Result<Option<StoredShare>, VaultError> {
-        self.share_query(
-            "SELECT wallet_id, epoch, public_info, sealed FROM shares
-             WHERE wallet_id = ?1 ORDER BY epoch DESC LIMIT 1",
-            params![wallet_id],
-        )
-    }
-
-    /// The share of `wallet_id` at exactly `epoch`.
-    pub fn share_at(&self, wallet_id: &str, epoch: u32) -> Result<Option<StoredShare>, VaultError> {
-        self.share_query(
-            "SELECT wallet_id, epoch, public_info, sealed FROM shares
-             WHERE wallet_id = ?1 AND epoch = ?2",
-            params![wallet_id, epoch],
-        )
-    }
-
-    fn share_query(
-        &self,
-        sql: &str,
-        args: impl rusqlite::Params,
-    ) -> Result<Option<StoredShare>, VaultError> {
-        let row: Option<(String, i64, String, Vec<u8>)> = self
-            .conn
-            .query_row(sql, args, |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .optional()?;
-        row.map(|(w, e, p, s)| self.row_to_share(w, e, p, &s))
-            .transpose()
-    }
-
-    /// Every wallet with its latest epoch and public info, ordered by wallet id. The public info
-    /// is authenticated (the share's seal is checked, the secret is not returned).
-    pub fn wallets(&self) -> Result<Vec<WalletRecord>, VaultError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT s.wallet_id, s.epoch, s.public_info, s.sealed FROM shares s
-             WHERE s.epoch = (SELECT MAX(epoch) FROM shares WHERE wallet_id = s.wallet_id)
-             ORDER BY s.wallet_id",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Vec<u8>>(3)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (w, e, p, s) = row?;
-            let share = self.row_to_share(w, e, p, &s)?;
-            out.push(WalletRecord {
-                wallet_id: share.wallet_id,
-                epoch: share.epoch,
-                public_info: share.public_info,
-            });
-        }
-        Ok(out)
-    }
-
-    /// Destroys the shares of `wallet_id` with an epoch lower than `epoch` (once the new epoch is
-    /// confirmed by all signers). Returns how many were destroyed.
-    pub fn destroy_shares_before(
-        &mut self,
-        wallet_id: &str,
-        epoch: u32,
-    ) -> Result<usize, VaultError> {
-        let tx = self.immediate()?;
-        let n = tx.execute(
-            "DELETE FROM shares WHERE wallet_id = ?1 AND epoch < ?2",
-            params![wallet_id, epoch],
-        )?;
-        tx.commit()?;
-        Ok(n)
-    }
-
     // ---- aux info --------------------------------------------------------------------------
 
     /// Stores (or replaces) the auxiliary info of a signer group.
@@ -961,6 +849,22 @@ impl Vault {
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// The ids of every signer group with stored auxiliary info, sorted.
+    pub fn aux_groups(&self) -> Result<Vec<[u8; 32]>, VaultError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT group_id FROM aux ORDER BY group_id")?;
+        let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(
+                row?.try_into()
+                    .map_err(|_| VaultError::Corrupt("aux group id length".into()))?,
+            );
+        }
+        Ok(out)
     }
 
     /// The auxiliary info of a signer group.

@@ -36,12 +36,14 @@ fn shares_latest_epoch_and_never_overwritten() {
             WalletRecord {
                 wallet_id: "w1".into(),
                 epoch: 1,
-                public_info: "{\"e\":1}".into()
+                public_info: "{\"e\":1}".into(),
+                prepared_epoch: None,
             },
             WalletRecord {
                 wallet_id: "w2".into(),
                 epoch: 5,
-                public_info: "{\"w\":2}".into()
+                public_info: "{\"w\":2}".into(),
+                prepared_epoch: None,
             },
         ]
     );
@@ -61,6 +63,122 @@ fn shares_latest_epoch_and_never_overwritten() {
         &v.share("w1").expect("share").expect("present").share[..],
         b"epoch1"
     );
+}
+
+/// A prepared epoch is kept but not signed with until committed; it can be discarded; epochs
+/// only grow; the committed share is never destroyed.
+#[test]
+fn prepared_epochs_commit_or_discard() {
+    let dir = tmp();
+    let mut v = new_vault(dir.path());
+    assert!(matches!(
+        v.prepare_share("w", 1, b"next", "{}"),
+        Err(VaultError::NotFound)
+    ));
+    v.put_share("w", 0, b"epoch0", "{}").expect("put");
+    v.prepare_share("w", 1, b"epoch1", "{\"e\":1}")
+        .expect("prepare");
+    assert_eq!(
+        &v.share("w").expect("share").expect("present").share[..],
+        b"epoch0"
+    );
+    assert_eq!(v.committed_epoch("w").expect("epoch"), Some(0));
+    let prepared = v.prepared_share("w").expect("prepared").expect("present");
+    assert_eq!((prepared.epoch, &prepared.share[..]), (1, &b"epoch1"[..]));
+    assert_eq!(v.wallets().expect("wallets")[0].prepared_epoch, Some(1));
+    assert!(matches!(
+        v.destroy_shares_before("w", 1),
+        Err(VaultError::InvalidInput(_))
+    ));
+
+    // Survives a reopen, then is discarded: epoch 0 stays in force.
+    drop(v);
+    let mut v = reopen(dir.path());
+    assert_eq!(v.committed_epoch("w").expect("epoch"), Some(0));
+    assert_eq!(v.discard_prepared("w").expect("discard"), 1);
+    assert!(v.prepared_share("w").expect("prepared").is_none());
+    assert!(matches!(v.commit_epoch("w", 1), Err(VaultError::NotFound)));
+
+    // Prepared again and committed: the new share is in force, older epochs are refused.
+    v.prepare_share("w", 2, b"epoch2", "{}").expect("prepare");
+    v.commit_epoch("w", 2).expect("commit");
+    assert_eq!(
+        &v.share("w").expect("share").expect("present").share[..],
+        b"epoch2"
+    );
+    assert_eq!(v.wallets().expect("wallets")[0].epoch, 2);
+    assert_eq!(v.wallets().expect("wallets")[0].prepared_epoch, None);
+    assert!(matches!(
+        v.put_share("w", 1, b"old", "{}"),
+        Err(VaultError::AlreadyExists)
+    ));
+    assert!(matches!(
+        v.prepare_share("w", 2, b"again", "{}"),
+        Err(VaultError::AlreadyExists)
+    ));
+    assert!(matches!(
+        v.commit_epoch("w", 0),
+        Err(VaultError::InvalidInput(_))
+    ));
+    assert_eq!(v.destroy_shares_before("w", 2).expect("destroy"), 1);
+}
+
+/// A wallet written before committed epochs were recorded (schema version 2: no `epochs`
+/// row) has its highest epoch committed.
+#[test]
+fn a_wallet_without_an_epoch_record_has_its_highest_epoch_committed() {
+    let dir = tmp();
+    {
+        let mut v = new_vault(dir.path());
+        v.put_share("w", 0, b"e0", "{}").expect("put");
+        v.put_share("w", 4, b"e4", "{}").expect("put");
+    }
+    rusqlite::Connection::open(vault_path(dir.path()))
+        .expect("sqlite")
+        .execute("DELETE FROM epochs", [])
+        .expect("delete");
+    let mut v = reopen(dir.path());
+    assert_eq!(v.committed_epoch("w").expect("epoch"), Some(4));
+    assert_eq!(
+        &v.share("w").expect("share").expect("present").share[..],
+        b"e4"
+    );
+    v.prepare_share("w", 5, b"e5", "{}").expect("prepare");
+    assert_eq!(v.committed_epoch("w").expect("epoch"), Some(4));
+}
+
+/// The committed-epoch records are sealed per wallet: swapping them is detected.
+#[test]
+fn swapped_epoch_records_are_detected() {
+    let dir = tmp();
+    {
+        let mut v = new_vault(dir.path());
+        v.put_share("a", 0, b"a0", "{}").expect("put");
+        v.put_share("b", 3, b"b3", "{}").expect("put");
+    }
+    {
+        let c = rusqlite::Connection::open(vault_path(dir.path())).expect("sqlite");
+        let a: Vec<u8> = c
+            .query_row("SELECT sealed FROM epochs WHERE wallet_id = 'a'", [], |r| {
+                r.get(0)
+            })
+            .expect("row a");
+        let b: Vec<u8> = c
+            .query_row("SELECT sealed FROM epochs WHERE wallet_id = 'b'", [], |r| {
+                r.get(0)
+            })
+            .expect("row b");
+        c.execute("UPDATE epochs SET sealed = ?1 WHERE wallet_id = 'a'", [&b])
+            .expect("swap");
+        c.execute("UPDATE epochs SET sealed = ?1 WHERE wallet_id = 'b'", [&a])
+            .expect("swap");
+    }
+    let v = reopen(dir.path());
+    assert!(matches!(v.share("a"), Err(VaultError::Corrupt(_))));
+    assert!(matches!(
+        v.committed_epoch("b"),
+        Err(VaultError::Corrupt(_))
+    ));
 }
 
 #[test]

@@ -363,6 +363,28 @@ fn load(share: &KeyShare) -> Result<CoreShare> {
     Ok(core)
 }
 
+/// This share's Shamir point: its evaluation point `I[i]` and secret `x`, both big-endian
+/// (disaster recovery only; see `crate::recover`).
+pub(crate) fn share_point(share: &KeyShare) -> Result<([u8; 32], Zeroizing<[u8; 32]>)> {
+    let core = load(share)?;
+    let setup = core
+        .core
+        .vss_setup
+        .as_ref()
+        .ok_or_else(|| Error::InvalidKeyShare("no VSS setup".into()))?;
+    let point = setup
+        .I
+        .get(usize::from(share.index))
+        .ok_or_else(|| Error::InvalidKeyShare("no evaluation point for this index".into()))?;
+    let mut x = [0u8; 32];
+    x.copy_from_slice(&point.to_be_bytes());
+    let mut s = Zeroizing::new([0u8; 32]);
+    let secret: &cggmp24::generic_ec::SecretScalar<E> = core.core.x.as_ref();
+    let secret: &GScalar<E> = secret.as_ref();
+    s.copy_from_slice(&secret.to_be_bytes());
+    Ok((x, s))
+}
+
 fn public_key(core: &CoreShare) -> Result<PublicKey> {
     let b = core.core.shared_public_key.to_bytes(true);
     Ok(PublicKey::Secp256k1(

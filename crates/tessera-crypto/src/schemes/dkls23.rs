@@ -163,6 +163,19 @@ fn load(share: &KeyShare) -> Result<Loaded> {
     Ok(Loaded { party })
 }
 
+/// This share's Shamir point: x = party index + 1 (DKLs23's 1-based index) and the secret
+/// `poly_point`, both big-endian (disaster recovery only; see `crate::recover`).
+pub(crate) fn share_point(share: &KeyShare) -> Result<([u8; 32], Zeroizing<[u8; 32]>)> {
+    use k256_dkls::elliptic_curve::PrimeField;
+    let loaded = load(share)?;
+    let mut x = [0u8; 32];
+    x[30..].copy_from_slice(&(share.index + 1).to_be_bytes());
+    let repr = loaded.party.poly_point.to_repr();
+    let mut s = Zeroizing::new([0u8; 32]);
+    s.copy_from_slice(&repr);
+    Ok((x, s))
+}
+
 // ---------------------------------------------------------------- DKG
 
 #[derive(Serialize, Deserialize)]

@@ -280,6 +280,18 @@ fn load<S: Suite>(share: &KeyShare) -> Result<Loaded<S::C>> {
     Ok(Loaded { kp, pubkeys })
 }
 
+/// The group secret key from at least `t` shares, by frost-core's own `keys::reconstruct`
+/// (disaster recovery only; see `crate::recover`). Serialized by the ciphersuite.
+pub(crate) fn reconstruct_secret<S: Suite>(shares: &[KeyShare]) -> Result<Zeroizing<Vec<u8>>> {
+    let packages = shares
+        .iter()
+        .map(|s| load::<S>(s).map(|l| l.kp))
+        .collect::<Result<Vec<_>>>()?;
+    let key = frost::keys::reconstruct(&packages)
+        .map_err(|e| Error::InvalidArgs(format!("FROST reconstruction failed: {e}")))?;
+    Ok(Zeroizing::new(key.serialize()))
+}
+
 type Derived<C> = (
     Option<frost::keys::KeyPackage<C>>,
     frost::keys::PublicKeyPackage<C>,

@@ -220,6 +220,10 @@ pub struct WalletPublic {
     pub roster: Vec<NodeId>,
     /// Group public key (hex).
     pub public_key: String,
+    /// The share's epoch: 0 from key generation; a refresh or reshare makes a higher one. Set
+    /// from the vault record (the authenticated epoch column) when the share is loaded.
+    #[serde(default)]
+    pub epoch: u32,
     /// The networks the wallet may sign chain payloads on (`chain:network`, sorted), from its
     /// key generation's authorization; empty for a wallet created before wallets were bound
     /// to networks, which then signs no chain payload.
@@ -491,10 +495,12 @@ impl Signer {
 
     /// What this signer reports about itself.
     pub fn status(&self) -> SignerStatus {
-        let wallets = lock(&self.inner.vault)
-            .wallets()
-            .map(|w| w.len() as u32)
-            .unwrap_or(0);
+        let records = lock(&self.inner.vault).wallets().unwrap_or_default();
+        let wallets = records.len() as u32;
+        let prepared_epochs = records
+            .iter()
+            .filter(|w| w.prepared_epoch.is_some())
+            .count() as u32;
         let (primes_ready, primes_progress) = self.inner.primes.progress();
         let policy = self.policy_state();
         SignerStatus {
@@ -508,6 +514,7 @@ impl Signer {
                 .name()
                 .to_string(),
             policy_fresh_since: policy.fresh_since(),
+            prepared_epochs,
         }
     }
 
@@ -565,6 +572,22 @@ impl Signer {
             None => tessera_policy::MemoryLedger::new(),
         };
         Ok(installed.engine.evaluate(req, &ledger))
+    }
+
+    /// The public facts this signer keeps with its committed share of `wallet_id` (epoch
+    /// included), or `None` if it holds none.
+    pub fn wallet_info(&self, wallet_id: &str) -> Result<Option<WalletPublic>, NodeError> {
+        let Some(record) = lock(&self.inner.vault)
+            .wallets()?
+            .into_iter()
+            .find(|w| w.wallet_id == wallet_id)
+        else {
+            return Ok(None);
+        };
+        let mut public: WalletPublic = serde_json::from_str(&record.public_info)
+            .map_err(|e| NodeError::Corrupt(format!("stored wallet info: {e}")))?;
+        public.epoch = record.epoch;
+        Ok(Some(public))
     }
 
     /// How many unused presignatures this signer holds for `wallet_id`.
@@ -1345,6 +1368,7 @@ impl Signer {
             index: ctx.me,
             roster: ctx.roster.iter().map(|m| m.identity.node_id()).collect(),
             public_key: share.public_key().to_hex(),
+            epoch: 0,
             networks,
         };
         let info = serde_json::to_string(&public).map_err(|e| internal(e.to_string()))?;
@@ -1415,8 +1439,9 @@ impl Signer {
                     .share(wallet_id)
                     .map_err(vault_failure)?
                     .ok_or_else(|| failure(FailureKind::NotReady, "no share for this wallet"))?;
-                let public: WalletPublic = serde_json::from_str(&stored.public_info)
+                let mut public: WalletPublic = serde_json::from_str(&stored.public_info)
                     .map_err(|e| internal(format!("stored wallet info: {e}")))?;
+                public.epoch = stored.epoch;
                 let share = KeyShare::from_bytes(&stored.share).map_err(crypto_failure)?;
                 let w = Arc::new((share, public));
                 lock(&self.inner.shares).insert(wallet_id.to_string(), w.clone());
