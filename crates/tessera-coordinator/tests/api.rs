@@ -1012,6 +1012,102 @@ fn every_operation_is_complete() {
     }
 }
 
+/// One error of every kind the coordinator answers with (`CoordError`, chain adapter refusals
+/// included), for checking their codes against the document.
+fn every_coord_error() -> Vec<tessera_coordinator::CoordError> {
+    use tessera_coordinator::store::StoreError;
+    use tessera_coordinator::CoordError as E;
+    use tessera_policy::{BundleError, FreshnessError, ModeError, PublicKey as AdminKey};
+    use tessera_proto::audit::AuditPageError;
+    let admin = AdminKey([1; 32]);
+    let s = || "x".to_string();
+    vec![
+        E::Invalid(s()),
+        E::NotFound(s()),
+        E::Conflict(s()),
+        E::NotReady(s()),
+        E::Unavailable(s()),
+        E::Store(StoreError::Backend(s())),
+        E::Chain(ChainError::malformed("psbt", "x")),
+        E::Chain(ChainError::wrong_network("chain_id", "mainnet", "sepolia")),
+        E::Chain(ChainError::not_owned("psbt.inputs[0]", "x")),
+        E::Chain(ChainError::unsupported("format", "x")),
+        E::Chain(ChainError::Signatures(s())),
+        E::Chain(ChainError::Verification(s())),
+        E::AuthorizationInvalid(s()),
+        E::AuthorizationExpired(s()),
+        E::NoPolicy(s()),
+        E::Bundle(BundleError::StaleVersion {
+            current: 2,
+            candidate: 1,
+        }),
+        E::Bundle(BundleError::TenantMismatch {
+            current: s(),
+            candidate: s(),
+        }),
+        E::Bundle(BundleError::BadSignature { admin }),
+        E::Bundle(BundleError::InvalidBundle { reason: s() }),
+        E::Mode(ModeError::StaleSequence {
+            current: 2,
+            candidate: 1,
+        }),
+        E::Mode(ModeError::NotValidNow { reason: s() }),
+        E::Freshness(FreshnessError::OtherBundle {
+            installed: 1,
+            attested: 0,
+        }),
+        E::Freshness(FreshnessError::NotNewer {
+            current: 2,
+            candidate: 1,
+        }),
+        E::Freshness(FreshnessError::BadSignature { admin }),
+        E::ApprovalInvalid(s()),
+        E::ApprovalExpired(s()),
+        E::NotAnApprover(s()),
+        E::NotAwaiting(s()),
+        E::PolicyDenied(s()),
+        E::Audit(s()),
+        E::SignerNotLinked(s()),
+        E::SignerTimeout(s()),
+        E::SignerAudit(AuditPageError::Busy),
+        E::SignerAudit(AuditPageError::Corrupt(s())),
+    ]
+}
+
+/// Found by the contract test (`scripts/contract-test`): `PUT /v1/policy/freshness` answered
+/// 409 `freshness_conflict`, a code the document's `ApiError` did not list. Every error the
+/// coordinator answers with is an `ApiError` the document describes: its code is listed, its
+/// status an error status.
+#[tokio::test]
+async fn every_error_code_the_coordinator_answers_is_documented() {
+    use axum::response::IntoResponse;
+    let d = doc();
+    let documented = enum_values(&d, &["ApiError", "properties", "error"]);
+    for e in every_coord_error() {
+        let what = format!("{e:?}");
+        let code = e.code();
+        assert!(
+            documented.contains(&code.to_string()),
+            "{what}: {code} undocumented"
+        );
+        let resp = e.into_response();
+        let status = resp.status();
+        assert!(
+            status.is_client_error() || status.is_server_error(),
+            "{what}: {status}"
+        );
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        let body: Value = serde_json::from_slice(&bytes).expect("a JSON body");
+        assert_eq!(body["error"], code, "{what}");
+        let schema = &d["components"]["schemas"]["ApiError"];
+        if let Err(err) = conforms(&d, schema, &body, "ApiError") {
+            panic!("{what}: {err}");
+        }
+    }
+}
+
 #[test]
 fn document_describes_transactions() {
     let d = doc();
