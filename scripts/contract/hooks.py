@@ -33,13 +33,14 @@ class RoleToken:
 
 # Long polls: the coordinator waits up to `wait_ms` (capped at 60 s) for a running request or
 # session. The seeded request awaiting approval never finishes, so a generated wait would hold
-# a worker for up to a minute; integer waits are cut to WAIT_CAP_MS (other values, which the
-# coordinator must refuse, are sent as generated).
+# a worker for up to a minute; valid waits (integers up to 2^64 - 1) are cut to WAIT_CAP_MS.
+# Invalid values, which the coordinator must refuse with a 400, are sent as generated.
 WAIT_CAP_MS = 500
+WAIT_MAX = 2**64 - 1
 
 
 @schemathesis.hook
 def before_call(context, case, kwargs):
     wait = (case.query or {}).get("wait_ms")
-    if isinstance(wait, int) and not isinstance(wait, bool) and wait > WAIT_CAP_MS:
+    if isinstance(wait, int) and not isinstance(wait, bool) and WAIT_CAP_MS < wait <= WAIT_MAX:
         case.query["wait_ms"] = WAIT_CAP_MS

@@ -1108,6 +1108,60 @@ async fn every_error_code_the_coordinator_answers_is_documented() {
     }
 }
 
+/// Found by the contract test: `limit` was documented as `int32` with a maximum of 2^32 − 1,
+/// and the coordinator (a `u32`) answered 200 to `limit=2147483648`, which the document called
+/// invalid; `wait_ms` (a `u64`) was `int64`, and the signer audit page's `limit` had a maximum
+/// of 1000 the coordinator caps at instead of refusing. Every integer query parameter documents
+/// the maximum the coordinator parses, within its `format`: the maximum is answered without
+/// 400, one more is a 400 `invalid_request`.
+#[tokio::test]
+async fn integer_query_bounds_are_what_the_coordinator_parses() {
+    let app = app();
+    let d = doc();
+    let mut checked = 0;
+    for (path, item) in d["paths"].as_object().expect("paths") {
+        let Some(params) = item["get"]["parameters"].as_array() else {
+            continue;
+        };
+        for p in params {
+            let schema = &p["schema"];
+            if p["in"] != "query" || schema["type"] != "integer" {
+                continue;
+            }
+            let name = p["name"].as_str().expect("name");
+            let what = format!("GET {path} {name}");
+            let max = schema["maximum"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{what}: no maximum"));
+            let format_max = match schema["format"].as_str() {
+                Some("int32") => i32::MAX as u64,
+                Some("int64") => i64::MAX as u64,
+                None => u64::MAX,
+                Some(f) => panic!("{what}: format {f}"),
+            };
+            assert!(
+                max <= format_max,
+                "{what}: maximum {max} exceeds its format"
+            );
+            let uri = |v: u128| format!("{}?{name}={v}", concrete(path));
+            let (status, body) = call(&app, Method::GET, &uri(max.into()), true, None).await;
+            assert_ne!(
+                status,
+                StatusCode::BAD_REQUEST,
+                "{what}={max}: {}",
+                String::from_utf8_lossy(&body)
+            );
+            let (status, body) =
+                call(&app, Method::GET, &uri(u128::from(max) + 1), true, None).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{what}={max}+1");
+            assert_eq!(code(&body), "invalid_request", "{what}");
+            checked += 1;
+        }
+    }
+    // limit ×4, wait_ms ×2, from_seq.
+    assert_eq!(checked, 7);
+}
+
 #[test]
 fn document_describes_transactions() {
     let d = doc();
