@@ -44,3 +44,14 @@ def before_call(context, case, kwargs):
     wait = (case.query or {}).get("wait_ms")
     if isinstance(wait, int) and not isinstance(wait, bool) and WAIT_CAP_MS < wait <= WAIT_MAX:
         case.query["wait_ms"] = WAIT_CAP_MS
+
+
+# Every response's operation and status, one line each, for run.py's coverage summary.
+STATS = os.environ.get("TESSERA_CONTRACT_STATS")
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    if STATS:
+        with open(STATS, "a") as f:
+            f.write(f"{case.operation.label}\t{response.status_code}\n")
