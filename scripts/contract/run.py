@@ -250,7 +250,8 @@ def schemathesis(c: Cluster, cfg: Path, report: Path) -> int:
         cmd += ["--exclude-path", p]
     report.mkdir(parents=True, exist_ok=True)
     (report / "statuses.tsv").write_text("")
-    return subprocess.run(cmd, env=env, check=False).returncode
+    # Schemathesis keeps its example database in .schemathesis/ under the working directory.
+    return subprocess.run(cmd, env=env, cwd=WORK, check=False).returncode
 
 
 def summary(report: Path) -> None:
