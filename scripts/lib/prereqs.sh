@@ -56,3 +56,16 @@ need_console_tools() {
       && cp package-lock.json node_modules/.tessera-lock)
   fi
 }
+
+# The contract test (scripts/contract-test): CPython 3.11+ with the venv module (Debian ships it
+# apart, as python3-venv) to install Schemathesis from PyPI into target/contract/venv.
+need_contract_tools() {
+  local missing=()
+  command -v python3 >/dev/null 2>&1 || missing+=(python3)
+  if [ ${#missing[@]} -eq 0 ] && ! python3 -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then
+    _prereq_log "python3 is $(python3 --version 2>&1); the contract test needs 3.11 or newer"
+    exit 1
+  fi
+  { [ ${#missing[@]} -eq 0 ] && python3 -c 'import venv, ensurepip' 2>/dev/null; } || missing+=(python3-venv)
+  [ ${#missing[@]} -eq 0 ] || _apt_install "${missing[@]}"
+}

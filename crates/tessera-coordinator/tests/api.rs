@@ -1012,6 +1012,156 @@ fn every_operation_is_complete() {
     }
 }
 
+/// One error of every kind the coordinator answers with (`CoordError`, chain adapter refusals
+/// included), for checking their codes against the document.
+fn every_coord_error() -> Vec<tessera_coordinator::CoordError> {
+    use tessera_coordinator::store::StoreError;
+    use tessera_coordinator::CoordError as E;
+    use tessera_policy::{BundleError, FreshnessError, ModeError, PublicKey as AdminKey};
+    use tessera_proto::audit::AuditPageError;
+    let admin = AdminKey([1; 32]);
+    let s = || "x".to_string();
+    vec![
+        E::Invalid(s()),
+        E::NotFound(s()),
+        E::Conflict(s()),
+        E::NotReady(s()),
+        E::Unavailable(s()),
+        E::Store(StoreError::Backend(s())),
+        E::Chain(ChainError::malformed("psbt", "x")),
+        E::Chain(ChainError::wrong_network("chain_id", "mainnet", "sepolia")),
+        E::Chain(ChainError::not_owned("psbt.inputs[0]", "x")),
+        E::Chain(ChainError::unsupported("format", "x")),
+        E::Chain(ChainError::Signatures(s())),
+        E::Chain(ChainError::Verification(s())),
+        E::AuthorizationInvalid(s()),
+        E::AuthorizationExpired(s()),
+        E::NoPolicy(s()),
+        E::Bundle(BundleError::StaleVersion {
+            current: 2,
+            candidate: 1,
+        }),
+        E::Bundle(BundleError::TenantMismatch {
+            current: s(),
+            candidate: s(),
+        }),
+        E::Bundle(BundleError::BadSignature { admin }),
+        E::Bundle(BundleError::InvalidBundle { reason: s() }),
+        E::Mode(ModeError::StaleSequence {
+            current: 2,
+            candidate: 1,
+        }),
+        E::Mode(ModeError::NotValidNow { reason: s() }),
+        E::Freshness(FreshnessError::OtherBundle {
+            installed: 1,
+            attested: 0,
+        }),
+        E::Freshness(FreshnessError::NotNewer {
+            current: 2,
+            candidate: 1,
+        }),
+        E::Freshness(FreshnessError::BadSignature { admin }),
+        E::ApprovalInvalid(s()),
+        E::ApprovalExpired(s()),
+        E::NotAnApprover(s()),
+        E::NotAwaiting(s()),
+        E::PolicyDenied(s()),
+        E::Audit(s()),
+        E::SignerNotLinked(s()),
+        E::SignerTimeout(s()),
+        E::SignerAudit(AuditPageError::Busy),
+        E::SignerAudit(AuditPageError::Corrupt(s())),
+    ]
+}
+
+/// Found by the contract test (`scripts/contract-test`): `PUT /v1/policy/freshness` answered
+/// 409 `freshness_conflict`, a code the document's `ApiError` did not list. Every error the
+/// coordinator answers with is an `ApiError` the document describes: its code is listed, its
+/// status an error status.
+#[tokio::test]
+async fn every_error_code_the_coordinator_answers_is_documented() {
+    use axum::response::IntoResponse;
+    let d = doc();
+    let documented = enum_values(&d, &["ApiError", "properties", "error"]);
+    for e in every_coord_error() {
+        let what = format!("{e:?}");
+        let code = e.code();
+        assert!(
+            documented.contains(&code.to_string()),
+            "{what}: {code} undocumented"
+        );
+        let resp = e.into_response();
+        let status = resp.status();
+        assert!(
+            status.is_client_error() || status.is_server_error(),
+            "{what}: {status}"
+        );
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        let body: Value = serde_json::from_slice(&bytes).expect("a JSON body");
+        assert_eq!(body["error"], code, "{what}");
+        let schema = &d["components"]["schemas"]["ApiError"];
+        if let Err(err) = conforms(&d, schema, &body, "ApiError") {
+            panic!("{what}: {err}");
+        }
+    }
+}
+
+/// Found by the contract test: `limit` was documented as `int32` with a maximum of 2^32 − 1,
+/// and the coordinator (a `u32`) answered 200 to `limit=2147483648`, which the document called
+/// invalid; `wait_ms` (a `u64`) was `int64`, and the signer audit page's `limit` had a maximum
+/// of 1000 the coordinator caps at instead of refusing. Every integer query parameter documents
+/// the maximum the coordinator parses, within its `format`: the maximum is answered without
+/// 400, one more is a 400 `invalid_request`.
+#[tokio::test]
+async fn integer_query_bounds_are_what_the_coordinator_parses() {
+    let app = app();
+    let d = doc();
+    let mut checked = 0;
+    for (path, item) in d["paths"].as_object().expect("paths") {
+        let Some(params) = item["get"]["parameters"].as_array() else {
+            continue;
+        };
+        for p in params {
+            let schema = &p["schema"];
+            if p["in"] != "query" || schema["type"] != "integer" {
+                continue;
+            }
+            let name = p["name"].as_str().expect("name");
+            let what = format!("GET {path} {name}");
+            let max = schema["maximum"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{what}: no maximum"));
+            let format_max = match schema["format"].as_str() {
+                Some("int32") => i32::MAX as u64,
+                Some("int64") => i64::MAX as u64,
+                None => u64::MAX,
+                Some(f) => panic!("{what}: format {f}"),
+            };
+            assert!(
+                max <= format_max,
+                "{what}: maximum {max} exceeds its format"
+            );
+            let uri = |v: u128| format!("{}?{name}={v}", concrete(path));
+            let (status, body) = call(&app, Method::GET, &uri(max.into()), true, None).await;
+            assert_ne!(
+                status,
+                StatusCode::BAD_REQUEST,
+                "{what}={max}: {}",
+                String::from_utf8_lossy(&body)
+            );
+            let (status, body) =
+                call(&app, Method::GET, &uri(u128::from(max) + 1), true, None).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{what}={max}+1");
+            assert_eq!(code(&body), "invalid_request", "{what}");
+            checked += 1;
+        }
+    }
+    // limit ×4, wait_ms ×2, from_seq.
+    assert_eq!(checked, 7);
+}
+
 #[test]
 fn document_describes_transactions() {
     let d = doc();
