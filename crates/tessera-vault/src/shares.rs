@@ -12,6 +12,12 @@ struct Keys<'a> {
     vault_id: &'a [u8; VAULT_ID_LEN],
 }
 
+impl<'a> Keys<'a> {
+    fn of(dek: &'a SealKey, vault_id: &'a [u8; VAULT_ID_LEN]) -> Keys<'a> {
+        Keys { dek, vault_id }
+    }
+}
+
 type ShareRow = (String, i64, String, Vec<u8>);
 
 impl Keys<'_> {
@@ -126,10 +132,7 @@ impl Keys<'_> {
 
 impl Vault {
     fn keys(&self) -> Keys<'_> {
-        Keys {
-            dek: &self.dek,
-            vault_id: &self.vault_id,
-        }
+        Keys::of(&self.dek, &self.vault_id)
     }
 
     /// Stores the share of `wallet_id` at `epoch` and commits that epoch, in one transaction
@@ -143,10 +146,8 @@ impl Vault {
         share: &[u8],
         public_info: &str,
     ) -> Result<(), VaultError> {
-        let keys = Keys {
-            dek: &self.dek,
-            vault_id: &self.vault_id,
-        };
+        // Field by field: the transaction below borrows `self.conn` mutably.
+        let keys = Keys::of(&self.dek, &self.vault_id);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -167,10 +168,8 @@ impl Vault {
         share: &[u8],
         public_info: &str,
     ) -> Result<(), VaultError> {
-        let keys = Keys {
-            dek: &self.dek,
-            vault_id: &self.vault_id,
-        };
+        // Field by field: the transaction below borrows `self.conn` mutably.
+        let keys = Keys::of(&self.dek, &self.vault_id);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -188,10 +187,8 @@ impl Vault {
     /// it. [`VaultError::NotFound`] if no share is stored at `epoch`;
     /// [`VaultError::InvalidInput`] if `epoch` is not above the committed one.
     pub fn commit_epoch(&mut self, wallet_id: &str, epoch: u32) -> Result<(), VaultError> {
-        let keys = Keys {
-            dek: &self.dek,
-            vault_id: &self.vault_id,
-        };
+        // Field by field: the transaction below borrows `self.conn` mutably.
+        let keys = Keys::of(&self.dek, &self.vault_id);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -217,10 +214,8 @@ impl Vault {
 
     /// Destroys the prepared (uncommitted) shares of `wallet_id`; returns how many.
     pub fn discard_prepared(&mut self, wallet_id: &str) -> Result<usize, VaultError> {
-        let keys = Keys {
-            dek: &self.dek,
-            vault_id: &self.vault_id,
-        };
+        // Field by field: the transaction below borrows `self.conn` mutably.
+        let keys = Keys::of(&self.dek, &self.vault_id);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -322,10 +317,8 @@ impl Vault {
         wallet_id: &str,
         epoch: u32,
     ) -> Result<usize, VaultError> {
-        let keys = Keys {
-            dek: &self.dek,
-            vault_id: &self.vault_id,
-        };
+        // Field by field: the transaction below borrows `self.conn` mutably.
+        let keys = Keys::of(&self.dek, &self.vault_id);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
