@@ -1510,6 +1510,48 @@ impl Signer {
         Ok(())
     }
 
+    /// Once a bundle is installed, key generation needs a fresh policy that allows
+    /// `create_wallet` without approvals (a key generation carries none).
+    fn check_create_wallet_policy(
+        &self,
+        wallet_id: &str,
+        authz: &Authorization,
+    ) -> Result<(), Refusal> {
+        let state = self.policy_state();
+        if let Some(installed) = &state.bundle {
+            let now = self.inner.clock.now_unix();
+            state.check_fresh(self.inner.options.max_policy_age_secs, now)?;
+            let requester = tessera_policy::PublicKey(authz.operator.0);
+            let req = create_wallet_request(
+                &installed.signed.bundle,
+                &requester,
+                wallet_id,
+                now,
+                mode_in_force(state.mode.as_ref(), now),
+            )
+            .map_err(|e| failure(FailureKind::PolicyDenied, &format!("policy request: {e}")))?;
+            // A new wallet has no velocity history.
+            match installed
+                .engine
+                .evaluate(&req, &tessera_policy::MemoryLedger::new())
+            {
+                Decision::Allow { .. } => {}
+                d @ Decision::Deny { .. } => return Err(deny_refusal(&d)),
+                Decision::AllowWithApprovals { quorum, .. } => {
+                    return Err(Refusal::new(
+                        FailureKind::ApprovalsInvalid,
+                        RefusalReason::InsufficientApprovals,
+                        &format!(
+                            "creating this wallet needs approvals ({quorum}), which a key \
+                         generation cannot carry"
+                        ),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn authorize_keygen(
         &self,
         wallet_id: &str,
@@ -1542,38 +1584,7 @@ impl Signer {
             )
             .into());
         }
-        let state = self.policy_state();
-        if let Some(installed) = &state.bundle {
-            let now = self.inner.clock.now_unix();
-            state.check_fresh(self.inner.options.max_policy_age_secs, now)?;
-            let requester = tessera_policy::PublicKey(authz.operator.0);
-            let req = create_wallet_request(
-                &installed.signed.bundle,
-                &requester,
-                wallet_id,
-                now,
-                mode_in_force(state.mode.as_ref(), now),
-            )
-            .map_err(|e| failure(FailureKind::PolicyDenied, &format!("policy request: {e}")))?;
-            // A new wallet has no velocity history.
-            match installed
-                .engine
-                .evaluate(&req, &tessera_policy::MemoryLedger::new())
-            {
-                Decision::Allow { .. } => {}
-                d @ Decision::Deny { .. } => return Err(deny_refusal(&d)),
-                Decision::AllowWithApprovals { quorum, .. } => {
-                    return Err(Refusal::new(
-                        FailureKind::ApprovalsInvalid,
-                        RefusalReason::InsufficientApprovals,
-                        &format!(
-                            "creating this wallet needs approvals ({quorum}), which a key \
-                             generation cannot carry"
-                        ),
-                    ))
-                }
-            }
-        }
+        self.check_create_wallet_policy(wallet_id, authz)?;
         let mut vault = lock(&self.inner.vault);
         if vault.share(wallet_id).map_err(vault_failure)?.is_some() {
             return Err(failure(
