@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tessera_crypto::{
-    scheme, sim, AuxInfo, Cggmp24, DerivationPath, KeyShare, KeygenInput, MemoryLedger, SchemeId,
-    SessionId, SignMessage, ThresholdParams,
+    scheme, sim, AuxInfo, Cggmp24, DerivationPath, KeyShare, KeygenInput, MemoryLedger,
+    ReshareInput, ResharePlan, Scheme, SchemeId, SessionId, SignMessage, ThresholdParams,
 };
 use tessera_primes::PrimePool;
 
@@ -93,6 +93,36 @@ fn time<T>(n: usize, mut f: impl FnMut() -> T) -> Vec<Duration> {
 
 fn sid() -> SessionId {
     SessionId::random(&mut rand_core::OsRng)
+}
+
+/// One proactive refresh of `shares` (the first `t` parties deal, everyone receives).
+fn refresh(s: &dyn Scheme, shares: &[KeyShare], aux: &[Vec<u8>]) -> Vec<KeyShare> {
+    let params = shares[0].params();
+    let plan = ResharePlan {
+        scheme: s.id(),
+        public_key: shares[0].public_key().clone(),
+        chain_code: shares[0].chain_code(),
+        old_threshold: params.t,
+        dealers: (0..params.t).map(|i| (i, i)).collect(),
+    };
+    let rid = sid();
+    let sessions = shares
+        .iter()
+        .map(|share| {
+            let me = share.index();
+            s.reshare(ReshareInput {
+                sid: rid,
+                me,
+                params,
+                plan: plan.clone(),
+                old_share: KeyShare::from_bytes(&share.to_bytes()).ok(),
+                aux: (s.id() == SchemeId::EcdsaCggmp24)
+                    .then(|| AuxInfo::from_bytes(&aux[usize::from(me)]).expect("aux")),
+            })
+            .expect("reshare")
+        })
+        .collect();
+    sim::run(sessions).expect("refresh")
 }
 
 /// Runs the benchmark; `progress` receives human-readable status lines.
@@ -246,6 +276,13 @@ pub fn run_crypto(opts: &Options, mut progress: impl FnMut(&str)) -> Report {
                 &group,
                 "dkg",
                 time(dkg_iters, || shares = keygen()),
+                None,
+            );
+            push(
+                name,
+                &group,
+                "refresh (reshare to the same set)",
+                time(dkg_iters, || refresh(s, &shares, &aux_bytes)),
                 None,
             );
             let signers: Vec<u16> = (0..t).collect();

@@ -931,6 +931,10 @@ fn real_main() -> Result<()> {
             for s in SchemeId::ALL {
                 println!("{:<26} {}", s.name(), s.audit_status());
             }
+            println!();
+            for (name, status) in tessera_crypto::OWN_PROCEDURES {
+                println!("{name:<26} {status}");
+            }
             Ok(())
         }
         Command::Demo { json, keep } => {

@@ -25,6 +25,7 @@ mod error;
 pub mod hd;
 pub mod primes;
 pub mod recover;
+pub mod reshare;
 mod schemes;
 pub mod session;
 mod share;
@@ -32,6 +33,7 @@ pub mod sim;
 mod types;
 
 pub use error::{Error, Result};
+pub use reshare::{ReshareInput, ResharePlan};
 pub use schemes::cggmp24::{AuxInfo, Cggmp24};
 pub use schemes::dkls23::Dkls23;
 pub use schemes::frost::{FrostEd25519, FrostTaproot};
@@ -69,6 +71,11 @@ pub trait Scheme: Sync {
 
     /// Distributed key generation (no dealer) for party `input.me` of `0..n`.
     fn keygen(&self, input: KeygenInput) -> Result<BoxSession<KeyShare>>;
+
+    /// A new share of an existing key for a new threshold and/or signer set ([`reshare`]:
+    /// refresh, signer replacement and resharing; **ours, unaudited**). The group key and chain
+    /// code stay the same; the output never combines with shares of the old epoch.
+    fn reshare(&self, input: ReshareInput) -> Result<BoxSession<KeyShare>>;
 
     /// Re-parses the secret payload with the protocol crate and checks it against the header.
     fn validate(&self, share: &KeyShare) -> Result<()>;
@@ -126,6 +133,23 @@ pub trait Scheme: Sync {
     /// (Tests use independent verifiers on top.)
     fn verify(&self, public_key: &PublicKey, message: &SignMessage, sig: &Signature) -> Result<()>;
 }
+
+/// Key-lifecycle procedures that are not a protocol crate's own, with their audit status, for
+/// `tessera schemes` and the docs: `(name, status)`.
+pub const OWN_PROCEDURES: [(&str, &str); 2] = [
+    (
+        "reshare",
+        "OURS, UNAUDITED: refresh, signer replacement and new thresholds for every scheme by \
+         Desmedt-Jajodia 1997 redistribution with Wong-Wang-Wing 2002 Feldman checks on k256 / \
+         curve25519-dalek (tessera_crypto::reshare); shares rebuilt by each crate's own \
+         constructors (DKLs23: its own DKG phases 2-4)",
+    ),
+    (
+        "recover",
+        "offline only; frost-core's reconstruct for FROST, OURS, UNAUDITED Lagrange \
+         interpolation on k256 for the ECDSA profiles (tessera_crypto::recover)",
+    ),
+];
 
 /// The implementation of `id`.
 pub fn scheme(id: SchemeId) -> &'static dyn Scheme {

@@ -29,11 +29,13 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::primes::PaillierPrimes;
+use crate::reshare::curve::Secp;
+use crate::reshare::{redistribution_session, OldSharing, Received, Redistribution};
 use crate::session::{check_envelope, Message, Poll, Session};
 use crate::{
     BoxSession, DerivationPath, Error, KeyShare, KeygenInput, MessageHash, PartialSignature,
-    PartyIndex, PresignPublic, Presignature, PresignatureLedger, PublicKey, Result, Scheme,
-    SchemeId, SessionId, SignMessage, Signature, ThresholdParams,
+    PartyIndex, PresignPublic, Presignature, PresignatureLedger, PublicKey, ReshareInput,
+    ResharePlan, Result, Scheme, SchemeId, SessionId, SignMessage, Signature, ThresholdParams,
 };
 
 type E = Secp256k1;
@@ -385,6 +387,120 @@ pub(crate) fn share_point(share: &KeyShare) -> Result<([u8; 32], Zeroizing<[u8; 
     Ok((x, s))
 }
 
+/// This party's aux info, checked to belong to it and to a group of `n`.
+fn group_aux(aux: Option<AuxInfo>, me: PartyIndex, n: u16) -> Result<cggmp24::key_share::AuxInfo> {
+    let aux = aux.ok_or_else(|| {
+        Error::InvalidArgs("cggmp24 needs this party's aux info for the signer group".into())
+    })?;
+    if aux.index != me || aux.n != n {
+        return Err(Error::InvalidArgs(
+            "aux info belongs to another party or group".into(),
+        ));
+    }
+    aux.parse()
+}
+
+/// An incomplete share and the group's aux info as a validated [`KeyShare`].
+fn store(
+    incomplete: cggmp24::IncompleteKeyShare<E>,
+    aux: cggmp24::key_share::AuxInfo,
+    me: PartyIndex,
+    params: ThresholdParams,
+) -> Result<KeyShare> {
+    let core = CoreShare::from_parts((incomplete, aux))
+        .map_err(|e| Error::Bug(format!("key share assembly: {e}")))?;
+    let chain_code = core
+        .core
+        .chain_code
+        .ok_or_else(|| Error::Bug("no chain code".into()))?;
+    let share = KeyShare {
+        scheme: SchemeId::EcdsaCggmp24,
+        params,
+        index: me,
+        public_key: public_key(&core)?,
+        chain_code,
+        secret: json_encode(&core)?,
+    };
+    load(&share)?;
+    Ok(share)
+}
+
+// ---------------------------------------------------------------- reshare (crate::reshare)
+
+/// This share as a reshare dealer sees it. Resharing evaluates at `index + 1`; a share whose
+/// VSS points `I` are anything else is refused.
+fn old_sharing(share: &KeyShare) -> Result<OldSharing> {
+    let core = load(share)?;
+    let setup = core
+        .core
+        .vss_setup
+        .as_ref()
+        .ok_or_else(|| Error::InvalidKeyShare("no VSS setup".into()))?;
+    for (k, point) in (1u64..).zip(&setup.I) {
+        if point.to_be_bytes().as_ref() != GScalar::<E>::from(k).to_be_bytes().as_ref() {
+            return Err(Error::InvalidKeyShare(
+                "evaluation points are not index + 1".into(),
+            ));
+        }
+    }
+    let (_, secret) = share_point(share)?;
+    Ok(OldSharing {
+        index: share.index,
+        secret,
+        public_shares: core
+            .core
+            .public_shares
+            .iter()
+            .map(|p| p.to_bytes(true).to_vec())
+            .collect(),
+    })
+}
+
+/// The new incomplete share from redistribution's output, through key-share's validation.
+fn rebuild(
+    me: PartyIndex,
+    params: ThresholdParams,
+    plan: &ResharePlan,
+    received: &Received,
+) -> Result<cggmp24::IncompleteKeyShare<E>> {
+    use cggmp24::key_share::{DirtyIncompleteKeyShare, DirtyKeyInfo, Validate, VssSetup};
+    let bug = |w: &str| Error::Bug(format!("reshared cggmp24 share: {w}"));
+    let point = |b: &[u8]| {
+        Point::<E>::from_bytes(b)
+            .ok()
+            .and_then(NonZero::from_point)
+            .ok_or_else(|| bug("point"))
+    };
+    let mut x =
+        GScalar::<E>::from_be_bytes(received.secret.as_slice()).map_err(|_| bug("scalar"))?;
+    let x = NonZero::from_secret_scalar(cggmp24::generic_ec::SecretScalar::new(&mut x))
+        .ok_or_else(|| bug("zero share"))?;
+    let points = (1..=u64::from(params.n))
+        .map(|v| NonZero::from_scalar(GScalar::<E>::from(v)).ok_or_else(|| bug("point")))
+        .collect::<Result<Vec<_>>>()?;
+    let dirty = DirtyIncompleteKeyShare::<E> {
+        i: me,
+        key_info: DirtyKeyInfo {
+            curve: Default::default(),
+            shared_public_key: point(plan.public_key.as_bytes())?,
+            public_shares: received
+                .public_shares
+                .iter()
+                .map(|b| point(b))
+                .collect::<Result<_>>()?,
+            vss_setup: Some(VssSetup {
+                min_signers: params.t,
+                I: points,
+            }),
+            chain_code: Some(plan.chain_code),
+        },
+        x,
+    };
+    dirty
+        .validate()
+        .map_err(|e| bug(&e.into_error().to_string()))
+}
+
 fn public_key(core: &CoreShare) -> Result<PublicKey> {
     let b = core.core.shared_public_key.to_bytes(true);
     Ok(PublicKey::Secp256k1(
@@ -529,15 +645,7 @@ impl Scheme for Cggmp24 {
     fn keygen(&self, input: KeygenInput) -> Result<BoxSession<KeyShare>> {
         let ThresholdParams { t, n } = input.params;
         let me = input.me;
-        let aux = input.aux.ok_or_else(|| {
-            Error::InvalidArgs("cggmp24 keygen needs this party's aux info for the group".into())
-        })?;
-        if aux.index != me || aux.n != n {
-            return Err(Error::InvalidArgs(
-                "aux info belongs to another party or group".into(),
-            ));
-        }
-        let aux_parsed = aux.parse()?;
+        let aux_parsed = group_aux(input.aux, me, n)?;
         let parties: Vec<PartyIndex> = (0..n).collect();
         let sid_bytes = input.sid.derive("cggmp24/keygen").0;
         let blame = parties.clone();
@@ -555,23 +663,32 @@ impl Scheme for Cggmp24 {
         let inner = Lockness::new(machine, input.sid, me, parties);
         Ok(Box::new(crate::session::Map::new(
             inner,
-            move |incomplete| {
-                let core = CoreShare::from_parts((incomplete, aux_parsed))
-                    .map_err(|e| Error::Bug(format!("key share assembly: {e}")))?;
-                let chain_code = core
-                    .core
-                    .chain_code
-                    .ok_or_else(|| Error::Bug("no chain code".into()))?;
-                let share = KeyShare {
-                    scheme: SchemeId::EcdsaCggmp24,
-                    params,
-                    index: me,
-                    public_key: public_key(&core)?,
-                    chain_code,
-                    secret: json_encode(&core)?,
-                };
-                load(&share)?;
-                Ok(share)
+            move |incomplete| store(incomplete, aux_parsed, me, params),
+        )))
+    }
+
+    fn reshare(&self, input: ReshareInput) -> Result<BoxSession<KeyShare>> {
+        input.plan.check(
+            SchemeId::EcdsaCggmp24,
+            input.me,
+            input.params,
+            input.old_share.as_ref(),
+        )?;
+        let aux = group_aux(input.aux, input.me, input.params.n)?;
+        let old = input.old_share.as_ref().map(old_sharing).transpose()?;
+        let ReshareInput {
+            sid,
+            me,
+            params,
+            plan,
+            ..
+        } = input;
+        let key = plan.public_key.as_bytes().to_vec();
+        let redistribution = Redistribution::<Secp>::new(me, params, plan.clone(), &key, old)?;
+        Ok(Box::new(crate::session::Map::new(
+            redistribution_session(sid, redistribution),
+            move |(received, _): (Received, [u8; 32])| {
+                store(rebuild(me, params, &plan, &received)?, aux, me, params)
             },
         )))
     }

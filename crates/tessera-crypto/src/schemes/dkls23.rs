@@ -31,13 +31,15 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::echo::Confirmed;
+use crate::reshare::curve::Secp;
+use crate::reshare::{OldSharing, Redistribution};
 use crate::session::{
     decode, encode, Driver, Inbox, Map, Outbox, RoundMessages, RoundSpec, Rounds,
 };
 use crate::{
     BoxSession, DerivationPath, Error, KeyShare, KeygenInput, PartialSignature, PartyIndex,
-    PresignPublic, Presignature, PresignatureLedger, PublicKey, Result, Scheme, SchemeId,
-    SessionId, SignMessage, Signature, ThresholdParams,
+    PresignPublic, Presignature, PresignatureLedger, PublicKey, ReshareInput, ResharePlan, Result,
+    Scheme, SchemeId, SessionId, SignMessage, Signature, ThresholdParams,
 };
 
 type C = k256_dkls::Secp256k1;
@@ -125,6 +127,7 @@ struct StoredShare {
 
 struct Loaded {
     party: Party<C>,
+    pkg: PublicKeyPackage<C>,
 }
 
 fn load(share: &KeyShare) -> Result<Loaded> {
@@ -160,7 +163,7 @@ fn load(share: &KeyShare) -> Result<Loaded> {
     if pkg.verifying_share(party.party_index) != Some(&own) {
         return Err(bad("secret share does not match its verifying share"));
     }
-    Ok(Loaded { party })
+    Ok(Loaded { party, pkg })
 }
 
 /// This share's Shamir point: x = party index + 1 (DKLs23's 1-based index) and the secret
@@ -177,6 +180,105 @@ pub(crate) fn share_point(share: &KeyShare) -> Result<([u8; 32], Zeroizing<[u8; 
 }
 
 // ---------------------------------------------------------------- DKG
+
+/// Key generation, or with `reshare` the crate's DKG phases 2–4 on a redistributed share
+/// ([`crate::reshare`]), then the transcript confirmation.
+fn dkg_session(
+    sid: SessionId,
+    me: PartyIndex,
+    params: ThresholdParams,
+    reshare: Option<ReshareState>,
+) -> Result<BoxSession<KeyShare>> {
+    if me >= params.n {
+        return Err(Error::InvalidArgs("party index out of range".into()));
+    }
+    let dparams = Parameters::new(
+        u8::try_from(params.t).map_err(|_| Error::InvalidArgs("t too large".into()))?,
+        u8::try_from(params.n).map_err(|_| Error::InvalidArgs("n too large".into()))?,
+    )
+    .map_err(|e| Error::InvalidArgs(e.to_string()))?;
+    let parties: Vec<PartyIndex> = (0..params.n).collect();
+    let both = RoundSpec {
+        broadcast: true,
+        p2p: true,
+    };
+    let first = if reshare.is_some() {
+        crate::reshare::ROUND_SPEC
+    } else {
+        RoundSpec {
+            broadcast: false,
+            p2p: true,
+        }
+    };
+    let inbox = Inbox::new(sid, me, &parties, vec![first, both, both]);
+    let dkg = Driver::new(
+        Dkg {
+            me,
+            params,
+            session: Some(DkgSession::new(dparams, didx(me)?, sid.0.to_vec())),
+            own_fragment: None,
+            proofs: Vec::new(),
+            bip2: BTreeMap::new(),
+            bip3: BTreeMap::new(),
+            zero2: Vec::new(),
+            reshare,
+        },
+        inbox,
+    );
+    let confirmed = Confirmed::new(dkg, sid, &parties);
+    Ok(Box::new(Map::new(
+        confirmed,
+        move |((party, pkg), _transcript): ((Party<C>, PublicKeyPackage<C>), [u8; 32])| {
+            store(&party, &pkg, me, params)
+        },
+    )))
+}
+
+/// A party and its public key package as a validated [`KeyShare`].
+fn store(
+    party: &Party<C>,
+    pkg: &PublicKeyPackage<C>,
+    me: PartyIndex,
+    params: ThresholdParams,
+) -> Result<KeyShare> {
+    let stored = StoredShare {
+        party: encode(party)?,
+        public_key_package: encode(pkg)?,
+    };
+    let secret = Zeroizing::new(encode(&stored)?);
+    let mut stored = stored;
+    zeroize::Zeroize::zeroize(&mut stored.party);
+    let share = KeyShare {
+        scheme: SchemeId::EcdsaDkls23,
+        params,
+        index: me,
+        public_key: PublicKey::Secp256k1(pk_bytes(&party.pk)?),
+        chain_code: party.derivation_data.chain_code,
+        secret,
+    };
+    load(&share)?;
+    Ok(share)
+}
+
+/// This share as a reshare dealer sees it: index, `poly_point`, every verifying share.
+fn old_sharing(share: &KeyShare) -> Result<OldSharing> {
+    let Loaded { party, pkg } = load(share)?;
+    drop(party);
+    let (_, secret) = share_point(share)?;
+    let public_shares = (0..share.params.n)
+        .map(|k| {
+            let v = pkg
+                .verifying_share(didx(k)?)
+                .ok_or_else(|| Error::InvalidKeyShare("verifying share missing".into()))?;
+            Ok(pk_bytes(v)?.to_vec())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(OldSharing {
+        index: share.index,
+        secret,
+        public_shares,
+    })
+}
 
 #[derive(Serialize, Deserialize)]
 struct Round2Broadcast {
@@ -199,12 +301,24 @@ struct Dkg {
     bip2: BTreeMap<DIndex, BroadcastDerivationPhase2to4>,
     bip3: BTreeMap<DIndex, BroadcastDerivationPhase3to4>,
     zero2: Vec<TransmitInitZeroSharePhase2to4>,
+    /// Set for a reshare: round 1 is redistribution instead of random polynomials.
+    reshare: Option<ReshareState>,
+}
+
+/// A reshare's redistribution and what its result must match after phase 4.
+struct ReshareState {
+    redistribution: Redistribution<Secp>,
+    plan: ResharePlan,
+    public_shares: Vec<Vec<u8>>,
 }
 
 impl Rounds for Dkg {
     type Output = (Party<C>, PublicKeyPackage<C>);
 
     fn start(&mut self, out: &mut Outbox<'_>) -> Result<()> {
+        if let Some(reshare) = &mut self.reshare {
+            return reshare.redistribution.deal(1, out);
+        }
         let session = self
             .session
             .as_ref()
@@ -231,22 +345,7 @@ impl Rounds for Dkg {
     ) -> Result<Option<Self::Output>> {
         match msgs.round {
             1 => {
-                let own = self
-                    .own_fragment
-                    .take()
-                    .ok_or(Error::Misuse("round 1 twice"))?;
-                let mut fragments = Zeroizing::new(Vec::with_capacity(usize::from(self.params.n)));
-                for p in 0..self.params.n {
-                    if p == self.me {
-                        fragments.push(*own);
-                    } else {
-                        let bytes = msgs
-                            .p2p
-                            .get(&p)
-                            .ok_or_else(|| Error::Bug("missing".into()))?;
-                        fragments.push(decode::<Scalar>(bytes, p, 1)?);
-                    }
-                }
+                let fragments = self.fragments(&msgs)?;
                 let session = self.session.as_mut().ok_or(Error::Misuse("finished"))?;
                 let (proof, zero, bip) = session.phase2(&fragments).map_err(abort_error)?;
                 out.broadcast(
@@ -318,10 +417,69 @@ impl Rounds for Dkg {
                     )
                     .map_err(abort_error)?;
                 check_shares_consistent(&pkg, self.params)?;
+                let mut party = party;
+                if let Some(reshare) = &self.reshare {
+                    reshare.check(&mut party, &pkg)?;
+                }
                 Ok(Some((party, pkg)))
             }
             _ => Err(Error::Bug("unexpected round".into())),
         }
+    }
+}
+
+impl Dkg {
+    /// Round 1's polynomial fragments: one per party from a key generation, or this party's
+    /// redistributed share from a reshare.
+    fn fragments(&mut self, msgs: &RoundMessages) -> Result<Zeroizing<Vec<Scalar>>> {
+        if let Some(reshare) = &mut self.reshare {
+            use k256_dkls::elliptic_curve::PrimeField;
+            let received = reshare.redistribution.receive(msgs)?;
+            reshare.public_shares = received.public_shares;
+            let repr: [u8; 32] = *received.secret;
+            let scalar: Option<Scalar> = Scalar::from_repr(repr.into()).into();
+            let scalar = scalar.ok_or_else(|| Error::Bug("redistributed share encoding".into()))?;
+            return Ok(Zeroizing::new(vec![scalar]));
+        }
+        let own = self
+            .own_fragment
+            .take()
+            .ok_or(Error::Misuse("round 1 twice"))?;
+        let mut fragments = Zeroizing::new(Vec::with_capacity(usize::from(self.params.n)));
+        for p in 0..self.params.n {
+            if p == self.me {
+                fragments.push(*own);
+            } else {
+                let bytes = msgs
+                    .p2p
+                    .get(&p)
+                    .ok_or_else(|| Error::Bug("missing".into()))?;
+                fragments.push(decode::<Scalar>(bytes, p, 1)?);
+            }
+        }
+        Ok(fragments)
+    }
+}
+
+impl ReshareState {
+    /// After phase 4: the crate's key and verifying shares are exactly the redistributed ones,
+    /// and the party keeps the wallet's chain code (phase 4 drew a fresh one).
+    fn check(&self, party: &mut Party<C>, pkg: &PublicKeyPackage<C>) -> Result<()> {
+        if PublicKey::Secp256k1(pk_bytes(&party.pk)?) != self.plan.public_key {
+            return Err(Error::Bug("reshared key differs from the group key".into()));
+        }
+        for (m, expected) in (0..).zip(&self.public_shares) {
+            let share = pkg
+                .verifying_share(didx(m)?)
+                .ok_or_else(|| Error::Bug("missing verifying share".into()))?;
+            if pk_bytes(share)?.as_slice() != expected.as_slice() {
+                return Err(Error::Bug(
+                    "verifying share differs from redistribution".into(),
+                ));
+            }
+        }
+        party.derivation_data.chain_code = self.plan.chain_code;
+        Ok(())
     }
 }
 
@@ -492,72 +650,26 @@ impl Scheme for Dkls23 {
     }
 
     fn keygen(&self, input: KeygenInput) -> Result<BoxSession<KeyShare>> {
-        let params = input.params;
-        if input.me >= params.n {
-            return Err(Error::InvalidArgs("party index out of range".into()));
-        }
-        let dparams = Parameters::new(
-            u8::try_from(params.t).map_err(|_| Error::InvalidArgs("t too large".into()))?,
-            u8::try_from(params.n).map_err(|_| Error::InvalidArgs("n too large".into()))?,
-        )
-        .map_err(|e| Error::InvalidArgs(e.to_string()))?;
-        let parties: Vec<PartyIndex> = (0..params.n).collect();
-        let inbox = Inbox::new(
-            input.sid,
+        dkg_session(input.sid, input.me, input.params, None)
+    }
+
+    fn reshare(&self, input: ReshareInput) -> Result<BoxSession<KeyShare>> {
+        input.plan.check(
+            SchemeId::EcdsaDkls23,
             input.me,
-            &parties,
-            vec![
-                RoundSpec {
-                    broadcast: false,
-                    p2p: true,
-                },
-                RoundSpec {
-                    broadcast: true,
-                    p2p: true,
-                },
-                RoundSpec {
-                    broadcast: true,
-                    p2p: true,
-                },
-            ],
-        );
-        let me = input.me;
-        let dkg = Driver::new(
-            Dkg {
-                me,
-                params,
-                session: Some(DkgSession::new(dparams, didx(me)?, input.sid.0.to_vec())),
-                own_fragment: None,
-                proofs: Vec::new(),
-                bip2: BTreeMap::new(),
-                bip3: BTreeMap::new(),
-                zero2: Vec::new(),
-            },
-            inbox,
-        );
-        let confirmed = Confirmed::new(dkg, input.sid, &parties);
-        Ok(Box::new(Map::new(
-            confirmed,
-            move |((party, pkg), _transcript): ((Party<C>, PublicKeyPackage<C>), [u8; 32])| {
-                let stored = StoredShare {
-                    party: encode(&party)?,
-                    public_key_package: encode(&pkg)?,
-                };
-                let secret = Zeroizing::new(encode(&stored)?);
-                let mut stored = stored;
-                zeroize::Zeroize::zeroize(&mut stored.party);
-                let share = KeyShare {
-                    scheme: SchemeId::EcdsaDkls23,
-                    params,
-                    index: me,
-                    public_key: PublicKey::Secp256k1(pk_bytes(&party.pk)?),
-                    chain_code: party.derivation_data.chain_code,
-                    secret,
-                };
-                load(&share)?;
-                Ok(share)
-            },
-        )))
+            input.params,
+            input.old_share.as_ref(),
+        )?;
+        let old = input.old_share.as_ref().map(old_sharing).transpose()?;
+        let key = input.plan.public_key.as_bytes().to_vec();
+        let redistribution =
+            Redistribution::<Secp>::new(input.me, input.params, input.plan.clone(), &key, old)?;
+        let reshare = ReshareState {
+            redistribution,
+            plan: input.plan,
+            public_shares: Vec::new(),
+        };
+        dkg_session(input.sid, input.me, input.params, Some(reshare))
     }
 
     fn validate(&self, share: &KeyShare) -> Result<()> {

@@ -18,11 +18,13 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::echo::Confirmed;
+use crate::reshare::curve::{self, Curve};
+use crate::reshare::{redistribution_session, OldSharing, Received, Redistribution};
 use crate::session::{encode, Driver, Inbox, Map, Outbox, RoundMessages, RoundSpec, Rounds};
 use crate::{
     hd, BoxSession, DerivationPath, Error, KeyShare, KeygenInput, PartialSignature, PartyIndex,
-    PresignPublic, Presignature, PresignatureLedger, PublicKey, Result, Scheme, SchemeId,
-    SessionId, SignMessage, Signature, ThresholdParams,
+    PresignPublic, Presignature, PresignatureLedger, PublicKey, ReshareInput, ResharePlan, Result,
+    Scheme, SchemeId, SessionId, SignMessage, Signature, ThresholdParams,
 };
 
 type Scalar<C> = <<<C as Ciphersuite>::Group as Group>::Field as Field>::Scalar;
@@ -280,6 +282,33 @@ fn load<S: Suite>(share: &KeyShare) -> Result<Loaded<S::C>> {
     Ok(Loaded { kp, pubkeys })
 }
 
+/// A key package and its public key package as a validated [`KeyShare`].
+fn store<S: Suite>(
+    kp: &frost::keys::KeyPackage<S::C>,
+    pubkeys: &frost::keys::PublicKeyPackage<S::C>,
+    index: PartyIndex,
+    params: ThresholdParams,
+    chain_code: [u8; 32],
+) -> Result<KeyShare> {
+    let stored = StoredShare {
+        key_package: kp.serialize().map_err(|e| Error::Bug(e.to_string()))?,
+        public_key_package: pubkeys.serialize().map_err(|e| Error::Bug(e.to_string()))?,
+    };
+    let secret = Zeroizing::new(encode(&stored)?);
+    let mut stored = stored;
+    zeroize::Zeroize::zeroize(&mut stored.key_package);
+    let share = KeyShare {
+        scheme: S::ID,
+        params,
+        index,
+        public_key: S::public_key(pubkeys.verifying_key())?,
+        chain_code,
+        secret,
+    };
+    load::<S>(&share)?;
+    Ok(share)
+}
+
 /// The group secret key from at least `t` shares, by frost-core's own `keys::reconstruct`
 /// (disaster recovery only; see `crate::recover`). Serialized by the ciphersuite.
 pub(crate) fn reconstruct_secret<S: Suite>(shares: &[KeyShare]) -> Result<Zeroizing<Vec<u8>>> {
@@ -290,6 +319,78 @@ pub(crate) fn reconstruct_secret<S: Suite>(shares: &[KeyShare]) -> Result<Zeroiz
     let key = frost::keys::reconstruct(&packages)
         .map_err(|e| Error::InvalidArgs(format!("FROST reconstruction failed: {e}")))?;
     Ok(Zeroizing::new(key.serialize()))
+}
+
+// ---------------------------------------------------------------- reshare (crate::reshare)
+
+/// This share as a reshare dealer sees it: index, signing share, every verifying share.
+fn old_sharing<S: Suite>(share: &KeyShare) -> Result<OldSharing> {
+    let l = load::<S>(share)?;
+    let bytes = Zeroizing::new(l.kp.signing_share().serialize());
+    let mut secret = Zeroizing::new([0u8; 32]);
+    if bytes.len() != 32 {
+        return Err(Error::Bug("signing share length".into()));
+    }
+    secret.copy_from_slice(&bytes);
+    let public_shares = (0..share.params.n)
+        .map(|k| {
+            l.pubkeys
+                .verifying_shares()
+                .get(&ident::<S::C>(k)?)
+                .ok_or_else(|| Error::InvalidKeyShare("verifying share missing".into()))?
+                .serialize()
+                .map_err(|e| Error::InvalidKeyShare(e.to_string()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(OldSharing {
+        index: share.index,
+        secret,
+        public_shares,
+    })
+}
+
+fn reshare_on<S: Suite, G: Curve>(input: ReshareInput) -> Result<BoxSession<KeyShare>> {
+    input
+        .plan
+        .check(S::ID, input.me, input.params, input.old_share.as_ref())?;
+    let old = input.old_share.as_ref().map(old_sharing::<S>).transpose()?;
+    let ReshareInput {
+        sid,
+        me,
+        params,
+        plan,
+        ..
+    } = input;
+    let key = plan.public_key.as_bytes().to_vec();
+    let redistribution = Redistribution::<G>::new(me, params, plan.clone(), &key, old)?;
+    Ok(Box::new(Map::new(
+        redistribution_session(sid, redistribution),
+        move |(received, _): (Received, [u8; 32])| rebuild::<S>(me, params, &plan, &received),
+    )))
+}
+
+/// The new key package from redistribution's output, through frost-core's constructors.
+fn rebuild<S: Suite>(
+    me: PartyIndex,
+    params: ThresholdParams,
+    plan: &ResharePlan,
+    received: &Received,
+) -> Result<KeyShare> {
+    let bug = |e: frost::Error<S::C>| Error::Bug(format!("reshared FROST share: {e}"));
+    let vk = S::verifying_key(&plan.public_key)?;
+    let mut shares = BTreeMap::new();
+    for (m, bytes) in (0..params.n).zip(&received.public_shares) {
+        let share = frost::keys::VerifyingShare::<S::C>::deserialize(bytes).map_err(bug)?;
+        shares.insert(ident::<S::C>(m)?, share);
+    }
+    let id = ident::<S::C>(me)?;
+    let own = *shares
+        .get(&id)
+        .ok_or_else(|| Error::Bug("own verifying share".into()))?;
+    let signing = frost::keys::SigningShare::<S::C>::deserialize(&*received.secret).map_err(bug)?;
+    let kp = frost::keys::KeyPackage::new(id, signing, own, vk, params.t);
+    let pubkeys = frost::keys::PublicKeyPackage::new(shares, vk);
+    store::<S>(&kp, &pubkeys, me, params, plan.chain_code)
 }
 
 type Derived<C> = (
@@ -696,27 +797,22 @@ impl<S: Suite> Scheme for Frost<S> {
         Ok(Box::new(Map::new(
             confirmed,
             move |((kp, pubkeys), transcript): (DkgOut<S::C>, [u8; 32])| {
-                let stored = StoredShare {
-                    key_package: kp.serialize().map_err(|e| Error::Bug(e.to_string()))?,
-                    public_key_package: pubkeys
-                        .serialize()
-                        .map_err(|e| Error::Bug(e.to_string()))?,
-                };
-                let secret = Zeroizing::new(encode(&stored)?);
-                let mut stored = stored;
-                zeroize::Zeroize::zeroize(&mut stored.key_package);
-                let share = KeyShare {
-                    scheme: S::ID,
+                store::<S>(
+                    &kp,
+                    &pubkeys,
+                    me,
                     params,
-                    index: me,
-                    public_key: S::public_key(pubkeys.verifying_key())?,
-                    chain_code: chain_code_from_transcript(&transcript),
-                    secret,
-                };
-                load::<S>(&share)?;
-                Ok(share)
+                    chain_code_from_transcript(&transcript),
+                )
             },
         )))
+    }
+
+    fn reshare(&self, input: ReshareInput) -> Result<BoxSession<KeyShare>> {
+        match S::ID {
+            SchemeId::Ed25519 => reshare_on::<S, curve::Ed>(input),
+            _ => reshare_on::<S, curve::Secp>(input),
+        }
     }
 
     fn validate(&self, share: &KeyShare) -> Result<()> {
