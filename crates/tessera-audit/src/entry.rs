@@ -165,6 +165,12 @@ pub enum EntryKind {
     },
     /// A wallet was created (subject: the wallet id).
     WalletCreated,
+    /// New shares of a wallet's key were stored as a prepared epoch (subject: the wallet id).
+    EpochPrepared,
+    /// A wallet's prepared epoch became the one in force (subject: the wallet id).
+    EpochCommitted,
+    /// A wallet's prepared epoch was destroyed; the current one stays (subject: the wallet id).
+    EpochDiscarded,
     /// A session this node took part in ended without a result (aborted, timed out, a
     /// protocol or storage failure). For a signing session it follows the `signature` entry
     /// when this node had already released its share.
@@ -186,6 +192,9 @@ impl EntryKind {
             EntryKind::PolicyChange { .. } => "policy_change",
             EntryKind::ModeChange { .. } => "mode_change",
             EntryKind::WalletCreated => "wallet_created",
+            EntryKind::EpochPrepared => "epoch_prepared",
+            EntryKind::EpochCommitted => "epoch_committed",
+            EntryKind::EpochDiscarded => "epoch_discarded",
             EntryKind::SessionFailed => "session_failed",
             EntryKind::Other(_) => "other",
         }
@@ -215,6 +224,9 @@ impl EntryKind {
             | EntryKind::Signature
             | EntryKind::PolicyChange { .. }
             | EntryKind::WalletCreated
+            | EntryKind::EpochPrepared
+            | EntryKind::EpochCommitted
+            | EntryKind::EpochDiscarded
             | EntryKind::SessionFailed => {}
         }
         Ok(())

@@ -152,6 +152,9 @@ fn kinds_serialize_as_documented() {
         (EntryKind::Rejection, json!("rejection")),
         (EntryKind::Signature, json!("signature")),
         (EntryKind::WalletCreated, json!("wallet_created")),
+        (EntryKind::EpochPrepared, json!("epoch_prepared")),
+        (EntryKind::EpochCommitted, json!("epoch_committed")),
+        (EntryKind::EpochDiscarded, json!("epoch_discarded")),
         (EntryKind::SessionFailed, json!("session_failed")),
         (
             EntryKind::Refusal(RefusalReason::RawDigestDenied),

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod governance;
 pub mod progress;
 pub mod recover;
+pub mod reshare;
 pub mod tx;
 pub mod verify;
 pub mod vouch;

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use tessera_cli::cluster::{ClusterFile, ClusterOptions, LocalCluster};
 use tessera_cli::daemon::{self, UnlockSpec};
 use tessera_cli::governance;
+use tessera_cli::reshare::Change;
 use tessera_crypto::{SchemeId, SignMessage};
 use tessera_policy::{ApprovalDecision, PolicyBundle, SignedBundle};
 use tessera_proto::roles::Role;
@@ -411,6 +412,51 @@ enum WalletCmd {
         #[arg(long = "network", required = true)]
         networks: Vec<String>,
         /// Return at once instead of waiting for the key.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// New shares of a wallet's key for the same signers and threshold (proactive refresh):
+    /// old shares stop combining with new ones; the key and addresses stay the same.
+    Refresh {
+        #[command(flatten)]
+        cluster: ClusterArg,
+        /// Wallet id.
+        id: String,
+        /// Return at once instead of waiting for the commit.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Hand a signer's place to another (a lost or compromised node): new shares among the
+    /// remaining signers and the new one, the same threshold, key and addresses.
+    ReplaceSigner {
+        #[command(flatten)]
+        cluster: ClusterArg,
+        /// Wallet id.
+        id: String,
+        /// Name of the signer leaving.
+        #[arg(long)]
+        old: String,
+        /// Name of the signer joining (enrolled and connected).
+        #[arg(long)]
+        new: String,
+        /// Return at once instead of waiting for the commit.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// New shares for a new threshold and/or signer set (2-of-3 → 3-of-5, new hosts): the key
+    /// and addresses stay the same; at least the current threshold of holders must stay.
+    Reshare {
+        #[command(flatten)]
+        cluster: ClusterArg,
+        /// Wallet id.
+        id: String,
+        /// Signers needed afterwards.
+        #[arg(long)]
+        threshold: u16,
+        /// The new holders by name, in party order (repeat).
+        #[arg(long = "signer", required = true)]
+        signers: Vec<String>,
+        /// Return at once instead of waiting for the commit.
         #[arg(long)]
         no_wait: bool,
     },
@@ -1323,6 +1369,31 @@ struct NewWallet<'a> {
 }
 
 /// `tessera wallet create`: key generation, then the wallet as its signers vouch for it.
+async fn wallet_reshare(
+    cluster: &ClusterArg,
+    id: &str,
+    change: Change,
+    no_wait: bool,
+) -> Result<()> {
+    let f = ClusterFile::load(&cluster.cluster)?;
+    let (session, elapsed) = tessera_cli::reshare::run(&f, id, &change, !no_wait).await?;
+    if no_wait {
+        println!("{}", serde_json::to_string_pretty(&session)?);
+        return Ok(());
+    }
+    let (w, vouched) = f.client_as(Role::Viewer)?.vouched_wallet(id).await?;
+    println!("{}", serde_json::to_string_pretty(&w)?);
+    eprintln!("{}", f.vouch_line(&vouched));
+    eprintln!(
+        "{id}: epoch {} ({}-of-{}), same key; took {:.1} s",
+        w.epoch,
+        w.threshold,
+        w.signers.len(),
+        elapsed.as_secs_f64()
+    );
+    Ok(())
+}
+
 async fn wallet_create(cluster: ClusterArg, new: NewWallet<'_>, no_wait: bool) -> Result<()> {
     let NewWallet {
         scheme,
@@ -1409,6 +1480,28 @@ async fn wallet_cmd(what: WalletCmd) -> Result<()> {
                 networks: &networks,
             };
             wallet_create(cluster, new, no_wait).await
+        }
+        WalletCmd::Refresh {
+            cluster,
+            id,
+            no_wait,
+        } => wallet_reshare(&cluster, &id, Change::Refresh, no_wait).await,
+        WalletCmd::ReplaceSigner {
+            cluster,
+            id,
+            old,
+            new,
+            no_wait,
+        } => wallet_reshare(&cluster, &id, Change::ReplaceSigner { old, new }, no_wait).await,
+        WalletCmd::Reshare {
+            cluster,
+            id,
+            threshold,
+            signers,
+            no_wait,
+        } => {
+            let change = Change::Reshare { threshold, signers };
+            wallet_reshare(&cluster, &id, change, no_wait).await
         }
         WalletCmd::List(c) => {
             let f = ClusterFile::load(&c.cluster)?;

@@ -70,6 +70,7 @@ mod tests {
             error: None,
             attestations: vec![],
             networks: vec!["solana:devnet".into()],
+            epoch: 0,
         };
         let key = PublicKey::Ed25519([7u8; 32]);
         assert!(address(&w, &key, "solana", "devnet").is_ok());

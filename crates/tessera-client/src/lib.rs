@@ -15,7 +15,8 @@ use tessera_policy::{Approval, ApprovalDecision, Freshness, ModeChange, SecretKe
 use tessera_proto::api::{
     ApiError, BuildTransaction, ClusterStatus, CreateTransaction, CreateWallet, DerivedKey,
     EnrollSigner, MessageInput, ModeStatus, PayloadInput, PolicyInfo, RequestInfo, RequestState,
-    SessionInfo, SignRequest, SignerInfo, TransactionInfo, TransactionPreview, WalletInfo,
+    ReshareWallet, SessionInfo, SignRequest, SignerInfo, TransactionInfo, TransactionPreview,
+    WalletInfo,
 };
 use tessera_proto::attestation::{verify_wallet, VouchError, Vouched};
 use tessera_proto::audit::{
@@ -130,6 +131,32 @@ pub fn child_key(w: &WalletInfo, path: &str) -> Result<PublicKey, ClientError> {
     let path = DerivationPath::parse(path)
         .map_err(|e| ClientError::Invalid(format!("path {path:?}: {e}")))?;
     hd::derive_public_key(root, &cc, &path).map_err(|e| ClientError::Invalid(e.to_string()))
+}
+
+/// The dealers of a reshare from `current` (threshold `t`) to `new`: the first `t` current
+/// holders that stay, as `(new index, current index)`. [`ClientError::Invalid`] if fewer than
+/// `t` stay (to move to other hosts, reshare through an overlapping set first).
+pub fn reshare_dealers(
+    current: &[NodeId],
+    t: u16,
+    new: &[NodeId],
+) -> Result<Vec<(u16, u16)>, ClientError> {
+    let dealers: Vec<(u16, u16)> = current
+        .iter()
+        .enumerate()
+        .filter_map(|(old, node)| {
+            let new = new.iter().position(|n| n == node)?;
+            Some((u16::try_from(new).ok()?, u16::try_from(old).ok()?))
+        })
+        .take(usize::from(t))
+        .collect();
+    if dealers.len() < usize::from(t) {
+        return Err(ClientError::Invalid(format!(
+            "only {} current holders stay; a reshare needs {t} of them to deal",
+            dealers.len()
+        )));
+    }
+    Ok(dealers)
 }
 
 /// A fresh random id (hex, 16 bytes).
@@ -360,6 +387,48 @@ impl Client {
                 threshold,
                 signers,
                 networks,
+                authorization,
+            },
+        )
+        .await
+    }
+
+    /// Gives the wallet's key new shares among `signers` (new party order) with `threshold`,
+    /// authorized by `operator`: a proactive refresh when both are the wallet's current ones,
+    /// a replaced signer, or a new threshold and set. The dealers are the first current
+    /// holders kept in the new set ([`reshare_dealers`]). Returns the reshare session at once
+    /// (poll it with [`session`](Self::session)); the key and addresses never change.
+    pub async fn reshare_wallet(
+        &self,
+        operator: &OperatorKey,
+        wallet_id: &str,
+        threshold: u16,
+        signers: Vec<NodeId>,
+    ) -> Result<SessionInfo, ClientError> {
+        let w = self.wallet(wallet_id).await?;
+        let dealers = reshare_dealers(&w.signers, w.threshold, &signers)?;
+        let epoch = w
+            .epoch
+            .checked_add(1)
+            .ok_or_else(|| ClientError::Invalid("the wallet's epoch is exhausted".into()))?;
+        let authorization = Authorization::sign(
+            operator,
+            random_id(),
+            Action::Reshare {
+                wallet_id: wallet_id.to_string(),
+                epoch,
+                threshold,
+                signers: signers.clone(),
+                dealers: dealers.clone(),
+            },
+            now_unix() + AUTHORIZATION_TTL_SECS,
+        );
+        self.post(
+            &format!("/v1/wallets/{wallet_id}/reshare"),
+            &ReshareWallet {
+                threshold,
+                signers,
+                dealers,
                 authorization,
             },
         )

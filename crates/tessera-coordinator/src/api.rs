@@ -58,6 +58,7 @@ pub fn router(c: Coordinator) -> Router {
         .route("/v1/wallets/{id}", get(get_wallet))
         .route("/v1/wallets/{id}/keys", get(derive_key))
         .route("/v1/wallets/{id}/signatures", post(sign))
+        .route("/v1/wallets/{id}/reshare", post(reshare_wallet))
         .route(
             "/v1/wallets/{id}/transactions",
             get(list_transactions).post(create_transaction),
@@ -308,6 +309,18 @@ async fn create_wallet(
     let Json(req) = req.map_err(rejected)?;
     let w = c.create_wallet(req).map_err(IntoResponse::into_response)?;
     Ok((StatusCode::ACCEPTED, Json(w)))
+}
+
+async fn reshare_wallet(
+    State(c): State<Coordinator>,
+    Path(id): Path<String>,
+    req: Result<Json<tessera_proto::api::ReshareWallet>, JsonRejection>,
+) -> Result<(StatusCode, Json<tessera_proto::api::SessionInfo>), Response> {
+    let Json(req) = req.map_err(rejected)?;
+    let s = c
+        .reshare_wallet(&id, req)
+        .map_err(IntoResponse::into_response)?;
+    Ok((StatusCode::ACCEPTED, Json(s)))
 }
 
 async fn get_wallet(

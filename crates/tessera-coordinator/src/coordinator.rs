@@ -241,17 +241,17 @@ impl CoordError {
 
 /// Why one attempt failed.
 #[derive(Debug, Clone)]
-struct AttemptError {
-    code: ErrorCode,
-    message: String,
+pub(crate) struct AttemptError {
+    pub(crate) code: ErrorCode,
+    pub(crate) message: String,
     /// Nodes the protocol blamed.
-    culprits: Vec<NodeId>,
+    pub(crate) culprits: Vec<NodeId>,
     /// Nodes that failed, refused or dropped (excluded from the retry).
-    failed: Vec<NodeId>,
+    pub(crate) failed: Vec<NodeId>,
     /// Retrying cannot help (unauthorized, replayed, a policy refusal).
-    fatal: bool,
+    pub(crate) fatal: bool,
     /// A signer refused the request (for the audit log).
-    refusal: Option<RefusalReason>,
+    pub(crate) refusal: Option<RefusalReason>,
 }
 
 /// What one signing attempt needs.
@@ -277,6 +277,8 @@ pub(crate) struct Inner {
     /// Wakes pool refills.
     pool_changed: Notify,
     refilling: Mutex<HashSet<String>>,
+    /// Wallets with a reshare running or a commit not finished (`crate::reshare`).
+    pub(crate) resharing: Mutex<HashSet<String>>,
     rotate: AtomicUsize,
     /// Chain adapters, to parse payloads early (signers parse them again themselves).
     pub(crate) chains: Registry,
@@ -338,6 +340,7 @@ impl Coordinator {
                 waiters: Mutex::new(HashMap::new()),
                 pool_changed: Notify::new(),
                 refilling: Mutex::new(HashSet::new()),
+                resharing: Mutex::new(HashSet::new()),
                 rotate: AtomicUsize::new(0),
                 chains: tessera_chains::registry(),
                 audit,
@@ -384,6 +387,7 @@ impl Coordinator {
             }
         }
         self.fail_interrupted_sessions()?;
+        self.resume_commits()?;
         self.fail_interrupted()?;
         self.start_sweeps();
         Ok(())
@@ -460,7 +464,7 @@ impl Coordinator {
         })
     }
 
-    fn members(&self, signers: &[NodeId]) -> Result<Vec<Member>, CoordError> {
+    pub(crate) fn members(&self, signers: &[NodeId]) -> Result<Vec<Member>, CoordError> {
         let enrolled = self.inner.store.signers()?;
         signers
             .iter()
@@ -509,7 +513,11 @@ impl Coordinator {
                 "the authorization does not match this wallet request".into(),
             ));
         }
-        self.admit_keygen(&req.authorization, &req.wallet_id)?;
+        self.admit_key_operation(
+            &req.authorization,
+            &req.wallet_id,
+            tessera_policy::PolicyAction::CreateWallet,
+        )?;
         if let Some(missing) = req.signers.iter().find(|s| !self.inner.hub.is_connected(s)) {
             return Err(CoordError::Unavailable(format!(
                 "key generation needs all {n} signers online; {missing} is not connected"
@@ -531,6 +539,7 @@ impl Coordinator {
             error: None,
             attestations: Vec::new(),
             networks: req.networks.clone(),
+            epoch: 0,
         };
         self.inner
             .store
@@ -657,7 +666,7 @@ impl Coordinator {
         })
     }
 
-    fn ready_wallet(&self, id: &str) -> Result<WalletInfo, CoordError> {
+    pub(crate) fn ready_wallet(&self, id: &str) -> Result<WalletInfo, CoordError> {
         let w = self.wallet(id)?;
         if w.status != WalletStatus::Ready {
             return Err(CoordError::NotReady(format!(
@@ -1463,7 +1472,7 @@ impl Coordinator {
     // ------------------------------------------------------------------ sessions
 
     /// Runs one protocol session among `parts` (party indices) of `roster`.
-    async fn run_session(
+    pub(crate) async fn run_session(
         &self,
         session: [u8; 32],
         wallet: &WalletInfo,
@@ -1594,7 +1603,7 @@ impl Coordinator {
         Ok(outcomes)
     }
 
-    fn random_id(&self) -> [u8; 32] {
+    pub(crate) fn random_id(&self) -> [u8; 32] {
         let mut b = [0u8; 32];
         self.inner.entropy.fill(&mut b);
         b
@@ -1651,7 +1660,7 @@ impl Coordinator {
         }
     }
 
-    fn ensure_refill(&self, wallet: &WalletInfo) {
+    pub(crate) fn ensure_refill(&self, wallet: &WalletInfo) {
         if self.pool_target(wallet.scheme) == 0 {
             return;
         }
@@ -1878,6 +1887,7 @@ fn agree_on_key(
         public_key: pk.clone(),
         chain_code: cc,
         networks: wallet.networks.clone(),
+        epoch: wallet.epoch,
     };
     let mut attestations = Vec::new();
     for (index, o) in outcomes {
@@ -1912,7 +1922,7 @@ fn nodes(w: &WalletInfo, idx: &[u16]) -> Vec<NodeId> {
         .collect()
 }
 
-fn internal_attempt(message: String) -> AttemptError {
+pub(crate) fn internal_attempt(message: String) -> AttemptError {
     AttemptError {
         code: ErrorCode::Internal,
         message,
@@ -1947,7 +1957,7 @@ pub(crate) fn failed(code: ErrorCode, message: String, culprits: Vec<NodeId>) ->
     }
 }
 
-fn session_error(e: &AttemptError) -> SessionError {
+pub(crate) fn session_error(e: &AttemptError) -> SessionError {
     SessionError {
         code: e.code,
         message: e.message.clone(),

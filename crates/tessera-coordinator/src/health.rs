@@ -296,6 +296,7 @@ mod tests {
             error: None,
             attestations: Vec::new(),
             networks: Vec::new(),
+            epoch: 0,
         }
     }
 

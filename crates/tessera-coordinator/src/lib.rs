@@ -14,6 +14,7 @@ pub mod health;
 pub mod hub;
 pub mod lifecycle;
 pub mod metrics;
+mod reshare;
 pub mod server;
 pub mod store;
 

@@ -450,7 +450,7 @@ impl Coordinator {
         }
     }
 
-    fn actor(&self) -> &str {
+    pub(crate) fn actor(&self) -> &str {
         self.inner.audit.chain_id()
     }
 
@@ -551,25 +551,27 @@ impl Coordinator {
         }
     }
 
-    /// Checks a wallet creation's authorization and, once a bundle is installed, evaluates
-    /// `create_wallet` under it and the mode in force (audited, fail closed). A key generation
-    /// carries no approvals, so a decision that needs them refuses too. Signers evaluate it
-    /// again with their own bundle; without one they (and this check) accept a key
-    /// generation on the requester's authorization alone, so a cluster can be set up.
-    pub(crate) fn admit_keygen(
+    /// Checks a key operation's authorization and, once a bundle is installed, evaluates its
+    /// action (`create_wallet`, `reshare_wallet`) under it and the mode in force (audited, fail
+    /// closed). A key operation carries no approvals, so a decision that needs them refuses
+    /// too. Signers evaluate it again with their own bundle; without one they (and this check)
+    /// accept it on the requester's authorization alone, so a cluster can be set up.
+    pub(crate) fn admit_key_operation(
         &self,
         authz: &Authorization,
         wallet_id: &str,
+        action: tessera_policy::PolicyAction,
     ) -> Result<(), CoordError> {
         let requester = self.check_authorization(authz)?;
         let Ok((engine, mode)) = self.policy_snapshot() else {
             return Ok(());
         };
         let now = self.inner.clock.now_unix();
-        let req = tessera_policy::create_wallet_request(
+        let req = tessera_policy::wallet_key_request(
             engine.bundle(),
             &requester,
             wallet_id,
+            action,
             now,
             mode,
         )
@@ -582,7 +584,7 @@ impl Coordinator {
             &decision,
             json!({
                 "wallet": wallet_id,
-                "kind": "create_wallet",
+                "kind": action.name(),
                 "requester": requester.to_hex(),
                 "mode": mode.name(),
                 "reasons": decision.reasons().iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -591,12 +593,14 @@ impl Coordinator {
         match &decision {
             Decision::Allow { .. } => Ok(()),
             Decision::Deny { .. } => Err(CoordError::PolicyDenied(format!(
-                "the policy denies creating wallet {wallet_id}: {}",
+                "the policy denies {} on wallet {wallet_id}: {}",
+                action.name(),
                 deny_reasons(&decision)
             ))),
             Decision::AllowWithApprovals { quorum, .. } => Err(CoordError::PolicyDenied(format!(
-                "creating wallet {wallet_id} needs approvals ({quorum}), which a key generation \
-                 cannot carry"
+                "{} on wallet {wallet_id} needs approvals ({quorum}), which a key operation \
+                 cannot carry",
+                action.name()
             ))),
         }
     }

@@ -168,6 +168,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<PoolEntry>, StoreError>;
     /// Entries pooled for `wallet`.
     fn pool_count(&self, wallet: &str) -> Result<u32, StoreError>;
+    /// Drops every pooled entry of `wallet` (its shares changed); returns how many.
+    fn pool_clear(&self, wallet: &str) -> Result<u32, StoreError>;
     /// Inserts a transaction request under `id`; `Conflict` if it exists.
     fn insert_transaction(&self, id: &str, t: &TransactionInfo) -> Result<(), StoreError>;
     /// Replaces a transaction request.
@@ -445,6 +447,13 @@ impl Store for SqliteStore {
             [wallet],
             |r| r.get(0),
         )?)
+    }
+
+    fn pool_clear(&self, wallet: &str) -> Result<u32, StoreError> {
+        let n = self
+            .conn()
+            .execute("DELETE FROM pool WHERE wallet_id = ?1", [wallet])?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
     fn insert_transaction(&self, id: &str, t: &TransactionInfo) -> Result<(), StoreError> {

@@ -187,6 +187,7 @@ impl World {
                         error: None,
                         attestations: Vec::new(),
                         networks: vec!["bitcoin:mainnet".into(), format!("solana:{NETWORK}")],
+                        epoch: 0,
                     })
                     .expect("wallet");
             }

@@ -1351,6 +1351,7 @@ fn reported_wallet(
         error: None,
         attestations: Vec::new(),
         networks: NETWORKS.iter().map(|n| n.to_string()).collect(),
+        epoch: 0,
     };
     for a in answers {
         let Ok(Outcome::Keygen {

@@ -59,7 +59,7 @@ pub use mode::{accept_mode, mode_in_force, Mode, ModeChange, ModeError, MAX_MODE
 pub use request::{
     normalize_address, AssetKey, PolicyAction, PolicyRequest, Principal, Resource, WalletRef,
 };
-pub use signing::{create_wallet_request, roles_of, signing_request, NO_CHAIN};
+pub use signing::{roles_of, signing_request, wallet_key_request, NO_CHAIN};
 pub use velocity::{
     record_signed, MemoryLedger, VelocityLedger, VelocityLimit, VelocityMetric, VelocityRule,
     WindowTotals, MAX_WINDOW_S,

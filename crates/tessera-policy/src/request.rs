@@ -102,17 +102,21 @@ pub enum PolicyAction {
     ChangePolicy,
     /// Create a wallet.
     CreateWallet,
+    /// Give a wallet's key new shares: a refresh, a replaced signer or a new threshold and
+    /// signer set (the key and its addresses stay the same).
+    ReshareWallet,
 }
 
 impl PolicyAction {
     /// Every action, in schema order.
-    pub const ALL: [PolicyAction; 6] = [
+    pub const ALL: [PolicyAction; 7] = [
         PolicyAction::SignTransaction,
         PolicyAction::SignTypedData,
         PolicyAction::SignMessage,
         PolicyAction::SignRawDigest,
         PolicyAction::ChangePolicy,
         PolicyAction::CreateWallet,
+        PolicyAction::ReshareWallet,
     ];
 
     /// The Cedar action id.
@@ -124,6 +128,7 @@ impl PolicyAction {
             PolicyAction::SignRawDigest => "sign_raw_digest",
             PolicyAction::ChangePolicy => "change_policy",
             PolicyAction::CreateWallet => "create_wallet",
+            PolicyAction::ReshareWallet => "reshare_wallet",
         }
     }
 

@@ -143,7 +143,8 @@ namespace Tessera {
     "velocity": Velocity
   };
 
-  action sign_transaction, sign_typed_data, sign_message, sign_raw_digest, create_wallet
+  action sign_transaction, sign_typed_data, sign_message, sign_raw_digest, create_wallet,
+    reshare_wallet
     appliesTo { principal: [ApiKey], resource: [Wallet], context: RequestContext };
   action change_policy
     appliesTo { principal: [ApiKey], resource: [Tenant], context: RequestContext };

@@ -73,11 +73,13 @@ pub fn signing_request(
     Ok(req.with_mode(mode))
 }
 
-/// Builds the request to evaluate for creating wallet `wallet_id`.
-pub fn create_wallet_request(
+/// Builds the request to evaluate for a key operation on wallet `wallet_id` that has no
+/// intent: [`PolicyAction::CreateWallet`] or [`PolicyAction::ReshareWallet`].
+pub fn wallet_key_request(
     bundle: &PolicyBundle,
     requester: &PublicKey,
     wallet_id: &str,
+    action: PolicyAction,
     now_unix: u64,
     mode: Mode,
 ) -> Result<PolicyRequest, RequestError> {
@@ -88,7 +90,7 @@ pub fn create_wallet_request(
     )?;
     Ok(PolicyRequest::for_wallet(
         principal,
-        PolicyAction::CreateWallet,
+        action,
         WalletRef::new(wallet_id, NO_CHAIN, NO_CHAIN)?,
         now_unix,
     )?

@@ -57,6 +57,22 @@ pub struct CreateWallet {
     pub authorization: Authorization,
 }
 
+/// `POST /v1/wallets/{id}/reshare`: new shares of the wallet's key — a proactive refresh (the
+/// same signers and threshold), a replaced signer, or a new threshold and signer set. The key,
+/// chain code and every address stay the same; the wallet's epoch goes up by one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReshareWallet {
+    /// Signers needed afterwards.
+    pub threshold: u16,
+    /// The new holders, in party-index order.
+    pub signers: Vec<NodeId>,
+    /// The dealers as `[new party index, current party index]`: at least the current
+    /// threshold of current holders, each also a new holder (the same node at both indices).
+    pub dealers: Vec<(u16, u16)>,
+    /// Operator authorization (`Action::Reshare` with the same fields and the next epoch).
+    pub authorization: Authorization,
+}
+
 /// Lifecycle of a wallet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -104,6 +120,10 @@ pub struct WalletInfo {
     /// by the attestations.
     #[serde(default)]
     pub networks: Vec<String>,
+    /// The key's share epoch: 0 from key generation, one more after each reshare (refresh,
+    /// replaced signer, new threshold). The key and every address never change with it.
+    #[serde(default)]
+    pub epoch: u32,
 }
 
 /// `GET /v1/wallets/{id}/keys?path=m/0/1`.
@@ -210,6 +230,8 @@ pub enum SessionKind {
     Sign,
     /// Presignature pool refill.
     Presign,
+    /// New shares of an existing key (refresh, replaced signer, new threshold).
+    Reshare,
 }
 
 /// Lifecycle of a session.

@@ -44,6 +44,8 @@ pub struct WalletStatement {
     /// The networks the wallet may sign chain payloads on (`chain:network`, sorted), as its
     /// key generation's authorization named them; signers refuse any other.
     pub networks: Vec<String>,
+    /// The key's share epoch: 0 from key generation, one more after each reshare.
+    pub epoch: u32,
 }
 
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
@@ -56,7 +58,8 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 impl WalletStatement {
     /// The message signed under [`WALLET_ATTESTATION_DOMAIN`]: `str(wallet id) || str(scheme
     /// name) || u16(t) || u32(n) || n × node id (32) || bytes(public key) || chain code (32) ||
-    /// u32(k) || k × str(network)`, lengths big-endian.
+    /// u32(k) || k × str(network)`, then `u32(epoch)` when the epoch is above 0 (so key
+    /// generation statements keep their original bytes), lengths big-endian.
     pub fn signing_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(128 + 32 * self.signers.len());
         put_bytes(&mut out, self.wallet_id.as_bytes());
@@ -73,6 +76,9 @@ impl WalletStatement {
         out.extend_from_slice(&k.to_be_bytes());
         for net in &self.networks {
             put_bytes(&mut out, net.as_bytes());
+        }
+        if self.epoch > 0 {
+            out.extend_from_slice(&self.epoch.to_be_bytes());
         }
         out
     }
@@ -94,6 +100,7 @@ impl WalletStatement {
             public_key: public_key.clone(),
             chain_code,
             networks: w.networks.clone(),
+            epoch: w.epoch,
         }))
     }
 }
@@ -234,6 +241,7 @@ mod tests {
             error: None,
             attestations: Vec::new(),
             networks: vec!["bitcoin:mainnet".into()],
+            epoch: 0,
         };
         let st = WalletStatement::of_wallet(&w).unwrap().unwrap();
         w.attestations = attesting

@@ -140,6 +140,42 @@ pub enum Job {
         /// Operator authorization for exactly this wallet, scheme, threshold and signer list.
         authorization: Authorization,
     },
+    /// New shares of an existing key for the roster of the session (the new holders, by new
+    /// party index): `tessera_crypto::reshare`. Each participant stores its new share as a
+    /// *prepared* epoch and answers [`Outcome::Reshare`]; nothing signs with it before
+    /// [`Job::Epoch`] commits it.
+    Reshare {
+        /// Scheme of the wallet.
+        scheme: SchemeId,
+        /// The new threshold.
+        threshold: u16,
+        /// The epoch the new shares get.
+        epoch: u32,
+        /// The current threshold.
+        old_threshold: u16,
+        /// Dealers as (new party index, current party index).
+        dealers: Vec<(u16, u16)>,
+        /// The wallet's group key (a new holder has no other source; the dealings must share
+        /// exactly this key, and every holder attests to it).
+        public_key: PublicKey,
+        /// The wallet's chain code (attested by every holder, like the key).
+        chain_code: [u8; 32],
+        /// The wallet's network binding (attested by every holder).
+        networks: Vec<String>,
+        /// Operator authorization for exactly this wallet, epoch, threshold, roster and dealers.
+        authorization: Authorization,
+    },
+    /// The second phase of a reshare: commit the prepared epoch, once every new holder has
+    /// attested to it (a holder commits only with all their attestations), or discard it.
+    Epoch {
+        /// The prepared epoch.
+        epoch: u32,
+        /// The reshare session that prepared it: a holder commits only the share that session
+        /// made, so shares of two attempts at one epoch are never committed together.
+        session: [u8; 32],
+        /// Commit or discard.
+        decision: EpochDecision,
+    },
     /// Interactive signing by the listed `t` signers.
     Sign {
         /// Party indices of the signers.
@@ -186,6 +222,18 @@ pub enum Job {
     },
 }
 
+/// What [`Job::Epoch`] does with a prepared epoch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum EpochDecision {
+    /// Make it the epoch in force: every new holder's attestation of the wallet at that epoch.
+    Commit {
+        /// One attestation per new holder.
+        attestations: Vec<crate::attestation::WalletAttestation>,
+    },
+    /// Destroy it; the current epoch stays in force.
+    Discard,
+}
+
 /// A chain payload behind a signing job. The signer parses `payload` with its own adapter for
 /// `chain`, recomputes the intent and the messages, checks the intent hash against the
 /// authorization (`tessera_wire::Action::SignTransaction`) and signs only if `message` is
@@ -207,6 +255,8 @@ impl Job {
     pub fn kind(&self) -> &'static str {
         match self {
             Job::Keygen { .. } => "keygen",
+            Job::Reshare { .. } => "reshare",
+            Job::Epoch { .. } => "epoch",
             Job::Sign { .. } => "sign",
             Job::Presign { .. } => "presign",
             Job::SignPresigned { .. } => "sign-presigned",
@@ -282,6 +332,19 @@ pub enum Outcome {
         /// This signer's signature over the wallet (id, scheme, threshold, roster, key, chain
         /// code).
         attestation: crate::attestation::WalletAttestation,
+    },
+    /// A reshare finished: the new share is stored as a prepared epoch.
+    Reshare {
+        /// This holder's signature over the wallet at the new epoch (new threshold and roster,
+        /// the same key and chain code).
+        attestation: crate::attestation::WalletAttestation,
+    },
+    /// A prepared epoch was committed (`true`) or discarded (`false`).
+    Epoch {
+        /// The epoch.
+        epoch: u32,
+        /// Whether it is now the epoch in force.
+        committed: bool,
     },
     /// Interactive signing finished.
     Signature(Signature),

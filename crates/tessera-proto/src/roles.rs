@@ -129,6 +129,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v1/wallets/{id}", WALLET_READ),
     route("GET", "/v1/wallets/{id}/keys", WALLET_READ),
     route("POST", "/v1/wallets/{id}/signatures", &[Requester]),
+    route("POST", "/v1/wallets/{id}/reshare", &[Requester]),
     route("GET", "/v1/wallets/{id}/transactions", &[Viewer, Requester]),
     route("POST", "/v1/wallets/{id}/transactions", &[Requester]),
     route("POST", "/v1/wallets/{id}/transactions/build", &[Requester]),

@@ -37,7 +37,8 @@ impl Keys<'_> {
         seal::aad(self.vault_id, T_EPOCHS, &[wallet_id.as_bytes()])
     }
 
-    /// The committed epoch of `wallet_id`: its sealed `epochs` row or, for a wallet written
+    /// The committed epoch of `wallet_id`: its sealed `epochs` row (empty for a holder that
+    /// joined with a prepared share and has no committed one yet) or, for a wallet written
     /// before epochs were committed explicitly (schema version 2), its highest share epoch.
     fn committed(&self, conn: &Connection, wallet_id: &str) -> Result<Option<u32>, VaultError> {
         let what = || format!("committed epoch of wallet `{wallet_id}`");
@@ -53,6 +54,9 @@ impl Keys<'_> {
                 .dek
                 .open(&self.epoch_aad(wallet_id), &sealed)
                 .ok_or_else(|| VaultError::Corrupt(what()))?;
+            if plain.is_empty() {
+                return Ok(None);
+            }
             let bytes: [u8; 4] = plain
                 .as_slice()
                 .try_into()
@@ -74,9 +78,17 @@ impl Keys<'_> {
         wallet_id: &str,
         epoch: u32,
     ) -> Result<(), VaultError> {
-        let sealed = self
-            .dek
-            .seal(&self.epoch_aad(wallet_id), &epoch.to_be_bytes())?;
+        self.write_epoch_row(conn, wallet_id, &epoch.to_be_bytes())
+    }
+
+    /// The sealed `epochs` row: 4 bytes (the committed epoch) or empty (none committed yet).
+    fn write_epoch_row(
+        &self,
+        conn: &Connection,
+        wallet_id: &str,
+        plain: &[u8],
+    ) -> Result<(), VaultError> {
+        let sealed = self.dek.seal(&self.epoch_aad(wallet_id), plain)?;
         conn.execute(
             "INSERT INTO epochs (wallet_id, sealed) VALUES (?1, ?2)
              ON CONFLICT (wallet_id) DO UPDATE SET sealed = excluded.sealed",
@@ -183,6 +195,37 @@ impl Vault {
         Ok(())
     }
 
+    /// Stores the *prepared* share of a holder that joins an existing wallet (a replacement or
+    /// added signer of a reshare): it holds nothing of `wallet_id` before, and
+    /// [`share`](Self::share) returns nothing until [`commit_epoch`](Self::commit_epoch); a
+    /// [`discard_prepared`](Self::discard_prepared) leaves no trace of the wallet.
+    /// [`VaultError::AlreadyExists`] if this vault holds any share of `wallet_id`.
+    pub fn prepare_joining_share(
+        &mut self,
+        wallet_id: &str,
+        epoch: u32,
+        share: &[u8],
+        public_info: &str,
+    ) -> Result<(), VaultError> {
+        // Field by field: the transaction below borrows `self.conn` mutably.
+        let keys = Keys::of(&self.dek, &self.vault_id);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let held: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM shares WHERE wallet_id = ?1",
+            [wallet_id],
+            |r| r.get(0),
+        )?;
+        if held > 0 {
+            return Err(VaultError::AlreadyExists);
+        }
+        keys.write_epoch_row(&tx, wallet_id, &[])?;
+        keys.insert_share(&tx, wallet_id, epoch, share, public_info)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Commits the prepared `epoch` of `wallet_id`: from now on [`share`](Self::share) returns
     /// it. [`VaultError::NotFound`] if no share is stored at `epoch`;
     /// [`VaultError::InvalidInput`] if `epoch` is not above the committed one.
@@ -219,13 +262,17 @@ impl Vault {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let Some(committed) = keys.committed(&tx, wallet_id)? else {
-            return Ok(0);
+        let n = match keys.committed(&tx, wallet_id)? {
+            Some(committed) => tx.execute(
+                "DELETE FROM shares WHERE wallet_id = ?1 AND epoch > ?2",
+                params![wallet_id, committed],
+            )?,
+            // A joining holder (nothing committed): its shares and epoch row go.
+            None => {
+                tx.execute("DELETE FROM epochs WHERE wallet_id = ?1", [wallet_id])?;
+                tx.execute("DELETE FROM shares WHERE wallet_id = ?1", [wallet_id])?
+            }
         };
-        let n = tx.execute(
-            "DELETE FROM shares WHERE wallet_id = ?1 AND epoch > ?2",
-            params![wallet_id, committed],
-        )?;
         tx.commit()?;
         Ok(n)
     }
@@ -245,13 +292,12 @@ impl Vault {
 
     /// The prepared (uncommitted) share of `wallet_id` with the highest epoch, if any.
     pub fn prepared_share(&self, wallet_id: &str) -> Result<Option<StoredShare>, VaultError> {
-        let Some(committed) = self.committed_epoch(wallet_id)? else {
-            return Ok(None);
-        };
+        // A joining holder has nothing committed: every share it holds is prepared.
+        let above = self.committed_epoch(wallet_id)?.map_or(-1, i64::from);
         self.share_query(
             "SELECT wallet_id, epoch, public_info, sealed FROM shares
              WHERE wallet_id = ?1 AND epoch > ?2 ORDER BY epoch DESC LIMIT 1",
-            params![wallet_id, committed],
+            params![wallet_id, above],
         )
     }
 

@@ -387,3 +387,50 @@ fn swap_blobs(dir: &std::path::Path, table: &str, col: &str, key: &str, k1: &str
     .expect("update");
     tx.commit().expect("commit");
 }
+
+/// A holder that joins a wallet (a replacement signer) stores a prepared share with nothing
+/// committed: it signs with nothing until the commit, a discard leaves no trace, and a vault
+/// that already holds the wallet cannot join it again.
+#[test]
+fn a_joining_holder_has_nothing_in_force_until_the_commit() {
+    let dir = tmp();
+    let mut v = new_vault(dir.path());
+    v.prepare_joining_share("w", 3, b"joined", "{}")
+        .expect("join");
+    assert!(v.share("w").expect("share").is_none());
+    assert_eq!(v.committed_epoch("w").expect("epoch"), None);
+    assert_eq!(
+        v.prepared_share("w")
+            .expect("prepared")
+            .expect("present")
+            .epoch,
+        3
+    );
+    assert!(v.wallets().expect("wallets").is_empty());
+    assert!(matches!(
+        v.prepare_joining_share("w", 4, b"again", "{}"),
+        Err(VaultError::AlreadyExists)
+    ));
+    assert_eq!(v.discard_prepared("w").expect("discard"), 1);
+    assert!(v.prepared_share("w").expect("prepared").is_none());
+    assert_eq!(v.committed_epoch("w").expect("epoch"), None);
+
+    v.prepare_joining_share("w", 3, b"joined", "{}")
+        .expect("join");
+    drop(v);
+    let mut v = reopen(dir.path());
+    v.commit_epoch("w", 3).expect("commit");
+    assert_eq!(
+        &v.share("w").expect("share").expect("in force").share[..],
+        b"joined"
+    );
+    assert!(matches!(
+        v.prepare_joining_share("w", 4, b"again", "{}"),
+        Err(VaultError::AlreadyExists)
+    ));
+    v.put_share("x", 0, b"held", "{}").expect("put");
+    assert!(matches!(
+        v.prepare_joining_share("x", 1, b"again", "{}"),
+        Err(VaultError::AlreadyExists)
+    ));
+}

@@ -128,6 +128,23 @@ pub enum Action {
         /// payloads (a PSBT, a Solana message) sign the same bytes on every network.
         networks: Vec<String>,
     },
+    /// Give an existing wallet's key new shares: a proactive refresh (same signers and
+    /// threshold), a replaced signer, or a new threshold and signer set. The group key, chain
+    /// code and every address stay the same; the shares of the current epoch stop combining
+    /// with the new ones.
+    Reshare {
+        /// Wallet id.
+        wallet_id: String,
+        /// The epoch the new shares get: the wallet's current epoch + 1.
+        epoch: u32,
+        /// Signers needed afterwards (`t`).
+        threshold: u16,
+        /// The new share holders, in party-index order.
+        signers: Vec<NodeId>,
+        /// The dealers, as (new party index, current party index): at least the current
+        /// threshold of the current holders, each also a new holder.
+        dealers: Vec<(u16, u16)>,
+    },
     /// Sign messages with a wallet key.
     Sign {
         /// Wallet id.
@@ -258,6 +275,27 @@ impl Authorization {
                     put_str(&mut out, n);
                 }
             }
+            Action::Reshare {
+                wallet_id,
+                epoch,
+                threshold,
+                signers,
+                dealers,
+            } => {
+                out.push(4);
+                put_str(&mut out, wallet_id);
+                out.extend_from_slice(&epoch.to_be_bytes());
+                out.extend_from_slice(&threshold.to_be_bytes());
+                put_len(&mut out, signers.len());
+                for s in signers {
+                    out.extend_from_slice(&s.0);
+                }
+                put_len(&mut out, dealers.len());
+                for (new, old) in dealers {
+                    out.extend_from_slice(&new.to_be_bytes());
+                    out.extend_from_slice(&old.to_be_bytes());
+                }
+            }
             Action::Sign {
                 wallet_id,
                 path,
@@ -372,7 +410,7 @@ impl Action {
     /// [`Action::Keygen`].
     pub fn intent_hash(&self) -> Option<[u8; 32]> {
         match self {
-            Action::Keygen { .. } => None,
+            Action::Keygen { .. } | Action::Reshare { .. } => None,
             Action::Sign {
                 wallet_id,
                 path,

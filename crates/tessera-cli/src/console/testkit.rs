@@ -190,6 +190,7 @@ async fn wallet(State(_): State<Arc<Mock>>, Path(w): Path<String>) -> Json<Walle
         error: None,
         attestations: Vec::new(),
         networks: vec!["ethereum:mainnet".into()],
+        epoch: 0,
     })
 }
 

@@ -81,7 +81,10 @@ pub(crate) fn verify_share<G: Curve>(
 /// Lagrange coefficient at zero of party `me` for the set `set` (evaluation points `i + 1`):
 /// `λ = Π_{m≠me} x_m / (x_m − x_me)`. `None` if `me` is not in `set` or `set` repeats a party.
 pub(crate) fn lagrange_at_zero<G: Curve>(set: &[PartyIndex], me: PartyIndex) -> Option<G::Scalar> {
-    if !set.contains(&me) {
+    let mut distinct = set.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if !set.contains(&me) || distinct.len() != set.len() {
         return None;
     }
     let x_me = point_of::<G>(me);

@@ -88,8 +88,9 @@ use tessera_crypto::{
     MemoryLedger, PartyIndex, Presignature, SchemeId, SessionId, SignMessage, ThresholdParams,
 };
 use tessera_policy::{
-    accept_freshness, accept_mode, accept_update, create_wallet_request, mode_in_force, AdminSet,
-    Approval, Decision, Engine, Freshness, Mode, ModeChange, PolicyRequest, SignedBundle,
+    accept_freshness, accept_mode, accept_update, mode_in_force, wallet_key_request, AdminSet,
+    Approval, Decision, Engine, Freshness, Mode, ModeChange, PolicyAction, PolicyRequest,
+    SignedBundle,
 };
 use tessera_proto::attestation::{WalletAttestation, WalletStatement};
 use tessera_proto::audit::{
@@ -108,6 +109,7 @@ use tessera_wire::{
 };
 
 mod checks;
+mod epochs;
 
 use checks::{Authorized, SignJob};
 
@@ -229,6 +231,9 @@ pub struct WalletPublic {
     /// to networks, which then signs no chain payload.
     #[serde(default)]
     pub networks: Vec<String>,
+    /// For a share made by a reshare: that session's id (hex), which the commit must name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reshare_session: Option<String>,
 }
 
 pub(crate) struct Inner {
@@ -382,7 +387,9 @@ impl SignArgs {
                 ),
                 Some(presignature),
             )),
-            Job::Keygen { .. } | Job::Presign { .. } => None,
+            Job::Keygen { .. } | Job::Presign { .. } | Job::Reshare { .. } | Job::Epoch { .. } => {
+                None
+            }
         }
     }
 }
@@ -1074,7 +1081,7 @@ impl Signer {
         out: &Outbound,
     ) -> Result<Outcome, Stop> {
         let timeout = match start.job {
-            Job::Keygen { .. } => self.inner.options.keygen_timeout,
+            Job::Keygen { .. } | Job::Reshare { .. } => self.inner.options.keygen_timeout,
             _ => self.inner.options.sign_timeout,
         };
         let mut ctx = self.session_ctx(start.session, &start.roster, timeout, rx, out)?;
@@ -1104,6 +1111,18 @@ impl Signer {
             Job::Presign { signers } => {
                 self.presign(&mut ctx, &start.wallet_id, &start.session, &signers)
             }
+            job @ Job::Reshare { .. } => {
+                let job = epochs::ReshareJob::from_job(job)
+                    .ok_or_else(|| failure(FailureKind::Internal, "not a reshare job"))?;
+                let old = self.authorize_reshare(&start.wallet_id, &start.roster, ctx.me, &job)?;
+                self.record_session(&start.session)?;
+                Ok(self.reshare(&mut ctx, sid, &start.wallet_id, job, old)?)
+            }
+            Job::Epoch {
+                epoch,
+                session,
+                decision,
+            } => self.settle_epoch(&start.wallet_id, &start.roster, epoch, &session, decision),
             sign => match SignArgs::from_job(sign) {
                 Some((job, None)) => {
                     self.sign_full(&mut ctx, &start.wallet_id, &start.session, job)
@@ -1370,6 +1389,7 @@ impl Signer {
             public_key: share.public_key().to_hex(),
             epoch: 0,
             networks,
+            reshare_session: None,
         };
         let info = serde_json::to_string(&public).map_err(|e| internal(e.to_string()))?;
         lock(&self.inner.vault)
@@ -1383,6 +1403,7 @@ impl Signer {
             public_key: share.public_key().clone(),
             chain_code: share.chain_code(),
             networks: public.networks.clone(),
+            epoch: 0,
         };
         let outcome = Outcome::Keygen {
             public_key: statement.public_key.clone(),
@@ -1512,20 +1533,24 @@ impl Signer {
 
     /// Once a bundle is installed, key generation needs a fresh policy that allows
     /// `create_wallet` without approvals (a key generation carries none).
-    fn check_create_wallet_policy(
+    /// A key operation (`create_wallet`, `reshare_wallet`) under this signer's own policy:
+    /// allowed, or refused (a quorum requirement too: key operations carry no approvals).
+    fn check_key_policy(
         &self,
         wallet_id: &str,
         authz: &Authorization,
+        action: PolicyAction,
     ) -> Result<(), Refusal> {
         let state = self.policy_state();
         if let Some(installed) = &state.bundle {
             let now = self.inner.clock.now_unix();
             state.check_fresh(self.inner.options.max_policy_age_secs, now)?;
             let requester = tessera_policy::PublicKey(authz.operator.0);
-            let req = create_wallet_request(
+            let req = wallet_key_request(
                 &installed.signed.bundle,
                 &requester,
                 wallet_id,
+                action,
                 now,
                 mode_in_force(state.mode.as_ref(), now),
             )
@@ -1542,8 +1567,9 @@ impl Signer {
                         FailureKind::ApprovalsInvalid,
                         RefusalReason::InsufficientApprovals,
                         &format!(
-                            "creating this wallet needs approvals ({quorum}), which a key \
-                         generation cannot carry"
+                            "{} needs approvals ({quorum}), which a key operation \
+                             cannot carry",
+                            action.name()
                         ),
                     ))
                 }
@@ -1584,7 +1610,7 @@ impl Signer {
             )
             .into());
         }
-        self.check_create_wallet_policy(wallet_id, authz)?;
+        self.check_key_policy(wallet_id, authz, PolicyAction::CreateWallet)?;
         let mut vault = lock(&self.inner.vault);
         if vault.share(wallet_id).map_err(vault_failure)?.is_some() {
             return Err(failure(
@@ -1615,9 +1641,12 @@ impl Signer {
 fn subject_of(start: &StartSession) -> String {
     match &start.job {
         Job::Keygen { authorization, .. }
+        | Job::Reshare { authorization, .. }
         | Job::Sign { authorization, .. }
         | Job::SignPresigned { authorization, .. } => authorization.request_id.clone(),
-        Job::Presign { .. } => format!("session:{}", hex::encode(start.session)),
+        Job::Presign { .. } | Job::Epoch { .. } => {
+            format!("session:{}", hex::encode(start.session))
+        }
     }
 }
 

@@ -1,0 +1,149 @@
+//! Multi-process tests of key lifecycle operations through the API, the CLI library and real
+//! signer processes: a refresh while signing and the replacement of a killed signer, for every
+//! scheme. The key, chain code and addresses never change; signatures before and after are
+//! checked with libsecp256k1 / ed25519-dalek; after the replacement the new holder signs with
+//! the one remaining original holder.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::*;
+use tessera_cli::cluster::{ClusterOptions, LocalCluster};
+use tessera_cli::reshare::{run, Change};
+use tessera_crypto::SchemeId;
+use tessera_proto::api::{SessionKind, SessionStatus, WalletInfo};
+
+async fn four_signers(name: &str) -> LocalCluster {
+    let opts = ClusterOptions {
+        signers: 4,
+        exe: PathBuf::from(env!("CARGO_BIN_EXE_tessera")),
+        signer_env: vec![("TESSERA_TEST_FIXTURE_PRIMES".into(), "1".into())],
+        log: "info".into(),
+        health_grace_secs: 1,
+    };
+    LocalCluster::start(&test_dir(name), opts)
+        .await
+        .expect("cluster starts")
+}
+
+fn same_key(before: &WalletInfo, after: &WalletInfo) {
+    assert_eq!(
+        after.public_key, before.public_key,
+        "{}: key",
+        after.wallet_id
+    );
+    assert_eq!(
+        after.chain_code, before.chain_code,
+        "{}: chain code",
+        after.wallet_id
+    );
+    assert_eq!(after.networks, before.networks);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_and_replacing_a_killed_signer_keep_every_key_and_sign() {
+    let mut cluster = four_signers("lifecycle").await;
+    let client = cluster.client().unwrap();
+    let op = cluster.file.operator().unwrap();
+    let nodes: Vec<_> = cluster.file.signers.iter().map(|s| s.node_id).collect();
+    let names: Vec<String> = cluster
+        .file
+        .signers
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    for s in SchemeId::ALL {
+        client
+            .create_wallet(
+                &op,
+                &wallet_id(s),
+                "test",
+                s,
+                2,
+                nodes[..3].to_vec(),
+                NETWORKS,
+            )
+            .await
+            .expect("create wallet");
+    }
+    let mut created = Vec::new();
+    for s in SchemeId::ALL {
+        created.push(wait_ready(&client, &wallet_id(s)).await);
+        sign_and_verify(&client, &op, s, &wallet_id(s), "m/1", "before").await;
+    }
+
+    // Refresh every wallet; the DKLs23 wallet keeps signing meanwhile: every signature it
+    // returns verifies, none is lost.
+    let dkls = wallet_id(SchemeId::EcdsaDkls23);
+    let (c2, op2, d2) = (
+        cluster.client().unwrap(),
+        cluster.file.operator().unwrap(),
+        dkls.clone(),
+    );
+    let signing = tokio::spawn(async move {
+        let mut signed = 0;
+        for i in 0..6 {
+            let m = message(SchemeId::EcdsaDkls23, &format!("during {i}"));
+            let session = c2.sign(&op2, &d2, "m", &m).await.expect("sign request");
+            if let Some(sig) = session.signature {
+                let key = c2.derive(&d2, "m").await.unwrap().public_key;
+                tessera_cli::verify::verify(SchemeId::EcdsaDkls23, &key, &m, &sig)
+                    .expect("a signature made during a refresh verifies");
+                signed += 1;
+            }
+        }
+        signed
+    });
+    for (s, before) in SchemeId::ALL.iter().zip(&created) {
+        let (session, elapsed) = run(&cluster.file, &wallet_id(*s), &Change::Refresh, true)
+            .await
+            .unwrap_or_else(|e| panic!("{} refresh: {e:#}", s.name()));
+        assert_eq!(
+            (session.kind, session.status),
+            (SessionKind::Reshare, SessionStatus::Done)
+        );
+        eprintln!("{} refresh: {:.2} s", s.name(), elapsed.as_secs_f64());
+        let (after, vouched) = client.vouched_wallet(&wallet_id(*s)).await.unwrap();
+        same_key(before, &after);
+        assert_eq!((after.epoch, after.threshold), (1, 2));
+        assert_eq!(after.signers, nodes[..3].to_vec());
+        assert_eq!(vouched.by.len(), 3, "every holder attested epoch 1");
+        sign_and_verify(&client, &op, *s, &wallet_id(*s), "m/1", "after the refresh").await;
+    }
+    assert!(
+        signing.await.unwrap() > 0,
+        "signing went on during the refreshes"
+    );
+
+    // Signer 2 dies; signer 3 takes its place in every wallet.
+    cluster.kill_signer(2).unwrap();
+    wait_linked_exactly(&client, 3).await;
+    let replace = Change::ReplaceSigner {
+        old: names[2].clone(),
+        new: names[3].clone(),
+    };
+    for (s, before) in SchemeId::ALL.iter().zip(&created) {
+        let (_, elapsed) = run(&cluster.file, &wallet_id(*s), &replace, true)
+            .await
+            .unwrap_or_else(|e| panic!("{} replace: {e:#}", s.name()));
+        eprintln!(
+            "{} replace-signer: {:.2} s",
+            s.name(),
+            elapsed.as_secs_f64()
+        );
+        let (after, _) = client.vouched_wallet(&wallet_id(*s)).await.unwrap();
+        same_key(before, &after);
+        assert_eq!(after.epoch, 2);
+        assert_eq!(after.signers, vec![nodes[0], nodes[1], nodes[3]]);
+    }
+
+    // With signer 1 gone too, only the replacement and signer 0 remain: they sign together.
+    cluster.kill_signer(1).unwrap();
+    wait_linked_exactly(&client, 2).await;
+    for s in SchemeId::ALL {
+        sign_and_verify(&client, &op, s, &wallet_id(s), "m/1", "replacement signs").await;
+    }
+}

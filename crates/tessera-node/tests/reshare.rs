@@ -1,0 +1,295 @@
+//! Reshares at the signers, two-phase: a prepared epoch signs nothing; a commit needs every new
+//! holder's attestation and names the session that prepared the share; after it the wallet
+//! signs with the new shares (checked by ed25519-dalek and libsecp256k1), and an authorization
+//! cannot be replayed nor make an epoch twice.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use tessera_crypto::{PublicKey, SchemeId, SignMessage, Signature};
+use tessera_proto::attestation::WalletAttestation;
+use tessera_proto::link::{EpochDecision, FailureKind, Job, Outcome};
+use tessera_wire::{Action, Authorization};
+
+const WALLET: &str = "w";
+
+fn reshare_auth(g: &Group, epoch: u32, t: u16, dealers: &[(u16, u16)]) -> Authorization {
+    Authorization::sign(
+        &g.operator,
+        random_id(),
+        Action::Reshare {
+            wallet_id: WALLET.into(),
+            epoch,
+            threshold: t,
+            signers: g.roster().iter().map(|m| m.identity.node_id()).collect(),
+            dealers: dealers.to_vec(),
+        },
+        g.clock.now_unix() + 300,
+    )
+}
+
+fn reshare_job(
+    g: &Group,
+    s: SchemeId,
+    key: &(PublicKey, [u8; 32]),
+    epoch: u32,
+    authorization: Authorization,
+) -> Job {
+    Job::Reshare {
+        scheme: s,
+        threshold: 2,
+        epoch,
+        old_threshold: 2,
+        dealers: vec![(0, 0), (1, 1)],
+        public_key: key.0.clone(),
+        chain_code: key.1,
+        networks: g.networks.clone(),
+        authorization,
+    }
+}
+
+fn sign_job(m: &SignMessage, authorization: Authorization) -> Job {
+    Job::Sign {
+        signers: vec![0, 1],
+        message: m.clone(),
+        path: "m".into(),
+        authorization,
+        transaction: None,
+        policy_version: 1,
+        approvals: Vec::new(),
+    }
+}
+
+/// Independent verification: ed25519-dalek for Ed25519, libsecp256k1 for ECDSA.
+fn verify(pk: &PublicKey, m: &SignMessage, sig: &Signature) {
+    match (pk, sig) {
+        (PublicKey::Ed25519(pk), Signature::Ed25519(sig)) => {
+            ed25519_dalek::VerifyingKey::from_bytes(pk)
+                .unwrap()
+                .verify_strict(
+                    &m.ed25519_bytes(),
+                    &ed25519_dalek::Signature::from_bytes(sig),
+                )
+                .expect("ed25519-dalek accepts the signature");
+        }
+        (PublicKey::Secp256k1(pk), Signature::Ecdsa { r, s, .. }) => {
+            let mut compact = [0u8; 64];
+            compact[..32].copy_from_slice(r);
+            compact[32..].copy_from_slice(s);
+            secp256k1::Secp256k1::verification_only()
+                .verify_ecdsa(
+                    &secp256k1::Message::from_digest(m.digest32().unwrap()),
+                    &secp256k1::ecdsa::Signature::from_compact(&compact).unwrap(),
+                    &secp256k1::PublicKey::from_slice(pk).unwrap(),
+                )
+                .expect("libsecp256k1 accepts the signature");
+        }
+        other => panic!("unexpected key and signature {other:?}"),
+    }
+}
+
+fn sign_and_verify(g: &mut Group, s: SchemeId, pk: &PublicKey, text: &str) {
+    let m = message_for(s, text);
+    let auth = sign_auth(&g.operator, &random_id(), WALLET, "m", &m, now_unix() + 300);
+    for a in g.run(WALLET, &[0, 1], sign_job(&m, auth)) {
+        match a.expect("the wallet signs") {
+            Outcome::Signature(sig) => verify(pk, &m, &sig),
+            o => panic!("unexpected {o:?}"),
+        }
+    }
+}
+
+fn refused(answers: Vec<Answer>, kind: FailureKind, what: &str) {
+    assert!(!answers.is_empty());
+    for a in answers {
+        match a {
+            Err(f) => assert_eq!(f.kind, kind, "{what}: {f:?}"),
+            Ok(o) => panic!("{what}: expected a refusal, got {o:?}"),
+        }
+    }
+}
+
+fn commit(
+    g: &mut Group,
+    epoch: u32,
+    session: [u8; 32],
+    attestations: Vec<WalletAttestation>,
+) -> Vec<Answer> {
+    let job = Job::Epoch {
+        epoch,
+        session,
+        decision: EpochDecision::Commit { attestations },
+    };
+    g.run(WALLET, &[0, 1, 2], job)
+}
+
+fn prepared(g: &Group) -> Vec<u32> {
+    (0..3).map(|i| g.status(i).prepared_epochs).collect()
+}
+
+#[test]
+fn a_refresh_commits_only_with_every_holders_attestation_then_signs() {
+    for s in [SchemeId::Ed25519, SchemeId::EcdsaDkls23] {
+        let mut g = Group::new(&format!("reshare-{}", s.name().replace('/', "-")), 3);
+        let key = g.keygen(WALLET, s, 2);
+        sign_and_verify(&mut g, s, &key.0, "before");
+
+        // Phase 1: every holder prepares epoch 1 and attests it.
+        let auth = reshare_auth(&g, 1, 2, &[(0, 0), (1, 1)]);
+        let session = random32();
+        let answers = g.run_session(
+            session,
+            WALLET,
+            &[0, 1, 2],
+            reshare_job(&g, s, &key, 1, auth.clone()),
+        );
+        let attestations: Vec<WalletAttestation> = answers
+            .into_iter()
+            .map(|a| match a.expect("every holder prepares") {
+                Outcome::Reshare { attestation } => attestation,
+                o => panic!("unexpected {o:?}"),
+            })
+            .collect();
+        assert_eq!(prepared(&g), vec![1, 1, 1]);
+        // A prepared epoch signs nothing: the wallet still signs with epoch 0.
+        sign_and_verify(&mut g, s, &key.0, "while prepared");
+
+        // A commit without one holder's attestation, or naming another session, changes nothing.
+        refused(
+            commit(&mut g, 1, session, attestations[..2].to_vec()),
+            FailureKind::Unauthorized,
+            "a commit missing an attestation",
+        );
+        refused(
+            commit(&mut g, 1, random32(), attestations.clone()),
+            FailureKind::Unauthorized,
+            "a commit naming another session",
+        );
+        let mut forged = attestations.clone();
+        forged[2].signature[0] ^= 1;
+        refused(
+            commit(&mut g, 1, session, forged),
+            FailureKind::Unauthorized,
+            "a commit with a forged attestation",
+        );
+        assert_eq!(prepared(&g), vec![1, 1, 1]);
+
+        // Phase 2: committed at every holder; repeating the commit is answered as done.
+        for _ in 0..2 {
+            for a in commit(&mut g, 1, session, attestations.clone()) {
+                assert!(
+                    matches!(
+                        a,
+                        Ok(Outcome::Epoch {
+                            epoch: 1,
+                            committed: true
+                        })
+                    ),
+                    "{a:?}"
+                );
+            }
+        }
+        assert_eq!(prepared(&g), vec![0, 0, 0]);
+        sign_and_verify(&mut g, s, &key.0, "after the refresh");
+
+        // The authorization cannot run again, and no second epoch 1 can be made.
+        refused(
+            g.run(WALLET, &[0, 1, 2], reshare_job(&g, s, &key, 1, auth)),
+            FailureKind::Replayed,
+            "a replayed reshare authorization (its epoch is the committed one)",
+        );
+        let again = reshare_auth(&g, 1, 2, &[(0, 0), (1, 1)]);
+        refused(
+            g.run(WALLET, &[0, 1, 2], reshare_job(&g, s, &key, 1, again)),
+            FailureKind::Replayed,
+            "a second epoch 1",
+        );
+    }
+}
+
+#[test]
+fn a_discarded_epoch_leaves_the_current_one_in_force() {
+    let s = SchemeId::Ed25519;
+    let mut g = Group::new("reshare-discard", 3);
+    let key = g.keygen(WALLET, s, 2);
+    let auth = reshare_auth(&g, 1, 2, &[(0, 0), (1, 1)]);
+    let session = random32();
+    for a in g.run_session(
+        session,
+        WALLET,
+        &[0, 1, 2],
+        reshare_job(&g, s, &key, 1, auth),
+    ) {
+        assert!(matches!(a, Ok(Outcome::Reshare { .. })), "{a:?}");
+    }
+    // A discard naming another session leaves the prepared share for its own decision.
+    let discard = |session| Job::Epoch {
+        epoch: 1,
+        session,
+        decision: EpochDecision::Discard,
+    };
+    for a in g.run(WALLET, &[0, 1, 2], discard(random32())) {
+        assert!(
+            matches!(
+                a,
+                Ok(Outcome::Epoch {
+                    committed: false,
+                    ..
+                })
+            ),
+            "{a:?}"
+        );
+    }
+    assert_eq!(prepared(&g), vec![1, 1, 1]);
+    for a in g.run(WALLET, &[0, 1, 2], discard(session)) {
+        assert!(
+            matches!(
+                a,
+                Ok(Outcome::Epoch {
+                    committed: false,
+                    ..
+                })
+            ),
+            "{a:?}"
+        );
+    }
+    assert_eq!(prepared(&g), vec![0, 0, 0]);
+    sign_and_verify(&mut g, s, &key.0, "after the discard");
+    // A new authorized attempt at epoch 1 works.
+    let auth = reshare_auth(&g, 1, 2, &[(0, 0), (1, 1)]);
+    for a in g.run(WALLET, &[0, 1, 2], reshare_job(&g, s, &key, 1, auth)) {
+        assert!(matches!(a, Ok(Outcome::Reshare { .. })), "{a:?}");
+    }
+}
+
+#[test]
+fn a_reshare_the_authorization_does_not_cover_is_refused() {
+    let s = SchemeId::Ed25519;
+    let mut g = Group::new("reshare-unauthorized", 3);
+    let key = g.keygen(WALLET, s, 2);
+    // Authorized for other dealers than the job names.
+    let auth = reshare_auth(&g, 1, 2, &[(0, 0), (2, 2)]);
+    refused(
+        g.run(WALLET, &[0, 1, 2], reshare_job(&g, s, &key, 1, auth)),
+        FailureKind::Unauthorized,
+        "dealers the authorization does not name",
+    );
+    // A job naming another key than the wallet's.
+    let auth = reshare_auth(&g, 1, 2, &[(0, 0), (1, 1)]);
+    let other = (PublicKey::Ed25519([9; 32]), key.1);
+    refused(
+        g.run(WALLET, &[0, 1, 2], reshare_job(&g, s, &other, 1, auth)),
+        FailureKind::Unauthorized,
+        "another key",
+    );
+    // Epoch 2 while the wallet is at epoch 0.
+    let auth = reshare_auth(&g, 2, 2, &[(0, 0), (1, 1)]);
+    refused(
+        g.run(WALLET, &[0, 1, 2], reshare_job(&g, s, &key, 2, auth)),
+        FailureKind::Replayed,
+        "an epoch that is not the next one",
+    );
+    assert_eq!(prepared(&g), vec![0, 0, 0]);
+}
