@@ -16,9 +16,9 @@ use tessera_cli::reshare::{run, Change};
 use tessera_crypto::SchemeId;
 use tessera_proto::api::{SessionKind, SessionStatus, WalletInfo};
 
-async fn four_signers(name: &str) -> LocalCluster {
+async fn signers(name: &str, n: usize) -> LocalCluster {
     let opts = ClusterOptions {
-        signers: 4,
+        signers: n,
         exe: PathBuf::from(env!("CARGO_BIN_EXE_tessera")),
         signer_env: vec![("TESSERA_TEST_FIXTURE_PRIMES".into(), "1".into())],
         log: "info".into(),
@@ -45,7 +45,7 @@ fn same_key(before: &WalletInfo, after: &WalletInfo) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_and_replacing_a_killed_signer_keep_every_key_and_sign() {
-    let mut cluster = four_signers("lifecycle").await;
+    let mut cluster = signers("lifecycle", 4).await;
     let client = cluster.client().unwrap();
     let op = cluster.file.operator().unwrap();
     let nodes: Vec<_> = cluster.file.signers.iter().map(|s| s.node_id).collect();
@@ -146,4 +146,79 @@ async fn refresh_and_replacing_a_killed_signer_keep_every_key_and_sign() {
     for s in SchemeId::ALL {
         sign_and_verify(&client, &op, s, &wallet_id(s), "m/1", "replacement signs").await;
     }
+}
+
+/// 2-of-3 becomes 3-of-5 (two new hosts join, every original holder stays): the key and
+/// addresses are unchanged, two holders can no longer sign, and three of the five — two of
+/// them new — sign together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_of_three_becomes_three_of_five() {
+    let mut cluster = signers("reshare-3-of-5", 5).await;
+    let client = cluster.client().unwrap();
+    let op = cluster.file.operator().unwrap();
+    let nodes: Vec<_> = cluster.file.signers.iter().map(|s| s.node_id).collect();
+    let names: Vec<String> = cluster
+        .file
+        .signers
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    let schemes = [
+        SchemeId::EcdsaDkls23,
+        SchemeId::Ed25519,
+        SchemeId::EcdsaCggmp24,
+    ];
+    for s in schemes {
+        client
+            .create_wallet(
+                &op,
+                &wallet_id(s),
+                "test",
+                s,
+                2,
+                nodes[..3].to_vec(),
+                NETWORKS,
+            )
+            .await
+            .expect("create wallet");
+    }
+    let reshare = Change::Reshare {
+        threshold: 3,
+        signers: names.clone(),
+    };
+    for s in schemes {
+        let before = wait_ready(&client, &wallet_id(s)).await;
+        let (_, elapsed) = run(&cluster.file, &wallet_id(s), &reshare, true)
+            .await
+            .unwrap_or_else(|e| panic!("{} reshare: {e:#}", s.name()));
+        eprintln!(
+            "{} reshare 2-of-3 -> 3-of-5: {:.2} s",
+            s.name(),
+            elapsed.as_secs_f64()
+        );
+        let (after, vouched) = client.vouched_wallet(&wallet_id(s)).await.unwrap();
+        same_key(&before, &after);
+        assert_eq!((after.epoch, after.threshold), (1, 3));
+        assert_eq!(after.signers, nodes);
+        assert_eq!(vouched.by.len(), 5);
+    }
+    // Holders 0 and 1 die: signers 2, 3 and 4 (two of them new) are exactly the threshold.
+    cluster.kill_signer(0).unwrap();
+    cluster.kill_signer(1).unwrap();
+    wait_linked_exactly(&client, 3).await;
+    for s in schemes {
+        sign_and_verify(&client, &op, s, &wallet_id(s), "m/2", "three of five").await;
+    }
+    // One more dies: two holders are below the new threshold and sign nothing.
+    cluster.kill_signer(2).unwrap();
+    wait_linked_exactly(&client, 2).await;
+    let m = message(SchemeId::Ed25519, "two of five");
+    let session = client
+        .sign(&op, &wallet_id(SchemeId::Ed25519), "m", &m)
+        .await;
+    let signed = session
+        .as_ref()
+        .map(|s| s.signature.is_some())
+        .unwrap_or(false);
+    assert!(!signed, "two holders of a 3-of-5 key signed: {session:?}");
 }
