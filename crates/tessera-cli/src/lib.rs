@@ -3,6 +3,7 @@
 //! benchmark. `main.rs` only parses arguments.
 
 pub mod backup;
+pub mod benchlifecycle;
 pub mod benchsign;
 pub mod cluster;
 pub mod console;

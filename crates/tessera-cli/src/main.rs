@@ -901,6 +901,22 @@ enum Bench {
         #[arg(long = "group")]
         groups: Vec<String>,
     },
+    /// Key lifecycle operations (refresh, replace a signer, reshare to 3-of-5, refresh at
+    /// 3-of-5) through a fresh five-signer cluster, vs the raw in-process refresh.
+    Lifecycle {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Only these schemes (repeatable).
+        #[arg(long = "scheme")]
+        schemes: Vec<String>,
+        /// Refreshes per wallet and group.
+        #[arg(long, default_value_t = 3)]
+        iterations: usize,
+        /// Skip the raw in-process figures.
+        #[arg(long)]
+        skip_raw: bool,
+    },
     /// Signatures through the API of a real cluster, vs the raw in-process figure.
     Sign {
         /// Print JSON.
@@ -1327,6 +1343,29 @@ fn real_main() -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 print!("{}", tessera_cli::benchsign::render(&rows));
+            }
+            Ok(())
+        }
+        Command::Bench {
+            what:
+                Bench::Lifecycle {
+                    json,
+                    schemes,
+                    iterations,
+                    skip_raw,
+                },
+        } => {
+            use tessera_cli::benchlifecycle as lc;
+            let opts = lc::LifecycleOptions {
+                schemes: parse_schemes(&schemes)?,
+                iterations,
+                skip_raw,
+            };
+            let rows = runtime()?.block_on(lc::run(opts, |l| eprintln!("... {l}")))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                print!("{}", lc::render(&rows));
             }
             Ok(())
         }

@@ -13,8 +13,10 @@ use std::path::PathBuf;
 use common::*;
 use tessera_cli::cluster::{ClusterOptions, LocalCluster};
 use tessera_cli::reshare::{run, Change};
+use tessera_client::Client;
 use tessera_crypto::SchemeId;
 use tessera_proto::api::{SessionKind, SessionStatus, WalletInfo};
+use tessera_wire::{NodeId, OperatorKey};
 
 async fn signers(name: &str, n: usize) -> LocalCluster {
     let opts = ClusterOptions {
@@ -27,6 +29,30 @@ async fn signers(name: &str, n: usize) -> LocalCluster {
     LocalCluster::start(&test_dir(name), opts)
         .await
         .expect("cluster starts")
+}
+
+/// The cluster's signers: node ids and names, in order.
+fn members(cluster: &LocalCluster) -> (Vec<NodeId>, Vec<String>) {
+    let s = &cluster.file.signers;
+    (
+        s.iter().map(|x| x.node_id).collect(),
+        s.iter().map(|x| x.name.clone()).collect(),
+    )
+}
+
+/// One 2-of-`signers.len()` wallet per scheme (key generation runs in the background).
+async fn create_wallets(
+    client: &Client,
+    op: &OperatorKey,
+    schemes: &[SchemeId],
+    signers: &[NodeId],
+) {
+    for &s in schemes {
+        client
+            .create_wallet(op, &wallet_id(s), "test", s, 2, signers.to_vec(), NETWORKS)
+            .await
+            .expect("create wallet");
+    }
 }
 
 fn same_key(before: &WalletInfo, after: &WalletInfo) {
@@ -48,27 +74,8 @@ async fn refresh_and_replacing_a_killed_signer_keep_every_key_and_sign() {
     let mut cluster = signers("lifecycle", 4).await;
     let client = cluster.client().unwrap();
     let op = cluster.file.operator().unwrap();
-    let nodes: Vec<_> = cluster.file.signers.iter().map(|s| s.node_id).collect();
-    let names: Vec<String> = cluster
-        .file
-        .signers
-        .iter()
-        .map(|s| s.name.clone())
-        .collect();
-    for s in SchemeId::ALL {
-        client
-            .create_wallet(
-                &op,
-                &wallet_id(s),
-                "test",
-                s,
-                2,
-                nodes[..3].to_vec(),
-                NETWORKS,
-            )
-            .await
-            .expect("create wallet");
-    }
+    let (nodes, names) = members(&cluster);
+    create_wallets(&client, &op, &SchemeId::ALL, &nodes[..3]).await;
     let mut created = Vec::new();
     for s in SchemeId::ALL {
         created.push(wait_ready(&client, &wallet_id(s)).await);
@@ -148,7 +155,7 @@ async fn refresh_and_replacing_a_killed_signer_keep_every_key_and_sign() {
     }
 }
 
-/// 2-of-3 becomes 3-of-5 (two new hosts join, every original holder stays): the key and
+/// 2-of-3 becomes 3-of-5 (after a replacement, so a former holder joins again): the key and
 /// addresses are unchanged, two holders can no longer sign, and three of the five — two of
 /// them new — sign together.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,38 +163,28 @@ async fn two_of_three_becomes_three_of_five() {
     let mut cluster = signers("reshare-3-of-5", 5).await;
     let client = cluster.client().unwrap();
     let op = cluster.file.operator().unwrap();
-    let nodes: Vec<_> = cluster.file.signers.iter().map(|s| s.node_id).collect();
-    let names: Vec<String> = cluster
-        .file
-        .signers
-        .iter()
-        .map(|s| s.name.clone())
-        .collect();
+    let (nodes, names) = members(&cluster);
     let schemes = [
         SchemeId::EcdsaDkls23,
         SchemeId::Ed25519,
         SchemeId::EcdsaCggmp24,
     ];
-    for s in schemes {
-        client
-            .create_wallet(
-                &op,
-                &wallet_id(s),
-                "test",
-                s,
-                2,
-                nodes[..3].to_vec(),
-                NETWORKS,
-            )
-            .await
-            .expect("create wallet");
-    }
+    create_wallets(&client, &op, &schemes, &nodes[..3]).await;
     let reshare = Change::Reshare {
         threshold: 3,
         signers: names.clone(),
     };
+    // Signer 3 first hands its place to signer 4, so the 3-of-5 set takes back a signer that
+    // still holds a share of an older epoch (it joins again; that share plays no part).
+    let replace = Change::ReplaceSigner {
+        old: names[2].clone(),
+        new: names[3].clone(),
+    };
     for s in schemes {
         let before = wait_ready(&client, &wallet_id(s)).await;
+        run(&cluster.file, &wallet_id(s), &replace, true)
+            .await
+            .unwrap_or_else(|e| panic!("{} replace: {e:#}", s.name()));
         let (_, elapsed) = run(&cluster.file, &wallet_id(s), &reshare, true)
             .await
             .unwrap_or_else(|e| panic!("{} reshare: {e:#}", s.name()));
@@ -198,7 +195,7 @@ async fn two_of_three_becomes_three_of_five() {
         );
         let (after, vouched) = client.vouched_wallet(&wallet_id(s)).await.unwrap();
         same_key(&before, &after);
-        assert_eq!((after.epoch, after.threshold), (1, 3));
+        assert_eq!((after.epoch, after.threshold), (2, 3));
         assert_eq!(after.signers, nodes);
         assert_eq!(vouched.by.len(), 5);
     }

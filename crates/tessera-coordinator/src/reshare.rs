@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use tessera_policy::PolicyAction;
 use tessera_proto::api::{ReshareWallet, SessionInfo, SessionKind, SessionStatus, WalletInfo};
 use tessera_proto::attestation::{WalletAttestation, WalletStatement};
-use tessera_proto::link::{EpochDecision, Job, Member, Outcome};
+use tessera_proto::link::{EpochDecision, Job, Member, Outcome, ReshareJob};
 use tessera_proto::states::ErrorCode;
 use tessera_wire::Action;
 
@@ -87,7 +87,7 @@ impl Coordinator {
         };
         self.inner.store.put_session(&record)?;
         self.waiter(&record.session_id);
-        let job = Job::Reshare {
+        let job = Job::Reshare(ReshareJob {
             scheme: wallet.scheme,
             threshold: req.threshold,
             epoch: next.epoch,
@@ -99,7 +99,7 @@ impl Coordinator {
             chain_code: self.wallet_chain_code(&wallet)?,
             networks: wallet.networks.clone(),
             authorization: req.authorization,
-        };
+        });
         let me = self.clone();
         let out = record.clone();
         tokio::spawn(async move { me.run_reshare(next, roster, session, job, record).await });

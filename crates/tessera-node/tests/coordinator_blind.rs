@@ -103,18 +103,6 @@ fn refused(answers: Vec<Answer>, kind: FailureKind, what: &str) {
     }
 }
 
-fn sign_job(m: &tessera_crypto::SignMessage, path: &str, a: tessera_wire::Authorization) -> Job {
-    Job::Sign {
-        signers: vec![0, 1],
-        message: m.clone(),
-        path: path.into(),
-        authorization: a,
-        transaction: None,
-        policy_version: 1,
-        approvals: Vec::new(),
-    }
-}
-
 /// Signers check operator authorizations themselves: an untrusted key, a forged signature, an
 /// expired (`Expired`) or overlong authorization, one for another message, wallet or path, a replayed
 /// request id and a reused session id are all refused with a typed failure, and a refusal
@@ -130,7 +118,7 @@ fn signer_refuses_unauthorized_and_replayed_requests() {
 
     let a = sign_auth(&rogue, &random_id(), "w", "m", &m, later);
     refused(
-        g.run("w", &[0, 1], sign_job(&m, "m", a)),
+        g.run("w", &[0, 1], plain_sign_job(&m, "m", a)),
         FailureKind::Unauthorized,
         "untrusted operator",
     );
@@ -138,42 +126,42 @@ fn signer_refuses_unauthorized_and_replayed_requests() {
     let mut forged = sign_auth(&rogue, &random_id(), "w", "m", &m, later);
     forged.operator = op.public();
     refused(
-        g.run("w", &[0, 1], sign_job(&m, "m", forged)),
+        g.run("w", &[0, 1], plain_sign_job(&m, "m", forged)),
         FailureKind::Unauthorized,
         "forged signature",
     );
 
     let a = sign_auth(&op, &random_id(), "w", "m", &m, now_unix() - 1);
     refused(
-        g.run("w", &[0, 1], sign_job(&m, "m", a)),
+        g.run("w", &[0, 1], plain_sign_job(&m, "m", a)),
         FailureKind::Expired,
         "expired",
     );
 
     let a = sign_auth(&op, &random_id(), "w", "m", &m, now_unix() + 30 * 86_400);
     refused(
-        g.run("w", &[0, 1], sign_job(&m, "m", a)),
+        g.run("w", &[0, 1], plain_sign_job(&m, "m", a)),
         FailureKind::Unauthorized,
         "too long-lived",
     );
 
     let a = sign_auth(&op, &random_id(), "w", "m", &msg("pay alice 1"), later);
     refused(
-        g.run("w", &[0, 1], sign_job(&m, "m", a)),
+        g.run("w", &[0, 1], plain_sign_job(&m, "m", a)),
         FailureKind::Unauthorized,
         "other message",
     );
 
     let a = sign_auth(&op, &random_id(), "other", "m", &m, later);
     refused(
-        g.run("w", &[0, 1], sign_job(&m, "m", a)),
+        g.run("w", &[0, 1], plain_sign_job(&m, "m", a)),
         FailureKind::Unauthorized,
         "other wallet",
     );
 
     let a = sign_auth(&op, &random_id(), "w", "m/1", &m, later);
     refused(
-        g.run("w", &[0, 1], sign_job(&m, "m", a)),
+        g.run("w", &[0, 1], plain_sign_job(&m, "m", a)),
         FailureKind::Unauthorized,
         "other path",
     );
@@ -181,7 +169,7 @@ fn signer_refuses_unauthorized_and_replayed_requests() {
     // The genuine request signs.
     let good = sign_auth(&op, &random_id(), "w", "m", &m, later);
     let session = random32();
-    for a in g.run_session(session, "w", &[0, 1], sign_job(&m, "m", good.clone())) {
+    for a in g.run_session(session, "w", &[0, 1], plain_sign_job(&m, "m", good.clone())) {
         match a.expect("authorized request signs") {
             Outcome::Signature(sig) => scheme(SchemeId::Ed25519).verify(&pk, &m, &sig).unwrap(),
             o => panic!("unexpected {o:?}"),
@@ -189,14 +177,14 @@ fn signer_refuses_unauthorized_and_replayed_requests() {
     }
     // Replayed request id, fresh session: refused by each signer itself.
     refused(
-        g.run("w", &[0, 1], sign_job(&m, "m", good.clone())),
+        g.run("w", &[0, 1], plain_sign_job(&m, "m", good.clone())),
         FailureKind::Replayed,
         "replayed request",
     );
     // Reused session id with a fresh authorization: refused.
     let fresh = sign_auth(&op, &random_id(), "w", "m", &m, later);
     refused(
-        g.run_session(session, "w", &[0, 1], sign_job(&m, "m", fresh)),
+        g.run_session(session, "w", &[0, 1], plain_sign_job(&m, "m", fresh)),
         FailureKind::Replayed,
         "reused session id",
     );
@@ -239,7 +227,7 @@ fn signer_refuses_unauthorized_and_replayed_requests() {
     g.restart(0);
     g.restart(1);
     refused(
-        g.run("w", &[0, 1], sign_job(&m, "m", good)),
+        g.run("w", &[0, 1], plain_sign_job(&m, "m", good)),
         FailureKind::Replayed,
         "replayed after restart",
     );

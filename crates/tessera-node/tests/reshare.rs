@@ -10,7 +10,7 @@ mod common;
 use common::*;
 use tessera_crypto::{PublicKey, SchemeId, SignMessage, Signature};
 use tessera_proto::attestation::WalletAttestation;
-use tessera_proto::link::{EpochDecision, FailureKind, Job, Outcome};
+use tessera_proto::link::{EpochDecision, FailureKind, Job, Outcome, ReshareJob};
 use tessera_wire::{Action, Authorization};
 
 const WALLET: &str = "w";
@@ -37,7 +37,7 @@ fn reshare_job(
     epoch: u32,
     authorization: Authorization,
 ) -> Job {
-    Job::Reshare {
+    Job::Reshare(ReshareJob {
         scheme: s,
         threshold: 2,
         epoch,
@@ -47,19 +47,7 @@ fn reshare_job(
         chain_code: key.1,
         networks: g.networks.clone(),
         authorization,
-    }
-}
-
-fn sign_job(m: &SignMessage, authorization: Authorization) -> Job {
-    Job::Sign {
-        signers: vec![0, 1],
-        message: m.clone(),
-        path: "m".into(),
-        authorization,
-        transaction: None,
-        policy_version: 1,
-        approvals: Vec::new(),
-    }
+    })
 }
 
 /// Independent verification: ed25519-dalek for Ed25519, libsecp256k1 for ECDSA.
@@ -93,7 +81,7 @@ fn verify(pk: &PublicKey, m: &SignMessage, sig: &Signature) {
 fn sign_and_verify(g: &mut Group, s: SchemeId, pk: &PublicKey, text: &str) {
     let m = message_for(s, text);
     let auth = sign_auth(&g.operator, &random_id(), WALLET, "m", &m, now_unix() + 300);
-    for a in g.run(WALLET, &[0, 1], sign_job(&m, auth)) {
+    for a in g.run(WALLET, &[0, 1], plain_sign_job(&m, "m", auth)) {
         match a.expect("the wallet signs") {
             Outcome::Signature(sig) => verify(pk, &m, &sig),
             o => panic!("unexpected {o:?}"),

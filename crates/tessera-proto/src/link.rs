@@ -144,27 +144,7 @@ pub enum Job {
     /// party index): `tessera_crypto::reshare`. Each participant stores its new share as a
     /// *prepared* epoch and answers [`Outcome::Reshare`]; nothing signs with it before
     /// [`Job::Epoch`] commits it.
-    Reshare {
-        /// Scheme of the wallet.
-        scheme: SchemeId,
-        /// The new threshold.
-        threshold: u16,
-        /// The epoch the new shares get.
-        epoch: u32,
-        /// The current threshold.
-        old_threshold: u16,
-        /// Dealers as (new party index, current party index).
-        dealers: Vec<(u16, u16)>,
-        /// The wallet's group key (a new holder has no other source; the dealings must share
-        /// exactly this key, and every holder attests to it).
-        public_key: PublicKey,
-        /// The wallet's chain code (attested by every holder, like the key).
-        chain_code: [u8; 32],
-        /// The wallet's network binding (attested by every holder).
-        networks: Vec<String>,
-        /// Operator authorization for exactly this wallet, epoch, threshold, roster and dealers.
-        authorization: Authorization,
-    },
+    Reshare(ReshareJob),
     /// The second phase of a reshare: commit the prepared epoch, once every new holder has
     /// attested to it (a holder commits only with all their attestations), or discard it.
     Epoch {
@@ -222,6 +202,30 @@ pub enum Job {
     },
 }
 
+/// The work of a [`Job::Reshare`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReshareJob {
+    /// Scheme of the wallet.
+    pub scheme: SchemeId,
+    /// The new threshold.
+    pub threshold: u16,
+    /// The epoch the new shares get.
+    pub epoch: u32,
+    /// The current threshold.
+    pub old_threshold: u16,
+    /// Dealers as (new party index, current party index).
+    pub dealers: Vec<(u16, u16)>,
+    /// The wallet's group key (a new holder has no other source; the dealings must share
+    /// exactly this key, and every holder attests to it).
+    pub public_key: PublicKey,
+    /// The wallet's chain code (attested by every holder, like the key).
+    pub chain_code: [u8; 32],
+    /// The wallet's network binding (attested by every holder).
+    pub networks: Vec<String>,
+    /// Operator authorization for exactly this wallet, epoch, threshold, roster and dealers.
+    pub authorization: Authorization,
+}
+
 /// What [`Job::Epoch`] does with a prepared epoch.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum EpochDecision {
@@ -255,7 +259,7 @@ impl Job {
     pub fn kind(&self) -> &'static str {
         match self {
             Job::Keygen { .. } => "keygen",
-            Job::Reshare { .. } => "reshare",
+            Job::Reshare(_) => "reshare",
             Job::Epoch { .. } => "epoch",
             Job::Sign { .. } => "sign",
             Job::Presign { .. } => "presign",

@@ -148,6 +148,22 @@ impl ResharePlan {
     }
 }
 
+/// What every scheme's `reshare` starts with: the plan checked against `scheme` and this
+/// party's share (before any message), and the [`Redistribution`] over curve `G`, with the
+/// party's share turned into its old sharing by the scheme's `old`.
+pub(crate) fn begin<G: Curve>(
+    scheme: SchemeId,
+    input: &ReshareInput,
+    old: impl Fn(&KeyShare) -> Result<OldSharing>,
+) -> Result<Redistribution<G>> {
+    input
+        .plan
+        .check(scheme, input.me, input.params, input.old_share.as_ref())?;
+    let old = input.old_share.as_ref().map(old).transpose()?;
+    let key = input.plan.public_key.as_bytes();
+    Redistribution::new(input.me, input.params, input.plan.clone(), key, old)
+}
+
 /// A dealer's view of its current share: its old index, secret and everyone's old public share
 /// (by old index), in the curve's standard encoding.
 pub(crate) struct OldSharing {

@@ -30,7 +30,7 @@ use zeroize::Zeroizing;
 
 use crate::primes::PaillierPrimes;
 use crate::reshare::curve::Secp;
-use crate::reshare::{redistribution_session, OldSharing, Received, Redistribution};
+use crate::reshare::{begin, redistribution_session, OldSharing, Received};
 use crate::session::{check_envelope, Message, Poll, Session};
 use crate::{
     BoxSession, DerivationPath, Error, KeyShare, KeygenInput, MessageHash, PartialSignature,
@@ -668,23 +668,16 @@ impl Scheme for Cggmp24 {
     }
 
     fn reshare(&self, input: ReshareInput) -> Result<BoxSession<KeyShare>> {
-        input.plan.check(
-            SchemeId::EcdsaCggmp24,
-            input.me,
-            input.params,
-            input.old_share.as_ref(),
-        )?;
-        let aux = group_aux(input.aux, input.me, input.params.n)?;
-        let old = input.old_share.as_ref().map(old_sharing).transpose()?;
+        let redistribution = begin::<Secp>(SchemeId::EcdsaCggmp24, &input, old_sharing)?;
         let ReshareInput {
             sid,
             me,
             params,
             plan,
+            aux,
             ..
         } = input;
-        let key = plan.public_key.as_bytes().to_vec();
-        let redistribution = Redistribution::<Secp>::new(me, params, plan.clone(), &key, old)?;
+        let aux = group_aux(aux, me, params.n)?;
         Ok(Box::new(crate::session::Map::new(
             redistribution_session(sid, redistribution),
             move |(received, _): (Received, [u8; 32])| {

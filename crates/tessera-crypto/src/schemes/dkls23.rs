@@ -32,7 +32,7 @@ use zeroize::Zeroizing;
 
 use crate::echo::Confirmed;
 use crate::reshare::curve::Secp;
-use crate::reshare::{OldSharing, Redistribution};
+use crate::reshare::{begin, OldSharing, Redistribution};
 use crate::session::{
     decode, encode, Driver, Inbox, Map, Outbox, RoundMessages, RoundSpec, Rounds,
 };
@@ -654,16 +654,7 @@ impl Scheme for Dkls23 {
     }
 
     fn reshare(&self, input: ReshareInput) -> Result<BoxSession<KeyShare>> {
-        input.plan.check(
-            SchemeId::EcdsaDkls23,
-            input.me,
-            input.params,
-            input.old_share.as_ref(),
-        )?;
-        let old = input.old_share.as_ref().map(old_sharing).transpose()?;
-        let key = input.plan.public_key.as_bytes().to_vec();
-        let redistribution =
-            Redistribution::<Secp>::new(input.me, input.params, input.plan.clone(), &key, old)?;
+        let redistribution = begin::<Secp>(SchemeId::EcdsaDkls23, &input, old_sharing)?;
         let reshare = ReshareState {
             redistribution,
             plan: input.plan,

@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 
 use crate::echo::Confirmed;
 use crate::reshare::curve::{self, Curve};
-use crate::reshare::{redistribution_session, OldSharing, Received, Redistribution};
+use crate::reshare::{begin, redistribution_session, OldSharing, Received};
 use crate::session::{encode, Driver, Inbox, Map, Outbox, RoundMessages, RoundSpec, Rounds};
 use crate::{
     hd, BoxSession, DerivationPath, Error, KeyShare, KeygenInput, PartialSignature, PartyIndex,
@@ -350,10 +350,7 @@ fn old_sharing<S: Suite>(share: &KeyShare) -> Result<OldSharing> {
 }
 
 fn reshare_on<S: Suite, G: Curve>(input: ReshareInput) -> Result<BoxSession<KeyShare>> {
-    input
-        .plan
-        .check(S::ID, input.me, input.params, input.old_share.as_ref())?;
-    let old = input.old_share.as_ref().map(old_sharing::<S>).transpose()?;
+    let redistribution = begin::<G>(S::ID, &input, old_sharing::<S>)?;
     let ReshareInput {
         sid,
         me,
@@ -361,8 +358,6 @@ fn reshare_on<S: Suite, G: Curve>(input: ReshareInput) -> Result<BoxSession<KeyS
         plan,
         ..
     } = input;
-    let key = plan.public_key.as_bytes().to_vec();
-    let redistribution = Redistribution::<G>::new(me, params, plan.clone(), &key, old)?;
     Ok(Box::new(Map::new(
         redistribution_session(sid, redistribution),
         move |(received, _): (Received, [u8; 32])| rebuild::<S>(me, params, &plan, &received),

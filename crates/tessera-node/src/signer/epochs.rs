@@ -19,72 +19,41 @@ use std::collections::BTreeMap;
 use serde_json::json;
 use tessera_audit::EntryKind;
 use tessera_crypto::{
-    scheme, KeyShare, PublicKey, ReshareInput, ResharePlan, SchemeId, SessionId, ThresholdParams,
+    scheme, KeyShare, ReshareInput, ResharePlan, SchemeId, SessionId, ThresholdParams,
 };
 use tessera_policy::PolicyAction;
 use tessera_proto::attestation::{WalletAttestation, WalletStatement};
-use tessera_proto::link::{EpochDecision, Failure, FailureKind, Job, Member, Outcome};
-use tessera_wire::{Action, Authorization, NodeId};
+use tessera_proto::link::{EpochDecision, Failure, FailureKind, Member, Outcome, ReshareJob};
+use tessera_wire::{Action, NodeId};
 
 use super::{
     crypto_failure, failure, internal, lock, vault_failure, Refusal, Signer, Stop, WalletPublic,
 };
 use crate::runner::{self, RunCtx};
 
-/// The fields of a [`Job::Reshare`].
-pub(super) struct ReshareJob {
-    scheme: SchemeId,
-    threshold: u16,
-    epoch: u32,
-    old_threshold: u16,
-    dealers: Vec<(u16, u16)>,
-    public_key: PublicKey,
-    chain_code: [u8; 32],
-    networks: Vec<String>,
-    authorization: Authorization,
+/// The wallet a reshare job makes, as the new holders attest it.
+fn statement(job: &ReshareJob, wallet_id: &str, roster: &[Member]) -> WalletStatement {
+    WalletStatement {
+        wallet_id: wallet_id.to_string(),
+        scheme: job.scheme,
+        threshold: job.threshold,
+        signers: roster.iter().map(|m| m.identity.node_id()).collect(),
+        public_key: job.public_key.clone(),
+        chain_code: job.chain_code,
+        networks: job.networks.clone(),
+        epoch: job.epoch,
+    }
 }
 
-impl ReshareJob {
-    pub(super) fn from_job(job: Job) -> Option<ReshareJob> {
-        match job {
-            Job::Reshare {
-                scheme,
-                threshold,
-                epoch,
-                old_threshold,
-                dealers,
-                public_key,
-                chain_code,
-                networks,
-                authorization,
-            } => Some(ReshareJob {
-                scheme,
-                threshold,
-                epoch,
-                old_threshold,
-                dealers,
-                public_key,
-                chain_code,
-                networks,
-                authorization,
-            }),
-            _ => None,
-        }
-    }
-
-    /// The wallet this job makes, as the new holders attest it.
-    fn statement(&self, wallet_id: &str, roster: &[Member]) -> WalletStatement {
-        WalletStatement {
-            wallet_id: wallet_id.to_string(),
-            scheme: self.scheme,
-            threshold: self.threshold,
-            signers: roster.iter().map(|m| m.identity.node_id()).collect(),
-            public_key: self.public_key.clone(),
-            chain_code: self.chain_code,
-            networks: self.networks.clone(),
-            epoch: self.epoch,
-        }
-    }
+/// What this signer holds of a wallet a reshare job names.
+pub(super) enum Holding {
+    /// Nothing: it joins the wallet.
+    Nothing,
+    /// A share of an epoch before the current one: it left the wallet's holders and joins again
+    /// (its old share is not used; the commit makes the new one the share in force).
+    Stale,
+    /// The share of the current epoch (a dealer's, or a holder's record of the old sharing).
+    Current(KeyShare),
 }
 
 fn unauthorized(m: &str) -> Refusal {
@@ -92,15 +61,15 @@ fn unauthorized(m: &str) -> Refusal {
 }
 
 impl Signer {
-    /// Step 1's checks, before any message and before the vault changes: returns this signer's
-    /// current share (a dealer's, or a holder's record of the old sharing), if it holds one.
+    /// Step 1's checks, before any message and before the vault changes: returns what this
+    /// signer holds of the wallet.
     pub(super) fn authorize_reshare(
         &self,
         wallet_id: &str,
         roster: &[Member],
         me: u16,
         job: &ReshareJob,
-    ) -> Result<Option<KeyShare>, Refusal> {
+    ) -> Result<Holding, Refusal> {
         self.check_authorization(&job.authorization)?;
         let expected = Action::Reshare {
             wallet_id: wallet_id.to_string(),
@@ -116,14 +85,14 @@ impl Signer {
         let current = self.current_share(wallet_id, job)?;
         let dealing = job.dealers.iter().find(|(new, _)| *new == me);
         match (&current, dealing) {
-            (None, Some(_)) => {
+            (Holding::Nothing | Holding::Stale, Some(_)) => {
                 return Err(failure(
                     FailureKind::NotReady,
-                    "this signer is a dealer but holds no share of the wallet",
+                    "this signer is a dealer but holds no share of the wallet's current epoch",
                 )
                 .into())
             }
-            (Some(share), Some((_, old))) if share.index() != *old => {
+            (Holding::Current(share), Some((_, old))) if share.index() != *old => {
                 return Err(unauthorized(
                     "the plan names another party index for this signer",
                 ))
@@ -144,23 +113,23 @@ impl Signer {
     }
 
     /// This signer's committed share of `wallet_id`, checked against the job: the same scheme
-    /// and key, and the job's epoch exactly the next one.
-    fn current_share(
-        &self,
-        wallet_id: &str,
-        job: &ReshareJob,
-    ) -> Result<Option<KeyShare>, Refusal> {
+    /// and key; the job's epoch exactly the next one (a current holder) or later (a holder
+    /// that left and joins again); an epoch it already has is a replay.
+    fn current_share(&self, wallet_id: &str, job: &ReshareJob) -> Result<Holding, Refusal> {
         let stored = lock(&self.inner.vault)
             .share(wallet_id)
             .map_err(vault_failure)?;
         let Some(stored) = stored else {
-            return Ok(None);
+            return Ok(Holding::Nothing);
         };
         let share = KeyShare::from_bytes(&stored.share).map_err(crypto_failure)?;
         if share.scheme() != job.scheme || share.public_key() != &job.public_key {
             return Err(unauthorized(
                 "the job names another key than this signer holds",
             ));
+        }
+        if stored.epoch.checked_add(1) < Some(job.epoch) {
+            return Ok(Holding::Stale);
         }
         if stored.epoch.checked_add(1) != Some(job.epoch) {
             return Err(failure(
@@ -173,7 +142,7 @@ impl Signer {
             )
             .into());
         }
-        Ok(Some(share))
+        Ok(Holding::Current(share))
     }
 
     /// Step 1's protocol: the new share, stored as the prepared epoch, and this holder's
@@ -184,7 +153,7 @@ impl Signer {
         sid: SessionId,
         wallet_id: &str,
         job: ReshareJob,
-        old_share: Option<KeyShare>,
+        holding: Holding,
     ) -> Result<Outcome, Failure> {
         let n = ctx.roster.len() as u16;
         let params = ThresholdParams::new(job.threshold, n).map_err(crypto_failure)?;
@@ -193,7 +162,11 @@ impl Signer {
         } else {
             None
         };
-        let joining = old_share.is_none();
+        let joining = matches!(holding, Holding::Nothing);
+        let old_share = match holding {
+            Holding::Current(share) => Some(share),
+            Holding::Nothing | Holding::Stale => None,
+        };
         let plan = ResharePlan {
             scheme: job.scheme,
             public_key: job.public_key.clone(),
@@ -213,7 +186,7 @@ impl Signer {
             })
             .map_err(crypto_failure)?;
         let share = runner::drive(ctx, rsid, session)?;
-        let statement = job.statement(wallet_id, ctx.roster);
+        let statement = statement(&job, wallet_id, ctx.roster);
         let public = WalletPublic {
             scheme: job.scheme,
             threshold: job.threshold,

@@ -387,9 +387,7 @@ impl SignArgs {
                 ),
                 Some(presignature),
             )),
-            Job::Keygen { .. } | Job::Presign { .. } | Job::Reshare { .. } | Job::Epoch { .. } => {
-                None
-            }
+            Job::Keygen { .. } | Job::Presign { .. } | Job::Reshare(_) | Job::Epoch { .. } => None,
         }
     }
 }
@@ -1081,7 +1079,7 @@ impl Signer {
         out: &Outbound,
     ) -> Result<Outcome, Stop> {
         let timeout = match start.job {
-            Job::Keygen { .. } | Job::Reshare { .. } => self.inner.options.keygen_timeout,
+            Job::Keygen { .. } | Job::Reshare(_) => self.inner.options.keygen_timeout,
             _ => self.inner.options.sign_timeout,
         };
         let mut ctx = self.session_ctx(start.session, &start.roster, timeout, rx, out)?;
@@ -1111,9 +1109,7 @@ impl Signer {
             Job::Presign { signers } => {
                 self.presign(&mut ctx, &start.wallet_id, &start.session, &signers)
             }
-            job @ Job::Reshare { .. } => {
-                let job = epochs::ReshareJob::from_job(job)
-                    .ok_or_else(|| failure(FailureKind::Internal, "not a reshare job"))?;
+            Job::Reshare(job) => {
                 let old = self.authorize_reshare(&start.wallet_id, &start.roster, ctx.me, &job)?;
                 self.record_session(&start.session)?;
                 Ok(self.reshare(&mut ctx, sid, &start.wallet_id, job, old)?)
@@ -1641,9 +1637,9 @@ impl Signer {
 fn subject_of(start: &StartSession) -> String {
     match &start.job {
         Job::Keygen { authorization, .. }
-        | Job::Reshare { authorization, .. }
         | Job::Sign { authorization, .. }
         | Job::SignPresigned { authorization, .. } => authorization.request_id.clone(),
+        Job::Reshare(job) => job.authorization.request_id.clone(),
         Job::Presign { .. } | Job::Epoch { .. } => {
             format!("session:{}", hex::encode(start.session))
         }

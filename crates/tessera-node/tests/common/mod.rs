@@ -775,6 +775,19 @@ impl CloneKey for OperatorKey {
     }
 }
 
+/// Full signing of a plain message by parties 0 and 1 under policy version 1.
+pub fn plain_sign_job(m: &SignMessage, path: &str, authorization: Authorization) -> Job {
+    Job::Sign {
+        signers: vec![0, 1],
+        message: m.clone(),
+        path: path.into(),
+        authorization,
+        transaction: None,
+        policy_version: 1,
+        approvals: Vec::new(),
+    }
+}
+
 /// A sign authorization for exactly (`wallet_id`, `path`, `message`).
 pub fn sign_auth(
     key: &OperatorKey,

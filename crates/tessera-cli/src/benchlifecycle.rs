@@ -1,0 +1,192 @@
+//! `tessera bench lifecycle`: how long each key lifecycle operation takes through a real
+//! cluster (signer processes, TLS, sealed envelopes, vault writes, both phases of the commit),
+//! per scheme, for 2-of-3 and 3-of-5, next to the raw in-process refresh protocol (all parties
+//! in one process, `tessera bench crypto`) measured in the same run.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+use tessera_crypto::SchemeId;
+use tessera_proto::api::WalletStatus;
+
+use crate::cluster::{ClusterFile, ClusterOptions, LocalCluster};
+use crate::reshare::Change;
+
+/// Options.
+#[derive(Debug, Clone)]
+pub struct LifecycleOptions {
+    /// Schemes to measure.
+    pub schemes: Vec<SchemeId>,
+    /// Refreshes per wallet and group (the median is reported).
+    pub iterations: usize,
+    /// Skip the in-process raw figures.
+    pub skip_raw: bool,
+}
+
+/// One row of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct LifecycleRow {
+    /// Scheme name.
+    pub scheme: String,
+    /// `2-of-3`, `3-of-5`, or `2-of-3 -> 3-of-5`.
+    pub group: String,
+    /// `refresh`, `replace-signer` or `reshare`.
+    pub op: String,
+    /// Operations timed.
+    pub samples: usize,
+    /// Median from the request to the commit at every holder, ms.
+    pub median_ms: f64,
+    /// Slowest, ms.
+    pub max_ms: f64,
+    /// Raw in-process refresh protocol median for the same scheme and group, ms.
+    pub raw_ms: Option<f64>,
+    /// median / raw.
+    pub overhead_ratio: Option<f64>,
+}
+
+fn row(
+    scheme: SchemeId,
+    group: &str,
+    op: &str,
+    mut ms: Vec<f64>,
+    raw: Option<f64>,
+) -> LifecycleRow {
+    ms.sort_by(f64::total_cmp);
+    let median_ms = ms.get(ms.len() / 2).copied().unwrap_or(f64::NAN);
+    LifecycleRow {
+        scheme: scheme.name().into(),
+        group: group.into(),
+        op: op.into(),
+        samples: ms.len(),
+        median_ms,
+        max_ms: ms.last().copied().unwrap_or(f64::NAN),
+        raw_ms: raw,
+        overhead_ratio: raw.map(|r| median_ms / r),
+    }
+}
+
+/// Runs the benchmark on a fresh local cluster of five signers (fresh Paillier primes: the
+/// cggmp24 rows include aux-info generation for each new signer group).
+pub async fn run(
+    opts: LifecycleOptions,
+    mut progress: impl FnMut(&str),
+) -> Result<Vec<LifecycleRow>> {
+    let raw = if opts.skip_raw {
+        Vec::new()
+    } else {
+        progress("measuring the raw in-process refresh (2-of-3, 3-of-5)…");
+        let o = tessera_bench::Options {
+            iterations: 10,
+            slow_iterations: 3,
+            groups: vec![(2, 3), (3, 5)],
+            schemes: opts.schemes.clone(),
+        };
+        let mut p = |s: &str| progress(s);
+        tokio::task::block_in_place(|| tessera_bench::run_crypto(&o, &mut p)).rows
+    };
+    let raw_for = |s: SchemeId, group: &str| {
+        raw.iter()
+            .find(|r| r.scheme == s.name() && r.group == group && r.op.starts_with("refresh"))
+            .map(|r| r.median_ms)
+    };
+    let dir = std::env::temp_dir().join(format!("tessera-bench-lc-{}", std::process::id()));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    progress("starting a local cluster (coordinator + 5 signers)…");
+    let opts_cluster = ClusterOptions {
+        signers: 5,
+        ..Default::default()
+    };
+    let cluster = LocalCluster::start(&dir, opts_cluster).await?;
+    let f = cluster.file.clone();
+    let mut rows = Vec::new();
+    for &s in &opts.schemes {
+        progress(&format!("{}: 2-of-3 wallet…", s.name()));
+        let id = new_wallet(&f, s).await?;
+        let small = timed(&f, &id, &Change::Refresh, opts.iterations).await?;
+        rows.push(row(s, "2-of-3", "refresh", small, raw_for(s, "2-of-3")));
+        progress(&format!("{}: replace a signer…", s.name()));
+        let names: Vec<String> = f.signers.iter().map(|x| x.name.clone()).collect();
+        let replace = Change::ReplaceSigner {
+            old: names[2].clone(),
+            new: names[3].clone(),
+        };
+        let one = timed(&f, &id, &replace, 1).await?;
+        rows.push(row(s, "2-of-3", "replace-signer", one, None));
+        progress(&format!("{}: reshare to 3-of-5…", s.name()));
+        let grow = Change::Reshare {
+            threshold: 3,
+            signers: names,
+        };
+        let one = timed(&f, &id, &grow, 1).await?;
+        rows.push(row(s, "2-of-3 -> 3-of-5", "reshare", one, None));
+        let big = timed(&f, &id, &Change::Refresh, opts.iterations).await?;
+        rows.push(row(s, "3-of-5", "refresh", big, raw_for(s, "3-of-5")));
+    }
+    Ok(rows)
+}
+
+/// A 2-of-3 wallet on the first three signers, once its key exists.
+async fn new_wallet(f: &ClusterFile, s: SchemeId) -> Result<String> {
+    let client = f.client()?;
+    let id = format!(
+        "bench-lc-{}-{}",
+        s.name().replace(['/', '-'], "_"),
+        &tessera_client::random_id()[..8]
+    );
+    let signers = f.signers.iter().take(3).map(|x| x.node_id).collect();
+    let op = f.operator()?;
+    client
+        .create_wallet(&op, &id, &id, s, 2, signers, crate::tx::DEMO_NETWORKS)
+        .await?;
+    let t0 = Instant::now();
+    loop {
+        match client.wallet(&id).await?.status {
+            WalletStatus::Ready => return Ok(id),
+            WalletStatus::Failed => bail!("{}: key generation failed", s.name()),
+            WalletStatus::Creating if t0.elapsed() > Duration::from_secs(1800) => {
+                bail!("{}: key generation timed out", s.name())
+            }
+            WalletStatus::Creating => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+/// `n` runs of `change`, each timed from the request to the commit at every holder, ms.
+async fn timed(f: &ClusterFile, id: &str, change: &Change, n: usize) -> Result<Vec<f64>> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n.max(1) {
+        let (_, elapsed) = crate::reshare::run(f, id, change, true).await?;
+        out.push(elapsed.as_secs_f64() * 1e3);
+    }
+    Ok(out)
+}
+
+/// The report as a table.
+pub fn render(rows: &[LifecycleRow]) -> String {
+    let mut out = format!(
+        "{:<26} {:<18} {:<15} {:>7} {:>11} {:>10} {:>10} {:>9}\n",
+        "scheme", "group", "operation", "samples", "median ms", "max ms", "raw ms", "ratio"
+    );
+    let opt = |v: Option<f64>, p: usize| v.map_or("-".to_string(), |x| format!("{x:.p$}"));
+    for r in rows {
+        out.push_str(&format!(
+            "{:<26} {:<18} {:<15} {:>7} {:>11.1} {:>10.1} {:>10} {:>9}\n",
+            r.scheme,
+            r.group,
+            r.op,
+            r.samples,
+            r.median_ms,
+            r.max_ms,
+            opt(r.raw_ms, 1),
+            opt(r.overhead_ratio, 1)
+        ));
+    }
+    out.push_str(
+        "median/max: from the API request to the commit at every holder, through signer \
+         processes over TLS; raw: the refresh protocol with all parties in one process.\n",
+    );
+    out
+}
