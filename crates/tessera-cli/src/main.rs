@@ -1286,15 +1286,19 @@ fn real_main() -> Result<()> {
             health_grace: std::time::Duration::from_secs(health_grace_secs),
             watch_stdin: exit_on_stdin_eof,
         }),
-        Command::Bench {
-            what:
-                Bench::Crypto {
-                    json,
-                    iterations,
-                    slow_iterations,
-                    schemes,
-                    groups,
-                },
+        Command::Bench { what } => bench_cmd(what),
+    }
+}
+
+/// `tessera bench crypto | sign | lifecycle`.
+fn bench_cmd(what: Bench) -> Result<()> {
+    match what {
+        Bench::Crypto {
+            json,
+            iterations,
+            slow_iterations,
+            schemes,
+            groups,
         } => {
             let mut opts = tessera_bench::Options {
                 iterations,
@@ -1319,16 +1323,13 @@ fn real_main() -> Result<()> {
             }
             Ok(())
         }
-        Command::Bench {
-            what:
-                Bench::Sign {
-                    json,
-                    schemes,
-                    concurrency,
-                    duration,
-                    coordinator,
-                    skip_raw,
-                },
+        Bench::Sign {
+            json,
+            schemes,
+            concurrency,
+            duration,
+            coordinator,
+            skip_raw,
         } => {
             let opts = tessera_cli::benchsign::SignBenchOptions {
                 schemes: parse_schemes(&schemes)?,
@@ -1346,14 +1347,11 @@ fn real_main() -> Result<()> {
             }
             Ok(())
         }
-        Command::Bench {
-            what:
-                Bench::Lifecycle {
-                    json,
-                    schemes,
-                    iterations,
-                    skip_raw,
-                },
+        Bench::Lifecycle {
+            json,
+            schemes,
+            iterations,
+            skip_raw,
         } => {
             use tessera_cli::benchlifecycle as lc;
             let opts = lc::LifecycleOptions {
