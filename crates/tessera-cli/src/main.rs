@@ -1540,35 +1540,8 @@ async fn wallet_cmd(what: WalletCmd) -> Result<()> {
             let change = Change::Reshare { threshold, signers };
             wallet_reshare(&cluster, &id, change, no_wait).await
         }
-        WalletCmd::List(c) => {
-            let f = ClusterFile::load(&c.cluster)?;
-            for w in f.client_as(Role::Viewer)?.wallets().await? {
-                println!(
-                    "{:<24} {:<26} {}-of-{}  {:?}  pool {}  {}",
-                    w.wallet_id,
-                    w.scheme.name(),
-                    w.threshold,
-                    w.signers.len(),
-                    w.status,
-                    w.pool,
-                    w.public_key.map(|k| k.to_hex()).unwrap_or_default()
-                );
-            }
-            Ok(())
-        }
-        WalletCmd::Show { cluster, id, path } => {
-            let f = ClusterFile::load(&cluster.cluster)?;
-            let client = f.client_as(Role::Viewer)?;
-            let (w, vouched) = client.vouched_wallet(&id).await?;
-            println!("{}", serde_json::to_string_pretty(&w)?);
-            eprintln!("{}", f.vouch_line(&vouched));
-            if let Some(p) = path {
-                let key = tessera_client::child_key(&w, &p)?;
-                let k = tessera_cli::vouch::derived_key(&w, &p, key)?;
-                println!("{}", serde_json::to_string_pretty(&k)?);
-            }
-            Ok(())
-        }
+        WalletCmd::List(c) => wallet_list(&c).await,
+        WalletCmd::Show { cluster, id, path } => wallet_show(&cluster, &id, path.as_deref()).await,
         WalletCmd::Address {
             cluster,
             id,
@@ -1588,6 +1561,38 @@ async fn wallet_cmd(what: WalletCmd) -> Result<()> {
             Ok(())
         }
     }
+}
+
+async fn wallet_list(c: &ClusterArg) -> Result<()> {
+    let f = ClusterFile::load(&c.cluster)?;
+    for w in f.client_as(Role::Viewer)?.wallets().await? {
+        println!(
+            "{:<24} {:<26} {}-of-{}  epoch {}  {:?}  pool {}  {}",
+            w.wallet_id,
+            w.scheme.name(),
+            w.threshold,
+            w.signers.len(),
+            w.epoch,
+            w.status,
+            w.pool,
+            w.public_key.map(|k| k.to_hex()).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+async fn wallet_show(cluster: &ClusterArg, id: &str, path: Option<&str>) -> Result<()> {
+    let f = ClusterFile::load(&cluster.cluster)?;
+    let client = f.client_as(Role::Viewer)?;
+    let (w, vouched) = client.vouched_wallet(id).await?;
+    println!("{}", serde_json::to_string_pretty(&w)?);
+    eprintln!("{}", f.vouch_line(&vouched));
+    if let Some(p) = path {
+        let key = tessera_client::child_key(&w, p)?;
+        let k = tessera_cli::vouch::derived_key(&w, p, key)?;
+        println!("{}", serde_json::to_string_pretty(&k)?);
+    }
+    Ok(())
 }
 
 async fn tx_cmd(what: TxCmd) -> Result<()> {

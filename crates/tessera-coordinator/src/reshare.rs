@@ -61,32 +61,6 @@ impl Coordinator {
                 "a reshare needs every new holder online; {missing} is not connected"
             )));
         }
-        if self.pending(wallet_id)?.is_some()
-            || !lock(&self.inner.resharing).insert(wallet_id.to_string())
-        {
-            return Err(CoordError::Conflict(format!(
-                "a reshare of wallet {wallet_id} is still running"
-            )));
-        }
-        let session = self.random_id();
-        let record = SessionInfo {
-            session_id: hex::encode(session),
-            kind: SessionKind::Reshare,
-            wallet_id: wallet_id.to_string(),
-            request_id: Some(req.authorization.request_id.clone()),
-            status: SessionStatus::Running,
-            participants: req.signers.clone(),
-            attempts: 1,
-            path: None,
-            sign_path: None,
-            signature: None,
-            public_key: wallet.public_key.clone(),
-            error: None,
-            created_at_ms: self.inner.clock.now_ms(),
-            finished_at_ms: None,
-        };
-        self.inner.store.put_session(&record)?;
-        self.waiter(&record.session_id);
         let job = Job::Reshare(ReshareJob {
             scheme: wallet.scheme,
             threshold: req.threshold,
@@ -100,10 +74,48 @@ impl Coordinator {
             networks: wallet.networks.clone(),
             authorization: req.authorization,
         });
+        if self.pending(wallet_id)?.is_some()
+            || !lock(&self.inner.resharing).insert(wallet_id.to_string())
+        {
+            return Err(CoordError::Conflict(format!(
+                "a reshare of wallet {wallet_id} is still running"
+            )));
+        }
+        let session = self.random_id();
+        let record = self.reshare_record(&next, &job, session);
+        if let Err(e) = self.inner.store.put_session(&record) {
+            lock(&self.inner.resharing).remove(wallet_id);
+            return Err(e.into());
+        }
+        self.waiter(&record.session_id);
         let me = self.clone();
         let out = record.clone();
         tokio::spawn(async move { me.run_reshare(next, roster, session, job, record).await });
         Ok(out)
+    }
+
+    /// The session record of a reshare that starts now.
+    fn reshare_record(&self, next: &WalletInfo, job: &Job, session: [u8; 32]) -> SessionInfo {
+        let request_id = match job {
+            Job::Reshare(j) => Some(j.authorization.request_id.clone()),
+            _ => None,
+        };
+        SessionInfo {
+            session_id: hex::encode(session),
+            kind: SessionKind::Reshare,
+            wallet_id: next.wallet_id.clone(),
+            request_id,
+            status: SessionStatus::Running,
+            participants: next.signers.clone(),
+            attempts: 1,
+            path: None,
+            sign_path: None,
+            signature: None,
+            public_key: next.public_key.clone(),
+            error: None,
+            created_at_ms: self.inner.clock.now_ms(),
+            finished_at_ms: None,
+        }
     }
 
     /// The wallet as the request makes it: the request's signers, threshold and dealers
@@ -114,8 +126,9 @@ impl Coordinator {
         req: &ReshareWallet,
     ) -> Result<WalletInfo, CoordError> {
         let invalid = |m: String| Err(CoordError::Invalid(m));
-        let n = req.signers.len();
-        tessera_crypto::ThresholdParams::new(req.threshold, n as u16)
+        let n = u16::try_from(req.signers.len())
+            .map_err(|_| CoordError::Invalid("too many signers".into()))?;
+        tessera_crypto::ThresholdParams::new(req.threshold, n)
             .map_err(|e| CoordError::Invalid(format!("threshold: {e}")))?;
         let mut seen = HashSet::new();
         if !req.signers.iter().all(|s| seen.insert(*s)) {

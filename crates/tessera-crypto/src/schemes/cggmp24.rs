@@ -368,15 +368,21 @@ fn load(share: &KeyShare) -> Result<CoreShare> {
 /// This share's Shamir point: its evaluation point `I[i]` and secret `x`, both big-endian
 /// (disaster recovery only; see `crate::recover`).
 pub(crate) fn share_point(share: &KeyShare) -> Result<([u8; 32], Zeroizing<[u8; 32]>)> {
-    let core = load(share)?;
-    let setup = core
-        .core
+    point_of(&load(share)?, share.index)
+}
+
+fn vss_setup(core: &CoreShare) -> Result<&cggmp24::key_share::VssSetup<E>> {
+    core.core
         .vss_setup
         .as_ref()
-        .ok_or_else(|| Error::InvalidKeyShare("no VSS setup".into()))?;
-    let point = setup
+        .ok_or_else(|| Error::InvalidKeyShare("no VSS setup".into()))
+}
+
+/// [`share_point`] of an already loaded share.
+fn point_of(core: &CoreShare, index: PartyIndex) -> Result<([u8; 32], Zeroizing<[u8; 32]>)> {
+    let point = vss_setup(core)?
         .I
-        .get(usize::from(share.index))
+        .get(usize::from(index))
         .ok_or_else(|| Error::InvalidKeyShare("no evaluation point for this index".into()))?;
     let mut x = [0u8; 32];
     x.copy_from_slice(&point.to_be_bytes());
@@ -431,19 +437,14 @@ fn store(
 /// VSS points `I` are anything else is refused.
 fn old_sharing(share: &KeyShare) -> Result<OldSharing> {
     let core = load(share)?;
-    let setup = core
-        .core
-        .vss_setup
-        .as_ref()
-        .ok_or_else(|| Error::InvalidKeyShare("no VSS setup".into()))?;
-    for (k, point) in (1u64..).zip(&setup.I) {
+    for (k, point) in (1u64..).zip(&vss_setup(&core)?.I) {
         if point.to_be_bytes().as_ref() != GScalar::<E>::from(k).to_be_bytes().as_ref() {
             return Err(Error::InvalidKeyShare(
                 "evaluation points are not index + 1".into(),
             ));
         }
     }
-    let (_, secret) = share_point(share)?;
+    let (_, secret) = point_of(&core, share.index)?;
     Ok(OldSharing {
         index: share.index,
         secret,

@@ -169,11 +169,15 @@ fn load(share: &KeyShare) -> Result<Loaded> {
 /// This share's Shamir point: x = party index + 1 (DKLs23's 1-based index) and the secret
 /// `poly_point`, both big-endian (disaster recovery only; see `crate::recover`).
 pub(crate) fn share_point(share: &KeyShare) -> Result<([u8; 32], Zeroizing<[u8; 32]>)> {
+    point_of(&load(share)?.party, share.index)
+}
+
+/// [`share_point`] of an already loaded party.
+fn point_of(party: &Party<C>, index: PartyIndex) -> Result<([u8; 32], Zeroizing<[u8; 32]>)> {
     use k256_dkls::elliptic_curve::PrimeField;
-    let loaded = load(share)?;
     let mut x = [0u8; 32];
-    x[30..].copy_from_slice(&(share.index + 1).to_be_bytes());
-    let repr = loaded.party.poly_point.to_repr();
+    x[30..].copy_from_slice(&(index + 1).to_be_bytes());
+    let repr = party.poly_point.to_repr();
     let mut s = Zeroizing::new([0u8; 32]);
     s.copy_from_slice(&repr);
     Ok((x, s))
@@ -263,8 +267,8 @@ fn store(
 /// This share as a reshare dealer sees it: index, `poly_point`, every verifying share.
 fn old_sharing(share: &KeyShare) -> Result<OldSharing> {
     let Loaded { party, pkg } = load(share)?;
+    let (_, secret) = point_of(&party, share.index)?;
     drop(party);
-    let (_, secret) = share_point(share)?;
     let public_shares = (0..share.params.n)
         .map(|k| {
             let v = pkg
