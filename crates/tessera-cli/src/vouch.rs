@@ -71,6 +71,7 @@ mod tests {
             attestations: vec![],
             networks: vec!["solana:devnet".into()],
             epoch: 0,
+            committing_epoch: None,
         };
         let key = PublicKey::Ed25519([7u8; 32]);
         assert!(address(&w, &key, "solana", "devnet").is_ok());

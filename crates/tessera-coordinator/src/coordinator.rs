@@ -279,6 +279,9 @@ pub(crate) struct Inner {
     refilling: Mutex<HashSet<String>>,
     /// Wallets with a reshare running or a commit not finished (`crate::reshare`).
     pub(crate) resharing: Mutex<HashSet<String>>,
+    /// Held while a wallet record moves to a new epoch and while a presignature is pooled, so
+    /// no presignature of an older epoch is pooled after the pool was emptied.
+    pub(crate) epoch_change: Mutex<()>,
     rotate: AtomicUsize,
     /// Chain adapters, to parse payloads early (signers parse them again themselves).
     pub(crate) chains: Registry,
@@ -341,6 +344,7 @@ impl Coordinator {
                 pool_changed: Notify::new(),
                 refilling: Mutex::new(HashSet::new()),
                 resharing: Mutex::new(HashSet::new()),
+                epoch_change: Mutex::new(()),
                 rotate: AtomicUsize::new(0),
                 chains: tessera_chains::registry(),
                 audit,
@@ -540,6 +544,7 @@ impl Coordinator {
             attestations: Vec::new(),
             networks: req.networks.clone(),
             epoch: 0,
+            committing_epoch: None,
         };
         self.inner
             .store
@@ -634,7 +639,7 @@ impl Coordinator {
             .store
             .wallet(id)?
             .ok_or_else(|| CoordError::NotFound(format!("no wallet {id}")))?;
-        w.pool = self.inner.store.pool_count(id)?;
+        self.live_fields(&mut w)?;
         Ok(w)
     }
 
@@ -642,9 +647,17 @@ impl Coordinator {
     pub fn wallets(&self) -> Result<Vec<WalletInfo>, CoordError> {
         let mut ws = self.inner.store.wallets()?;
         for w in &mut ws {
-            w.pool = self.inner.store.pool_count(&w.wallet_id)?;
+            self.live_fields(w)?;
         }
         Ok(ws)
+    }
+
+    /// The fields of a wallet record that are read when it is shown: its pool size and the
+    /// epoch a decided reshare is still committing.
+    fn live_fields(&self, w: &mut WalletInfo) -> Result<(), CoordError> {
+        w.pool = self.inner.store.pool_count(&w.wallet_id)?;
+        w.committing_epoch = self.committing_epoch(&w.wallet_id)?;
+        Ok(())
     }
 
     /// A derived public key.
@@ -1672,15 +1685,10 @@ impl Coordinator {
         tokio::spawn(async move { me.refill_loop(w).await });
     }
 
+    /// Keeps the wallet's presignature pool at its target. The wallet record is read again
+    /// before each presign, so a reshare's new signers and epoch are followed.
     async fn refill_loop(&self, wallet: WalletInfo) {
         let target = self.pool_target(wallet.scheme);
-        let roster = match self.members(&wallet.signers) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(wallet = %wallet.wallet_id, error = %e, "pool refill cannot start");
-                return;
-            }
-        };
         let mut backoff = Duration::from_millis(200);
         loop {
             let have = self
@@ -1698,53 +1706,73 @@ impl Coordinator {
                 }
                 continue;
             }
-            let Some(parts) = self.pick(&wallet, &HashSet::new()) else {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            };
-            let session = self.random_id();
-            let result = self
-                .run_session(
-                    session,
-                    &wallet,
-                    &roster,
-                    &parts,
-                    Job::Presign {
-                        signers: parts.clone(),
-                    },
-                    self.inner.config.sign_timeout,
-                )
-                .await;
-            match result {
-                Ok(outcomes) => {
-                    let publics: Vec<PresignPublic> = outcomes
-                        .into_iter()
-                        .filter_map(|(_, o)| match o {
-                            Outcome::Presign(p) => Some(p),
-                            _ => None,
-                        })
-                        .collect();
-                    let consistent =
-                        publics.len() == parts.len() && publics.windows(2).all(|w| w[0] == w[1]);
-                    if let (true, Some(public)) = (consistent, publics.into_iter().next()) {
-                        let entry = PoolEntry {
-                            wallet_id: wallet.wallet_id.clone(),
-                            public,
-                        };
-                        if let Err(e) = self.inner.store.pool_add(&entry) {
-                            tracing::error!(error = %e, "could not pool a presignature");
-                        }
-                        backoff = Duration::from_millis(200);
-                    } else {
-                        tracing::warn!(wallet = %wallet.wallet_id, "signers returned different presignature data; discarded");
-                    }
-                }
-                Err(e) => {
+            match self.presign_once(&wallet.wallet_id).await {
+                Some(Ok(())) => backoff = Duration::from_millis(200),
+                Some(Err(e)) => {
                     tracing::debug!(wallet = %wallet.wallet_id, code = %e.code, "presign failed: {}", e.message);
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
+                None => tokio::time::sleep(Duration::from_secs(1)).await,
             }
+        }
+    }
+
+    /// One presign session among signers of the wallet as it is recorded now, its result
+    /// pooled; `None` when it cannot start (no quorum connected, or no record).
+    async fn presign_once(&self, wallet_id: &str) -> Option<Result<(), AttemptError>> {
+        let wallet = self.inner.store.wallet(wallet_id).ok().flatten()?;
+        let roster = match self.members(&wallet.signers) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(wallet = %wallet_id, error = %e, "pool refill cannot start");
+                return None;
+            }
+        };
+        let parts = self.pick(&wallet, &HashSet::new())?;
+        let job = Job::Presign {
+            signers: parts.clone(),
+        };
+        let timeout = self.inner.config.sign_timeout;
+        let outcomes = match self
+            .run_session(self.random_id(), &wallet, &roster, &parts, job, timeout)
+            .await
+        {
+            Ok(o) => o,
+            Err(e) => return Some(Err(e)),
+        };
+        let publics: Vec<PresignPublic> = outcomes
+            .into_iter()
+            .filter_map(|(_, o)| match o {
+                Outcome::Presign(p) => Some(p),
+                _ => None,
+            })
+            .collect();
+        let consistent = publics.len() == parts.len() && publics.windows(2).all(|w| w[0] == w[1]);
+        match (consistent, publics.into_iter().next()) {
+            (true, Some(public)) => self.pool_presignature(&wallet, public),
+            _ => {
+                tracing::warn!(wallet = %wallet_id, "signers returned different presignature data; discarded")
+            }
+        }
+        Some(Ok(()))
+    }
+
+    /// Pools a presignature made under `wallet`'s record, unless the wallet moved to another
+    /// epoch meanwhile (its signers destroyed the presignatures of older epochs).
+    fn pool_presignature(&self, wallet: &WalletInfo, public: PresignPublic) {
+        let _epoch = lock(&self.inner.epoch_change);
+        let now = self.inner.store.wallet(&wallet.wallet_id).ok().flatten();
+        if now.map(|w| w.epoch) != Some(wallet.epoch) {
+            tracing::info!(wallet = %wallet.wallet_id, epoch = wallet.epoch, "a presignature of an older epoch is not pooled");
+            return;
+        }
+        let entry = PoolEntry {
+            wallet_id: wallet.wallet_id.clone(),
+            public,
+        };
+        if let Err(e) = self.inner.store.pool_add(&entry) {
+            tracing::error!(error = %e, "could not pool a presignature");
         }
     }
 

@@ -297,6 +297,7 @@ mod tests {
             attestations: Vec::new(),
             networks: Vec::new(),
             epoch: 0,
+            committing_epoch: None,
         }
     }
 

@@ -299,8 +299,11 @@ impl Coordinator {
         let store = &self.inner.store;
         let fail =
             |e: crate::store::StoreError| crate::coordinator::internal_attempt(e.to_string());
-        store.update_wallet(wallet).map_err(fail)?;
-        let cleared = store.pool_clear(&wallet.wallet_id).map_err(fail)?;
+        let cleared = {
+            let _epoch = lock(&self.inner.epoch_change);
+            store.update_wallet(wallet).map_err(fail)?;
+            store.pool_clear(&wallet.wallet_id).map_err(fail)?
+        };
         store
             .put_setting(&pending_key(&wallet.wallet_id), "")
             .map_err(fail)?;
@@ -329,6 +332,11 @@ impl Coordinator {
         {
             tracing::warn!(wallet = %next.wallet_id, "discarding a failed reshare's prepared shares: {}", e.message);
         }
+    }
+
+    /// The epoch a decided reshare of the wallet is still committing, if any.
+    pub(crate) fn committing_epoch(&self, wallet_id: &str) -> Result<Option<u32>, CoordError> {
+        Ok(self.pending(wallet_id)?.map(|p| p.wallet.epoch))
     }
 
     fn pending(&self, wallet_id: &str) -> Result<Option<PendingEpoch>, CoordError> {

@@ -188,6 +188,7 @@ impl World {
                         attestations: Vec::new(),
                         networks: vec!["bitcoin:mainnet".into(), format!("solana:{NETWORK}")],
                         epoch: 0,
+                        committing_epoch: None,
                     })
                     .expect("wallet");
             }

@@ -1352,6 +1352,7 @@ fn reported_wallet(
         attestations: Vec::new(),
         networks: NETWORKS.iter().map(|n| n.to_string()).collect(),
         epoch: 0,
+        committing_epoch: None,
     };
     for a in answers {
         let Ok(Outcome::Keygen {

@@ -124,6 +124,11 @@ pub struct WalletInfo {
     /// replaced signer, new threshold). The key and every address never change with it.
     #[serde(default)]
     pub epoch: u32,
+    /// The epoch a decided reshare is still committing at its holders (some were unreachable
+    /// so far; the coordinator retries until every one committed). Absent otherwise; `epoch`
+    /// stays the previous one until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committing_epoch: Option<u32>,
 }
 
 /// `GET /v1/wallets/{id}/keys?path=m/0/1`.

@@ -242,6 +242,7 @@ mod tests {
             attestations: Vec::new(),
             networks: vec!["bitcoin:mainnet".into()],
             epoch: 0,
+            committing_epoch: None,
         };
         let st = WalletStatement::of_wallet(&w).unwrap().unwrap();
         w.attestations = attesting

@@ -191,6 +191,7 @@ async fn wallet(State(_): State<Arc<Mock>>, Path(w): Path<String>) -> Json<Walle
         attestations: Vec::new(),
         networks: vec!["ethereum:mainnet".into()],
         epoch: 0,
+        committing_epoch: None,
     })
 }
 

@@ -24,6 +24,7 @@ use tessera_crypto::{
 use tessera_policy::PolicyAction;
 use tessera_proto::attestation::{WalletAttestation, WalletStatement};
 use tessera_proto::link::{EpochDecision, Failure, FailureKind, Member, Outcome, ReshareJob};
+use tessera_vault::Vault;
 use tessera_wire::{Action, NodeId};
 
 use super::{
@@ -230,6 +231,9 @@ impl Signer {
             .committed_epoch(wallet_id)
             .map_err(vault_failure)?;
         if committed == Some(epoch) {
+            // A repeated commit (the coordinator restarted before it heard every answer): a
+            // crash between the commit and the destruction may have left old presignatures.
+            self.destroy_presignatures(wallet_id)?;
             return Ok(Outcome::Epoch {
                 epoch,
                 committed: true,
@@ -242,12 +246,7 @@ impl Signer {
             vault
                 .commit_epoch(wallet_id, epoch)
                 .map_err(vault_failure)?;
-            for id in vault.presignature_ids(wallet_id).map_err(vault_failure)? {
-                // Made with the old shares: consumed (deleted and never accepted again).
-                vault
-                    .take_presignature(wallet_id, &id)
-                    .map_err(vault_failure)?;
-            }
+            destroy_presignatures(&mut vault, wallet_id)?;
         }
         lock(&self.inner.shares).remove(wallet_id);
         self.audit_epoch(EntryKind::EpochCommitted, wallet_id, &statement);
@@ -255,6 +254,10 @@ impl Signer {
             epoch,
             committed: true,
         })
+    }
+
+    fn destroy_presignatures(&self, wallet_id: &str) -> Result<(), Stop> {
+        destroy_presignatures(&mut lock(&self.inner.vault), wallet_id)
     }
 
     /// Discards the prepared share at `epoch` if the named session made it (another attempt's
@@ -359,6 +362,17 @@ fn check_attestations(
         return Err(unauthorized(
             "a commit needs the attestation of every new holder",
         ));
+    }
+    Ok(())
+}
+
+/// Consumes (deletes, and never accepts again) every presignature of `wallet_id`: they were
+/// made with the shares of an older epoch.
+fn destroy_presignatures(vault: &mut Vault, wallet_id: &str) -> Result<(), Stop> {
+    for id in vault.presignature_ids(wallet_id).map_err(vault_failure)? {
+        vault
+            .take_presignature(wallet_id, &id)
+            .map_err(vault_failure)?;
     }
     Ok(())
 }

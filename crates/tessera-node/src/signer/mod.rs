@@ -1188,7 +1188,17 @@ impl Signer {
             .presign(&wallet.0, sid, signers)
             .map_err(crypto_failure)?;
         let (presig, public) = runner::drive(ctx, sid, s)?;
-        lock(&self.inner.vault)
+        let mut vault = lock(&self.inner.vault);
+        // Made with the share of `wallet.1.epoch`: if an epoch was committed meanwhile (its
+        // commit destroyed the older presignatures), this one is dropped, never kept.
+        if vault.committed_epoch(wallet_id).map_err(vault_failure)? != Some(wallet.1.epoch) {
+            return Err(failure(
+                FailureKind::NotReady,
+                "the wallet's shares changed during the presign; its presignature is dropped",
+            )
+            .into());
+        }
+        vault
             .put_presignature(wallet_id, &presig.id(), &presig.to_bytes())
             .map_err(vault_failure)?;
         Ok(Outcome::Presign(public))
