@@ -10,7 +10,8 @@
 //! - **completed or rolled back:** the epoch went up by one (the new holders, threshold and
 //!   attestations of every holder) or stayed (the old ones);
 //! - **no lost key:** the key and chain code never change, and the holders sign a message that
-//!   libsecp256k1 / ed25519-dalek accept under the derived key.
+//!   libsecp256k1 / ed25519-dalek accept under the derived key;
+//! - **the pool follows the holders:** wallets with a presignature pool refill it.
 //!
 //! `TESSERA_CRASH_TRIALS` (kills per operation and scheme, default 2), `TESSERA_CRASH_SEED`
 //! (default 13) and `TESSERA_CRASH_SCHEMES` (comma-separated scheme names, default
@@ -125,14 +126,21 @@ fn name(cluster: &LocalCluster, i: usize) -> String {
     cluster.file.signers[i].name.clone()
 }
 
-/// The operation a wallet with `held` holders gets next: 2-of-3 wallets are refreshed, get a
-/// signer replaced or grow to 3-of-4; 3-of-4 wallets are refreshed or shrink back.
-fn next_op(rng: &mut Rng, held: usize) -> Op {
-    if held == 3 {
-        [Op::Refresh, Op::Replace, Op::Grow][rng.below(3) as usize]
+/// The operation a wallet with `held` holders gets next, among those still `wanted`: 2-of-3
+/// wallets are refreshed, get a signer replaced or grow to 3-of-4; 3-of-4 wallets are
+/// refreshed or shrink back. `None` when only the other set size's operations are wanted.
+fn next_op(rng: &mut Rng, held: usize, wanted: &[Op]) -> Option<Op> {
+    let feasible: &[Op] = if held == 3 {
+        &[Op::Refresh, Op::Replace, Op::Grow]
     } else {
-        [Op::Refresh, Op::Shrink][rng.below(2) as usize]
-    }
+        &[Op::Refresh, Op::Shrink]
+    };
+    let open: Vec<Op> = feasible
+        .iter()
+        .copied()
+        .filter(|op| wanted.contains(op))
+        .collect();
+    (!open.is_empty()).then(|| open[rng.below(open.len() as u64) as usize])
 }
 
 /// The change `op` makes, and every signer it involves (old and new holders).
@@ -338,14 +346,28 @@ async fn killed_processes_never_leave_mixed_epochs_or_lose_a_key() {
             .await
             .unwrap();
         let mut n = 0;
-        while [Op::Refresh, Op::Replace, Op::Grow, Op::Shrink]
-            .iter()
-            .any(|op| tally.get(&(scheme.name(), *op)).map_or(0, |t| t.trials) < trials)
-        {
+        loop {
+            let wanted: Vec<Op> = [Op::Refresh, Op::Replace, Op::Grow, Op::Shrink]
+                .into_iter()
+                .filter(|op| tally.get(&(scheme.name(), *op)).map_or(0, |t| t.trials) < trials)
+                .collect();
+            if wanted.is_empty() {
+                break;
+            }
             n += 1;
             let before = settle(&client, &id, None).await;
             let held = holders(&cluster, &before);
-            let op = next_op(&mut rng, held.len());
+            let Some(op) = next_op(&mut rng, held.len(), &wanted) else {
+                // Only the other set size's operations still want kills: get there undisturbed.
+                let setup = if held.len() == 3 {
+                    Op::Grow
+                } else {
+                    Op::Shrink
+                };
+                let (c, _) = change(&mut rng, &cluster, setup, &held);
+                run(&cluster.file, &id, &c, true).await.unwrap();
+                continue;
+            };
             let (change, involved) = change(&mut rng, &cluster, op, &held);
             let target = match rng.below(involved.len() as u64 + 1) as usize {
                 0 => Target::Coordinator,
@@ -377,6 +399,10 @@ async fn killed_processes_never_leave_mixed_epochs_or_lose_a_key() {
                 "{trial}: attestations"
             );
             sign_and_verify(&client, &op_key, scheme, &id, "m/7", &trial).await;
+            if scheme != SchemeId::EcdsaDkls23 {
+                // The presignature pool refills with the wallet's holders now.
+                wait_pool(&client, &id, 1).await;
+            }
             eprintln!(
                 "{trial}{}: {} (epoch {}, {}-of-{}, disk {epochs:?})",
                 if running {

@@ -164,8 +164,18 @@ fn a_refresh_commits_only_with_every_holders_attestation_then_signs() {
         );
         assert_eq!(prepared(&g), vec![1, 1, 1]);
 
-        // Phase 2: committed at every holder; repeating the commit is answered as done.
-        for _ in 0..2 {
+        // Phase 2: committed at every holder; repeating the commit is answered as done. Before
+        // the repeat, signer 0 holds a presignature as a crash between its commit and the
+        // destruction of the old ones would leave it: the repeated commit destroys it.
+        for round in 0..2 {
+            if round == 1 {
+                g.stop(0);
+                let mut v = open_vault(&g.nodes[0].vault_path);
+                v.put_presignature(WALLET, &random32(), b"made with epoch 0")
+                    .unwrap();
+                g.start(0, v);
+                assert_eq!(g.presignatures(WALLET), vec![1, 0, 0]);
+            }
             for a in commit(&mut g, 1, session, attestations.clone()) {
                 assert!(
                     matches!(
@@ -180,6 +190,7 @@ fn a_refresh_commits_only_with_every_holders_attestation_then_signs() {
             }
         }
         assert_eq!(prepared(&g), vec![0, 0, 0]);
+        assert_eq!(g.presignatures(WALLET), vec![0, 0, 0]);
         sign_and_verify(&mut g, s, &key.0, "after the refresh");
 
         // The authorization cannot run again, and no second epoch 1 can be made.
