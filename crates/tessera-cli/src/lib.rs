@@ -12,6 +12,7 @@ pub mod demo;
 pub mod governance;
 pub mod progress;
 pub mod recover;
+pub mod refresh_schedule;
 pub mod reshare;
 pub mod tx;
 pub mod verify;

@@ -416,14 +416,26 @@ enum WalletCmd {
         no_wait: bool,
     },
     /// New shares of a wallet's key for the same signers and threshold (proactive refresh):
-    /// old shares stop combining with new ones; the key and addresses stay the same.
+    /// old shares stop combining with new ones; the key and addresses stay the same. With
+    /// `--all` every ready wallet in turn; with `--every` again and again on a schedule.
     Refresh {
         #[command(flatten)]
         cluster: ClusterArg,
-        /// Wallet id.
-        id: String,
-        /// Return at once instead of waiting for the commit.
+        /// Wallet id (or `--all`).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// Every wallet whose key is ready, one after the other.
         #[arg(long)]
+        all: bool,
+        /// Refresh again this often (`90s`, `15m`, `24h`, `7d`), from the start of one round
+        /// to the start of the next; runs until stopped (or `--rounds`).
+        #[arg(long, value_parser = tessera_cli::refresh_schedule::parse_interval)]
+        every: Option<std::time::Duration>,
+        /// With `--every`: stop after this many rounds.
+        #[arg(long, requires = "every")]
+        rounds: Option<u32>,
+        /// Return at once instead of waiting for the commit (one wallet, no schedule).
+        #[arg(long, conflicts_with_all = ["all", "every"])]
         no_wait: bool,
     },
     /// Hand a signer's place to another (a lost or compromised node): new shares among the
@@ -1497,6 +1509,39 @@ async fn wallet_create(cluster: ClusterArg, new: NewWallet<'_>, no_wait: bool) -
     }
 }
 
+/// `tessera wallet refresh --all` / `--every`: rounds of refreshes, each wallet reported.
+async fn wallet_refresh_schedule(
+    cluster: &ClusterArg,
+    id: Option<String>,
+    every: Option<std::time::Duration>,
+    rounds: Option<u32>,
+) -> Result<()> {
+    use tessera_cli::refresh_schedule::{run_schedule, Selection};
+    let f = ClusterFile::load(&cluster.cluster)?;
+    let selection = id.map_or(Selection::All, Selection::One);
+    let (every, rounds) = match every {
+        Some(e) => (e, rounds),
+        None => (std::time::Duration::ZERO, Some(1)),
+    };
+    let failed = run_schedule(&f, &selection, every, rounds, |results| {
+        for r in results {
+            match &r.result {
+                Ok(epoch) => eprintln!(
+                    "{}: refreshed to epoch {epoch} in {:.1} s",
+                    r.wallet_id,
+                    r.elapsed.as_secs_f64()
+                ),
+                Err(e) => eprintln!("{}: refresh failed: {e}", r.wallet_id),
+            }
+        }
+    })
+    .await?;
+    if failed > 0 {
+        bail!("{failed} wallet refresh(es) failed");
+    }
+    Ok(())
+}
+
 async fn wallet_cmd(what: WalletCmd) -> Result<()> {
     match what {
         WalletCmd::Create {
@@ -1520,9 +1565,19 @@ async fn wallet_cmd(what: WalletCmd) -> Result<()> {
         }
         WalletCmd::Refresh {
             cluster,
-            id,
+            id: Some(id),
+            all: false,
+            every: None,
             no_wait,
+            ..
         } => wallet_reshare(&cluster, &id, Change::Refresh, no_wait).await,
+        WalletCmd::Refresh {
+            cluster,
+            id,
+            every,
+            rounds,
+            ..
+        } => wallet_refresh_schedule(&cluster, id, every, rounds).await,
         WalletCmd::ReplaceSigner {
             cluster,
             id,

@@ -224,3 +224,71 @@ async fn two_of_three_becomes_three_of_five() {
         .unwrap_or(false);
     assert!(!signed, "two holders of a 3-of-5 key signed: {session:?}");
 }
+
+/// `tessera wallet refresh --all --every`: each round refreshes every ready wallet; a wallet
+/// whose holder is down fails and is reported while the others are refreshed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_refresh_renews_every_wallet_and_reports_failures() {
+    use tessera_cli::refresh_schedule::{run_schedule, Selection};
+    let mut cluster = signers("refresh-schedule", 4).await;
+    let client = cluster.client().unwrap();
+    let op = cluster.file.operator().unwrap();
+    let (nodes, _) = members(&cluster);
+    let (a, b) = (
+        wallet_id(SchemeId::SchnorrBip340),
+        wallet_id(SchemeId::Ed25519),
+    );
+    create_wallets(&client, &op, &[SchemeId::SchnorrBip340], &nodes[..3]).await;
+    let holders_b = vec![nodes[0], nodes[1], nodes[3]];
+    create_wallets(&client, &op, &[SchemeId::Ed25519], &holders_b).await;
+    let (before_a, before_b) = (wait_ready(&client, &a).await, wait_ready(&client, &b).await);
+
+    let mut seen = Vec::new();
+    let every = std::time::Duration::from_secs(1);
+    let failed = run_schedule(&cluster.file, &Selection::All, every, Some(2), |r| {
+        seen.push(
+            r.iter()
+                .map(|x| (x.wallet_id.clone(), x.result.clone()))
+                .collect::<Vec<_>>(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(failed, 0);
+    assert_eq!(seen.len(), 2);
+    for (round, results) in seen.iter().enumerate() {
+        let epoch = round as u32 + 1;
+        assert_eq!(results.len(), 2, "{results:?}");
+        assert!(results.contains(&(a.clone(), Ok(epoch))), "{results:?}");
+        assert!(results.contains(&(b.clone(), Ok(epoch))), "{results:?}");
+    }
+    same_key(&before_a, &client.wallet(&a).await.unwrap());
+    same_key(&before_b, &client.wallet(&b).await.unwrap());
+
+    // Signer 3 (a holder of b only) is down: b fails and is reported, a is refreshed.
+    cluster.kill_signer(3).unwrap();
+    wait_linked_exactly(&client, 3).await;
+    let mut last = Vec::new();
+    let failed = run_schedule(&cluster.file, &Selection::All, every, Some(1), |r| {
+        last = r
+            .iter()
+            .map(|x| (x.wallet_id.clone(), x.result.clone()))
+            .collect()
+    })
+    .await
+    .unwrap();
+    assert_eq!(failed, 1, "{last:?}");
+    assert!(last.contains(&(a.clone(), Ok(3))), "{last:?}");
+    assert!(last.iter().any(|(w, r)| *w == b && r.is_err()), "{last:?}");
+    assert_eq!(client.wallet(&b).await.unwrap().epoch, 2);
+    sign_and_verify(
+        &client,
+        &op,
+        SchemeId::SchnorrBip340,
+        &a,
+        "m/3",
+        "scheduled",
+    )
+    .await;
+    sign_and_verify(&client, &op, SchemeId::Ed25519, &b, "m/3", "b still signs").await;
+}
