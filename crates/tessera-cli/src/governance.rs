@@ -110,6 +110,7 @@ pub fn local_dev_bundle(
         admins: AdminSet::new([admin], 1)?,
         velocity: BTreeMap::new(),
         created_at: now_unix,
+        quarantined: Default::default(),
     })
 }
 

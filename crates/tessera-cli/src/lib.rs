@@ -10,6 +10,7 @@ pub mod console;
 pub mod daemon;
 pub mod demo;
 pub mod governance;
+pub mod incident;
 pub mod progress;
 pub mod recover;
 pub mod refresh_schedule;

@@ -2,6 +2,8 @@
 
 #![forbid(unsafe_code)]
 
+mod incident_cmd;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -118,6 +120,11 @@ enum Command {
     Mode {
         #[command(subcommand)]
         what: ModeCmd,
+    },
+    /// Incident response: quarantine a suspect signer, then rotate every wallet away from it.
+    Incident {
+        #[command(subcommand)]
+        what: incident_cmd::IncidentCmd,
     },
     /// The coordinator's hash-chained audit log.
     Audit {
@@ -1092,6 +1099,7 @@ fn real_main() -> Result<()> {
         Command::Console(a) => runtime()?.block_on(console_cmd(a)),
         Command::Policy { what } => runtime()?.block_on(policy_cmd(what)),
         Command::Mode { what } => runtime()?.block_on(mode_cmd(what)),
+        Command::Incident { what } => runtime()?.block_on(incident_cmd::incident_cmd(what)),
         Command::Audit { what } => match what {
             AuditCmd::Export {
                 cluster,

@@ -292,3 +292,95 @@ async fn a_scheduled_refresh_renews_every_wallet_and_reports_failures() {
     .await;
     sign_and_verify(&client, &op, SchemeId::Ed25519, &b, "m/3", "b still signs").await;
 }
+
+/// `tessera incident quarantine` then `rotate`: once the admins' bundle names signer 2, the
+/// coordinator leaves it out of every signature and refuses it a new share; rotating hands its
+/// place in every wallet to signer 3 (same key, epoch up), after which the wallets sign
+/// without it. (That the signers themselves refuse a session it takes part in is
+/// `a_quarantined_signer_takes_part_in_nothing` in tessera-node's malicious-coordinator suite.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quarantined_signer_is_left_out_then_rotated_away() {
+    use tessera_cli::incident::{quarantine, rotate};
+    let cluster = signers("incident", 4).await;
+    let client = cluster.client().unwrap();
+    let op = cluster.file.operator().unwrap();
+    let (nodes, names) = members(&cluster);
+    let schemes = [
+        SchemeId::EcdsaDkls23,
+        SchemeId::SchnorrBip340,
+        SchemeId::Ed25519,
+    ];
+    create_wallets(&client, &op, &schemes, &nodes[..3]).await;
+    let mut before = Vec::new();
+    for s in schemes {
+        before.push(wait_ready(&client, &wallet_id(s)).await);
+    }
+
+    let admin = cluster.file.admin().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let (signed, _) = quarantine(&cluster.file, &names[2], false, &[admin], now)
+        .await
+        .unwrap();
+    cluster
+        .wait_policy(&client, signed.bundle.version, 4)
+        .await
+        .unwrap();
+    for s in schemes {
+        for i in 0..3 {
+            let text = format!("quarantined {i}");
+            let session = sign_and_verify(&client, &op, s, &wallet_id(s), "m/1", &text).await;
+            let info = client.session(&session, None).await.unwrap();
+            assert!(
+                !info.participants.contains(&nodes[2]),
+                "{}: the quarantined signer took part: {info:?}",
+                s.name()
+            );
+        }
+    }
+    let refused = client
+        .create_wallet(
+            &op,
+            "w-q",
+            "q",
+            SchemeId::Ed25519,
+            2,
+            nodes[1..].to_vec(),
+            NETWORKS,
+        )
+        .await;
+    assert!(refused.is_err(), "a quarantined signer got a new share");
+
+    let mut seen = Vec::new();
+    let (results, total) = rotate(&cluster.file, &names[2], Some(&names[3]), |r| {
+        seen.push(r.wallet_id.clone())
+    })
+    .await
+    .unwrap();
+    eprintln!(
+        "rotated {} wallets in {:.2} s",
+        results.len(),
+        total.as_secs_f64()
+    );
+    assert_eq!(results.len(), schemes.len());
+    assert_eq!(seen.len(), schemes.len());
+    for (s, b) in schemes.iter().zip(&before) {
+        let r = results
+            .iter()
+            .find(|r| r.wallet_id == wallet_id(*s))
+            .unwrap();
+        assert_eq!(r.result, Ok(1), "{}", s.name());
+        let (after, vouched) = client.vouched_wallet(&wallet_id(*s)).await.unwrap();
+        same_key(b, &after);
+        assert_eq!(after.signers, vec![nodes[0], nodes[1], nodes[3]]);
+        assert_eq!(vouched.by.len(), 3);
+        sign_and_verify(&client, &op, *s, &wallet_id(*s), "m/2", "rotated").await;
+    }
+    // Nothing is left to rotate away from it.
+    let (again, _) = rotate(&cluster.file, &names[2], Some(&names[3]), |_| {})
+        .await
+        .unwrap();
+    assert!(again.is_empty());
+}

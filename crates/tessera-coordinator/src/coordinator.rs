@@ -504,6 +504,7 @@ impl Coordinator {
             return Err(CoordError::Invalid("a signer is listed twice".into()));
         }
         check_networks(&req.networks).map_err(|e| CoordError::Invalid(format!("networks: {e}")))?;
+        self.refuse_quarantined_holders(&req.signers)?;
         let roster = self.members(&req.signers)?;
         let expected = Action::Keygen {
             wallet_id: req.wallet_id.clone(),
@@ -860,7 +861,9 @@ impl Coordinator {
                 return self.failed_record(record, ErrorCode::Internal, e.to_string(), Vec::new());
             }
         };
-        let mut excluded: HashSet<NodeId> = HashSet::new();
+        // Quarantined signers (policy in force) take part in no attempt, pooled or not.
+        let mut excluded: HashSet<NodeId> =
+            self.quarantined().iter().map(|k| NodeId(k.0)).collect();
         let mut last: Option<AttemptError> = None;
         let presign_ok = presign_allowed(wallet.scheme, &message, &path);
         for attempt in 1..=self.inner.config.max_attempts.max(1) {
@@ -1113,11 +1116,14 @@ impl Coordinator {
         let n = wallet.signers.len();
         let t = usize::from(wallet.threshold);
         let start = self.inner.rotate.fetch_add(1, Ordering::Relaxed) % n.max(1);
+        let quarantined = self.quarantined();
         let mut picked: Vec<u16> = (0..n)
             .map(|k| (start + k) % n)
             .filter(|&i| {
                 let node = &wallet.signers[i];
-                !excluded.contains(node) && self.inner.hub.is_connected(node)
+                !excluded.contains(node)
+                    && !quarantined.contains(&tessera_policy::PublicKey(node.0))
+                    && self.inner.hub.is_connected(node)
             })
             .take(t)
             .map(|i| i as u16)

@@ -374,6 +374,29 @@ impl Coordinator {
             .unwrap_or(0)
     }
 
+    /// Signers under incident quarantine in the bundle in force (none without a bundle).
+    pub(crate) fn quarantined(&self) -> std::collections::BTreeSet<tessera_policy::PublicKey> {
+        self.policy_read()
+            .engine
+            .as_ref()
+            .map(|e| e.bundle().quarantined.clone())
+            .unwrap_or_default()
+    }
+
+    /// [`CoordError::Invalid`] if one of `signers` is under quarantine: it gets no new share.
+    pub(crate) fn refuse_quarantined_holders(&self, signers: &[NodeId]) -> Result<(), CoordError> {
+        let quarantined = self.quarantined();
+        match signers
+            .iter()
+            .find(|n| quarantined.contains(&tessera_policy::PublicKey(n.0)))
+        {
+            Some(n) => Err(CoordError::Invalid(format!(
+                "signer {n} is quarantined (policy in force): it cannot hold a share"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// The last accepted mode change, expired or not.
     pub(crate) fn mode_change(&self) -> Option<ModeChange> {
         self.policy_read().mode.clone()

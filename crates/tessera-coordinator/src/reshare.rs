@@ -54,6 +54,7 @@ impl Coordinator {
     ) -> Result<SessionInfo, CoordError> {
         let wallet = self.ready_wallet(wallet_id)?;
         let next = self.check_reshare(&wallet, &req)?;
+        self.refuse_quarantined_holders(&req.signers)?;
         let roster = self.members(&req.signers)?;
         self.admit_key_operation(&req.authorization, wallet_id, PolicyAction::ReshareWallet)?;
         if let Some(missing) = req.signers.iter().find(|s| !self.inner.hub.is_connected(s)) {

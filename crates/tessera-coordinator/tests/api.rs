@@ -1931,6 +1931,7 @@ fn lifecycle_types_match_the_schemas() {
         admins: AdminSet::new([admin.public()], 1).expect("admins"),
         velocity,
         created_at: 1,
+        quarantined: Default::default(),
     });
     bundle.sign(&admin);
     let v = assert_conforms(&d, "SignedBundle", &bundle);

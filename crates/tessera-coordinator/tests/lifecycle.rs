@@ -315,6 +315,7 @@ impl World {
             admins: AdminSet::new([k.admin.public()], 1).expect("admins"),
             velocity: BTreeMap::new(),
             created_at: 0,
+            quarantined: Default::default(),
         });
         b.sign(&k.admin);
         b

@@ -1777,3 +1777,99 @@ fn rotating_subsets_cannot_skip_the_approvals_a_busy_day_needs() {
         );
     }
 }
+
+/// Incident quarantine: once the admins' bundle names signer 1, a coordinator that still puts
+/// it in a session — to sign, presign or make a key — is refused by every signer, the
+/// quarantined one included, and no presignature is consumed; the other two sign. A later
+/// bundle lifts it and the very same presignature then serves.
+#[test]
+fn a_quarantined_signer_takes_part_in_nothing() {
+    let mut s = Setup::new("mal-quarantine", None);
+    let p = s.presign();
+    let suspect = s.g.roster()[1].identity.node_id();
+    let mut b = suite_bundle(&s.g, 2, POLICY, None);
+    b.quarantined.insert(tessera_policy::PublicKey(suspect.0));
+    let quarantine = s.g.sign_bundle(b, &[0, 2]);
+    s.g.install_ok(&quarantine);
+
+    let later = now_unix() + 300;
+    let m = msg("while quarantined");
+    let presigned_job = |s: &Setup, version: u64| Job::SignPresigned {
+        presignature: p.id(),
+        signers: vec![0, 1],
+        message: m.clone(),
+        path: "m".into(),
+        authorization: sign_auth(&s.g.operator, &random_id(), WALLET, "m", &m, later),
+        transaction: None,
+        policy_version: version,
+        approvals: vec![],
+    };
+    refused(
+        s.g.run(WALLET, &[0, 1], presigned_job(&s, 2)),
+        FailureKind::Unauthorized,
+        "a presigned signature with the quarantined signer",
+    );
+    assert_eq!(s.g.presignatures(WALLET), vec![1, 1, 0]);
+    refused(
+        s.g.run(
+            WALLET,
+            &[1, 2],
+            Job::Presign {
+                signers: vec![1, 2],
+            },
+        ),
+        FailureKind::Unauthorized,
+        "a presign with the quarantined signer",
+    );
+    let keygen = Job::Keygen {
+        scheme: SchemeId::Ed25519,
+        threshold: 2,
+        authorization: s.g.keygen_auth(&s.g.operator, "w2", SchemeId::Ed25519, 2),
+    };
+    refused(
+        s.g.run("w2", &[0, 1, 2], keygen),
+        FailureKind::Unauthorized,
+        "a key generation with the quarantined signer",
+    );
+
+    // Signers 0 and 2 still sign together (ed25519-dalek checks the signature).
+    let auth = sign_auth(&s.g.operator, &random_id(), WALLET, "m", &m, later);
+    let job = Job::Sign {
+        signers: vec![0, 2],
+        message: m.clone(),
+        path: "m".into(),
+        authorization: auth,
+        transaction: None,
+        policy_version: 2,
+        approvals: Vec::new(),
+    };
+    for a in s.g.run(WALLET, &[0, 2], job) {
+        match a.expect("the other two sign") {
+            Outcome::Signature(tessera_crypto::Signature::Ed25519(sig)) => {
+                let PublicKey::Ed25519(pk) = s.pk else {
+                    panic!("not an ed25519 key")
+                };
+                ed25519_dalek::VerifyingKey::from_bytes(&pk)
+                    .unwrap()
+                    .verify_strict(
+                        &m.ed25519_bytes(),
+                        &ed25519_dalek::Signature::from_bytes(&sig),
+                    )
+                    .expect("ed25519-dalek accepts the signature");
+            }
+            o => panic!("unexpected {o:?}"),
+        }
+    }
+
+    // Lifted by version 3: the same presignature serves signers 0 and 1 again.
+    let lifted =
+        s.g.sign_bundle(suite_bundle(&s.g, 3, POLICY, None), &[0, 2]);
+    s.g.install_ok(&lifted);
+    for a in s.g.run(WALLET, &[0, 1], presigned_job(&s, 3)) {
+        assert!(
+            matches!(a, Ok(Outcome::Partial(_)) | Ok(Outcome::Signature(_))),
+            "{a:?}"
+        );
+    }
+    assert_eq!(s.g.presignatures(WALLET), vec![0, 0, 0]);
+}

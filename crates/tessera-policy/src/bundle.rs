@@ -76,6 +76,11 @@ pub struct PolicyBundle {
     /// Creation time, unix seconds (signed with the bundle): a signer with a maximum policy age
     /// counts the bundle fresh from it until an admin-signed [`crate::Freshness`] renews it.
     pub created_at: u64,
+    /// Signers under incident quarantine, by identity key (node id): the coordinator uses none
+    /// of them and every signer refuses a session one of them takes part in, until a later
+    /// bundle lifts it (`tessera incident quarantine`).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub quarantined: BTreeSet<PublicKey>,
 }
 
 impl PolicyBundle {
@@ -89,6 +94,7 @@ impl PolicyBundle {
     /// || u64(#rules) || ( str(rule id) || opt_str(wallet) || str(asset) || u64(window_s)
     ///                     || (0x01 || str(amount) | 0x02 || u64(count)) )*
     /// || u64(created_at)
+    /// [ || str("quarantined") || u64(#quarantined) || key(32)* ]   only when not empty
     /// opt_str = 0x00 | 0x01 || str
     /// ```
     pub fn canonical_bytes(&self) -> Vec<u8> {
@@ -116,7 +122,20 @@ impl PolicyBundle {
             rule.encode(&mut out);
         }
         put_u64(&mut out, self.created_at);
+        // Absent when empty, so bundles made before quarantines existed keep their hash.
+        if !self.quarantined.is_empty() {
+            put_str(&mut out, "quarantined");
+            put_len(&mut out, self.quarantined.len());
+            for k in &self.quarantined {
+                out.extend_from_slice(&k.0);
+            }
+        }
         out
+    }
+
+    /// Whether the signer with identity key `node` is under incident quarantine.
+    pub fn is_quarantined(&self, node: &[u8; 32]) -> bool {
+        self.quarantined.contains(&PublicKey(*node))
     }
 
     /// SHA-256 of [`canonical_bytes`](Self::canonical_bytes).

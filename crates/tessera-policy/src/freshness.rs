@@ -253,6 +253,7 @@ mod tests {
             admins: AdminSet::new(keys.iter().map(|k| k.public()), 2).unwrap(),
             velocity: Default::default(),
             created_at,
+            quarantined: Default::default(),
         }
     }
 

@@ -1083,6 +1083,7 @@ impl Signer {
             _ => self.inner.options.sign_timeout,
         };
         let mut ctx = self.session_ctx(start.session, &start.roster, timeout, rx, out)?;
+        self.refuse_quarantined(&start)?;
         let sid = SessionId(start.session);
         match start.job {
             Job::Keygen {
@@ -1168,6 +1169,41 @@ impl Signer {
             clock: inner.clock.as_ref(),
             stash: Vec::new(),
         })
+    }
+
+    /// Refuses a session a signer under incident quarantine (the bundle in force names it)
+    /// takes part in — this signer included: signing jobs count their listed signers, other
+    /// jobs the whole roster.
+    fn refuse_quarantined(&self, start: &StartSession) -> Result<(), Stop> {
+        let policy = self.policy_state();
+        let Some(installed) = policy.bundle.as_ref() else {
+            return Ok(());
+        };
+        let bundle = &installed.signed.bundle;
+        if bundle.quarantined.is_empty() {
+            return Ok(());
+        }
+        let taking_part: Vec<&Member> = match &start.job {
+            Job::Sign { signers, .. }
+            | Job::Presign { signers }
+            | Job::SignPresigned { signers, .. } => signers
+                .iter()
+                .filter_map(|i| start.roster.get(usize::from(*i)))
+                .collect(),
+            _ => start.roster.iter().collect(),
+        };
+        match taking_part
+            .iter()
+            .map(|m| m.identity.node_id())
+            .find(|n| bundle.is_quarantined(&n.0))
+        {
+            Some(node) => Err(Refusal::from(failure(
+                FailureKind::Unauthorized,
+                &format!("signer {node} is quarantined by the policy in force"),
+            ))
+            .into()),
+            None => Ok(()),
+        }
     }
 
     /// A presign job: refused in lockdown or with a full pool; the presignature is kept in the

@@ -312,6 +312,7 @@ impl Group {
             admins: self.admin_set(),
             velocity: Default::default(),
             created_at: now_unix(),
+            quarantined: Default::default(),
         }
     }
 

@@ -75,7 +75,26 @@ fn variants() -> Vec<(&'static str, PolicyBundle)> {
         c.velocity.insert("r0".into(), r);
     });
     v("created_at", &|c| c.created_at += 1);
+    v("quarantined", &|c| {
+        c.quarantined.insert(pk(40));
+    });
+    v("another quarantined", &|c| {
+        c.quarantined.insert(pk(41));
+    });
     out
+}
+
+#[test]
+fn an_empty_quarantine_keeps_the_encoding_of_bundles_made_before_it() {
+    let b = with_rule();
+    let mut q = b.clone();
+    q.quarantined.insert(pk(40));
+    assert!(q.canonical_bytes().starts_with(&b.canonical_bytes()));
+    assert!(q.is_quarantined(&pk(40).0) && !q.is_quarantined(&pk(41).0));
+    let json = serde_json::to_value(&b).unwrap();
+    assert!(json.get("quarantined").is_none());
+    let back: tessera_policy::PolicyBundle = serde_json::from_value(json).unwrap();
+    assert_eq!(back.bundle_hash(), b.bundle_hash());
 }
 
 #[test]

@@ -58,6 +58,7 @@ pub fn bundle(version: u64, policies: &str) -> PolicyBundle {
         admins: admins(),
         velocity: BTreeMap::new(),
         created_at: NOW - 100,
+        quarantined: Default::default(),
     }
 }
 
