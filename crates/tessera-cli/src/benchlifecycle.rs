@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use tessera_crypto::SchemeId;
 use tessera_proto::api::WalletStatus;
@@ -31,7 +31,7 @@ pub struct LifecycleRow {
     pub scheme: String,
     /// `2-of-3`, `3-of-5`, or `2-of-3 -> 3-of-5`.
     pub group: String,
-    /// `refresh`, `replace-signer` or `reshare`.
+    /// `refresh`, `replace-signer`, `reshare`, `quarantine` or `incident-rotate`.
     pub op: String,
     /// Operations timed.
     pub samples: usize,
@@ -124,6 +124,53 @@ pub async fn run(
         rows.push(row(s, "2-of-3 -> 3-of-5", "reshare", one, None));
         let big = timed(&f, &id, &Change::Refresh, opts.iterations).await?;
         rows.push(row(s, "3-of-5", "refresh", big, raw_for(s, "3-of-5")));
+    }
+    rows.extend(incident(&f, &opts.schemes, &mut progress).await?);
+    Ok(rows)
+}
+
+/// An incident: one fresh 2-of-3 wallet per scheme, the second signer quarantined (the
+/// admin-signed bundle pushed), then rotated away in every wallet (its place to the fifth);
+/// one row for the quarantine and one per scheme for its wallet's rotation.
+async fn incident(
+    f: &ClusterFile,
+    schemes: &[SchemeId],
+    progress: &mut impl FnMut(&str),
+) -> Result<Vec<LifecycleRow>> {
+    let names: Vec<String> = f.signers.iter().map(|x| x.name.clone()).collect();
+    let mut ids = Vec::new();
+    for &s in schemes {
+        progress(&format!("{}: wallet for the incident…", s.name()));
+        ids.push((s, new_wallet(f, s).await?));
+    }
+    progress("incident: quarantine a signer, rotate every wallet away from it…");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let t0 = Instant::now();
+    crate::incident::quarantine(f, &names[1], false, &[f.admin()?], now).await?;
+    let quarantine_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let (rotated, _) = crate::incident::rotate(f, &names[1], Some(&names[4]), |_| {}).await?;
+    let mut rows = vec![LifecycleRow {
+        scheme: "all".into(),
+        ..row(
+            SchemeId::Ed25519,
+            "-",
+            "quarantine",
+            vec![quarantine_ms],
+            None,
+        )
+    }];
+    for (s, id) in ids {
+        let r = rotated
+            .iter()
+            .find(|r| r.wallet_id == id)
+            .with_context(|| format!("{id} was not rotated"))?;
+        if let Err(e) = &r.result {
+            bail!("{id}: rotation failed: {e}");
+        }
+        let ms = r.elapsed.as_secs_f64() * 1e3;
+        rows.push(row(s, "2-of-3", "incident-rotate", vec![ms], None));
     }
     Ok(rows)
 }
