@@ -275,13 +275,15 @@ pub(crate) struct Inner {
     /// Finished-session notifications for waiting API calls.
     waiters: Mutex<HashMap<String, watch::Sender<bool>>>,
     /// Wakes pool refills.
-    pool_changed: Notify,
+    pub(crate) pool_changed: Notify,
     refilling: Mutex<HashSet<String>>,
     /// Wallets with a reshare running or a commit not finished (`crate::reshare`).
     pub(crate) resharing: Mutex<HashSet<String>>,
     /// Held while a wallet record moves to a new epoch and while a presignature is pooled, so
     /// no presignature of an older epoch is pooled after the pool was emptied.
     pub(crate) epoch_change: Mutex<()>,
+    /// The vault id each signer last reported (`Coordinator::note_vault`).
+    pub(crate) vaults: Mutex<HashMap<NodeId, String>>,
     rotate: AtomicUsize,
     /// Chain adapters, to parse payloads early (signers parse them again themselves).
     pub(crate) chains: Registry,
@@ -345,6 +347,7 @@ impl Coordinator {
                 refilling: Mutex::new(HashSet::new()),
                 resharing: Mutex::new(HashSet::new()),
                 epoch_change: Mutex::new(()),
+                vaults: Mutex::new(HashMap::new()),
                 rotate: AtomicUsize::new(0),
                 chains: tessera_chains::registry(),
                 audit,

@@ -1466,7 +1466,61 @@ impl Coordinator {
             );
             return;
         }
+        if let FromSigner::Status(status) = &frame {
+            self.note_vault(node, &status.vault_id);
+        }
         self.inner.hub.on_frame(node, frame);
+    }
+
+    /// Remembers the vault id a signer reports (`vault-of:<node>` setting). When it changes —
+    /// the signer was restored from its backups into a new vault, which holds none of its
+    /// presignatures — every pooled presignature it is part of is dropped, so no signature
+    /// starts on one it no longer has.
+    fn note_vault(&self, node: NodeId, vault_id: &str) {
+        if vault_id.is_empty()
+            || lock(&self.inner.vaults).get(&node).map(String::as_str) == Some(vault_id)
+        {
+            return;
+        }
+        let key = format!("vault-of:{node}");
+        let known = self
+            .inner
+            .store
+            .setting(&key)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        if !known.is_empty() && known != vault_id {
+            let dropped = self.drop_pooled_with(node);
+            tracing::warn!(node = %node, dropped, "signer reports a new vault (restored?): its pooled presignatures are dropped");
+        }
+        if known != vault_id {
+            if let Err(e) = self.inner.store.put_setting(&key, vault_id) {
+                tracing::error!(node = %node, error = %e, "could not record a signer's vault id");
+                return;
+            }
+        }
+        lock(&self.inner.vaults).insert(node, vault_id.to_string());
+    }
+
+    /// Drops every pooled presignature `node` is part of; returns how many.
+    fn drop_pooled_with(&self, node: NodeId) -> u32 {
+        let wallets = self.inner.store.wallets().unwrap_or_default();
+        let mut dropped = 0;
+        for w in wallets {
+            let Some(index) = w.signers.iter().position(|n| *n == node) else {
+                continue;
+            };
+            let index = u16::try_from(index).unwrap_or(u16::MAX);
+            match self.inner.store.pool_drop_member(&w.wallet_id, index) {
+                Ok(n) => dropped += n,
+                Err(e) => {
+                    tracing::error!(wallet = %w.wallet_id, error = %e, "could not drop pooled presignatures")
+                }
+            }
+        }
+        self.inner.pool_changed.notify_waiters();
+        dropped
     }
 
     /// Evaluates every request awaiting approvals again under the policy and mode in force

@@ -170,6 +170,9 @@ pub trait Store: Send + Sync + 'static {
     fn pool_count(&self, wallet: &str) -> Result<u32, StoreError>;
     /// Drops every pooled entry of `wallet` (its shares changed); returns how many.
     fn pool_clear(&self, wallet: &str) -> Result<u32, StoreError>;
+    /// Drops every pooled entry of `wallet` whose signers include party `index` (that signer
+    /// lost its presignatures); returns how many.
+    fn pool_drop_member(&self, wallet: &str, index: u16) -> Result<u32, StoreError>;
     /// Inserts a transaction request under `id`; `Conflict` if it exists.
     fn insert_transaction(&self, id: &str, t: &TransactionInfo) -> Result<(), StoreError>;
     /// Replaces a transaction request.
@@ -454,6 +457,31 @@ impl Store for SqliteStore {
             .conn()
             .execute("DELETE FROM pool WHERE wallet_id = ?1", [wallet])?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    fn pool_drop_member(&self, wallet: &str, index: u16) -> Result<u32, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let doomed: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT id, body FROM pool WHERE wallet_id = ?1")?;
+            let mut rows = stmt.query([wallet])?;
+            let mut doomed = Vec::new();
+            while let Some(row) = rows.next()? {
+                let id: String = row.get(0)?;
+                let body: Vec<u8> = row.get(1)?;
+                let public: PresignPublic = serde_json::from_slice(&body)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                if public.signers().contains(&index) {
+                    doomed.push(id);
+                }
+            }
+            doomed
+        };
+        for id in &doomed {
+            tx.execute("DELETE FROM pool WHERE id = ?1", [id])?;
+        }
+        tx.commit()?;
+        Ok(u32::try_from(doomed.len()).unwrap_or(u32::MAX))
     }
 
     fn insert_transaction(&self, id: &str, t: &TransactionInfo) -> Result<(), StoreError> {

@@ -2061,6 +2061,7 @@ fn lifecycle_types_match_the_schemas() {
             mode: "normal".into(),
             policy_fresh_since: 0,
             prepared_epochs: 0,
+            vault_id: String::new(),
         },
     );
     // Every error code a request can end with is documented where clients see them, and

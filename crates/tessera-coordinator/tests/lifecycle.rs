@@ -605,6 +605,7 @@ fn signer_status(policy_version: u64) -> SignerStatus {
         mode: "normal".into(),
         policy_fresh_since: 0,
         prepared_epochs: 0,
+        vault_id: String::new(),
     }
 }
 

@@ -434,6 +434,11 @@ pub struct SignerStatus {
     /// or reshare; 0 normally). Absent in reports of older signers.
     #[serde(default)]
     pub prepared_epochs: u32,
+    /// Id of the signer's vault (random, made when the vault is created; not secret). A new one
+    /// means a new vault — a signer restored from its backups — whose presignatures are gone.
+    /// Empty in reports of older signers.
+    #[serde(default)]
+    pub vault_id: String,
 }
 
 /// Bytes the signer signs in its hello.

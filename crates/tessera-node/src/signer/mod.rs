@@ -500,7 +500,10 @@ impl Signer {
 
     /// What this signer reports about itself.
     pub fn status(&self) -> SignerStatus {
-        let records = lock(&self.inner.vault).wallets().unwrap_or_default();
+        let (records, vault_id) = {
+            let vault = lock(&self.inner.vault);
+            (vault.wallets().unwrap_or_default(), vault.vault_id())
+        };
         let wallets = records.len() as u32;
         let prepared_epochs = records
             .iter()
@@ -520,6 +523,7 @@ impl Signer {
                 .to_string(),
             policy_fresh_since: policy.fresh_since(),
             prepared_epochs,
+            vault_id,
         }
     }
 
