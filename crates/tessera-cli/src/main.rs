@@ -209,6 +209,11 @@ struct ConsoleArgs {
     /// Take whatever of the above is not given from this `tessera up` directory.
     #[arg(long)]
     cluster: Option<PathBuf>,
+    /// Node id of a signer whose attestations this console trusts, learned out of band
+    /// (repeatable; with `--cluster`, its signers are trusted too). Payload keys and the
+    /// wallets table are then checked against what those signers vouch for.
+    #[arg(long = "trust")]
+    trust: Vec<tessera_wire::NodeId>,
     /// Local address to serve the page on (loopback only; port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: std::net::SocketAddr,
@@ -1784,10 +1789,14 @@ fn console_config(a: &ConsoleArgs) -> Result<tessera_cli::console::ConsoleConfig
             .with_context(|| format!("reading {}", token_file.display()))?,
     );
     let mut client = tessera_client::Client::new(&url, &ca_pem, token.trim())?;
+    // With trusted signers (the cluster file's, or `--trust`), payloads are parsed against the
+    // wallet key those signers vouch for, derived here.
+    let mut trusted = a.trust.clone();
     if let Some(f) = f {
-        // With the cluster file, payloads are parsed against the wallet key its signers vouch
-        // for, derived here.
-        client = client.with_trusted_signers(f.trusted());
+        trusted.extend(f.trusted());
+    }
+    if !trusted.is_empty() {
+        client = client.with_trusted_signers(trusted);
     }
     Ok(tessera_cli::console::ConsoleConfig {
         client,

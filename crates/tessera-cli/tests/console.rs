@@ -101,8 +101,14 @@ impl Drop for LocalConsole {
 /// Starts `tessera console` against the cluster with its approver key file, and reads the URL
 /// it prints.
 fn start_console(file: &tessera_cli::cluster::ClusterFile) -> LocalConsole {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .arg("console")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    cmd.arg("console");
+    // The signers it trusts to vouch for wallets, named one by one as an approver's machine
+    // would learn them out of band (not the cluster file).
+    for s in &file.signers {
+        cmd.arg("--trust").arg(s.node_id.to_hex());
+    }
+    let mut child = cmd
         .arg("--url")
         .arg(&file.url)
         .arg("--ca")
@@ -199,6 +205,15 @@ async fn local_console_approves_an_erc20_transfer_end_to_end() {
         .await
         .expect("create wallet");
     wait_ready(&client, wallet).await;
+    // One refresh, so the wallets table has an epoch other than key generation's to show.
+    tessera_cli::reshare::run(
+        &cluster.file,
+        wallet,
+        &tessera_cli::reshare::Change::Refresh,
+        true,
+    )
+    .await
+    .expect("refresh");
 
     let target = Target {
         wallet: wallet.into(),
@@ -337,6 +352,10 @@ async fn local_console_approves_an_erc20_transfer_end_to_end() {
     assert_eq!(out["shown"]["mode"], "normal", "{out}");
     assert_eq!(out["shown"]["mode_recommended"], "normal", "{out}");
     assert_eq!(out["shown"]["mode_banner_hidden"], true, "{out}");
+    // The wallets table: epoch 1 after the refresh, the record vouched for by the signers this
+    // console trusts (checked in the console process, not taken from the coordinator).
+    assert_eq!(out["shown"]["wallet_epoch"], "1", "{out}");
+    assert_eq!(out["shown"]["wallet_vouched"], "true", "{out}");
     assert!(out["shown"]["policy"]
         .as_str()
         .unwrap()

@@ -449,17 +449,30 @@ impl Client {
     /// attested exactly its key, chain code, roster and parameters
     /// ([`tessera_proto::attestation::verify_wallet`]); with the signers that vouched.
     pub async fn vouched_wallet(&self, id: &str) -> Result<(WalletInfo, Vouched), ClientError> {
+        self.has_trusted()?;
+        let w = self.wallet(id).await?;
+        let vouched = self.vouch(&w)?;
+        Ok((w, vouched))
+    }
+
+    /// Whether trusted signers are configured ([`ClientError::Invalid`] if not).
+    pub fn has_trusted(&self) -> Result<(), ClientError> {
         if self.trusted.is_empty() {
             return Err(ClientError::Invalid(
                 "no trusted signers are configured, so no wallet key can be vouched for".into(),
             ));
         }
-        let w = self.wallet(id).await?;
-        let vouched = verify_wallet(&w, &self.trusted).map_err(|source| ClientError::Vouch {
-            wallet: id.to_string(),
+        Ok(())
+    }
+
+    /// Checks a wallet record already fetched (for example from [`Client::wallets`]) as
+    /// [`Client::vouched_wallet`] does, without another request.
+    pub fn vouch(&self, w: &WalletInfo) -> Result<Vouched, ClientError> {
+        self.has_trusted()?;
+        verify_wallet(w, &self.trusted).map_err(|source| ClientError::Vouch {
+            wallet: w.wallet_id.clone(),
             source,
-        })?;
-        Ok((w, vouched))
+        })
     }
 
     /// The wallet's public key at `path`, derived here from the vouched root key and chain

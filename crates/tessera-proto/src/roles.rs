@@ -111,7 +111,8 @@ const fn public(path: &'static str) -> Route {
 }
 
 /// Reads a requester needs to follow its own submissions, and an approver to verify a request
-/// (the wallet key, the transaction's payload) before approving it.
+/// (the wallet key, the transaction's payload) before approving it and to see the wallets'
+/// share epochs in its console.
 const WALLET_READ: &[Role] = &[Viewer, Requester, Approver];
 
 /// Every route of the API and who may call it. A route missing here is denied to everyone.
@@ -124,7 +125,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/metrics", &[Metrics]),
     route("GET", "/v1/signers", &[Viewer, Enrol]),
     route("POST", "/v1/signers", &[Enrol]),
-    route("GET", "/v1/wallets", &[Viewer, Requester]),
+    route("GET", "/v1/wallets", WALLET_READ),
     route("POST", "/v1/wallets", &[Requester]),
     route("GET", "/v1/wallets/{id}", WALLET_READ),
     route("GET", "/v1/wallets/{id}/keys", WALLET_READ),

@@ -208,6 +208,20 @@
       el("td", { class: "muted" }, new Date(Number(r.updated_at_ms)).toLocaleTimeString()))));
   }
 
+  function renderWallets(list) {
+    $("wallets").replaceChildren(...(list || []).map((w) => el("tr", {
+        "data-testid": "wallet-row", "data-wallet-id": w.wallet_id, "data-epoch": String(w.epoch),
+        "data-committing": w.committing_epoch == null ? "" : String(w.committing_epoch),
+        "data-vouched": w.vouched == null ? "unchecked" : String(w.vouched) },
+      el("td", { class: "mono" }, w.wallet_id),
+      el("td", {}, w.scheme),
+      el("td", {}, w.group),
+      el("td", {}, w.status),
+      el("td", { "data-testid": "epoch" }, String(w.epoch) +
+        (w.committing_epoch == null ? "" : " (committing " + w.committing_epoch + ")")),
+      el("td", { class: w.vouched === false ? "error" : "muted", "data-testid": "vouch" }, w.vouch))));
+  }
+
   function renderMode(m) {
     const tag = $("mode");
     if (!m) { tag.textContent = "mode unknown"; return; }
@@ -262,6 +276,9 @@
       $("coordinator").textContent = s.coordinator;
       renderPending(s.pending);
       renderFinished(s.finished);
+      renderWallets(s.wallets);
+      $("wallets-error").textContent = s.wallets_error ? "Cannot list wallets: " + s.wallets_error : "";
+      $("wallets-error").hidden = !s.wallets_error;
       renderMode(s.mode);
       const c = $("connection");
       c.textContent = "connected · updated " + new Date().toLocaleTimeString();

@@ -150,6 +150,10 @@ pub struct StateView {
     pub pending: Vec<RequestView>,
     /// Recently finished requests (coordinator's summaries).
     pub finished: Vec<FinishedView>,
+    /// Every wallet with its share epoch, checked against the trusted signers here.
+    pub wallets: Vec<view::WalletView>,
+    /// Why the wallets could not be listed (the approvals above do not depend on them).
+    pub wallets_error: Option<String>,
 }
 
 async fn state_route(State(s): State<Arc<AppState>>) -> Result<Json<StateView>, ConsoleError> {
@@ -173,13 +177,40 @@ async fn state_route(State(s): State<Arc<AppState>>) -> Result<Json<StateView>, 
     finished.sort_by_key(|f| std::cmp::Reverse(f.updated_at_ms));
     finished.truncate(FINISHED_MAX);
     let mode = s.client.mode_status().await.ok().map(ModeView::from);
+    let (wallets, wallets_error) = match wallet_views(&s.client).await {
+        Ok(w) => (w, None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
     Ok(Json(StateView {
         approver: s.approver_public.to_hex(),
         coordinator: s.coordinator.clone(),
         mode,
         pending: views,
         finished,
+        wallets,
+        wallets_error,
     }))
+}
+
+/// Every wallet, its attestations checked here when trusted signers are configured.
+async fn wallet_views(client: &Client) -> Result<Vec<view::WalletView>, ClientError> {
+    let checked = client.has_trusted().is_ok();
+    let mut out: Vec<view::WalletView> = client
+        .wallets()
+        .await?
+        .iter()
+        .map(|w| {
+            let vouch = checked.then(|| {
+                client
+                    .vouch(w)
+                    .map(|v| v.by.len())
+                    .map_err(|e| e.to_string())
+            });
+            view::wallet_view(w, vouch)
+        })
+        .collect();
+    out.sort_by(|a, b| a.wallet_id.cmp(&b.wallet_id));
+    Ok(out)
 }
 
 async fn pending_view(s: &AppState, info: &RequestInfo) -> RequestView {

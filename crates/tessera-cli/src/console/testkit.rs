@@ -148,6 +148,7 @@ pub async fn mock_coordinator(reported: RequestInfo, real: LocalIntent) -> (Stri
         .route("/v1/requests", get(list))
         .route("/v1/requests/{id}", get(one))
         .route("/v1/requests/{id}/approvals", post(approve))
+        .route("/v1/wallets", get(wallets))
         .route("/v1/wallets/{w}", get(wallet))
         .route("/v1/wallets/{w}/keys", get(keys))
         .route("/v1/wallets/{w}/transactions/{id}", get(transaction))
@@ -174,8 +175,20 @@ async fn approve(State(m): State<Arc<Mock>>, Json(a): Json<Approval>) -> Json<Re
     Json(info)
 }
 
+/// Two wallets: `w-a` at epoch 2 still committing epoch 3, `w-b` at epoch 0.
+async fn wallets() -> Json<Vec<WalletInfo>> {
+    let mut a = wallet_info("w-a".into());
+    a.epoch = 2;
+    a.committing_epoch = Some(3);
+    Json(vec![wallet_info("w-b".into()), a])
+}
+
 async fn wallet(State(_): State<Arc<Mock>>, Path(w): Path<String>) -> Json<WalletInfo> {
-    Json(WalletInfo {
+    Json(wallet_info(w))
+}
+
+fn wallet_info(w: String) -> WalletInfo {
+    WalletInfo {
         wallet_id: w.clone(),
         name: w,
         scheme: SchemeId::EcdsaDkls23,
@@ -192,7 +205,7 @@ async fn wallet(State(_): State<Arc<Mock>>, Path(w): Path<String>) -> Json<Walle
         networks: vec!["ethereum:mainnet".into()],
         epoch: 0,
         committing_epoch: None,
-    })
+    }
 }
 
 async fn keys(Path(w): Path<String>) -> Json<DerivedKey> {

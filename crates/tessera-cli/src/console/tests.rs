@@ -22,10 +22,20 @@ struct Setup {
 }
 
 async fn setup(reported: tessera_proto::api::RequestInfo) -> Setup {
+    setup_trusting(reported, Vec::new()).await
+}
+
+/// As [`setup`], with a client that trusts `trusted` signers to vouch for wallets.
+async fn setup_trusting(
+    reported: tessera_proto::api::RequestInfo,
+    trusted: Vec<tessera_wire::NodeId>,
+) -> Setup {
     let real = local_intent(1_500_000_000);
     let (url, mock) = mock_coordinator(reported, real).await;
     let pki = tessera_tls::generate_local_pki(&["localhost"]).unwrap();
-    let client = Client::new(&url, &pki.ca_cert_pem, "api-token").unwrap();
+    let client = Client::new(&url, &pki.ca_cert_pem, "api-token")
+        .unwrap()
+        .with_trusted_signers(trusted);
     let config = ConsoleConfig {
         client,
         approver: SecretKey::from_seed(&APPROVER_SEED),
@@ -303,4 +313,37 @@ async fn the_console_listens_on_loopback_only() {
         .err()
         .expect("refused");
     assert!(matches!(err, super::StartError::NotLoopback(_)));
+}
+
+/// The wallets table: every wallet with its epoch and a commit still in progress, sorted; keys
+/// are "not checked" without trusted signers, and "NOT vouched" when trusted signers are
+/// configured but the coordinator's record carries none of their attestations.
+#[tokio::test]
+async fn wallets_show_their_epochs_and_whether_the_signers_vouch_for_them() {
+    let real = local_intent(1_500_000_000);
+    let state = setup(erc20_request(&real)).await.state().await;
+    let w = state["wallets"].as_array().unwrap();
+    assert_eq!(w.len(), 2, "{state}");
+    assert_eq!(w[0]["wallet_id"], "w-a");
+    assert_eq!(
+        (w[0]["epoch"].clone(), w[0]["committing_epoch"].clone()),
+        (json!(2), json!(3))
+    );
+    assert_eq!(
+        (w[1]["epoch"].clone(), w[1]["committing_epoch"].clone()),
+        (json!(0), Value::Null)
+    );
+    assert_eq!(w[0]["group"], "2-of-0");
+    assert_eq!(w[0]["vouched"], Value::Null);
+    assert!(w[0]["vouch"].as_str().unwrap().starts_with("not checked"));
+
+    let trusting = setup_trusting(erc20_request(&real), vec![tessera_wire::NodeId([7; 32])]).await;
+    let state = trusting.state().await;
+    for w in state["wallets"].as_array().unwrap() {
+        assert_eq!(w["vouched"], false, "{w}");
+        assert!(
+            w["vouch"].as_str().unwrap().starts_with("NOT vouched"),
+            "{w}"
+        );
+    }
 }

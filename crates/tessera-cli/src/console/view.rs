@@ -8,7 +8,7 @@ use serde::Serialize;
 use tessera_chains::Intent;
 use tessera_client::LocalIntent;
 use tessera_policy::{ApprovalDecision, PublicKey};
-use tessera_proto::api::{ModeStatus, PolicyOutcome, RequestInfo, RequestState};
+use tessera_proto::api::{ModeStatus, PolicyOutcome, RequestInfo, RequestState, WalletInfo};
 
 use crate::governance::state_name;
 
@@ -127,6 +127,59 @@ pub struct FinishedView {
     pub error: Option<String>,
     /// Last state change (ms since epoch).
     pub updated_at_ms: u64,
+}
+
+/// One wallet in the wallets table: its parameters and share epoch as the coordinator reports
+/// them, and whether this console's trusted signers vouch for that record (their attestations
+/// cover the key, roster, threshold and epoch).
+#[derive(Debug, Clone, Serialize)]
+pub struct WalletView {
+    /// Wallet id.
+    pub wallet_id: String,
+    /// Scheme name.
+    pub scheme: String,
+    /// `t-of-n`.
+    pub group: String,
+    /// `creating`, `ready` or `failed`.
+    pub status: String,
+    /// The share epoch in force.
+    pub epoch: u32,
+    /// A decided epoch still committing at its holders.
+    pub committing_epoch: Option<u32>,
+    /// `vouched` (with how many signers), `not vouched` (why), or `not checked` (this console
+    /// has no trusted signers configured).
+    pub vouch: String,
+    /// Whether the record is vouched for (`None`: not checked).
+    pub vouched: Option<bool>,
+}
+
+/// The view of `w`; `vouch` is the console's own check of its attestations (`None`: no trusted
+/// signers configured).
+pub fn wallet_view(w: &WalletInfo, vouch: Option<Result<usize, String>>) -> WalletView {
+    let (vouch, vouched) = match vouch {
+        None => (
+            "not checked (no trusted signers configured)".to_string(),
+            None,
+        ),
+        Some(Ok(by)) => (
+            format!("vouched by {by} of {} signers", w.signers.len()),
+            Some(true),
+        ),
+        Some(Err(why)) => (format!("NOT vouched: {why}"), Some(false)),
+    };
+    WalletView {
+        wallet_id: w.wallet_id.clone(),
+        scheme: w.scheme.name().to_string(),
+        group: format!("{}-of-{}", w.threshold, w.signers.len()),
+        status: serde_json::to_value(w.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        epoch: w.epoch,
+        committing_epoch: w.committing_epoch,
+        vouch,
+        vouched,
+    }
 }
 
 /// The operating mode banner.

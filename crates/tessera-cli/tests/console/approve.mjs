@@ -100,6 +100,10 @@ async function approve(url, requestId) {
       mode_recommended: await page.getByTestId("mode").getAttribute("data-recommended"),
       mode_banner_hidden: await page.getByTestId("mode-banner").isHidden(),
     };
+    const walletRow = page.locator('[data-testid="wallet-row"][data-wallet-id="t-console"]');
+    await walletRow.waitFor({ timeout: ROW_TIMEOUT_MS });
+    shown.wallet_epoch = await walletRow.getAttribute("data-epoch");
+    shown.wallet_vouched = await walletRow.getAttribute("data-vouched");
     const button = row.getByTestId("approve");
     await button.waitFor({ state: "visible" });
     await page.waitForFunction(
