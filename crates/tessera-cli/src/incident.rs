@@ -21,7 +21,7 @@ use tessera_wire::NodeId;
 
 use crate::cluster::ClusterFile;
 use crate::governance::sign_bundle;
-use crate::reshare::{run, Change};
+use crate::reshare::{reshare_one, Change, WalletReshare};
 
 /// The bundle after `current`: `node` added to (or, with `lift`, removed from) the quarantine
 /// list, the version one higher, created at `now_unix`.
@@ -78,17 +78,6 @@ pub async fn quarantine(
     Ok((signed, info))
 }
 
-/// One wallet's rotation.
-#[derive(Debug)]
-pub struct Rotated {
-    /// Wallet id.
-    pub wallet_id: String,
-    /// The epoch now in force, or why the rotation failed.
-    pub result: Result<u32, String>,
-    /// Time from the request to the commit (or the failure).
-    pub elapsed: Duration,
-}
-
 /// The change that takes `old` out of `w`: its place to `with`, or a reshare among the others.
 fn change_for(f: &ClusterFile, w: &WalletInfo, old: &str, with: Option<&str>) -> Result<Change> {
     if let Some(new) = with {
@@ -131,8 +120,8 @@ pub async fn rotate(
     f: &ClusterFile,
     name: &str,
     with: Option<&str>,
-    mut report: impl FnMut(&Rotated),
-) -> Result<(Vec<Rotated>, Duration)> {
+    mut report: impl FnMut(&WalletReshare),
+) -> Result<(Vec<WalletReshare>, Duration)> {
     let node = signer_id(f, name)?;
     let client = f.client_as(Role::Viewer)?;
     let affected: Vec<WalletInfo> = client
@@ -144,23 +133,7 @@ pub async fn rotate(
     let started = Instant::now();
     let mut out = Vec::with_capacity(affected.len());
     for w in affected {
-        let begun = Instant::now();
-        let result = match change_for(f, &w, name, with) {
-            Ok(change) => match run(f, &w.wallet_id, &change, true).await {
-                Ok(_) => client
-                    .wallet(&w.wallet_id)
-                    .await
-                    .map(|w| w.epoch)
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(format!("{e:#}")),
-            },
-            Err(e) => Err(format!("{e:#}")),
-        };
-        let rotated = Rotated {
-            wallet_id: w.wallet_id,
-            result,
-            elapsed: begun.elapsed(),
-        };
+        let rotated = reshare_one(f, &w.wallet_id, change_for(f, &w, name, with)).await;
         report(&rotated);
         out.push(rotated);
     }

@@ -71,13 +71,8 @@ pub(crate) async fn incident_cmd(what: IncidentCmd) -> Result<()> {
             with,
         } => {
             let f = ClusterFile::load(&cluster.cluster)?;
-            let (results, total) = rotate(&f, &signer, with.as_deref(), |r| match &r.result {
-                Ok(epoch) => eprintln!(
-                    "{}: rotated to epoch {epoch} in {:.1} s",
-                    r.wallet_id,
-                    r.elapsed.as_secs_f64()
-                ),
-                Err(e) => eprintln!("{}: rotation failed: {e}", r.wallet_id),
+            let (results, total) = rotate(&f, &signer, with.as_deref(), |r| {
+                eprintln!("{}", r.line("rotated"))
             })
             .await?;
             let failed = results.iter().filter(|r| r.result.is_err()).count();

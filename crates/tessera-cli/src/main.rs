@@ -1539,14 +1539,7 @@ async fn wallet_refresh_schedule(
     };
     let failed = run_schedule(&f, &selection, every, rounds, |results| {
         for r in results {
-            match &r.result {
-                Ok(epoch) => eprintln!(
-                    "{}: refreshed to epoch {epoch} in {:.1} s",
-                    r.wallet_id,
-                    r.elapsed.as_secs_f64()
-                ),
-                Err(e) => eprintln!("{}: refresh failed: {e}", r.wallet_id),
-            }
+            eprintln!("{}", r.line("refreshed"));
         }
     })
     .await?;

@@ -12,7 +12,7 @@ use tessera_proto::api::WalletStatus;
 use tessera_proto::roles::Role;
 
 use crate::cluster::ClusterFile;
-use crate::reshare::{run, Change};
+use crate::reshare::{reshare_one, Change, WalletReshare};
 
 /// Which wallets a round refreshes.
 #[derive(Debug, Clone)]
@@ -21,17 +21,6 @@ pub enum Selection {
     One(String),
     /// Every wallet whose key is ready.
     All,
-}
-
-/// One wallet's refresh in a round.
-#[derive(Debug)]
-pub struct Refreshed {
-    /// Wallet id.
-    pub wallet_id: String,
-    /// The epoch now in force, or why the refresh failed.
-    pub result: Result<u32, String>,
-    /// Time from the request to the commit (or the failure).
-    pub elapsed: Duration,
 }
 
 /// Parses an interval such as `90s`, `15m`, `24h` or `7d` (at least one second).
@@ -61,7 +50,7 @@ pub fn parse_interval(text: &str) -> Result<Duration> {
 }
 
 /// One round: refreshes the selected wallets in turn and reports each.
-pub async fn refresh_round(f: &ClusterFile, selection: &Selection) -> Result<Vec<Refreshed>> {
+pub async fn refresh_round(f: &ClusterFile, selection: &Selection) -> Result<Vec<WalletReshare>> {
     let ids = match selection {
         Selection::One(id) => vec![id.clone()],
         Selection::All => f
@@ -75,25 +64,7 @@ pub async fn refresh_round(f: &ClusterFile, selection: &Selection) -> Result<Vec
     };
     let mut out = Vec::with_capacity(ids.len());
     for wallet_id in ids {
-        let started = Instant::now();
-        let result = run(f, &wallet_id, &Change::Refresh, true)
-            .await
-            .map(|(s, _)| s)
-            .map_err(|e| format!("{e:#}"));
-        let result = match result {
-            Ok(_) => f
-                .client_as(Role::Viewer)?
-                .wallet(&wallet_id)
-                .await
-                .map(|w| w.epoch)
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e),
-        };
-        out.push(Refreshed {
-            wallet_id,
-            result,
-            elapsed: started.elapsed(),
-        });
+        out.push(reshare_one(f, &wallet_id, Ok(Change::Refresh)).await);
     }
     Ok(out)
 }
@@ -106,7 +77,7 @@ pub async fn run_schedule(
     selection: &Selection,
     every: Duration,
     rounds: Option<u32>,
-    mut report: impl FnMut(&[Refreshed]),
+    mut report: impl FnMut(&[WalletReshare]),
 ) -> Result<u32> {
     let mut failed = 0;
     let mut done = 0;

@@ -94,3 +94,56 @@ pub async fn run(
     }
     Ok((s, started.elapsed()))
 }
+
+/// One wallet's reshare in a batch (a scheduled refresh round, an incident rotation).
+#[derive(Debug)]
+pub struct WalletReshare {
+    /// Wallet id.
+    pub wallet_id: String,
+    /// The epoch now in force, or why the reshare failed.
+    pub result: Result<u32, String>,
+    /// Time from the request to the commit (or the failure).
+    pub elapsed: Duration,
+}
+
+impl WalletReshare {
+    /// One line for the operator: `<wallet>: <done> to epoch N in S s`, or why it failed.
+    pub fn line(&self, done: &str) -> String {
+        match &self.result {
+            Ok(epoch) => format!(
+                "{}: {done} to epoch {epoch} in {:.1} s",
+                self.wallet_id,
+                self.elapsed.as_secs_f64()
+            ),
+            Err(e) => format!("{}: failed: {e}", self.wallet_id),
+        }
+    }
+}
+
+/// Runs `change` on `wallet_id` and reports the epoch then in force (the coordinator's record).
+pub async fn reshare_one(
+    f: &ClusterFile,
+    wallet_id: &str,
+    change: Result<Change>,
+) -> WalletReshare {
+    let started = Instant::now();
+    let result = match change {
+        Ok(change) => match run(f, wallet_id, &change, true).await {
+            Ok(_) => match f.client_as(Role::Viewer) {
+                Ok(c) => c
+                    .wallet(wallet_id)
+                    .await
+                    .map(|w| w.epoch)
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(format!("{e:#}")),
+            },
+            Err(e) => Err(format!("{e:#}")),
+        },
+        Err(e) => Err(format!("{e:#}")),
+    };
+    WalletReshare {
+        wallet_id: wallet_id.to_string(),
+        result,
+        elapsed: started.elapsed(),
+    }
+}

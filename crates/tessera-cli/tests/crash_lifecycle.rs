@@ -24,11 +24,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::*;
-use tessera_cli::cluster::{ClusterOptions, LocalCluster};
+use tessera_cli::cluster::LocalCluster;
 use tessera_cli::reshare::{run, Change};
 use tessera_client::Client;
 use tessera_crypto::SchemeId;
@@ -92,19 +91,6 @@ fn schemes() -> Vec<SchemeId> {
         .split(',')
         .map(|n| SchemeId::from_name(n.trim()).unwrap_or_else(|| panic!("no scheme {n}")))
         .collect()
-}
-
-async fn start(name: &str) -> LocalCluster {
-    let opts = ClusterOptions {
-        signers: SIGNERS,
-        exe: PathBuf::from(env!("CARGO_BIN_EXE_tessera")),
-        signer_env: vec![("TESSERA_TEST_FIXTURE_PRIMES".into(), "1".into())],
-        log: "info".into(),
-        health_grace_secs: 1,
-    };
-    LocalCluster::start(&test_dir(name), opts)
-        .await
-        .expect("cluster starts")
 }
 
 /// Indices (in the cluster) of the wallet's holders, in party order.
@@ -320,7 +306,7 @@ async fn killed_processes_never_leave_mixed_epochs_or_lose_a_key() {
     let trials = env_u64("TESSERA_CRASH_TRIALS", 2) as u32;
     let seed = env_u64("TESSERA_CRASH_SEED", 13);
     let mut rng = Rng(seed);
-    let mut cluster = start("crash-lifecycle").await;
+    let mut cluster = cluster_of("crash-lifecycle", "info", SIGNERS).await;
     let client = cluster.client().unwrap();
     let op_key = cluster.file.operator().unwrap();
     let nodes: Vec<_> = cluster.file.signers.iter().map(|s| s.node_id).collect();

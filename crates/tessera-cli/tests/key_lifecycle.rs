@@ -8,10 +8,8 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::*;
-use tessera_cli::cluster::{ClusterOptions, LocalCluster};
+use tessera_cli::cluster::LocalCluster;
 use tessera_cli::reshare::{run, Change};
 use tessera_client::Client;
 use tessera_crypto::SchemeId;
@@ -19,16 +17,7 @@ use tessera_proto::api::{SessionKind, SessionStatus, WalletInfo};
 use tessera_wire::{NodeId, OperatorKey};
 
 async fn signers(name: &str, n: usize) -> LocalCluster {
-    let opts = ClusterOptions {
-        signers: n,
-        exe: PathBuf::from(env!("CARGO_BIN_EXE_tessera")),
-        signer_env: vec![("TESSERA_TEST_FIXTURE_PRIMES".into(), "1".into())],
-        log: "info".into(),
-        health_grace_secs: 1,
-    };
-    LocalCluster::start(&test_dir(name), opts)
-        .await
-        .expect("cluster starts")
+    cluster_of(name, "info", n).await
 }
 
 /// The cluster's signers: node ids and names, in order.

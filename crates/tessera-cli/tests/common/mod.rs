@@ -22,8 +22,13 @@ pub fn test_dir(name: &str) -> PathBuf {
 }
 
 pub async fn cluster(name: &str, log: &str) -> LocalCluster {
+    cluster_of(name, log, 3).await
+}
+
+/// As [`cluster`], with `signers` signer processes.
+pub async fn cluster_of(name: &str, log: &str, signers: usize) -> LocalCluster {
     let opts = ClusterOptions {
-        signers: 3,
+        signers,
         exe: PathBuf::from(env!("CARGO_BIN_EXE_tessera")),
         signer_env: vec![("TESSERA_TEST_FIXTURE_PRIMES".into(), "1".into())],
         log: log.into(),
