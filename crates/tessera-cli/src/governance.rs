@@ -133,6 +133,18 @@ pub async fn decide(
     Ok(client.decide(key, request_id, decision).await?)
 }
 
+/// The admin keys an admin command signs with: the files given, or else the cluster's own
+/// `admin.key`.
+pub fn admin_keys(
+    f: &crate::cluster::ClusterFile,
+    files: &[std::path::PathBuf],
+) -> Result<Vec<SecretKey>> {
+    if files.is_empty() {
+        return Ok(vec![f.admin()?]);
+    }
+    files.iter().map(|k| read_key(k)).collect()
+}
+
 /// Signs `bundle` with each admin key.
 pub fn sign_bundle(bundle: PolicyBundle, admins: &[SecretKey]) -> SignedBundle {
     let mut signed = SignedBundle::new(bundle);

@@ -48,13 +48,7 @@ pub(crate) async fn incident_cmd(what: IncidentCmd) -> Result<()> {
             keys,
         } => {
             let f = ClusterFile::load(&cluster.cluster)?;
-            let admins = if keys.is_empty() {
-                vec![f.admin()?]
-            } else {
-                keys.iter()
-                    .map(|k| governance::read_key(k))
-                    .collect::<Result<Vec<_>>>()?
-            };
+            let admins = governance::admin_keys(&f, &keys)?;
             let (signed, info) = quarantine(&f, &signer, lift, &admins, crate::now_unix()).await?;
             println!("{}", serde_json::to_string_pretty(&info)?);
             eprintln!(

@@ -1851,13 +1851,7 @@ async fn policy_refresh(
         hex::encode(statement.bundle_hash),
         statement.mode_seq
     );
-    let keys = if keys.is_empty() {
-        vec![f.admin()?]
-    } else {
-        keys.iter()
-            .map(|k| tessera_cli::governance::read_key(k))
-            .collect::<Result<_>>()?
-    };
+    let keys = governance::admin_keys(&f, &keys)?;
     for k in &keys {
         statement.sign(k);
     }
@@ -2016,13 +2010,7 @@ async fn mode_cmd(what: ModeCmd) -> Result<()> {
     };
     let f = ClusterFile::load(&cluster.cluster)?;
     let mode: tessera_policy::Mode = mode.parse().map_err(anyhow::Error::msg)?;
-    let admins = if keys.is_empty() {
-        vec![f.admin()?]
-    } else {
-        keys.iter()
-            .map(|k| governance::read_key(k))
-            .collect::<Result<Vec<_>>>()?
-    };
+    let admins = governance::admin_keys(&f, &keys)?;
     let client = f.client_as(Role::Admin)?;
     let policy = client.policy().await?;
     let now = now_unix();
