@@ -1572,19 +1572,17 @@ async fn wallet_cmd(what: WalletCmd) -> Result<()> {
         }
         WalletCmd::Refresh {
             cluster,
-            id: Some(id),
-            all: false,
-            every: None,
-            no_wait,
-            ..
-        } => wallet_reshare(&cluster, &id, Change::Refresh, no_wait).await,
-        WalletCmd::Refresh {
-            cluster,
             id,
+            all,
             every,
             rounds,
-            ..
-        } => wallet_refresh_schedule(&cluster, id, every, rounds).await,
+            no_wait,
+        } => match (id, all, every) {
+            (Some(id), false, None) => {
+                wallet_reshare(&cluster, &id, Change::Refresh, no_wait).await
+            }
+            (id, _, every) => wallet_refresh_schedule(&cluster, id, every, rounds).await,
+        },
         WalletCmd::ReplaceSigner {
             cluster,
             id,

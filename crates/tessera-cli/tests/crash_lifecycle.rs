@@ -301,6 +301,94 @@ async fn kill_and_restart(cluster: &mut LocalCluster, client: &Client, target: T
     }
 }
 
+/// One kill: the operation submitted, the target killed after the delay and restarted, then
+/// every check of the module docs.
+struct Trial<'a> {
+    name: &'a str,
+    scheme: SchemeId,
+    original: &'a WalletInfo,
+    before: &'a WalletInfo,
+    change: &'a Change,
+    target: Target,
+    delay: Duration,
+}
+
+impl Trial<'_> {
+    /// Returns whether the kill came while the session ran, and whether the operation completed.
+    async fn run(
+        &self,
+        cluster: &mut LocalCluster,
+        client: &Client,
+        op_key: &tessera_wire::OperatorKey,
+    ) -> (bool, bool) {
+        let (trial, id) = (self.name, &self.before.wallet_id);
+        let (session, _) = run(&cluster.file, id, self.change, false)
+            .await
+            .unwrap_or_else(|e| panic!("{trial}: submit: {e:#}"));
+        tokio::time::sleep(self.delay).await;
+        let running = client
+            .session(&session.session_id, None)
+            .await
+            .is_ok_and(|s| s.status == SessionStatus::Running);
+        kill_and_restart(cluster, client, self.target).await;
+        let after = settle(client, id, Some(&session.session_id)).await;
+        let epochs = disk_epochs(cluster, client, id).await;
+        let held_after = holders(cluster, &after);
+        let completed = check(
+            trial,
+            self.original,
+            self.before,
+            &after,
+            &held_after,
+            &epochs,
+        );
+        let (_, vouched) = client.vouched_wallet(id).await.unwrap();
+        assert_eq!(
+            vouched.by.len(),
+            after.signers.len(),
+            "{trial}: attestations"
+        );
+        sign_and_verify(client, op_key, self.scheme, id, "m/7", trial).await;
+        if self.scheme != SchemeId::EcdsaDkls23 {
+            // The presignature pool refills with the wallet's holders now.
+            wait_pool(client, id, 1).await;
+        }
+        eprintln!(
+            "{trial}{}: {} (epoch {}, {}-of-{}, disk {epochs:?})",
+            if running {
+                " (running)"
+            } else {
+                " (after its end)"
+            },
+            if completed {
+                "completed"
+            } else {
+                "rolled back"
+            },
+            after.epoch,
+            after.threshold,
+            after.signers.len()
+        );
+        (running, completed)
+    }
+}
+
+fn print_tally(tally: &BTreeMap<(&str, Op), Tally>, started: Instant, seed: u64) {
+    eprintln!("| scheme | operation | kills | while running | completed | rolled back | coordinator killed |");
+    eprintln!("|---|---|---|---|---|---|---|");
+    for ((scheme, op), t) in tally {
+        eprintln!(
+            "| {scheme} | {op:?} | {} | {} | {} | {} | {} |",
+            t.trials, t.while_running, t.completed, t.rolled_back, t.coordinator_kills
+        );
+    }
+    eprintln!(
+        "{} kills in {:.0} s, seed {seed}",
+        tally.values().map(|t| t.trials).sum::<u32>(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_processes_never_leave_mixed_epochs_or_lose_a_key() {
     let trials = env_u64("TESSERA_CRASH_TRIALS", 2) as u32;
@@ -360,51 +448,21 @@ async fn killed_processes_never_leave_mixed_epochs_or_lose_a_key() {
                 k => Target::Signer(involved[k - 1]),
             };
             let delay = window(refresh, op).mul_f64(rng.below(1000) as f64 / 1000.0);
-            let trial = format!(
+            let name = format!(
                 "seed {seed} {} trial {n}: {op:?} kill {target:?} after {} ms",
                 scheme.name(),
                 delay.as_millis()
             );
-            let (session, _) = run(&cluster.file, &id, &change, false)
-                .await
-                .unwrap_or_else(|e| panic!("{trial}: submit: {e:#}"));
-            tokio::time::sleep(delay).await;
-            let running = client
-                .session(&session.session_id, None)
-                .await
-                .is_ok_and(|s| s.status == SessionStatus::Running);
-            kill_and_restart(&mut cluster, &client, target).await;
-            let after = settle(&client, &id, Some(&session.session_id)).await;
-            let epochs = disk_epochs(&mut cluster, &client, &id).await;
-            let held_after = holders(&cluster, &after);
-            let completed = check(&trial, &original, &before, &after, &held_after, &epochs);
-            let (_, vouched) = client.vouched_wallet(&id).await.unwrap();
-            assert_eq!(
-                vouched.by.len(),
-                after.signers.len(),
-                "{trial}: attestations"
-            );
-            sign_and_verify(&client, &op_key, scheme, &id, "m/7", &trial).await;
-            if scheme != SchemeId::EcdsaDkls23 {
-                // The presignature pool refills with the wallet's holders now.
-                wait_pool(&client, &id, 1).await;
-            }
-            eprintln!(
-                "{trial}{}: {} (epoch {}, {}-of-{}, disk {epochs:?})",
-                if running {
-                    " (running)"
-                } else {
-                    " (after its end)"
-                },
-                if completed {
-                    "completed"
-                } else {
-                    "rolled back"
-                },
-                after.epoch,
-                after.threshold,
-                after.signers.len()
-            );
+            let t = Trial {
+                name: &name,
+                scheme,
+                original: &original,
+                before: &before,
+                change: &change,
+                target,
+                delay,
+            };
+            let (running, completed) = t.run(&mut cluster, &client, &op_key).await;
             let t = tally.entry((scheme.name(), op)).or_default();
             t.trials += 1;
             t.while_running += u32::from(running);
@@ -413,17 +471,5 @@ async fn killed_processes_never_leave_mixed_epochs_or_lose_a_key() {
             t.coordinator_kills += u32::from(matches!(target, Target::Coordinator));
         }
     }
-    eprintln!("| scheme | operation | kills | while running | completed | rolled back | coordinator killed |");
-    eprintln!("|---|---|---|---|---|---|---|");
-    for ((scheme, op), t) in &tally {
-        eprintln!(
-            "| {scheme} | {op:?} | {} | {} | {} | {} | {} |",
-            t.trials, t.while_running, t.completed, t.rolled_back, t.coordinator_kills
-        );
-    }
-    eprintln!(
-        "{} kills in {:.0} s, seed {seed}",
-        tally.values().map(|t| t.trials).sum::<u32>(),
-        started.elapsed().as_secs_f64()
-    );
+    print_tally(&tally, started, seed);
 }
