@@ -22,6 +22,7 @@
 
 mod echo;
 mod error;
+pub mod export;
 pub mod hd;
 pub mod primes;
 pub mod recover;

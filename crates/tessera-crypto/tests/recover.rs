@@ -158,3 +158,80 @@ fn mixed_duplicate_or_too_few_shares_are_refused() {
     assert!(e.contains("threshold is 2"), "{e}");
     assert!(reconstruct(&[]).is_err());
 }
+
+/// `tessera_crypto::export`: each party's export is its Shamir share at `x = index + 1` with
+/// every party's verification share; checked here with k256 / curve25519-dalek directly: each
+/// share times the base point is its verification share, every export lists the same ones,
+/// and any two exports interpolate to the key `reconstruct` gives, whose public key is the
+/// wallet's.
+#[test]
+fn exported_shares_are_plain_shamir_shares_of_the_key() {
+    use tessera_crypto::export::export_share;
+    for id in SchemeId::ALL {
+        let shares = keygen(id, 2, 3);
+        let exports: Vec<_> = shares.iter().map(|s| export_share(s).unwrap()).collect();
+        for (i, e) in exports.iter().enumerate() {
+            assert_eq!((e.index, e.threshold, e.parties), (i as u16, 2, 3), "{id}");
+            assert_eq!(
+                e.verification_shares, exports[0].verification_shares,
+                "{id}"
+            );
+            assert_eq!(&e.public_key, shares[0].public_key());
+            assert!(!format!("{e:?}").contains(&hex::encode(*e.secret)));
+            assert_eq!(
+                base_times(id, &e.secret),
+                e.verification_shares[i],
+                "{id} party {i}"
+            );
+        }
+        let key = reconstruct(&copies(&shares, &[0, 2])).unwrap();
+        for pick in [[0usize, 1], [1, 2], [0, 2]] {
+            let secret = interpolate_at_zero(id, &exports, pick);
+            assert_eq!(secret, *key.secret, "{id} from {pick:?}");
+        }
+    }
+}
+
+/// `s·G`, encoded as the export encodes verification shares.
+fn base_times(id: SchemeId, s: &[u8; 32]) -> Vec<u8> {
+    if id == SchemeId::Ed25519 {
+        let s = curve25519_dalek::Scalar::from_canonical_bytes(*s).unwrap();
+        return (curve25519_dalek::constants::ED25519_BASEPOINT_POINT * s)
+            .compress()
+            .to_bytes()
+            .to_vec();
+    }
+    use k256::elliptic_curve::sec1::ToEncodedPoint;
+    use k256::elliptic_curve::PrimeField;
+    let s = k256::Scalar::from_repr((*s).into()).unwrap();
+    (k256::ProjectivePoint::GENERATOR * s)
+        .to_affine()
+        .to_encoded_point(true)
+        .as_bytes()
+        .to_vec()
+}
+
+/// Lagrange interpolation at 0 of two exports, at x = index + 1, in the export's encoding.
+fn interpolate_at_zero(
+    id: SchemeId,
+    exports: &[tessera_crypto::export::ExportedShare],
+    pick: [usize; 2],
+) -> [u8; 32] {
+    let (a, b) = (&exports[pick[0]], &exports[pick[1]]);
+    let (xa, xb) = (u64::from(a.index) + 1, u64::from(b.index) + 1);
+    if id == SchemeId::Ed25519 {
+        use curve25519_dalek::Scalar;
+        let (xa, xb) = (Scalar::from(xa), Scalar::from(xb));
+        let sa = Scalar::from_canonical_bytes(*a.secret).unwrap();
+        let sb = Scalar::from_canonical_bytes(*b.secret).unwrap();
+        let s = sa * xb * (xb - xa).invert() + sb * xa * (xa - xb).invert();
+        return s.to_bytes();
+    }
+    use k256::elliptic_curve::PrimeField;
+    use k256::Scalar;
+    let (xa, xb) = (Scalar::from(xa), Scalar::from(xb));
+    let sa = Scalar::from_repr((*a.secret).into()).unwrap();
+    let sb = Scalar::from_repr((*b.secret).into()).unwrap();
+    let s = sa * xb * (xb - xa).invert().unwrap() + sb * xa * (xa - xb).invert().unwrap();
+    s.to_bytes().into()
+}

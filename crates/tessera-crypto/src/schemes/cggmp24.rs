@@ -435,7 +435,7 @@ fn store(
 
 /// This share as a reshare dealer sees it. Resharing evaluates at `index + 1`; a share whose
 /// VSS points `I` are anything else is refused.
-fn old_sharing(share: &KeyShare) -> Result<OldSharing> {
+pub(crate) fn old_sharing(share: &KeyShare) -> Result<OldSharing> {
     let core = load(share)?;
     for (k, point) in (1u64..).zip(&vss_setup(&core)?.I) {
         if point.to_be_bytes().as_ref() != GScalar::<E>::from(k).to_be_bytes().as_ref() {

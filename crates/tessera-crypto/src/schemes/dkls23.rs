@@ -265,7 +265,7 @@ fn store(
 }
 
 /// This share as a reshare dealer sees it: index, `poly_point`, every verifying share.
-fn old_sharing(share: &KeyShare) -> Result<OldSharing> {
+pub(crate) fn old_sharing(share: &KeyShare) -> Result<OldSharing> {
     let Loaded { party, pkg } = load(share)?;
     let (_, secret) = point_of(&party, share.index)?;
     drop(party);

@@ -324,7 +324,7 @@ pub(crate) fn reconstruct_secret<S: Suite>(shares: &[KeyShare]) -> Result<Zeroiz
 // ---------------------------------------------------------------- reshare (crate::reshare)
 
 /// This share as a reshare dealer sees it: index, signing share, every verifying share.
-fn old_sharing<S: Suite>(share: &KeyShare) -> Result<OldSharing> {
+pub(crate) fn old_sharing<S: Suite>(share: &KeyShare) -> Result<OldSharing> {
     let l = load::<S>(share)?;
     let bytes = Zeroizing::new(l.kp.signing_share().serialize());
     let mut secret = Zeroizing::new([0u8; 32]);
