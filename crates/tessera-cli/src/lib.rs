@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod console;
 pub mod daemon;
 pub mod demo;
+pub mod export;
 pub mod governance;
 pub mod incident;
 pub mod progress;

@@ -166,6 +166,20 @@ enum Command {
         #[arg(long)]
         audit_log: Option<PathBuf>,
     },
+    /// Offline vendor exit: each share backup as an open `tessera-share-export/v1` document
+    /// (one party's Shamir share, its evaluation point, every verification share) that another
+    /// implementation can take over; nothing is reconstructed. See docs/export-format.md.
+    Export {
+        /// Share backups (one wallet, one epoch, distinct parties; any number).
+        #[arg(long = "backup", required = true)]
+        backups: Vec<PathBuf>,
+        /// Backup identity file; repeatable.
+        #[arg(long = "identity", required = true)]
+        identities: Vec<PathBuf>,
+        /// Directory for the documents (files created with mode 0600; never overwritten).
+        #[arg(long)]
+        out_dir: PathBuf,
+    },
     /// Coordinator.
     Coordinator {
         #[command(subcommand)]
@@ -693,6 +707,30 @@ enum BackupCmd {
     },
 }
 
+/// `tessera export`: one open document per share backup.
+fn run_export(
+    backups: &[PathBuf],
+    identities: &[PathBuf],
+    out_dir: &std::path::Path,
+) -> Result<()> {
+    use tessera_cli::{backup, export};
+    let ids = backup::read_identities(identities)?;
+    let set = backups
+        .iter()
+        .map(|p| Ok((p.display().to_string(), backup::read_backup(p)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let docs = export::export(&set, &ids)?;
+    for path in export::write(out_dir, &docs)? {
+        println!("{}", path.display());
+    }
+    eprintln!(
+        "WARNING: each file holds one party's share in plain (mode 0600); any threshold of them \
+         together control the wallet. Format: docs/export-format.md ({}).",
+        export::FORMAT
+    );
+    Ok(())
+}
+
 fn run_recover(
     backups: &[PathBuf],
     identities: &[PathBuf],
@@ -1014,6 +1052,11 @@ fn real_main() -> Result<()> {
             testnet,
             audit_log,
         } => run_recover(&backups, &identities, &out, testnet, audit_log.as_deref()),
+        Command::Export {
+            backups,
+            identities,
+            out_dir,
+        } => run_export(&backups, &identities, &out_dir),
         Command::Schemes => {
             for s in SchemeId::ALL {
                 println!("{:<26} {}", s.name(), s.audit_status());

@@ -49,6 +49,19 @@ pub enum RecoverError {
 /// Checks that `backups` are share backups of one wallet and epoch, of distinct parties, at
 /// least the threshold.
 pub fn check_set(backups: &[(String, Backup)]) -> Result<(), RecoverError> {
+    let need = check_same(backups)?;
+    if backups.len() < usize::from(need) || backups.is_empty() {
+        return Err(RecoverError::TooFew {
+            have: backups.len(),
+            need,
+        });
+    }
+    Ok(())
+}
+
+/// Checks that `backups` are share backups of one wallet and epoch, of distinct parties;
+/// returns the wallet's threshold (1 for no backups).
+pub fn check_same(backups: &[(String, Backup)]) -> Result<u16, RecoverError> {
     let mut first: Option<&tessera_backup::ShareTag> = None;
     let mut parties = Vec::new();
     for (name, b) in backups {
@@ -74,14 +87,7 @@ pub fn check_set(backups: &[(String, Backup)]) -> Result<(), RecoverError> {
         }
         parties.push(tag.index);
     }
-    let need = first.map_or(1, |f| f.threshold);
-    if backups.len() < usize::from(need) || backups.is_empty() {
-        return Err(RecoverError::TooFew {
-            have: backups.len(),
-            need,
-        });
-    }
-    Ok(())
+    Ok(first.map_or(1, |f| f.threshold))
 }
 
 /// The recovered key and what it came from.

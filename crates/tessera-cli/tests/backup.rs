@@ -150,6 +150,52 @@ async fn a_wiped_signer_restored_from_its_backups_signs_with_the_others() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("does not decrypt"));
 
+    // The vendor exit: the DKLs23 share backup as an open document (docs/export-format.md):
+    // party 0's Shamir share at x = 1, which libsecp256k1 maps to its verification share.
+    let export_dir = work.join("export");
+    let out = tessera(&[
+        "export",
+        "--backup",
+        s(&share_file),
+        "--identity",
+        s(&stranger),
+        "--out-dir",
+        s(&export_dir),
+    ]);
+    assert!(!out.status.success(), "exported with a stranger's identity");
+    let listed = ok(tessera(&[
+        "export",
+        "--backup",
+        s(&share_file),
+        "--identity",
+        s(&officer),
+        "--out-dir",
+        s(&export_dir),
+    ]));
+    let doc_path = PathBuf::from(listed.trim());
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&doc_path).unwrap()).unwrap();
+    assert_eq!(doc["format"], "tessera-share-export/v1");
+    assert_eq!(doc["wallet_id"], id.as_str());
+    assert_eq!(doc["group_public_key"], key.to_hex());
+    assert_eq!(
+        (doc["party_index"].as_u64(), doc["x"].as_u64()),
+        (Some(0), Some(1))
+    );
+    let share = hex::decode(doc["secret_share"].as_str().unwrap()).unwrap();
+    let sk = secp256k1::SecretKey::from_slice(&share).unwrap();
+    let point = secp256k1::PublicKey::from_secret_key(&secp256k1::Secp256k1::new(), &sk);
+    assert_eq!(
+        hex::encode(point.serialize()),
+        doc["verification_shares"][0].as_str().unwrap()
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&doc_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
     // The machine is lost: its directory wiped. A new one gets a new vault key and the backups.
     std::fs::remove_dir_all(&sdir).unwrap();
     std::fs::create_dir_all(&sdir).unwrap();
