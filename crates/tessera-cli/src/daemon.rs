@@ -165,6 +165,16 @@ pub fn run_signer(
         .enable_all()
         .build()?;
     rt.block_on(async move {
+        // Shares of older epochs go once their grace period is over.
+        let sweeper = signer.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                let s = sweeper.clone();
+                let _ = tokio::task::spawn_blocking(move || s.sweep_old_shares()).await;
+            }
+        });
         let (tx, rx) = tokio::sync::watch::channel(false);
         let mut links = Vec::new();
         for url in coordinators {

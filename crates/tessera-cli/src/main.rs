@@ -900,6 +900,10 @@ enum SignerCmd {
         /// limit.
         #[arg(long)]
         max_policy_age_hours: Option<u64>,
+        /// Keep the shares of older epochs this many hours after a refresh or reshare commits
+        /// a newer one, then destroy them.
+        #[arg(long, default_value_t = 24)]
+        old_share_grace_hours: u64,
         /// Exit when standard input closes (used by `tessera up`).
         #[arg(long)]
         exit_on_stdin_eof: bool,
@@ -1315,10 +1319,12 @@ fn real_main() -> Result<()> {
                 coordinators,
                 ca,
                 max_policy_age_hours,
+                old_share_grace_hours,
                 exit_on_stdin_eof,
             } => {
                 let options = tessera_node::SignerOptions {
                     max_policy_age_secs: max_policy_age_hours.map(|h| h.saturating_mul(3600)),
+                    old_share_grace: Duration::from_secs(old_share_grace_hours.saturating_mul(3600)),
                     ..Default::default()
                 };
                 daemon::run_signer(

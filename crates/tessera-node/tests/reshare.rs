@@ -294,3 +294,72 @@ fn a_reshare_the_authorization_does_not_cover_is_refused() {
     );
     assert_eq!(prepared(&g), vec![0, 0, 0]);
 }
+
+/// After a refresh, each holder keeps its epoch-0 share for the grace period (24 hours by
+/// default), then `sweep_old_shares` destroys it — once, audited — and the wallet signs on
+/// with epoch 1.
+#[test]
+fn old_shares_are_destroyed_after_the_grace_period() {
+    let s = SchemeId::Ed25519;
+    let mut g = Group::new("reshare-grace", 3);
+    let key = g.keygen(WALLET, s, 2);
+    let auth = reshare_auth(&g, 1, 2, &[(0, 0), (1, 1)]);
+    let session = random32();
+    let attestations: Vec<WalletAttestation> = g
+        .run_session(
+            session,
+            WALLET,
+            &[0, 1, 2],
+            reshare_job(&g, s, &key, 1, auth),
+        )
+        .into_iter()
+        .map(|a| match a.expect("every holder prepares") {
+            Outcome::Reshare { attestation } => attestation,
+            o => panic!("unexpected {o:?}"),
+        })
+        .collect();
+    for a in commit(&mut g, 1, session, attestations) {
+        assert!(
+            matches!(
+                a,
+                Ok(Outcome::Epoch {
+                    committed: true,
+                    ..
+                })
+            ),
+            "{a:?}"
+        );
+    }
+    let sweep = |g: &Group| {
+        (0..3)
+            .map(|i| g.signer(i).sweep_old_shares())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(sweep(&g), vec![0, 0, 0], "within the grace period");
+    g.clock.advance(24 * 3600 - 60);
+    assert_eq!(sweep(&g), vec![0, 0, 0], "a minute before its end");
+    g.clock.advance(61);
+    assert_eq!(sweep(&g), vec![1, 1, 1], "each holder's epoch-0 share");
+    assert_eq!(sweep(&g), vec![0, 0, 0], "nothing left to destroy");
+    g.stop(0);
+    let v = open_vault(&g.nodes[0].vault_path);
+    assert!(v.share_at(WALLET, 0).unwrap().is_none());
+    assert!(v.share_at(WALLET, 1).unwrap().is_some());
+    g.start(0, v);
+    // Signed on the signers' (advanced) clock.
+    let m = message_for(s, "after the old shares are gone");
+    let auth = sign_auth(
+        &g.operator,
+        &random_id(),
+        WALLET,
+        "m",
+        &m,
+        g.clock.now_unix() + 300,
+    );
+    for a in g.run(WALLET, &[0, 1], plain_sign_job(&m, "m", auth)) {
+        match a.expect("the wallet signs with epoch 1") {
+            Outcome::Signature(sig) => verify(&key.0, &m, &sig),
+            o => panic!("unexpected {o:?}"),
+        }
+    }
+}

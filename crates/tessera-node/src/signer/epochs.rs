@@ -247,6 +247,10 @@ impl Signer {
                 .commit_epoch(wallet_id, epoch)
                 .map_err(vault_failure)?;
             destroy_presignatures(&mut vault, wallet_id)?;
+            let now = self.inner.clock.now_unix().to_string();
+            vault
+                .put_setting(&committed_at_key(wallet_id), &now)
+                .map_err(vault_failure)?;
         }
         lock(&self.inner.shares).remove(wallet_id);
         self.audit_epoch(EntryKind::EpochCommitted, wallet_id, &statement);
@@ -254,6 +258,50 @@ impl Signer {
             epoch,
             committed: true,
         })
+    }
+
+    /// Destroys the shares of older epochs of every wallet whose current epoch this signer
+    /// committed at least [`crate::SignerOptions::old_share_grace`] ago (the grace lets an
+    /// operator fall back on them if the new epoch turns out unusable); audited as
+    /// `old_shares_destroyed`. Returns how many shares were destroyed. The daemon runs it
+    /// every minute.
+    pub fn sweep_old_shares(&self) -> usize {
+        let now = self.inner.clock.now_unix();
+        let grace = self.inner.options.old_share_grace.as_secs();
+        let wallets = lock(&self.inner.vault).wallets().unwrap_or_default();
+        let mut destroyed = 0;
+        for w in wallets.iter().filter(|w| w.epoch > 0) {
+            let result = {
+                let mut vault = lock(&self.inner.vault);
+                let at = vault
+                    .setting(&committed_at_key(&w.wallet_id))
+                    .ok()
+                    .flatten()
+                    .and_then(|s| s.parse::<u64>().ok());
+                match at {
+                    Some(at) if now >= at.saturating_add(grace) => {
+                        vault.destroy_shares_before(&w.wallet_id, w.epoch)
+                    }
+                    _ => Ok(0),
+                }
+            };
+            match result {
+                Ok(0) => {}
+                Ok(n) => {
+                    destroyed += n;
+                    let body = json!({ "below_epoch": w.epoch, "shares": n });
+                    let kind = EntryKind::Other("old_shares_destroyed".into());
+                    if let Err(e) = self.audit(kind, &w.wallet_id, body) {
+                        tracing::error!(wallet = %w.wallet_id, error = %e, "could not audit destroyed shares");
+                    }
+                    tracing::info!(wallet = %w.wallet_id, epoch = w.epoch, shares = n, "old epochs' shares destroyed after the grace period");
+                }
+                Err(e) => {
+                    tracing::error!(wallet = %w.wallet_id, error = %e, "could not destroy old shares")
+                }
+            }
+        }
+        destroyed
     }
 
     fn destroy_presignatures(&self, wallet_id: &str) -> Result<(), Stop> {
@@ -364,6 +412,11 @@ fn check_attestations(
         ));
     }
     Ok(())
+}
+
+/// Vault setting: when this signer committed the wallet's current epoch (unix seconds).
+fn committed_at_key(wallet_id: &str) -> String {
+    format!("epoch-committed-at:{wallet_id}")
 }
 
 /// Consumes (deletes, and never accepts again) every presignature of `wallet_id`: they were

@@ -171,6 +171,9 @@ pub struct SignerOptions {
     /// while its policy was last confirmed by the admins — bundle creation, mode change or an
     /// admin-signed refresh (`tessera_policy::Freshness`) — more than `age` seconds ago.
     pub max_policy_age_secs: Option<u64>,
+    /// How long the shares of older epochs are kept after a newer one is committed
+    /// ([`Signer::sweep_old_shares`] destroys them afterwards).
+    pub old_share_grace: Duration,
 }
 
 impl Default for SignerOptions {
@@ -183,6 +186,7 @@ impl Default for SignerOptions {
             max_queued_envelopes: 1024,
             max_presignatures_per_wallet: 256,
             max_policy_age_secs: None,
+            old_share_grace: Duration::from_secs(24 * 3600),
         }
     }
 }
