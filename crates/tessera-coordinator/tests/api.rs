@@ -1931,7 +1931,8 @@ fn lifecycle_types_match_the_schemas() {
         admins: AdminSet::new([admin.public()], 1).expect("admins"),
         velocity,
         created_at: 1,
-        quarantined: Default::default(),
+        // One quarantined signer, so every documented field is serialized.
+        quarantined: [tessera_policy::PublicKey([9; 32])].into(),
     });
     bundle.sign(&admin);
     let v = assert_conforms(&d, "SignedBundle", &bundle);
