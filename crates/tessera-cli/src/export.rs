@@ -11,7 +11,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde_json::json;
 use tessera_backup::{open_share, Backup, BackupIdentity, ShareTag};
 use tessera_crypto::export::{export_share, ExportedShare};
 use tessera_crypto::SchemeId;
@@ -28,34 +27,52 @@ pub struct Document {
     pub json: Zeroizing<String>,
 }
 
+/// A `tessera-share-export/v1` document, serialized field by field (no intermediate JSON
+/// value keeps a copy of the secret).
+#[derive(serde::Serialize)]
+struct Doc<'a> {
+    format: &'static str,
+    warning: &'static str,
+    wallet_id: &'a str,
+    scheme: &'static str,
+    curve: &'static str,
+    threshold: u16,
+    parties: u16,
+    epoch: u32,
+    group_public_key: String,
+    chain_code: String,
+    party_index: u16,
+    x: u32,
+    secret_share: &'a str,
+    scalar_encoding: &'static str,
+    verification_shares: Vec<String>,
+}
+
 /// The document of one exported share of wallet `tag`.
 pub fn document(tag: &ShareTag, e: &ExportedShare) -> Result<Zeroizing<String>> {
-    let (curve, encoding) = match e.scheme {
+    let (curve, scalar_encoding) = match e.scheme {
         SchemeId::Ed25519 => ("ed25519", "little-endian"),
         _ => ("secp256k1", "big-endian"),
     };
     let secret = Zeroizing::new(hex::encode(*e.secret));
-    let v = json!({
-        "format": FORMAT,
-        "warning": "SECRET: one party's share of a wallet key. Any threshold of these documents together control the wallet.",
-        "wallet_id": tag.wallet_id,
-        "scheme": e.scheme.name(),
-        "curve": curve,
-        "threshold": e.threshold,
-        "parties": e.parties,
-        "epoch": tag.epoch,
-        "group_public_key": e.public_key.to_hex(),
-        "chain_code": hex::encode(e.chain_code),
-        "party_index": e.index,
-        "x": u32::from(e.index) + 1,
-        "secret_share": secret.as_str(),
-        "scalar_encoding": encoding,
-        "verification_shares": e.verification_shares.iter().map(hex::encode).collect::<Vec<_>>(),
-    });
-    let text = Zeroizing::new(serde_json::to_string_pretty(&v)?);
-    // The `Value` holds a copy of the secret; it is dropped here (serde_json does not zeroize).
-    drop(v);
-    Ok(text)
+    let doc = Doc {
+        format: FORMAT,
+        warning: "SECRET: one party's share of a wallet key. Any threshold of these documents together control the wallet.",
+        wallet_id: &tag.wallet_id,
+        scheme: e.scheme.name(),
+        curve,
+        threshold: e.threshold,
+        parties: e.parties,
+        epoch: tag.epoch,
+        group_public_key: e.public_key.to_hex(),
+        chain_code: hex::encode(e.chain_code),
+        party_index: e.index,
+        x: u32::from(e.index) + 1,
+        secret_share: &secret,
+        scalar_encoding,
+        verification_shares: e.verification_shares.iter().map(hex::encode).collect(),
+    };
+    Ok(Zeroizing::new(serde_json::to_string_pretty(&doc)?))
 }
 
 /// Decrypts each backup (all of one wallet and epoch, distinct parties; any number), checks

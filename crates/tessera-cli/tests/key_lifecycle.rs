@@ -340,7 +340,10 @@ async fn a_quarantined_signer_is_left_out_then_rotated_away() {
             NETWORKS,
         )
         .await;
-    assert!(refused.is_err(), "a quarantined signer got a new share");
+    let why = refused
+        .expect_err("a quarantined signer got a new share")
+        .to_string();
+    assert!(why.contains("quarantined"), "{why}");
 
     let mut seen = Vec::new();
     let (results, total) = rotate(&cluster.file, &names[2], Some(&names[3]), |r| {

@@ -865,8 +865,7 @@ impl Coordinator {
             }
         };
         // Quarantined signers (policy in force) take part in no attempt, pooled or not.
-        let mut excluded: HashSet<NodeId> =
-            self.quarantined().iter().map(|k| NodeId(k.0)).collect();
+        let mut excluded = self.quarantined_nodes();
         let mut last: Option<AttemptError> = None;
         let presign_ok = presign_allowed(wallet.scheme, &message, &path);
         for attempt in 1..=self.inner.config.max_attempts.max(1) {
@@ -1119,14 +1118,11 @@ impl Coordinator {
         let n = wallet.signers.len();
         let t = usize::from(wallet.threshold);
         let start = self.inner.rotate.fetch_add(1, Ordering::Relaxed) % n.max(1);
-        let quarantined = self.quarantined();
         let mut picked: Vec<u16> = (0..n)
             .map(|k| (start + k) % n)
             .filter(|&i| {
                 let node = &wallet.signers[i];
-                !excluded.contains(node)
-                    && !quarantined.contains(&tessera_policy::PublicKey(node.0))
-                    && self.inner.hub.is_connected(node)
+                !excluded.contains(node) && self.inner.hub.is_connected(node)
             })
             .take(t)
             .map(|i| i as u16)
@@ -1738,7 +1734,7 @@ impl Coordinator {
                 return None;
             }
         };
-        let parts = self.pick(&wallet, &HashSet::new())?;
+        let parts = self.pick(&wallet, &self.quarantined_nodes())?;
         let job = Job::Presign {
             signers: parts.clone(),
         };

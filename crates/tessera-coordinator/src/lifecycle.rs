@@ -383,6 +383,11 @@ impl Coordinator {
             .unwrap_or_default()
     }
 
+    /// The quarantined signers as node ids: every session's `excluded` set starts with them.
+    pub(crate) fn quarantined_nodes(&self) -> std::collections::HashSet<NodeId> {
+        self.quarantined().iter().map(|k| NodeId(k.0)).collect()
+    }
+
     /// [`CoordError::Invalid`] if one of `signers` is under quarantine: it gets no new share.
     pub(crate) fn refuse_quarantined_holders(&self, signers: &[NodeId]) -> Result<(), CoordError> {
         let quarantined = self.quarantined();
