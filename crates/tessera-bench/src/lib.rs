@@ -118,6 +118,7 @@ fn refresh(s: &dyn Scheme, shares: &[KeyShare], aux: &[Vec<u8>]) -> Vec<KeyShare
                 old_share: KeyShare::from_bytes(&share.to_bytes()).ok(),
                 aux: (s.id() == SchemeId::EcdsaCggmp24)
                     .then(|| AuxInfo::from_bytes(&aux[usize::from(me)]).expect("aux")),
+                import: None,
             })
             .expect("reshare")
         })

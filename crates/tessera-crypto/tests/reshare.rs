@@ -12,10 +12,11 @@ use std::collections::BTreeMap;
 use common::*;
 use serde::{Deserialize, Serialize};
 use tessera_crypto::recover::reconstruct;
+use tessera_crypto::reshare::import::{self, ImportDealing, ImportedShare};
 use tessera_crypto::sim::{self, PartyError};
 use tessera_crypto::{
-    hd, scheme, DerivationPath, Error, KeyShare, Message, PartyIndex, ReshareInput, ResharePlan,
-    SchemeId, ThresholdParams,
+    hd, scheme, DerivationPath, Error, KeyShare, Message, PartyIndex, PublicKey, ReshareInput,
+    ResharePlan, SchemeId, ThresholdParams,
 };
 
 const ALL: [SchemeId; 4] = [
@@ -61,6 +62,7 @@ fn inputs(
             plan: plan.clone(),
             old_share: holds[usize::from(me)].map(|i| copy(&old[usize::from(i)])),
             aux: aux[usize::from(me)].take(),
+            import: None,
         })
         .collect()
 }
@@ -305,6 +307,7 @@ fn a_plan_that_cannot_work_is_refused_before_any_message() {
             plan,
             old_share: share.map(copy),
             aux: None,
+            import: None,
         };
         match scheme(id).reshare(input) {
             Err(Error::InvalidArgs(_)) => {}
@@ -340,4 +343,142 @@ fn a_plan_that_cannot_work_is_refused_before_any_message() {
         0,
         Some(&old[0]),
     );
+}
+
+// ------------------------------------------------------------------ import (reshare::import)
+
+/// A private key for `id` in the scheme's curve encoding, with its public key computed by the
+/// chain libraries (libsecp256k1, ed25519-dalek). The secp256k1 key has an odd y, the case a
+/// BIP-340 wallet must handle by negation.
+fn single_sig_key(id: SchemeId) -> ([u8; 32], PublicKey) {
+    use sha2::{Digest, Sha256};
+    for i in 0u8.. {
+        let seed: [u8; 32] = Sha256::digest([b'k', i]).into();
+        if id == SchemeId::Ed25519 {
+            let sk = ed25519_dalek::SigningKey::from_bytes(&seed);
+            let pk = PublicKey::Ed25519(sk.verifying_key().to_bytes());
+            return (sk.to_scalar().to_bytes(), pk);
+        }
+        let secp = secp256k1::Secp256k1::signing_only();
+        let sk = secp256k1::SecretKey::from_slice(&seed).unwrap();
+        let pk = secp256k1::PublicKey::from_secret_key(&secp, &sk).serialize();
+        if pk[0] == 3 {
+            return (seed, PublicKey::Secp256k1(pk));
+        }
+    }
+    unreachable!()
+}
+
+fn import_inputs(
+    id: SchemeId,
+    dealing: &ImportDealing,
+    params: ThresholdParams,
+) -> Vec<ReshareInput> {
+    let plan = ResharePlan {
+        scheme: id,
+        public_key: dealing.public_key.clone(),
+        chain_code: [7; 32],
+        old_threshold: 0,
+        dealers: BTreeMap::new(),
+    };
+    let mut aux: Vec<_> = if id == SchemeId::EcdsaCggmp24 {
+        aux_infos(params.n).into_iter().map(Some).collect()
+    } else {
+        (0..params.n).map(|_| None).collect()
+    };
+    let sid = sid();
+    (0..params.n)
+        .map(|me| ReshareInput {
+            sid,
+            me,
+            params,
+            plan: plan.clone(),
+            old_share: None,
+            aux: aux[usize::from(me)].take(),
+            import: Some(ImportedShare {
+                commitments: dealing.commitments.clone(),
+                share: dealing.shares[usize::from(me)].clone(),
+            }),
+        })
+        .collect()
+}
+
+#[test]
+fn an_imported_key_keeps_its_public_key_and_signs_in_every_scheme() {
+    for id in ALL {
+        let (secret, pk) = single_sig_key(id);
+        let params = ThresholdParams::new(2, 3).unwrap();
+        let dealing = import::deal(id, &secret, params).unwrap();
+        assert_eq!(dealing.public_key, pk, "{id}: the dealing shares the key");
+        let shares = run_reshare(import_inputs(id, &dealing, params), |m| vec![m])
+            .unwrap_or_else(|e| panic!("{id}: {e:?}"));
+        for share in &shares {
+            assert_eq!(share.public_key(), &pk, "{id}: the key is the imported one");
+            assert_eq!(share.chain_code(), [7; 32], "{id}: the chain code is kept");
+        }
+        let msg = message_for(id, "imported");
+        let path = DerivationPath::parse("m/0/3").unwrap();
+        let child = hd::derive_public_key(&pk, &[7; 32], &path).unwrap();
+        for signers in [[0u16, 1], [1, 2]] {
+            let sigs = sign(scheme(id), &shares, &signers, &msg, &DerivationPath::root())
+                .unwrap_or_else(|e| panic!("{id}: {e:?}"));
+            verify_independently(id, &pk, &msg, &sigs[0]);
+            let sigs = sign(scheme(id), &shares, &signers, &msg, &path).unwrap();
+            verify_independently(id, &child, &msg, &sigs[0]);
+        }
+        let quorum = [copy(&shares[0]), copy(&shares[2])];
+        assert_eq!(*reconstruct(&quorum).unwrap().secret, secret, "{id}");
+    }
+}
+
+#[test]
+fn a_holder_given_another_dealing_of_the_same_key_stops_the_import() {
+    for id in [SchemeId::EcdsaDkls23, SchemeId::Ed25519] {
+        let (secret, _) = single_sig_key(id);
+        let params = ThresholdParams::new(2, 3).unwrap();
+        let dealing = import::deal(id, &secret, params).unwrap();
+        let other = import::deal(id, &secret, params).unwrap();
+        let mut inputs = import_inputs(id, &dealing, params);
+        // A coordinator hands holder 2 a dealing of its own: valid on its own, but not the
+        // one the others hold, so the holders' shares would not fit together.
+        inputs[2].import = Some(ImportedShare {
+            commitments: other.commitments.clone(),
+            share: other.shares[2].clone(),
+        });
+        let err = run_reshare(inputs, |m| vec![m]).expect_err("the import must stop");
+        match &err.error {
+            Error::Aborted { culprits, .. } if err.party == 2 => assert_eq!(culprits, &[0, 1]),
+            Error::Aborted { culprits, .. } => assert_eq!(culprits, &[2], "{id}"),
+            other => panic!("{id}: expected an abort, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn an_imported_share_that_does_not_fit_its_dealing_is_refused_before_any_message() {
+    for id in ALL {
+        let (secret, _) = single_sig_key(id);
+        let params = ThresholdParams::new(2, 3).unwrap();
+        let dealing = import::deal(id, &secret, params).unwrap();
+        let refused = |input: ReshareInput, why: &str| match scheme(id).reshare(input) {
+            Err(Error::Aborted { reason, .. }) => assert!(reason.contains(why), "{id}: {reason}"),
+            Err(e) => panic!("{id}: expected an abort ({why}), got {e:?}"),
+            Ok(_) => panic!("{id}: must be refused ({why})"),
+        };
+        // Holder 0 given holder 1's share.
+        let mut input = import_inputs(id, &dealing, params).remove(0);
+        input.import.as_mut().unwrap().share = dealing.shares[1].clone();
+        refused(input, "not on the dealing's committed polynomial");
+        // A dealing with a commitment missing.
+        let mut input = import_inputs(id, &dealing, params).remove(0);
+        input.import.as_mut().unwrap().commitments.pop();
+        refused(input, "wrong number of commitments");
+        // Commitments of a dealing of another key (9, in either curve's encoding).
+        let mut nine = [0u8; 32];
+        nine[if id == SchemeId::Ed25519 { 0 } else { 31 }] = 9;
+        let mut input = import_inputs(id, &dealing, params).remove(0);
+        input.import.as_mut().unwrap().commitments =
+            import::deal(id, &nine, params).unwrap().commitments;
+        refused(input, "does not share the wallet's key");
+    }
 }

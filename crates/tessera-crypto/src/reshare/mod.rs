@@ -43,6 +43,7 @@
 //! shares lie on a fresh polynomial, so they never combine with old ones.
 
 pub(crate) mod curve;
+pub mod import;
 pub(crate) mod vss;
 
 use std::collections::BTreeMap;
@@ -88,10 +89,34 @@ pub struct ReshareInput {
     pub old_share: Option<KeyShare>,
     /// cggmp24 only: this party's aux info for the new signer group.
     pub aux: Option<AuxInfo>,
+    /// Set for an import ([`import`]): the importer's dealing as this party received it. The
+    /// plan then names no dealers and no party holds an old share.
+    pub import: Option<import::ImportedShare>,
 }
 
 impl ResharePlan {
     /// Checks the plan against the new parameters and this party's share, before any message.
+    /// Checks an import's plan: no dealers, no old share, this party in the new set.
+    fn check_import(
+        &self,
+        scheme: SchemeId,
+        me: PartyIndex,
+        params: ThresholdParams,
+        old_share: Option<&KeyShare>,
+    ) -> Result<()> {
+        let bad = |m: &str| Err(Error::InvalidArgs(format!("import plan: {m}")));
+        if self.scheme != scheme {
+            return bad("the plan is for another scheme");
+        }
+        if me >= params.n {
+            return bad("this party's index is outside the new set");
+        }
+        if !self.dealers.is_empty() || old_share.is_some() {
+            return bad("an import has no dealers among the holders");
+        }
+        Ok(())
+    }
+
     pub(crate) fn check(
         &self,
         scheme: SchemeId,
@@ -156,12 +181,22 @@ pub(crate) fn begin<G: Curve>(
     input: &ReshareInput,
     old: impl Fn(&KeyShare) -> Result<OldSharing>,
 ) -> Result<Redistribution<G>> {
-    input
-        .plan
-        .check(scheme, input.me, input.params, input.old_share.as_ref())?;
+    let (plan, me, params) = (&input.plan, input.me, input.params);
+    let key = plan.public_key.as_bytes();
+    if let Some(imported) = &input.import {
+        plan.check_import(scheme, me, params, input.old_share.as_ref())?;
+        let mut r = Redistribution::new(me, params, plan.clone(), key, None)?;
+        r.external = Some(import::External::check(
+            imported,
+            me,
+            params.t,
+            &r.group_key,
+        )?);
+        return Ok(r);
+    }
+    plan.check(scheme, me, params, input.old_share.as_ref())?;
     let old = input.old_share.as_ref().map(old).transpose()?;
-    let key = input.plan.public_key.as_bytes();
-    Redistribution::new(input.me, input.params, input.plan.clone(), key, old)
+    Redistribution::new(me, params, plan.clone(), key, old)
 }
 
 /// A dealer's view of its current share: its old index, secret and everyone's old public share
@@ -210,6 +245,8 @@ pub(crate) struct Redistribution<G: Curve> {
     group_key: G::Point,
     old: Option<OldSharing>,
     own: Option<(Dealing, Zeroizing<[u8; 32]>)>,
+    /// An import's dealing, in place of the old holders' ([`import`]).
+    external: Option<import::External<G>>,
 }
 
 type Dealt<G> = (Vec<<G as Curve>::Point>, <G as Curve>::Point);
@@ -239,11 +276,19 @@ impl<G: Curve> Redistribution<G> {
             group_key,
             old,
             own: None,
+            external: None,
         })
     }
 
     /// Step 2: round-1 messages (a dealing or "not dealing", and one private message per peer).
     pub fn deal(&mut self, round: u16, out: &mut Outbox<'_>) -> Result<()> {
+        if let Some(external) = &self.external {
+            out.broadcast(round, encode(&import::ImportEcho(external.digest))?);
+            for p in (0..self.params.n).filter(|&p| p != self.me) {
+                out.p2p(round, p, encode(&SubShare(None))?);
+            }
+            return Ok(());
+        }
         let old = match (self.plan.dealers.get(&self.me), &self.old) {
             (Some(_), Some(old)) => old,
             (Some(_), None) => return Err(Error::InvalidArgs("a dealer needs its share".into())),
@@ -277,6 +322,9 @@ impl<G: Curve> Redistribution<G> {
 
     /// Steps 3 and 4: checks every dealing and adds up this party's sub-shares.
     pub fn receive(&mut self, msgs: &RoundMessages) -> Result<Received> {
+        if let Some(external) = self.external.take() {
+            return self.receive_import(msgs, external);
+        }
         let round = msgs.round;
         let mut dealings: BTreeMap<PartyIndex, Dealing> = BTreeMap::new();
         let mut culprits = Vec::new();
@@ -301,6 +349,31 @@ impl<G: Curve> Redistribution<G> {
         blame(culprits, "a party dealt against the plan")?;
         let commitments = self.check_dealings(&dealings, round)?;
         let secret = self.collect_subshares(msgs, &commitments)?;
+        self.finish(secret, &commitments)
+    }
+
+    /// An import's round 1 ([`import`] step 2): every other holder was given the same dealing
+    /// and dealt nothing itself; the result is this holder's imported share.
+    fn receive_import(
+        &mut self,
+        msgs: &RoundMessages,
+        external: import::External<G>,
+    ) -> Result<Received> {
+        let mut culprits = Vec::new();
+        for p in (0..self.params.n).filter(|&p| p != self.me) {
+            let missing = || Error::Bug("missing message".into());
+            let echo = msgs.broadcast.get(&p).ok_or_else(missing)?;
+            let echo = decode::<import::ImportEcho>(echo, p, msgs.round)?;
+            let sub = msgs.p2p.get(&p).ok_or_else(missing)?;
+            let sub = decode::<SubShare>(sub, p, msgs.round)?;
+            if echo.0 != external.digest || sub.0.is_some() {
+                culprits.push(p);
+            }
+        }
+        blame(culprits, "a holder was given another import dealing")?;
+        let secret = G::scalar_from_bytes(&*external.share)
+            .ok_or_else(|| Error::Bug("checked share".into()))?;
+        let commitments = BTreeMap::from([(self.me, external.commitments)]);
         self.finish(secret, &commitments)
     }
 

@@ -184,6 +184,7 @@ impl Signer {
                 plan,
                 old_share,
                 aux,
+                import: None,
             })
             .map_err(crypto_failure)?;
         let share = runner::drive(ctx, rsid, session)?;
