@@ -122,6 +122,24 @@ impl ClusterFile {
         )
     }
 
+    /// The node ids of the signers named `names`, in that order; every signer when `names` is
+    /// empty.
+    pub fn signer_ids(&self, names: &[String]) -> Result<Vec<tessera_wire::NodeId>> {
+        if names.is_empty() {
+            return Ok(self.signers.iter().map(|s| s.node_id).collect());
+        }
+        names
+            .iter()
+            .map(|n| {
+                self.signers
+                    .iter()
+                    .find(|s| &s.name == n)
+                    .map(|s| s.node_id)
+                    .ok_or_else(|| anyhow::anyhow!("no signer named {n}"))
+            })
+            .collect()
+    }
+
     /// The operator key.
     pub fn operator(&self) -> Result<OperatorKey> {
         let text = zeroize::Zeroizing::new(std::fs::read_to_string(&self.operator_key_file)?);

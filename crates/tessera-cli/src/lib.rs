@@ -11,6 +11,8 @@ pub mod daemon;
 pub mod demo;
 pub mod export;
 pub mod governance;
+pub mod import;
+pub mod import_key;
 pub mod incident;
 pub mod progress;
 pub mod recover;

@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+mod import_cmd;
 mod incident_cmd;
 
 use std::path::PathBuf;
@@ -166,6 +167,10 @@ enum Command {
         #[arg(long)]
         audit_log: Option<PathBuf>,
     },
+    /// Create a threshold wallet from an existing single-signature key (hex, WIF, xprv,
+    /// BIP-39 mnemonic, Solana keypair) with the same key and addresses. The whole key is in
+    /// this process until it is dealt; see docs/key-lifecycle.md.
+    Import(import_cmd::ImportArgs),
     /// Offline vendor exit: each share backup as an open `tessera-share-export/v1` document
     /// (one party's Shamir share, its evaluation point, every verification share) that another
     /// implementation can take over; nothing is reconstructed. See docs/export-format.md.
@@ -1152,6 +1157,7 @@ fn real_main() -> Result<()> {
         Command::Console(a) => runtime()?.block_on(console_cmd(a)),
         Command::Policy { what } => runtime()?.block_on(policy_cmd(what)),
         Command::Mode { what } => runtime()?.block_on(mode_cmd(what)),
+        Command::Import(args) => runtime()?.block_on(import_cmd::import_cmd(args)),
         Command::Incident { what } => runtime()?.block_on(incident_cmd::incident_cmd(what)),
         Command::Audit { what } => match what {
             AuditCmd::Export {
@@ -1518,20 +1524,7 @@ async fn wallet_create(cluster: ClusterArg, new: NewWallet<'_>, no_wait: bool) -
     let client = f.client_as(Role::Requester)?;
     let scheme = SchemeId::from_name(&scheme)
         .ok_or_else(|| anyhow::anyhow!("unknown scheme {scheme:?}; see `tessera schemes`"))?;
-    let chosen: Vec<_> = if signers.is_empty() {
-        f.signers.iter().map(|s| s.node_id).collect()
-    } else {
-        signers
-            .iter()
-            .map(|n| {
-                f.signers
-                    .iter()
-                    .find(|s| &s.name == n)
-                    .map(|s| s.node_id)
-                    .ok_or_else(|| anyhow::anyhow!("no signer named {n}"))
-            })
-            .collect::<Result<_>>()?
-    };
+    let chosen = f.signer_ids(&signers)?;
     let id = id.unwrap_or_else(|| format!("w-{}", &tessera_client::random_id()[..12]));
     let w = client
         .create_wallet(

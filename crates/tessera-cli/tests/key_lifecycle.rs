@@ -376,3 +376,194 @@ async fn a_quarantined_signer_is_left_out_then_rotated_away() {
         .unwrap();
     assert!(again.is_empty());
 }
+
+/// Writes `text` to a fresh file in `dir` and returns its path.
+fn key_file(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Imports the key in `file` (format `format`, optional path) as a 2-of-3 wallet of `s`.
+async fn import(
+    cluster: &LocalCluster,
+    s: SchemeId,
+    file: &std::path::Path,
+    format: tessera_cli::import_key::KeyFormat,
+    path: Option<&str>,
+) -> WalletInfo {
+    use tessera_cli::import::{read_key, run, ImportSpec, KeySource};
+    let source = KeySource {
+        file,
+        format,
+        passphrase_file: None,
+        path,
+    };
+    let key = read_key(s, &source).unwrap_or_else(|e| panic!("{}: {e:#}", s.name()));
+    let (nodes, _) = members(cluster);
+    let spec = ImportSpec {
+        wallet_id: format!("imported-{}", wallet_id(s)),
+        scheme: s,
+        threshold: 2,
+        signers: nodes[..3].to_vec(),
+        networks: NETWORKS.iter().map(|n| n.to_string()).collect(),
+    };
+    let (w, vouched) = run(&cluster.file, spec, key)
+        .await
+        .unwrap_or_else(|e| panic!("{} import: {e:#}", s.name()));
+    assert_eq!(
+        vouched.by.len(),
+        3,
+        "every holder attested the imported wallet"
+    );
+    w
+}
+
+/// Import for every scheme, each from another format: the wallet's key, derived keys and
+/// addresses are the original key's as the chain libraries compute them (rust-bitcoin's
+/// BIP-32 and addresses, the published BIP-86 vectors, ed25519-dalek and base58), and the
+/// holders sign with it (verified by libsecp256k1 / ed25519-dalek).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_key_keeps_its_addresses_and_signs() {
+    use bitcoin::bip32::{DerivationPath, Xpriv};
+    use bitcoin::secp256k1::{Secp256k1, SecretKey};
+    use std::str::FromStr;
+    use tessera_cli::import_key::KeyFormat;
+    let cluster = signers("import", 3).await;
+    let client = cluster.client().unwrap();
+    let op = cluster.file.operator().unwrap();
+    let dir = test_dir("import-keys");
+    std::fs::create_dir_all(&dir).unwrap();
+    let secp = Secp256k1::new();
+    let wallet_address = |w: &WalletInfo, key: &tessera_crypto::PublicKey, chain, net| {
+        tessera_cli::vouch::address(w, key, chain, net).unwrap()
+    };
+
+    // DKLs23 from a WIF: the wallet's key and P2WPKH address are the WIF's.
+    let mut b = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+    let sk = SecretKey::from_slice(&b).unwrap();
+    let wif = bitcoin::PrivateKey::new(sk, bitcoin::Network::Regtest);
+    let file = key_file(&dir, "wif", &wif.to_wif());
+    let w = import(&cluster, SchemeId::EcdsaDkls23, &file, KeyFormat::Wif, None).await;
+    let pk = bitcoin::CompressedPublicKey::from_private_key(&secp, &wif).unwrap();
+    let root = client.derive(&w.wallet_id, "m").await.unwrap().public_key;
+    assert_eq!(
+        root.as_bytes(),
+        pk.to_bytes().as_slice(),
+        "dkls23: the WIF's key"
+    );
+    let expected = bitcoin::Address::p2wpkh(&pk, bitcoin::Network::Regtest).to_string();
+    assert_eq!(wallet_address(&w, &root, "bitcoin", "regtest"), expected);
+
+    // cggmp24 from a tprv along a hardened BIP-84 account path: every non-hardened child is
+    // the one rust-bitcoin derives from the original key.
+    let master = Xpriv::new_master(bitcoin::NetworkKind::Test, &[7u8; 32]).unwrap();
+    let file = key_file(&dir, "tprv", &master.to_string());
+    let account = "m/84'/1'/0'";
+    let w = import(
+        &cluster,
+        SchemeId::EcdsaCggmp24,
+        &file,
+        KeyFormat::Xprv,
+        Some(account),
+    )
+    .await;
+    let child = master
+        .derive_priv(&secp, &DerivationPath::from_str("m/84'/1'/0'/0/5").unwrap())
+        .unwrap()
+        .to_priv();
+    let child = bitcoin::CompressedPublicKey::from_private_key(&secp, &child).unwrap();
+    let derived = client
+        .derive(&w.wallet_id, "m/0/5")
+        .await
+        .unwrap()
+        .public_key;
+    assert_eq!(
+        derived.as_bytes(),
+        child.to_bytes().as_slice(),
+        "cggmp24: m/0/5"
+    );
+
+    // BIP-340 from the BIP-86 test mnemonic: account m/86'/0'/0', then 0/0 and 0/1 are the
+    // published internal and output keys.
+    let words = ["abandon"; 11].join(" ") + " about";
+    let file = key_file(&dir, "mnemonic", &words);
+    let w = import(
+        &cluster,
+        SchemeId::SchnorrBip340,
+        &file,
+        KeyFormat::Mnemonic,
+        Some("m/86'/0'/0'"),
+    )
+    .await;
+    for (path, internal, output) in [
+        (
+            "m/0/0",
+            "cc8a4bc64d897bddc5fbc2f670f7a8ba0b386779106cf1223c6fc5d7cd6fc115",
+            "a60869f0dbcf1dc659c9cecbaf8050135ea9e8cdc487053f1dc6880949dc684c",
+        ),
+        (
+            "m/0/1",
+            "83dfe85a3151d2517290da461fe2815591ef69f2b18a2ce63f01697a8b313145",
+            "a82f29944d65b86ae6b5e5cc75e294ead6c59391a1edc5e016e3498c67fc7bbb",
+        ),
+    ] {
+        let d = client.derive(&w.wallet_id, path).await.unwrap();
+        assert_eq!(
+            hex::encode(d.public_key.x_only().unwrap()),
+            internal,
+            "{path}"
+        );
+        assert_eq!(d.taproot_output_key.as_deref(), Some(output), "{path}");
+    }
+
+    // Ed25519 from a Solana keypair file: the wallet's address is the keypair's.
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+    let sk = ed25519_dalek::SigningKey::from_bytes(&b);
+    let mut pair = sk.to_bytes().to_vec();
+    pair.extend_from_slice(&sk.verifying_key().to_bytes());
+    let file = key_file(&dir, "solana.json", &serde_json::to_string(&pair).unwrap());
+    let w = import(
+        &cluster,
+        SchemeId::Ed25519,
+        &file,
+        KeyFormat::SolanaKeypair,
+        None,
+    )
+    .await;
+    let root = client.derive(&w.wallet_id, "m").await.unwrap().public_key;
+    assert_eq!(root.as_bytes(), sk.verifying_key().as_bytes());
+    let expected = bs58::encode(sk.verifying_key().as_bytes()).into_string();
+    assert_eq!(wallet_address(&w, &root, "solana", "devnet"), expected);
+
+    for s in SchemeId::ALL {
+        let id = format!("imported-{}", wallet_id(s));
+        sign_and_verify(&client, &op, s, &id, "m", "imported").await;
+        sign_and_verify(&client, &op, s, &id, "m/0/1", "imported child").await;
+    }
+    // Importing into an existing wallet id is refused.
+    let again = key_file(&dir, "again", &wif.to_wif());
+    let key = tessera_cli::import::read_key(
+        SchemeId::EcdsaDkls23,
+        &tessera_cli::import::KeySource {
+            file: &again,
+            format: KeyFormat::Wif,
+            passphrase_file: None,
+            path: None,
+        },
+    )
+    .unwrap();
+    let spec = tessera_cli::import::ImportSpec {
+        wallet_id: format!("imported-{}", wallet_id(SchemeId::EcdsaDkls23)),
+        scheme: SchemeId::EcdsaDkls23,
+        threshold: 2,
+        signers: members(&cluster).0,
+        networks: NETWORKS.iter().map(|n| n.to_string()).collect(),
+    };
+    let err = tessera_cli::import::run(&cluster.file, spec, key)
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("exists"), "{err:#}");
+    std::fs::remove_dir_all(&dir).ok();
+}

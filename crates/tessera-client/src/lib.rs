@@ -388,6 +388,7 @@ impl Client {
                 signers,
                 networks,
                 authorization,
+                import: None,
             },
         )
         .await
@@ -1108,6 +1109,9 @@ fn path_segment(s: &str) -> String {
     }
     out
 }
+
+mod import;
+pub use import::{signed_identities, NewImport};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -270,6 +270,7 @@ fn signer_info(c: &Coordinator, s: SignerRecord) -> SignerInfo {
         node_id,
         name: s.name,
         identity: s.identity,
+        identity_proof: s.proof,
         connected: c.hub().is_connected(&node_id),
         status: c.hub().status(&node_id),
     }

@@ -509,23 +509,8 @@ impl Coordinator {
         check_networks(&req.networks).map_err(|e| CoordError::Invalid(format!("networks: {e}")))?;
         self.refuse_quarantined_holders(&req.signers)?;
         let roster = self.members(&req.signers)?;
-        let expected = Action::Keygen {
-            wallet_id: req.wallet_id.clone(),
-            scheme: req.scheme,
-            threshold: req.threshold,
-            signers: req.signers.clone(),
-            networks: req.networks.clone(),
-        };
-        if req.authorization.action != expected {
-            return Err(CoordError::Invalid(
-                "the authorization does not match this wallet request".into(),
-            ));
-        }
-        self.admit_key_operation(
-            &req.authorization,
-            &req.wallet_id,
-            tessera_policy::PolicyAction::CreateWallet,
-        )?;
+        let action = expected_creation(&req)?;
+        self.admit_key_operation(&req.authorization, &req.wallet_id, action)?;
         if let Some(missing) = req.signers.iter().find(|s| !self.inner.hub.is_connected(s)) {
             return Err(CoordError::Unavailable(format!(
                 "key generation needs all {n} signers online; {missing} is not connected"
@@ -580,10 +565,23 @@ impl Coordinator {
             scheme: req.scheme,
             threshold: req.threshold,
             authorization: req.authorization,
+            import: req.import,
         };
         let w = wallet.clone();
         tokio::spawn(async move { me.run_keygen(w, roster, session, job, record).await });
         Ok(wallet)
+    }
+
+    /// The key the holders must end up with: an import's (its authorization names it), or
+    /// none for a key generation.
+    fn imported_key(job: &Job) -> Option<PublicKey> {
+        match job {
+            Job::Keygen { authorization, .. } => match &authorization.action {
+                Action::Import { public_key, .. } => Some(public_key.clone()),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     async fn run_keygen(
@@ -595,6 +593,7 @@ impl Coordinator {
         mut record: SessionInfo,
     ) {
         let all: Vec<u16> = roster.iter().map(|m| m.index).collect();
+        let imported = Self::imported_key(&job);
         let result = self
             .run_session(
                 session,
@@ -605,8 +604,14 @@ impl Coordinator {
                 self.inner.config.keygen_timeout,
             )
             .await;
-        let agreed =
-            result.and_then(|outcomes| agree_on_key(&wallet, roster_ids(&roster), &outcomes));
+        let agreed = result
+            .and_then(|outcomes| agree_on_key(&wallet, roster_ids(&roster), &outcomes))
+            .and_then(|agreed| match imported {
+                Some(pk) if pk != agreed.0 => {
+                    Err(disagreement("the holders' key is not the imported one"))
+                }
+                _ => Ok(agreed),
+            });
         let now = self.inner.clock.now_ms();
         match agreed {
             Ok((pk, cc, attestations)) => {
@@ -1887,6 +1892,65 @@ fn disagreement(message: &str) -> AttemptError {
 /// over it. Signers that disagree fail the wallet. An attestation that does not verify, or is
 /// not its sender's, is logged and left out (clients count only the ones they can verify; this
 /// check only makes a bad signer visible early).
+/// The action a wallet creation's authorization must carry (a key generation, or an import
+/// of exactly this package), and the policy action it is evaluated as.
+fn expected_creation(req: &CreateWallet) -> Result<tessera_policy::PolicyAction, CoordError> {
+    let mismatch =
+        || CoordError::Invalid("the authorization does not match this wallet request".into());
+    let Some(package) = &req.import else {
+        let expected = Action::Keygen {
+            wallet_id: req.wallet_id.clone(),
+            scheme: req.scheme,
+            threshold: req.threshold,
+            signers: req.signers.clone(),
+            networks: req.networks.clone(),
+        };
+        if req.authorization.action != expected {
+            return Err(mismatch());
+        }
+        return Ok(tessera_policy::PolicyAction::CreateWallet);
+    };
+    let Action::Import {
+        public_key,
+        chain_code,
+        ..
+    } = &req.authorization.action
+    else {
+        return Err(mismatch());
+    };
+    if package.shares.len() != req.signers.len()
+        || package.commitments.len() != usize::from(req.threshold)
+    {
+        return Err(CoordError::Invalid(
+            "an import package has one sealed share per signer and one commitment per \
+             threshold step"
+                .into(),
+        ));
+    }
+    let expected = Action::Import {
+        wallet_id: req.wallet_id.clone(),
+        scheme: req.scheme,
+        threshold: req.threshold,
+        signers: req.signers.clone(),
+        networks: req.networks.clone(),
+        public_key: public_key.clone(),
+        chain_code: *chain_code,
+        package: package.digest(),
+    };
+    let curve_fits = matches!(
+        (req.scheme, public_key),
+        (SchemeId::Ed25519, PublicKey::Ed25519(_))
+            | (
+                SchemeId::EcdsaDkls23 | SchemeId::EcdsaCggmp24 | SchemeId::SchnorrBip340,
+                PublicKey::Secp256k1(_)
+            )
+    );
+    if req.authorization.action != expected || !curve_fits {
+        return Err(mismatch());
+    }
+    Ok(tessera_policy::PolicyAction::ImportWallet)
+}
+
 fn agree_on_key(
     wallet: &WalletInfo,
     roster: Vec<(u16, NodeId)>,

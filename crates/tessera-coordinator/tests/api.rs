@@ -645,6 +645,7 @@ async fn error_cases() {
         signers,
         networks: vec!["solana:devnet".into()],
         authorization,
+        import: None,
     };
     let (status, resp) = call(
         &app,

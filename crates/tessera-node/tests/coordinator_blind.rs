@@ -242,6 +242,7 @@ fn signer_refuses_unauthorized_and_replayed_requests() {
             scheme: SchemeId::Ed25519,
             threshold: 2,
             authorization: a,
+            import: None,
         },
     );
     for a in answers {

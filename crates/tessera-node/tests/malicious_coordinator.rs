@@ -826,6 +826,7 @@ fn raw_digests_and_lockdown_are_refused() {
         scheme: SchemeId::Ed25519,
         threshold: 2,
         authorization: s.g.keygen_auth(&s.g.operator, "w2", SchemeId::Ed25519, 2),
+        import: None,
     };
     refused(
         s.g.run("w2", &[0, 1, 2], keygen),
@@ -1393,6 +1394,7 @@ fn a_coordinator_cannot_substitute_a_wallet_key() {
                 scheme: SchemeId::Ed25519,
                 threshold: 2,
                 authorization,
+                import: None,
             },
         );
         reported_wallet(g, wallet, SchemeId::Ed25519, 2, answers)
@@ -1545,6 +1547,7 @@ fn a_policy_the_coordinator_keeps_back_goes_stale_and_signers_stop() {
         scheme: SchemeId::Ed25519,
         threshold: 2,
         authorization,
+        import: None,
     };
     refused(
         g.run("w-fresh-2", &[0, 1, 2], keygen),
@@ -1825,6 +1828,7 @@ fn a_quarantined_signer_takes_part_in_nothing() {
         scheme: SchemeId::Ed25519,
         threshold: 2,
         authorization: s.g.keygen_auth(&s.g.operator, "w2", SchemeId::Ed25519, 2),
+        import: None,
     };
     refused(
         s.g.run("w2", &[0, 1, 2], keygen),

@@ -105,11 +105,13 @@ pub enum PolicyAction {
     /// Give a wallet's key new shares: a refresh, a replaced signer or a new threshold and
     /// signer set (the key and its addresses stay the same).
     ReshareWallet,
+    /// Create a wallet from an existing single-signature key (`tessera import`).
+    ImportWallet,
 }
 
 impl PolicyAction {
     /// Every action, in schema order.
-    pub const ALL: [PolicyAction; 7] = [
+    pub const ALL: [PolicyAction; 8] = [
         PolicyAction::SignTransaction,
         PolicyAction::SignTypedData,
         PolicyAction::SignMessage,
@@ -117,6 +119,7 @@ impl PolicyAction {
         PolicyAction::ChangePolicy,
         PolicyAction::CreateWallet,
         PolicyAction::ReshareWallet,
+        PolicyAction::ImportWallet,
     ];
 
     /// The Cedar action id.
@@ -129,6 +132,7 @@ impl PolicyAction {
             PolicyAction::ChangePolicy => "change_policy",
             PolicyAction::CreateWallet => "create_wallet",
             PolicyAction::ReshareWallet => "reshare_wallet",
+            PolicyAction::ImportWallet => "import_wallet",
         }
     }
 

@@ -74,7 +74,8 @@ pub fn signing_request(
 }
 
 /// Builds the request to evaluate for a key operation on wallet `wallet_id` that has no
-/// intent: [`PolicyAction::CreateWallet`] or [`PolicyAction::ReshareWallet`].
+/// intent: [`PolicyAction::CreateWallet`], [`PolicyAction::ReshareWallet`] or
+/// [`PolicyAction::ImportWallet`].
 pub fn wallet_key_request(
     bundle: &PolicyBundle,
     requester: &PublicKey,

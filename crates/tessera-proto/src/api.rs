@@ -28,6 +28,11 @@ pub struct SignerInfo {
     pub name: String,
     /// Public identity.
     pub identity: PublicIdentity,
+    /// The identity key's signature binding its X25519 key (`tessera_wire::SignedIdentity`):
+    /// whoever seals a secret to this signer checks it, so a coordinator cannot substitute a
+    /// key of its own.
+    #[serde(with = "tessera_audit::hexser")]
+    pub identity_proof: [u8; 64],
     /// Connected to this coordinator now.
     pub connected: bool,
     /// Last status it reported, if connected.
@@ -53,8 +58,13 @@ pub struct CreateWallet {
     /// network.
     #[serde(default)]
     pub networks: Vec<String>,
-    /// Operator authorization (`Action::Keygen` with the same fields).
+    /// Operator authorization (`Action::Keygen` with the same fields; `Action::Import` with
+    /// the same fields and the package's digest for an import).
     pub authorization: Authorization,
+    /// Set to import an existing single-signature key instead of generating one: the
+    /// importer's dealing, with each holder's share sealed to that holder (`tessera import`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<tessera_wire::ImportPackage>,
 }
 
 /// `POST /v1/wallets/{id}/reshare`: new shares of the wallet's key — a proactive refresh (the

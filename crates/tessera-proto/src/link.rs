@@ -137,8 +137,13 @@ pub enum Job {
         scheme: SchemeId,
         /// Threshold `t`.
         threshold: u16,
-        /// Operator authorization for exactly this wallet, scheme, threshold and signer list.
+        /// Operator authorization for exactly this wallet, scheme, threshold and signer list
+        /// (`Action::Import` for an import, `Action::Keygen` otherwise).
         authorization: Authorization,
+        /// Set for an import: the importer's dealing, whose digest the authorization binds.
+        /// Each holder completes its share from it instead of generating a key.
+        #[serde(default)]
+        import: Option<tessera_wire::ImportPackage>,
     },
     /// New shares of an existing key for the roster of the session (the new holders, by new
     /// party index): `tessera_crypto::reshare`. Each participant stores its new share as a

@@ -5,7 +5,7 @@ use std::fmt;
 
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use sha2::Digest;
-use tessera_crypto::{DerivationPath, MessageHash, SchemeId, SignMessage};
+use tessera_crypto::{DerivationPath, MessageHash, PublicKey, SchemeId, SignMessage};
 use zeroize::Zeroizing;
 
 use crate::codec::{hex_newtype, hexarr};
@@ -145,6 +145,29 @@ pub enum Action {
         /// threshold of the current holders, each also a new holder.
         dealers: Vec<(u16, u16)>,
     },
+    /// Create a wallet from an existing single-signature key: the importer dealt the key as
+    /// `package` (`crate::import::ImportPackage`), and the holders complete their shares
+    /// from it. Like [`Action::Keygen`], plus what the holders must end up with.
+    Import {
+        /// Wallet id.
+        wallet_id: String,
+        /// Scheme.
+        scheme: SchemeId,
+        /// Signers needed (`t`).
+        threshold: u16,
+        /// The share holders, in party-index order.
+        signers: Vec<NodeId>,
+        /// The networks the wallet may sign chain payloads on ([`check_networks`]).
+        networks: Vec<String>,
+        /// The imported key: every holder checks the dealing shares exactly this key.
+        public_key: PublicKey,
+        /// The chain code the wallet keeps (the imported key's own, or derived from it).
+        #[serde(with = "hexarr")]
+        chain_code: [u8; 32],
+        /// [`crate::import::ImportPackage::digest`] of the package sent to the holders.
+        #[serde(with = "hexarr")]
+        package: [u8; 32],
+    },
     /// Sign messages with a wallet key.
     Sign {
         /// Wallet id.
@@ -240,6 +263,8 @@ impl Authorization {
     /// || 0x01 || str(wallet_id) || str(scheme.name()) || u16(threshold) || u64(#signers) || node_id*
     ///  | 0x02 || str(wallet_id) || str(path) || u64(#messages) || message*
     ///  | 0x03 || str(wallet_id) || str(path) || str(chain) || str(network) || intent_hash(32)
+    ///  | 0x05 || str(wallet_id) || str(scheme.name()) || u16(threshold) || u64(#signers) || node_id*
+    ///         || u64(#networks) || str(network)* || u64(len) || public_key || chain_code(32) || package(32)
     /// || u64(expires_at) || operator(32)
     /// message = 0x01 || hash-tag (1 sha256, 2 double-sha256, 3 keccak256, 4 tap-sighash) || digest(32)
     ///         | 0x02 || digest(32)        (danger raw digest)
@@ -295,6 +320,33 @@ impl Authorization {
                     out.extend_from_slice(&new.to_be_bytes());
                     out.extend_from_slice(&old.to_be_bytes());
                 }
+            }
+            Action::Import {
+                wallet_id,
+                scheme,
+                threshold,
+                signers,
+                networks,
+                public_key,
+                chain_code,
+                package,
+            } => {
+                out.push(5);
+                put_str(&mut out, wallet_id);
+                put_str(&mut out, scheme.name());
+                out.extend_from_slice(&threshold.to_be_bytes());
+                put_len(&mut out, signers.len());
+                for s in signers {
+                    out.extend_from_slice(&s.0);
+                }
+                put_len(&mut out, networks.len());
+                for n in networks {
+                    put_str(&mut out, n);
+                }
+                put_len(&mut out, public_key.as_bytes().len());
+                out.extend_from_slice(public_key.as_bytes());
+                out.extend_from_slice(chain_code);
+                out.extend_from_slice(package);
             }
             Action::Sign {
                 wallet_id,
@@ -410,7 +462,7 @@ impl Action {
     /// [`Action::Keygen`].
     pub fn intent_hash(&self) -> Option<[u8; 32]> {
         match self {
-            Action::Keygen { .. } | Action::Reshare { .. } => None,
+            Action::Keygen { .. } | Action::Reshare { .. } | Action::Import { .. } => None,
             Action::Sign {
                 wallet_id,
                 path,

@@ -265,7 +265,7 @@ fn seal_context(header: &[u8], recipient: &PublicIdentity, ephemeral: &[u8; 32])
 }
 
 /// HKDF-SHA256(ikm = shared, salt = none, info = domain || context) -> ChaCha20-Poly1305 key.
-fn seal_cipher(shared: &[u8; 32], context: &[u8]) -> Result<ChaCha20Poly1305> {
+pub(crate) fn seal_cipher(shared: &[u8; 32], context: &[u8]) -> Result<ChaCha20Poly1305> {
     let hk = Hkdf::<Sha256>::new(None, shared);
     let mut info = Vec::with_capacity(SEAL_KDF_DOMAIN.len() + context.len());
     info.extend_from_slice(SEAL_KDF_DOMAIN);

@@ -95,6 +95,7 @@ mod error;
 pub mod authz;
 pub mod envelope;
 pub mod identity;
+pub mod import;
 
 pub use authz::{
     authorized_message, check_networks, message_intent_hash, network_key, Action, Authorization,
@@ -104,3 +105,4 @@ pub use authz::{
 pub use envelope::{seal, Body, Envelope, Opener, ENVELOPE_SIG_DOMAIN, MAX_BODY_LEN, WIRE_VERSION};
 pub use error::{Result, WireError};
 pub use identity::{IdentityKey, NodeId, PublicIdentity, SignedIdentity};
+pub use import::{ImportPackage, SealedShare, ShareAddress};

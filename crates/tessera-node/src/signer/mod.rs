@@ -110,6 +110,7 @@ use tessera_wire::{
 
 mod checks;
 mod epochs;
+mod import;
 
 use checks::{Authorized, SignJob};
 
@@ -402,6 +403,8 @@ struct NewWallet<'a> {
     scheme: SchemeId,
     threshold: u16,
     networks: Vec<String>,
+    /// Set for an import: the key is dealt by the importer, not generated.
+    import: Option<import::Imported>,
 }
 
 /// An accepted policy update, as [`Signer::commit_update`] records it.
@@ -1098,20 +1101,22 @@ impl Signer {
                 scheme: id,
                 threshold,
                 authorization,
+                import: package,
             } => {
-                let networks = self.authorize_keygen(
-                    &start.wallet_id,
-                    id,
+                let target = import::ImportTarget {
+                    wallet_id: &start.wallet_id,
+                    scheme: id,
                     threshold,
-                    &start.roster,
-                    &authorization,
-                )?;
+                    roster: &start.roster,
+                };
+                let (networks, import) = self.authorize_keygen(&target, &authorization, package)?;
                 self.record_session(&start.session)?;
                 let wallet = NewWallet {
                     wallet_id: &start.wallet_id,
                     scheme: id,
                     threshold,
                     networks,
+                    import,
                 };
                 Ok(self.keygen(&mut ctx, sid, wallet)?)
             }
@@ -1413,6 +1418,7 @@ impl Signer {
             scheme: id,
             threshold,
             networks,
+            import,
         } = wallet;
         let n = ctx.roster.len() as u16;
         let params = ThresholdParams::new(threshold, n).map_err(crypto_failure)?;
@@ -1421,15 +1427,24 @@ impl Signer {
         } else {
             None
         };
-        let ksid = sid.derive("keygen");
-        let s = scheme(id)
-            .keygen(KeygenInput {
-                sid: ksid,
-                me: ctx.me,
-                params,
-                aux,
-            })
-            .map_err(crypto_failure)?;
+        let (ksid, s) = match &import {
+            None => {
+                let ksid = sid.derive("keygen");
+                let input = KeygenInput {
+                    sid: ksid,
+                    me: ctx.me,
+                    params,
+                    aux,
+                };
+                (ksid, scheme(id).keygen(input).map_err(crypto_failure)?)
+            }
+            Some(imported) => {
+                let isid = sid.derive("import");
+                let wallet = (wallet_id, id);
+                let s = self.import_session(isid, ctx.me, params, wallet, aux, imported)?;
+                (isid, s)
+            }
+        };
         let share = runner::drive(ctx, ksid, s)?;
         let public = WalletPublic {
             scheme: id,
@@ -1468,6 +1483,7 @@ impl Signer {
             "public_key": public.public_key,
             "signers": public.roster.iter().map(|n| hex::encode(n.0)).collect::<Vec<_>>(),
             "networks": public.networks,
+            "imported": import.is_some(),
         });
         // The share is stored and the outcome public: a failed append is logged, not fatal.
         if let Err(e) = self.audit(EntryKind::WalletCreated, wallet_id, body) {
@@ -1628,39 +1644,30 @@ impl Signer {
         Ok(())
     }
 
+    /// A key generation's or an import's authorization: a trusted operator's, for exactly
+    /// `target` (and, for an import, `package`), allowed by the policy; the wallet new here and
+    /// the request id unused. Returns the networks it binds and, for an import, what the
+    /// import must produce.
     fn authorize_keygen(
         &self,
-        wallet_id: &str,
-        id: SchemeId,
-        threshold: u16,
-        roster: &[Member],
+        target: &import::ImportTarget<'_>,
         authz: &Authorization,
-    ) -> Result<Vec<String>, Refusal> {
+        package: Option<tessera_wire::ImportPackage>,
+    ) -> Result<(Vec<String>, Option<import::Imported>), Refusal> {
         self.check_authorization(authz)?;
-        let Action::Keygen { networks, .. } = &authz.action else {
-            return Err(failure(
-                FailureKind::Unauthorized,
-                "not a key-generation authorization",
-            )
-            .into());
+        let wallet_id = target.wallet_id;
+        let (networks, imported) = match package {
+            Some(package) => {
+                let (networks, imported) = import::check_import(target, authz, package)?;
+                (networks, Some(imported))
+            }
+            None => (keygen_networks(target, authz)?, None),
         };
-        check_networks(networks)
-            .map_err(|e| failure(FailureKind::Unauthorized, &format!("networks: {e}")))?;
-        let expected = Action::Keygen {
-            wallet_id: wallet_id.to_string(),
-            scheme: id,
-            threshold,
-            signers: roster.iter().map(|m| m.identity.node_id()).collect(),
-            networks: networks.clone(),
+        let action = match imported {
+            Some(_) => PolicyAction::ImportWallet,
+            None => PolicyAction::CreateWallet,
         };
-        if authz.action != expected {
-            return Err(failure(
-                FailureKind::Unauthorized,
-                "authorization is for a different key generation",
-            )
-            .into());
-        }
-        self.check_key_policy(wallet_id, authz, PolicyAction::CreateWallet)?;
+        self.check_key_policy(wallet_id, authz, action)?;
         let mut vault = lock(&self.inner.vault);
         if vault.share(wallet_id).map_err(vault_failure)?.is_some() {
             return Err(failure(
@@ -1676,7 +1683,7 @@ impl Signer {
                 self.inner.clock.now_unix(),
             )
             .map_err(vault_failure)?;
-        Ok(networks.clone())
+        Ok((networks, imported))
     }
 
     /// Step 7 (full path): the session id recorded, before the protocol starts.
@@ -1685,6 +1692,31 @@ impl Signer {
             .record_session(session)
             .map_err(|e| vault_failure(e).into())
     }
+}
+
+/// Checks `authz` is an `Action::Keygen` for exactly `target`; returns its networks.
+fn keygen_networks(
+    target: &import::ImportTarget<'_>,
+    authz: &Authorization,
+) -> Result<Vec<String>, Refusal> {
+    let unauthorized = |m: &str| Refusal::from(failure(FailureKind::Unauthorized, m));
+    let Action::Keygen { networks, .. } = &authz.action else {
+        return Err(unauthorized("not a key-generation authorization"));
+    };
+    check_networks(networks).map_err(|e| unauthorized(&format!("networks: {e}")))?;
+    let expected = Action::Keygen {
+        wallet_id: target.wallet_id.to_string(),
+        scheme: target.scheme,
+        threshold: target.threshold,
+        signers: target.roster.iter().map(|m| m.identity.node_id()).collect(),
+        networks: networks.clone(),
+    };
+    if authz.action != expected {
+        return Err(unauthorized(
+            "authorization is for a different key generation",
+        ));
+    }
+    Ok(networks.clone())
 }
 
 /// The audit subject of a session: the request id of its authorization, or the session id.

@@ -743,6 +743,7 @@ impl Group {
                 scheme: s,
                 threshold: t,
                 authorization,
+                import: None,
             },
         );
         let mut result = None;
