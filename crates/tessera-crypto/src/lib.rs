@@ -137,13 +137,19 @@ pub trait Scheme: Sync {
 
 /// Key-lifecycle procedures that are not a protocol crate's own, with their audit status, for
 /// `tessera schemes` and the docs: `(name, status)`.
-pub const OWN_PROCEDURES: [(&str, &str); 2] = [
+pub const OWN_PROCEDURES: [(&str, &str); 3] = [
     (
         "reshare",
         "OURS, UNAUDITED: refresh, signer replacement and new thresholds for every scheme by \
          Desmedt-Jajodia 1997 redistribution with Wong-Wang-Wing 2002 Feldman checks on k256 / \
          curve25519-dalek (tessera_crypto::reshare); shares rebuilt by each crate's own \
          constructors (DKLs23: its own DKG phases 2-4)",
+    ),
+    (
+        "import",
+        "OURS, UNAUDITED: a single-sig key dealt by the importer as one Shamir sharing with \
+         Feldman commitments (Shamir 1979, Feldman 1987) on k256 / curve25519-dalek, shares \
+         completed through the reshare path (tessera_crypto::reshare::import)",
     ),
     (
         "recover",
