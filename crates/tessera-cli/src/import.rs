@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use tessera_client::NewImport;
+use tessera_client::{prepare_import, KeyOperation, NewImport, AUTHORIZATION_TTL_SECS};
 use tessera_crypto::{PublicKey, SchemeId};
 use tessera_proto::api::{WalletInfo, WalletStatus};
 use tessera_proto::attestation::Vouched;
@@ -109,13 +109,15 @@ pub fn public_key_of(key: &ImportedKey) -> Result<PublicKey> {
     })
 }
 
-/// Imports `key` as wallet `spec` and waits until it is ready and vouched for; refuses a
-/// wallet whose key is not the imported one. `key` is dropped (and zeroized) once dealt.
-pub async fn run(
+/// Deals `key` as wallet `spec` into a signed, unsent request valid for `ttl_secs` (the
+/// holders' signed identities fetched from the coordinator and checked); returns the key the
+/// wallet will have and the request. `key` is dropped (and zeroized) once dealt.
+pub async fn prepare(
     f: &ClusterFile,
-    spec: ImportSpec,
+    spec: &ImportSpec,
     key: ImportedKey,
-) -> Result<(WalletInfo, Vouched)> {
+    ttl_secs: u64,
+) -> Result<(PublicKey, KeyOperation)> {
     if key.curve != curve_of(spec.scheme) {
         bail!(
             "a {} key cannot become a {} wallet",
@@ -124,7 +126,6 @@ pub async fn run(
         );
     }
     let expected = public_key_of(&key)?;
-    let client = f.client_as(Role::Requester)?;
     let listed = f.client_as(Role::Viewer)?.signers().await?;
     let holders = tessera_client::signed_identities(&listed, &spec.signers)?;
     let networks: Vec<&str> = spec.networks.iter().map(String::as_str).collect();
@@ -137,13 +138,24 @@ pub async fn run(
         networks: &networks,
         chain_code: key.chain_code,
     };
-    let (dealt, _) = client
-        .import_wallet(&f.operator()?, new, &key.secret)
-        .await?;
+    let (dealt, op) = prepare_import(&f.operator()?, new, &key.secret, ttl_secs)?;
     drop(key);
     if dealt != expected {
         bail!("the dealing shares another key than the one read (a bug)");
     }
+    Ok((expected, op))
+}
+
+/// Imports `key` as wallet `spec` and waits until it is ready and vouched for; refuses a
+/// wallet whose key is not the imported one. `key` is dropped (and zeroized) once dealt.
+pub async fn run(
+    f: &ClusterFile,
+    spec: ImportSpec,
+    key: ImportedKey,
+) -> Result<(WalletInfo, Vouched)> {
+    let (expected, op) = prepare(f, &spec, key, AUTHORIZATION_TTL_SECS).await?;
+    let client = f.client_as(Role::Requester)?;
+    client.submit_key_operation(&op).await?;
     loop {
         let w = client.wallet(&spec.wallet_id).await?;
         match w.status {

@@ -44,6 +44,10 @@ pub(crate) struct ImportArgs {
     /// for example m/84'/0'/0' for a BIP-84 account.
     #[arg(long)]
     path: Option<String>,
+    /// Write the signed request (shares sealed to their holders) to this file for approvers
+    /// (`tessera key-op approve`) instead of sending it (`tessera key-op submit` sends it).
+    #[arg(long)]
+    prepare: Option<PathBuf>,
 }
 
 pub(crate) async fn import_cmd(a: ImportArgs) -> Result<()> {
@@ -65,6 +69,17 @@ pub(crate) async fn import_cmd(a: ImportArgs) -> Result<()> {
         signers: f.signer_ids(&a.signers)?,
         networks: a.networks,
     };
+    if let Some(path) = &a.prepare {
+        let ttl = tessera_client::PREPARED_TTL_SECS;
+        let (_, op) = tessera_cli::import::prepare(&f, &spec, key, ttl).await?;
+        tessera_cli::keyop::save_new(path, &op)?;
+        eprintln!(
+            "{}\nprepared in {} (the key is dealt; delete the key file)",
+            op.describe(),
+            path.display()
+        );
+        return Ok(());
+    }
     let started = std::time::Instant::now();
     let (w, vouched) = run(&f, spec, key).await?;
     println!("{}", serde_json::to_string_pretty(&w)?);

@@ -14,6 +14,7 @@ pub mod governance;
 pub mod import;
 pub mod import_key;
 pub mod incident;
+pub mod keyop;
 pub mod progress;
 pub mod recover;
 pub mod refresh_schedule;

@@ -4,6 +4,7 @@
 
 mod import_cmd;
 mod incident_cmd;
+mod keyop_cmd;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -171,6 +172,12 @@ enum Command {
     /// BIP-39 mnemonic, Solana keypair) with the same key and addresses. The whole key is in
     /// this process until it is dealt; see docs/key-lifecycle.md.
     Import(import_cmd::ImportArgs),
+    /// Key operations waiting for approvals: `show`, `approve` and `submit` a request written
+    /// by `--prepare` (wallet create, refresh, replace-signer, reshare; import).
+    KeyOp {
+        #[command(subcommand)]
+        what: keyop_cmd::KeyOpCmd,
+    },
     /// Offline vendor exit: each share backup as an open `tessera-share-export/v1` document
     /// (one party's Shamir share, its evaluation point, every verification share) that another
     /// implementation can take over; nothing is reconstructed. See docs/export-format.md.
@@ -445,6 +452,10 @@ enum WalletCmd {
         /// Return at once instead of waiting for the key.
         #[arg(long)]
         no_wait: bool,
+        /// Write the signed request to this file for approvers (`tessera key-op approve`)
+        /// instead of sending it (`tessera key-op submit` sends it).
+        #[arg(long, conflicts_with = "no_wait")]
+        prepare: Option<PathBuf>,
     },
     /// New shares of a wallet's key for the same signers and threshold (proactive refresh):
     /// old shares stop combining with new ones; the key and addresses stay the same. With
@@ -468,6 +479,10 @@ enum WalletCmd {
         /// Return at once instead of waiting for the commit (one wallet, no schedule).
         #[arg(long, conflicts_with_all = ["all", "every"])]
         no_wait: bool,
+        /// Write the signed request to this file for approvers (`tessera key-op approve`)
+        /// instead of sending it (one wallet, no schedule).
+        #[arg(long, conflicts_with_all = ["all", "every", "no_wait"])]
+        prepare: Option<PathBuf>,
     },
     /// Hand a signer's place to another (a lost or compromised node): new shares among the
     /// remaining signers and the new one, the same threshold, key and addresses.
@@ -485,6 +500,10 @@ enum WalletCmd {
         /// Return at once instead of waiting for the commit.
         #[arg(long)]
         no_wait: bool,
+        /// Write the signed request to this file for approvers (`tessera key-op approve`)
+        /// instead of sending it (`tessera key-op submit` sends it).
+        #[arg(long, conflicts_with = "no_wait")]
+        prepare: Option<PathBuf>,
     },
     /// New shares for a new threshold and/or signer set (2-of-3 → 3-of-5, new hosts): the key
     /// and addresses stay the same; at least the current threshold of holders must stay.
@@ -502,6 +521,10 @@ enum WalletCmd {
         /// Return at once instead of waiting for the commit.
         #[arg(long)]
         no_wait: bool,
+        /// Write the signed request to this file for approvers (`tessera key-op approve`)
+        /// instead of sending it (`tessera key-op submit` sends it).
+        #[arg(long, conflicts_with = "no_wait")]
+        prepare: Option<PathBuf>,
     },
     /// List wallets.
     List(ClusterArg),
@@ -1158,6 +1181,7 @@ fn real_main() -> Result<()> {
         Command::Policy { what } => runtime()?.block_on(policy_cmd(what)),
         Command::Mode { what } => runtime()?.block_on(mode_cmd(what)),
         Command::Import(args) => runtime()?.block_on(import_cmd::import_cmd(args)),
+        Command::KeyOp { what } => runtime()?.block_on(keyop_cmd::keyop_cmd(what)),
         Command::Incident { what } => runtime()?.block_on(incident_cmd::incident_cmd(what)),
         Command::Audit { what } => match what {
             AuditCmd::Export {
@@ -1487,13 +1511,26 @@ struct NewWallet<'a> {
 }
 
 /// `tessera wallet create`: key generation, then the wallet as its signers vouch for it.
-async fn wallet_reshare(
-    cluster: &ClusterArg,
-    id: &str,
-    change: Change,
+/// How a key operation runs: sent (and waited for unless `no_wait`), or prepared into a file
+/// for approvers.
+struct Run {
     no_wait: bool,
-) -> Result<()> {
+    prepare: Option<PathBuf>,
+}
+
+async fn wallet_reshare(cluster: &ClusterArg, id: &str, change: Change, how: Run) -> Result<()> {
     let f = ClusterFile::load(&cluster.cluster)?;
+    if let Some(path) = &how.prepare {
+        let op = tessera_cli::keyop::prepare_reshare(&f, id, &change).await?;
+        tessera_cli::keyop::save_new(path, &op)?;
+        eprintln!(
+            "{}\nprepared in {}: approvers run `tessera key-op approve {0}`",
+            op.describe(),
+            path.display()
+        );
+        return Ok(());
+    }
+    let no_wait = how.no_wait;
     let (session, elapsed) = tessera_cli::reshare::run(&f, id, &change, !no_wait).await?;
     if no_wait {
         println!("{}", serde_json::to_string_pretty(&session)?);
@@ -1512,7 +1549,12 @@ async fn wallet_reshare(
     Ok(())
 }
 
-async fn wallet_create(cluster: ClusterArg, new: NewWallet<'_>, no_wait: bool) -> Result<()> {
+async fn wallet_create(
+    cluster: ClusterArg,
+    new: NewWallet<'_>,
+    no_wait: bool,
+    prepare: Option<&std::path::Path>,
+) -> Result<()> {
     let NewWallet {
         scheme,
         threshold,
@@ -1526,6 +1568,21 @@ async fn wallet_create(cluster: ClusterArg, new: NewWallet<'_>, no_wait: bool) -
         .ok_or_else(|| anyhow::anyhow!("unknown scheme {scheme:?}; see `tessera schemes`"))?;
     let chosen = f.signer_ids(&signers)?;
     let id = id.unwrap_or_else(|| format!("w-{}", &tessera_client::random_id()[..12]));
+    if let Some(path) = prepare {
+        let new = tessera_client::NewWallet {
+            wallet_id: &id,
+            name: &id,
+            scheme,
+            threshold,
+            signers: chosen,
+            networks,
+        };
+        let ttl = tessera_client::PREPARED_TTL_SECS;
+        let op = tessera_client::KeyOperation::create_wallet(&f.operator()?, new, ttl);
+        tessera_cli::keyop::save_new(path, &op)?;
+        eprintln!("{}\nprepared in {}", op.describe(), path.display());
+        return Ok(());
+    }
     let w = client
         .create_wallet(
             &f.operator()?,
@@ -1601,6 +1658,7 @@ async fn wallet_cmd(what: WalletCmd) -> Result<()> {
             signers,
             networks,
             no_wait,
+            prepare,
         } => {
             let networks: Vec<&str> = networks.iter().map(String::as_str).collect();
             let new = NewWallet {
@@ -1610,7 +1668,7 @@ async fn wallet_cmd(what: WalletCmd) -> Result<()> {
                 signers,
                 networks: &networks,
             };
-            wallet_create(cluster, new, no_wait).await
+            wallet_create(cluster, new, no_wait, prepare.as_deref()).await
         }
         WalletCmd::Refresh {
             cluster,
@@ -1619,9 +1677,11 @@ async fn wallet_cmd(what: WalletCmd) -> Result<()> {
             every,
             rounds,
             no_wait,
+            prepare,
         } => match (id, all, every) {
             (Some(id), false, None) => {
-                wallet_reshare(&cluster, &id, Change::Refresh, no_wait).await
+                let how = Run { no_wait, prepare };
+                wallet_reshare(&cluster, &id, Change::Refresh, how).await
             }
             (id, _, every) => wallet_refresh_schedule(&cluster, id, every, rounds).await,
         },
@@ -1631,16 +1691,21 @@ async fn wallet_cmd(what: WalletCmd) -> Result<()> {
             old,
             new,
             no_wait,
-        } => wallet_reshare(&cluster, &id, Change::ReplaceSigner { old, new }, no_wait).await,
+            prepare,
+        } => {
+            let how = Run { no_wait, prepare };
+            wallet_reshare(&cluster, &id, Change::ReplaceSigner { old, new }, how).await
+        }
         WalletCmd::Reshare {
             cluster,
             id,
             threshold,
             signers,
             no_wait,
+            prepare,
         } => {
             let change = Change::Reshare { threshold, signers };
-            wallet_reshare(&cluster, &id, change, no_wait).await
+            wallet_reshare(&cluster, &id, change, Run { no_wait, prepare }).await
         }
         WalletCmd::List(c) => wallet_list(&c).await,
         WalletCmd::Show { cluster, id, path } => wallet_show(&cluster, &id, path.as_deref()).await,

@@ -567,3 +567,96 @@ async fn an_imported_key_keeps_its_addresses_and_signs() {
     assert!(format!("{err:#}").contains("exists"), "{err:#}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Under a policy that holds reshares for two approvers, a refresh sent without approvals or
+/// with one is refused (`policy_denied`); prepared into a file (`--prepare`), approved by both
+/// approvers (`tessera key-op approve`) and submitted, it commits, and the wallet signs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reshare_the_policy_holds_for_approvers_runs_only_with_their_quorum() {
+    use tessera_cli::keyop;
+    use tessera_cli::reshare::Change;
+    use tessera_policy::{ApprovalDecision, SecretKey};
+    let cluster = signers("held", 3).await;
+    let client = cluster.client().unwrap();
+    let op = cluster.file.operator().unwrap();
+    let (nodes, _) = members(&cluster);
+    let s = SchemeId::Ed25519;
+    create_wallets(&client, &op, &[s], &nodes).await;
+    let id = wallet_id(s);
+    wait_ready(&client, &id).await;
+
+    // Policy 2: reshare_wallet needs two approvers.
+    let admin = cluster.file.admin().unwrap();
+    let first = cluster.file.approver().unwrap();
+    let second = SecretKey::generate(&mut rand_core::OsRng);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut v2 = tessera_cli::governance::local_dev_bundle(
+        2,
+        tessera_policy::PublicKey(op.public().0),
+        first.public(),
+        admin.public(),
+        now,
+    )
+    .unwrap();
+    v2.roles
+        .get_mut("approver")
+        .unwrap()
+        .insert(second.public());
+    let listed = ",\n    Tessera::Action::\"reshare_wallet\"\n";
+    assert!(v2.policies.contains(listed));
+    v2.policies = v2.policies.replace(listed, "\n")
+        + r#"
+@id("reshare-needs-two")
+@approvals("approver:2")
+permit (
+  principal in Tessera::Role::"operator",
+  action == Tessera::Action::"reshare_wallet",
+  resource
+);
+"#;
+    let signed = tessera_cli::governance::sign_bundle(v2, &[admin]);
+    client.put_policy(&signed).await.unwrap();
+    cluster.wait_policy(&client, 2, 3).await.unwrap();
+
+    let held = |e: anyhow::Error| {
+        let text = format!("{e:#}");
+        assert!(text.contains("needs approvals"), "{text}");
+    };
+    held(
+        run(&cluster.file, &id, &Change::Refresh, true)
+            .await
+            .unwrap_err(),
+    );
+    let dir = test_dir("held-ops");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("refresh.json");
+    let prepared = keyop::prepare_reshare(&cluster.file, &id, &Change::Refresh)
+        .await
+        .unwrap();
+    keyop::save_new(&path, &prepared).unwrap();
+    assert!(
+        keyop::save_new(&path, &prepared).is_err(),
+        "never overwritten"
+    );
+    keyop::approve(&cluster.file, &path, &first, ApprovalDecision::Approve, 1)
+        .await
+        .unwrap();
+    held(
+        keyop::submit(&cluster.file, &keyop::load(&path).unwrap(), true)
+            .await
+            .unwrap_err(),
+    );
+    let op2 = keyop::approve(&cluster.file, &path, &second, ApprovalDecision::Approve, 1)
+        .await
+        .unwrap();
+    assert_eq!(op2.approvals().len(), 2);
+    keyop::submit(&cluster.file, &op2, true).await.unwrap();
+    let (after, vouched) = client.vouched_wallet(&id).await.unwrap();
+    assert_eq!(after.epoch, 1);
+    assert_eq!(vouched.by.len(), 3);
+    sign_and_verify(&client, &op, s, &id, "m/1", "after an approved refresh").await;
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -13,6 +13,7 @@ use tessera_wire::{
     Action, Authorization, ImportPackage, NodeId, OperatorKey, PublicIdentity, SignedIdentity,
 };
 
+use crate::keyop::{KeyOperation, Submitted};
 use crate::{now_unix, random_id, Client, ClientError, AUTHORIZATION_TTL_SECS};
 
 /// The wallet an import creates.
@@ -46,63 +47,77 @@ impl Client {
         new: NewImport<'_>,
         secret: &[u8; 32],
     ) -> Result<(PublicKey, WalletInfo), ClientError> {
-        let recipients = new
-            .signers
-            .iter()
-            .map(|s| {
-                s.verify().map_err(|_| {
-                    ClientError::Invalid(format!(
-                        "signer {}: its key-exchange key is not signed by its identity key",
-                        s.identity.node_id()
-                    ))
-                })
-            })
-            .collect::<Result<Vec<PublicIdentity>, _>>()?;
-        let node_ids: Vec<NodeId> = recipients.iter().map(PublicIdentity::node_id).collect();
-        let n = new.signers.len() as u16;
-        let params = ThresholdParams::new(new.threshold, n)
-            .map_err(|e| ClientError::Invalid(format!("threshold: {e}")))?;
-        let dealing = import::deal(new.scheme, secret, params)
-            .map_err(|e| ClientError::Invalid(format!("import: {e}")))?;
-        let request_id = random_id();
-        let package = ImportPackage::seal(
-            new.wallet_id,
-            &request_id,
-            &recipients,
-            dealing.commitments.clone(),
-            &dealing.shares,
-            &mut rand_core::OsRng,
-        )
-        .map_err(|e| ClientError::Invalid(format!("sealing the shares: {e}")))?;
-        drop(dealing.shares);
-        let mut networks: Vec<String> = new.networks.iter().map(|n| n.to_string()).collect();
-        networks.sort();
-        networks.dedup();
-        let action = Action::Import {
-            wallet_id: new.wallet_id.to_string(),
-            scheme: new.scheme,
-            threshold: new.threshold,
-            signers: node_ids.clone(),
-            networks: networks.clone(),
-            public_key: dealing.public_key.clone(),
-            chain_code: new.chain_code,
-            package: package.digest(),
-        };
-        let expires = now_unix() + AUTHORIZATION_TTL_SECS;
-        let authorization = Authorization::sign(operator, request_id, action, expires);
-        let request = CreateWallet {
-            wallet_id: new.wallet_id.to_string(),
-            name: new.name.to_string(),
-            scheme: new.scheme,
-            threshold: new.threshold,
-            signers: node_ids,
-            networks,
-            authorization,
-            import: Some(package),
-        };
-        let wallet = self.post("/v1/wallets", &request).await?;
-        Ok((dealing.public_key, wallet))
+        let (key, op) = prepare_import(operator, new, secret, AUTHORIZATION_TTL_SECS)?;
+        match self.submit_key_operation(&op).await? {
+            Submitted::Wallet(w) => Ok((key, w)),
+            Submitted::Reshare(_) => Err(ClientError::Invalid("not a wallet".into())),
+        }
     }
+}
+
+/// The import of `secret` as wallet `new`, dealt, sealed and authorized by `operator` for
+/// `ttl_secs`, unsent (no network: the holders' signed identities are in `new`); with the key
+/// the wallet will have. Every copy of the secret made here is zeroized before it returns.
+pub fn prepare_import(
+    operator: &OperatorKey,
+    new: NewImport<'_>,
+    secret: &[u8; 32],
+    ttl_secs: u64,
+) -> Result<(PublicKey, KeyOperation), ClientError> {
+    let recipients = new
+        .signers
+        .iter()
+        .map(|s| {
+            s.verify().map_err(|_| {
+                ClientError::Invalid(format!(
+                    "signer {}: its key-exchange key is not signed by its identity key",
+                    s.identity.node_id()
+                ))
+            })
+        })
+        .collect::<Result<Vec<PublicIdentity>, _>>()?;
+    let node_ids: Vec<NodeId> = recipients.iter().map(PublicIdentity::node_id).collect();
+    let n = new.signers.len() as u16;
+    let params = ThresholdParams::new(new.threshold, n)
+        .map_err(|e| ClientError::Invalid(format!("threshold: {e}")))?;
+    let dealing = import::deal(new.scheme, secret, params)
+        .map_err(|e| ClientError::Invalid(format!("import: {e}")))?;
+    let request_id = random_id();
+    let package = ImportPackage::seal(
+        new.wallet_id,
+        &request_id,
+        &recipients,
+        dealing.commitments.clone(),
+        &dealing.shares,
+        &mut rand_core::OsRng,
+    )
+    .map_err(|e| ClientError::Invalid(format!("sealing the shares: {e}")))?;
+    drop(dealing.shares);
+    let networks = crate::keyop::canonical_networks(new.networks);
+    let action = Action::Import {
+        wallet_id: new.wallet_id.to_string(),
+        scheme: new.scheme,
+        threshold: new.threshold,
+        signers: node_ids.clone(),
+        networks: networks.clone(),
+        public_key: dealing.public_key.clone(),
+        chain_code: new.chain_code,
+        package: package.digest(),
+    };
+    let expires = now_unix() + ttl_secs;
+    let authorization = Authorization::sign(operator, request_id, action, expires);
+    let request = CreateWallet {
+        wallet_id: new.wallet_id.to_string(),
+        name: new.name.to_string(),
+        scheme: new.scheme,
+        threshold: new.threshold,
+        signers: node_ids,
+        networks,
+        authorization,
+        import: Some(package),
+        approvals: Vec::new(),
+    };
+    Ok((dealing.public_key, KeyOperation::CreateWallet(request)))
 }
 
 /// The signed identities of `signers` (node ids, in order) as the coordinator lists them

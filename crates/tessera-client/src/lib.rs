@@ -13,10 +13,9 @@ use tessera_chains::{Parsed, Payload, WalletKey};
 use tessera_crypto::{hd, DerivationPath, PublicKey, SchemeId, SignMessage};
 use tessera_policy::{Approval, ApprovalDecision, Freshness, ModeChange, SecretKey, SignedBundle};
 use tessera_proto::api::{
-    ApiError, BuildTransaction, ClusterStatus, CreateTransaction, CreateWallet, DerivedKey,
-    EnrollSigner, MessageInput, ModeStatus, PayloadInput, PolicyInfo, RequestInfo, RequestState,
-    ReshareWallet, SessionInfo, SignRequest, SignerInfo, TransactionInfo, TransactionPreview,
-    WalletInfo,
+    ApiError, BuildTransaction, ClusterStatus, CreateTransaction, DerivedKey, EnrollSigner,
+    MessageInput, ModeStatus, PayloadInput, PolicyInfo, RequestInfo, RequestState, SessionInfo,
+    SignRequest, SignerInfo, TransactionInfo, TransactionPreview, WalletInfo,
 };
 use tessera_proto::attestation::{verify_wallet, VouchError, Vouched};
 use tessera_proto::audit::{
@@ -351,7 +350,8 @@ impl Client {
 
     /// Creates a wallet (authorized by `operator`) that may sign chain payloads on `networks`
     /// (`chain:network`, any order: they are sorted and deduplicated here, the form the
-    /// authorization binds); returns at once, key generation runs.
+    /// authorization binds); returns at once, key generation runs. A policy that makes key
+    /// generation need approvals needs [`KeyOperation`] instead.
     #[allow(clippy::too_many_arguments)]
     pub async fn create_wallet(
         &self,
@@ -363,35 +363,19 @@ impl Client {
         signers: Vec<NodeId>,
         networks: &[&str],
     ) -> Result<WalletInfo, ClientError> {
-        let mut networks: Vec<String> = networks.iter().map(|n| n.to_string()).collect();
-        networks.sort();
-        networks.dedup();
-        let authorization = Authorization::sign(
-            operator,
-            random_id(),
-            Action::Keygen {
-                wallet_id: wallet_id.to_string(),
-                scheme,
-                threshold,
-                signers: signers.clone(),
-                networks: networks.clone(),
-            },
-            now_unix() + AUTHORIZATION_TTL_SECS,
-        );
-        self.post(
-            "/v1/wallets",
-            &CreateWallet {
-                wallet_id: wallet_id.to_string(),
-                name: name.to_string(),
-                scheme,
-                threshold,
-                signers,
-                networks,
-                authorization,
-                import: None,
-            },
-        )
-        .await
+        let new = keyop::NewWallet {
+            wallet_id,
+            name,
+            scheme,
+            threshold,
+            signers,
+            networks,
+        };
+        let op = KeyOperation::create_wallet(operator, new, AUTHORIZATION_TTL_SECS);
+        match self.submit_key_operation(&op).await? {
+            keyop::Submitted::Wallet(w) => Ok(w),
+            keyop::Submitted::Reshare(_) => Err(ClientError::Invalid("not a wallet".into())),
+        }
     }
 
     /// Gives the wallet's key new shares among `signers` (new party order) with `threshold`,
@@ -406,34 +390,19 @@ impl Client {
         threshold: u16,
         signers: Vec<NodeId>,
     ) -> Result<SessionInfo, ClientError> {
-        let w = self.wallet(wallet_id).await?;
-        let dealers = reshare_dealers(&w.signers, w.threshold, &signers)?;
-        let epoch = w
-            .epoch
-            .checked_add(1)
-            .ok_or_else(|| ClientError::Invalid("the wallet's epoch is exhausted".into()))?;
-        let authorization = Authorization::sign(
-            operator,
-            random_id(),
-            Action::Reshare {
-                wallet_id: wallet_id.to_string(),
-                epoch,
-                threshold,
-                signers: signers.clone(),
-                dealers: dealers.clone(),
-            },
-            now_unix() + AUTHORIZATION_TTL_SECS,
-        );
-        self.post(
-            &format!("/v1/wallets/{wallet_id}/reshare"),
-            &ReshareWallet {
+        let op = self
+            .prepare_reshare(
+                operator,
+                wallet_id,
                 threshold,
                 signers,
-                dealers,
-                authorization,
-            },
-        )
-        .await
+                AUTHORIZATION_TTL_SECS,
+            )
+            .await?;
+        match self.submit_key_operation(&op).await? {
+            keyop::Submitted::Reshare(s) => Ok(s),
+            keyop::Submitted::Wallet(_) => Err(ClientError::Invalid("not a reshare".into())),
+        }
     }
 
     /// Wallets.
@@ -1111,7 +1080,9 @@ fn path_segment(s: &str) -> String {
 }
 
 mod import;
-pub use import::{signed_identities, NewImport};
+mod keyop;
+pub use import::{prepare_import, signed_identities, NewImport};
+pub use keyop::{KeyOperation, NewWallet, Submitted, PREPARED_TTL_SECS};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

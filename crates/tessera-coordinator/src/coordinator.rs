@@ -510,7 +510,7 @@ impl Coordinator {
         self.refuse_quarantined_holders(&req.signers)?;
         let roster = self.members(&req.signers)?;
         let action = expected_creation(&req)?;
-        self.admit_key_operation(&req.authorization, &req.wallet_id, action)?;
+        self.admit_key_operation(&req.authorization, &req.wallet_id, action, &req.approvals)?;
         if let Some(missing) = req.signers.iter().find(|s| !self.inner.hub.is_connected(s)) {
             return Err(CoordError::Unavailable(format!(
                 "key generation needs all {n} signers online; {missing} is not connected"
@@ -566,6 +566,7 @@ impl Coordinator {
             threshold: req.threshold,
             authorization: req.authorization,
             import: req.import,
+            approvals: req.approvals,
         };
         let w = wallet.clone();
         tokio::spawn(async move { me.run_keygen(w, roster, session, job, record).await });

@@ -580,15 +580,18 @@ impl Coordinator {
     }
 
     /// Checks a key operation's authorization and, once a bundle is installed, evaluates its
-    /// action (`create_wallet`, `reshare_wallet`) under it and the mode in force (audited, fail
-    /// closed). A key operation carries no approvals, so a decision that needs them refuses
-    /// too. Signers evaluate it again with their own bundle; without one they (and this check)
-    /// accept it on the requester's authorization alone, so a cluster can be set up.
+    /// action (`create_wallet`, `import_wallet`, `reshare_wallet`) under it and the mode in
+    /// force (audited, fail closed). A decision that needs approvals is met only by `approvals`
+    /// over the authorization's request id and `tessera_wire::key_operation_hash` of its
+    /// action, under this policy version. Signers evaluate it again with their own bundle;
+    /// without one they (and this check) accept it on the requester's authorization alone, so
+    /// a cluster can be set up.
     pub(crate) fn admit_key_operation(
         &self,
         authz: &Authorization,
         wallet_id: &str,
         action: tessera_policy::PolicyAction,
+        approvals: &[Approval],
     ) -> Result<(), CoordError> {
         let requester = self.check_authorization(authz)?;
         let Ok((engine, mode)) = self.policy_snapshot() else {
@@ -625,11 +628,19 @@ impl Coordinator {
                 action.name(),
                 deny_reasons(&decision)
             ))),
-            Decision::AllowWithApprovals { quorum, .. } => Err(CoordError::PolicyDenied(format!(
-                "{} on wallet {wallet_id} needs approvals ({quorum}), which a key operation \
-                 cannot carry",
-                action.name()
-            ))),
+            Decision::AllowWithApprovals { quorum, .. } => {
+                let hash = tessera_wire::key_operation_hash(&authz.action);
+                let version = engine.version();
+                let rid = &authz.request_id;
+                check_quorum(quorum, approvals, engine.bundle(), rid, &hash, version, now).map_err(
+                    |e| {
+                        CoordError::PolicyDenied(format!(
+                            "{} on wallet {wallet_id} needs approvals ({quorum}): {e}",
+                            action.name()
+                        ))
+                    },
+                )
+            }
         }
     }
 

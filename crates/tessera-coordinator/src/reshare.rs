@@ -56,7 +56,12 @@ impl Coordinator {
         let next = self.check_reshare(&wallet, &req)?;
         self.refuse_quarantined_holders(&req.signers)?;
         let roster = self.members(&req.signers)?;
-        self.admit_key_operation(&req.authorization, wallet_id, PolicyAction::ReshareWallet)?;
+        self.admit_key_operation(
+            &req.authorization,
+            wallet_id,
+            PolicyAction::ReshareWallet,
+            &req.approvals,
+        )?;
         if let Some(missing) = req.signers.iter().find(|s| !self.inner.hub.is_connected(s)) {
             return Err(CoordError::Unavailable(format!(
                 "a reshare needs every new holder online; {missing} is not connected"
@@ -74,6 +79,7 @@ impl Coordinator {
             chain_code: self.wallet_chain_code(&wallet)?,
             networks: wallet.networks.clone(),
             authorization: req.authorization,
+            approvals: req.approvals,
         });
         if self.pending(wallet_id)?.is_some()
             || !lock(&self.inner.resharing).insert(wallet_id.to_string())

@@ -646,6 +646,7 @@ async fn error_cases() {
         networks: vec!["solana:devnet".into()],
         authorization,
         import: None,
+        approvals: Vec::new(),
     };
     let (status, resp) = call(
         &app,

@@ -243,6 +243,7 @@ fn signer_refuses_unauthorized_and_replayed_requests() {
             threshold: 2,
             authorization: a,
             import: None,
+            approvals: Vec::new(),
         },
     );
     for a in answers {

@@ -827,6 +827,7 @@ fn raw_digests_and_lockdown_are_refused() {
         threshold: 2,
         authorization: s.g.keygen_auth(&s.g.operator, "w2", SchemeId::Ed25519, 2),
         import: None,
+        approvals: Vec::new(),
     };
     refused(
         s.g.run("w2", &[0, 1, 2], keygen),
@@ -1395,6 +1396,7 @@ fn a_coordinator_cannot_substitute_a_wallet_key() {
                 threshold: 2,
                 authorization,
                 import: None,
+                approvals: Vec::new(),
             },
         );
         reported_wallet(g, wallet, SchemeId::Ed25519, 2, answers)
@@ -1548,6 +1550,7 @@ fn a_policy_the_coordinator_keeps_back_goes_stale_and_signers_stop() {
         threshold: 2,
         authorization,
         import: None,
+        approvals: Vec::new(),
     };
     refused(
         g.run("w-fresh-2", &[0, 1, 2], keygen),
@@ -1829,6 +1832,7 @@ fn a_quarantined_signer_takes_part_in_nothing() {
         threshold: 2,
         authorization: s.g.keygen_auth(&s.g.operator, "w2", SchemeId::Ed25519, 2),
         import: None,
+        approvals: Vec::new(),
     };
     refused(
         s.g.run("w2", &[0, 1, 2], keygen),
@@ -1876,4 +1880,87 @@ fn a_quarantined_signer_takes_part_in_nothing() {
         );
     }
     assert_eq!(s.g.presignatures(WALLET), vec![0, 0, 0]);
+}
+
+/// Key generation needs two approvers (messages sign freely).
+const HELD_KEY_OPERATIONS: &str = r#"
+@id("messages")
+permit (
+  principal in Tessera::Role::"operator",
+  action == Tessera::Action::"sign_message",
+  resource
+);
+
+@id("create-wallet-with-two-approvers")
+@approvals("approver:2")
+permit (
+  principal in Tessera::Role::"operator",
+  action == Tessera::Action::"create_wallet",
+  resource
+);
+"#;
+
+/// Under a policy that holds key generation for two approvers, a coordinator that skips its
+/// own check gets nothing from the signers: no approvals, one approval, two approvals of
+/// another key generation (relabelled onto this request), an approval under another policy
+/// version — every signer refuses (`ApprovalsInvalid` or `StalePolicy`), each by its own
+/// quorum. With two approvals of exactly this operation, the key is generated.
+#[test]
+fn key_operations_the_policy_holds_need_the_approvers_at_every_signer() {
+    let mut g = Group::bare("mal-keyop-approvals", 3);
+    let b = g.sign_bundle(suite_bundle(&g, 1, HELD_KEY_OPERATIONS, None), &[0, 1]);
+    g.install_ok(&b);
+    let later = now_unix() + 600;
+    let auth = g.keygen_auth(&g.operator.clone_key(), "held", SchemeId::Ed25519, 2);
+    let hash = tessera_wire::key_operation_hash(&auth.action);
+    let other = g.keygen_auth(&g.operator.clone_key(), "other", SchemeId::Ed25519, 2);
+    let other_hash = tessera_wire::key_operation_hash(&other.action);
+    assert_ne!(hash, other_hash);
+    let approve = |k: &SecretKey, rid: &str, h: [u8; 32], v: u64| {
+        Approval::sign(k, rid, h, v, ApprovalDecision::Approve, later)
+    };
+    let (a0, a1) = (&g.approvers[0], &g.approvers[1]);
+    let rid = auth.request_id.clone();
+    let keygen = |approvals: Vec<Approval>| Job::Keygen {
+        scheme: SchemeId::Ed25519,
+        threshold: 2,
+        authorization: auth.clone(),
+        import: None,
+        approvals,
+    };
+    let stale = vec![approve(a0, &rid, hash, 7), approve(a1, &rid, hash, 7)];
+    let good = vec![approve(a0, &rid, hash, 1), approve(a1, &rid, hash, 1)];
+    let refusals = [
+        (vec![], "no approvals"),
+        (vec![approve(a0, &rid, hash, 1)], "one approval"),
+        (
+            vec![
+                approve(a0, &rid, other_hash, 1),
+                approve(a1, &rid, other_hash, 1),
+            ],
+            "approvals of another key operation",
+        ),
+        (
+            vec![
+                approve(a0, &other.request_id, hash, 1),
+                approve(a1, &other.request_id, hash, 1),
+            ],
+            "approvals of another request",
+        ),
+    ];
+    for (approvals, what) in refusals {
+        refused(
+            g.run("held", &[0, 1, 2], keygen(approvals)),
+            FailureKind::ApprovalsInvalid,
+            what,
+        );
+    }
+    refused(
+        g.run("held", &[0, 1, 2], keygen(stale)),
+        FailureKind::StalePolicy,
+        "approvals under another policy version",
+    );
+    for answer in g.run("held", &[0, 1, 2], keygen(good)) {
+        assert!(matches!(answer, Ok(Outcome::Keygen { .. })), "{answer:?}");
+    }
 }

@@ -47,6 +47,7 @@ fn reshare_job(
         chain_code: key.1,
         networks: g.networks.clone(),
         authorization,
+        approvals: Vec::new(),
     })
 }
 

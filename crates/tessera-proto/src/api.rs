@@ -65,6 +65,11 @@ pub struct CreateWallet {
     /// importer's dealing, with each holder's share sealed to that holder (`tessera import`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub import: Option<tessera_wire::ImportPackage>,
+    /// Approvals of this key operation, when the policy asks for them: approvers' signatures
+    /// over the authorization's request id and `tessera_wire::key_operation_hash` of its
+    /// action (`tessera key-op approve`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<Approval>,
 }
 
 /// `POST /v1/wallets/{id}/reshare`: new shares of the wallet's key — a proactive refresh (the
@@ -81,6 +86,10 @@ pub struct ReshareWallet {
     pub dealers: Vec<(u16, u16)>,
     /// Operator authorization (`Action::Reshare` with the same fields and the next epoch).
     pub authorization: Authorization,
+    /// Approvals of this key operation, when the policy asks for them (as for
+    /// [`CreateWallet::approvals`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<Approval>,
 }
 
 /// Lifecycle of a wallet.

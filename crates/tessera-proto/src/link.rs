@@ -144,6 +144,10 @@ pub enum Job {
         /// Each holder completes its share from it instead of generating a key.
         #[serde(default)]
         import: Option<tessera_wire::ImportPackage>,
+        /// Approvals of the operation (over `tessera_wire::key_operation_hash`), checked
+        /// against the signer's own quorum when its policy asks for them.
+        #[serde(default)]
+        approvals: Vec<Approval>,
     },
     /// New shares of an existing key for the roster of the session (the new holders, by new
     /// party index): `tessera_crypto::reshare`. Each participant stores its new share as a
@@ -229,6 +233,10 @@ pub struct ReshareJob {
     pub networks: Vec<String>,
     /// Operator authorization for exactly this wallet, epoch, threshold, roster and dealers.
     pub authorization: Authorization,
+    /// Approvals of the operation (over `tessera_wire::key_operation_hash`), checked against
+    /// the holder's own quorum when its policy asks for them.
+    #[serde(default)]
+    pub approvals: Vec<Approval>,
 }
 
 /// What [`Job::Epoch`] does with a prepared epoch.

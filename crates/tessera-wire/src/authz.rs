@@ -279,100 +279,7 @@ impl Authorization {
         let mut out = Vec::with_capacity(256);
         put_str(&mut out, AUTHZ_DOMAIN);
         put_str(&mut out, request_id);
-        match action {
-            Action::Keygen {
-                wallet_id,
-                scheme,
-                threshold,
-                signers,
-                networks,
-            } => {
-                out.push(1);
-                put_str(&mut out, wallet_id);
-                put_str(&mut out, scheme.name());
-                out.extend_from_slice(&threshold.to_be_bytes());
-                put_len(&mut out, signers.len());
-                for s in signers {
-                    out.extend_from_slice(&s.0);
-                }
-                put_len(&mut out, networks.len());
-                for n in networks {
-                    put_str(&mut out, n);
-                }
-            }
-            Action::Reshare {
-                wallet_id,
-                epoch,
-                threshold,
-                signers,
-                dealers,
-            } => {
-                out.push(4);
-                put_str(&mut out, wallet_id);
-                out.extend_from_slice(&epoch.to_be_bytes());
-                out.extend_from_slice(&threshold.to_be_bytes());
-                put_len(&mut out, signers.len());
-                for s in signers {
-                    out.extend_from_slice(&s.0);
-                }
-                put_len(&mut out, dealers.len());
-                for (new, old) in dealers {
-                    out.extend_from_slice(&new.to_be_bytes());
-                    out.extend_from_slice(&old.to_be_bytes());
-                }
-            }
-            Action::Import {
-                wallet_id,
-                scheme,
-                threshold,
-                signers,
-                networks,
-                public_key,
-                chain_code,
-                package,
-            } => {
-                out.push(5);
-                put_str(&mut out, wallet_id);
-                put_str(&mut out, scheme.name());
-                out.extend_from_slice(&threshold.to_be_bytes());
-                put_len(&mut out, signers.len());
-                for s in signers {
-                    out.extend_from_slice(&s.0);
-                }
-                put_len(&mut out, networks.len());
-                for n in networks {
-                    put_str(&mut out, n);
-                }
-                put_len(&mut out, public_key.as_bytes().len());
-                out.extend_from_slice(public_key.as_bytes());
-                out.extend_from_slice(chain_code);
-                out.extend_from_slice(package);
-            }
-            Action::Sign {
-                wallet_id,
-                path,
-                messages,
-            } => {
-                out.push(2);
-                put_str(&mut out, wallet_id);
-                put_str(&mut out, path);
-                put_messages(&mut out, messages);
-            }
-            Action::SignTransaction {
-                wallet_id,
-                path,
-                chain,
-                network,
-                intent_hash,
-            } => {
-                out.push(3);
-                put_str(&mut out, wallet_id);
-                put_str(&mut out, path);
-                put_str(&mut out, chain);
-                put_str(&mut out, network);
-                out.extend_from_slice(intent_hash);
-            }
-        }
+        put_action(&mut out, action);
         out.extend_from_slice(&expires_at.to_be_bytes());
         out.extend_from_slice(&operator.0);
         out
@@ -427,6 +334,123 @@ impl Authorization {
     }
 }
 
+/// The action's canonical bytes, as [`Authorization::signing_bytes`] documents them.
+fn put_action(out: &mut Vec<u8>, action: &Action) {
+    match action {
+        Action::Keygen {
+            wallet_id,
+            scheme,
+            threshold,
+            signers,
+            networks,
+        } => {
+            out.push(1);
+            put_str(out, wallet_id);
+            put_str(out, scheme.name());
+            out.extend_from_slice(&threshold.to_be_bytes());
+            put_len(out, signers.len());
+            for s in signers {
+                out.extend_from_slice(&s.0);
+            }
+            put_len(out, networks.len());
+            for n in networks {
+                put_str(out, n);
+            }
+        }
+        Action::Reshare {
+            wallet_id,
+            epoch,
+            threshold,
+            signers,
+            dealers,
+        } => {
+            out.push(4);
+            put_str(out, wallet_id);
+            out.extend_from_slice(&epoch.to_be_bytes());
+            out.extend_from_slice(&threshold.to_be_bytes());
+            put_len(out, signers.len());
+            for s in signers {
+                out.extend_from_slice(&s.0);
+            }
+            put_len(out, dealers.len());
+            for (new, old) in dealers {
+                out.extend_from_slice(&new.to_be_bytes());
+                out.extend_from_slice(&old.to_be_bytes());
+            }
+        }
+        Action::Import {
+            wallet_id,
+            scheme,
+            threshold,
+            signers,
+            networks,
+            public_key,
+            chain_code,
+            package,
+        } => {
+            out.push(5);
+            put_str(out, wallet_id);
+            put_str(out, scheme.name());
+            out.extend_from_slice(&threshold.to_be_bytes());
+            put_len(out, signers.len());
+            for s in signers {
+                out.extend_from_slice(&s.0);
+            }
+            put_len(out, networks.len());
+            for n in networks {
+                put_str(out, n);
+            }
+            put_len(out, public_key.as_bytes().len());
+            out.extend_from_slice(public_key.as_bytes());
+            out.extend_from_slice(chain_code);
+            out.extend_from_slice(package);
+        }
+        Action::Sign {
+            wallet_id,
+            path,
+            messages,
+        } => {
+            out.push(2);
+            put_str(out, wallet_id);
+            put_str(out, path);
+            put_messages(out, messages);
+        }
+        Action::SignTransaction {
+            wallet_id,
+            path,
+            chain,
+            network,
+            intent_hash,
+        } => {
+            out.push(3);
+            put_str(out, wallet_id);
+            put_str(out, path);
+            put_str(out, chain);
+            put_str(out, network);
+            out.extend_from_slice(intent_hash);
+        }
+    }
+}
+
+/// Domain tag at the start of what [`key_operation_hash`] hashes.
+pub const KEY_OPERATION_DOMAIN: &str = "tessera/key-operation/v1";
+
+/// The intent hash of a key operation ([`Action::Keygen`], [`Action::Reshare`],
+/// [`Action::Import`]): what approvers of the operation sign and every holder recomputes from
+/// the authorization it is given, so an approval counts only for exactly this operation:
+///
+/// ```text
+/// SHA-256( str("tessera/key-operation/v1") || action )
+/// ```
+///
+/// with `action` encoded exactly as in [`Authorization::signing_bytes`].
+pub fn key_operation_hash(action: &Action) -> [u8; 32] {
+    let mut out = Vec::with_capacity(256);
+    put_str(&mut out, KEY_OPERATION_DOMAIN);
+    put_action(&mut out, action);
+    sha2::Sha256::digest(&out).into()
+}
+
 /// Domain tag at the start of what [`message_intent_hash`] hashes.
 pub const MESSAGE_INTENT_DOMAIN: &str = "tessera/message-intent/v1";
 
@@ -458,11 +482,13 @@ pub fn message_intent_hash(
 
 impl Action {
     /// The hash approvals of this request sign: the authorized `intent_hash` of an
-    /// [`Action::SignTransaction`], [`message_intent_hash`] of an [`Action::Sign`], none for
-    /// [`Action::Keygen`].
+    /// [`Action::SignTransaction`], [`message_intent_hash`] of an [`Action::Sign`],
+    /// [`key_operation_hash`] of a key operation.
     pub fn intent_hash(&self) -> Option<[u8; 32]> {
         match self {
-            Action::Keygen { .. } | Action::Reshare { .. } | Action::Import { .. } => None,
+            Action::Keygen { .. } | Action::Reshare { .. } | Action::Import { .. } => {
+                Some(key_operation_hash(self))
+            }
             Action::Sign {
                 wallet_id,
                 path,

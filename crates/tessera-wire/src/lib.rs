@@ -98,9 +98,9 @@ pub mod identity;
 pub mod import;
 
 pub use authz::{
-    authorized_message, check_networks, message_intent_hash, network_key, Action, Authorization,
-    AuthorizedMessage, OperatorKey, OperatorPublic, AUTHZ_DOMAIN, MAX_NETWORKS,
-    MESSAGE_INTENT_DOMAIN,
+    authorized_message, check_networks, key_operation_hash, message_intent_hash, network_key,
+    Action, Authorization, AuthorizedMessage, OperatorKey, OperatorPublic, AUTHZ_DOMAIN,
+    MAX_NETWORKS, MESSAGE_INTENT_DOMAIN,
 };
 pub use envelope::{seal, Body, Envelope, Opener, ENVELOPE_SIG_DOMAIN, MAX_BODY_LEN, WIRE_VERSION};
 pub use error::{Result, WireError};

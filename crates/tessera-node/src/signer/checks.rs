@@ -489,7 +489,7 @@ impl Signer {
 /// this request id, intent hash and policy version (`Expired`, `StalePolicy`,
 /// `ApprovalsInvalid`). Returns the approvers whose approval counted, sorted (empty when none
 /// was needed).
-fn check_approvals(
+pub(super) fn check_approvals(
     decision: &Decision,
     approvals: &[Approval],
     bundle: &PolicyBundle,

@@ -82,7 +82,12 @@ impl Signer {
         if job.authorization.action != expected {
             return Err(unauthorized("authorization is for a different reshare"));
         }
-        self.check_key_policy(wallet_id, &job.authorization, PolicyAction::ReshareWallet)?;
+        self.check_key_policy(
+            wallet_id,
+            &job.authorization,
+            PolicyAction::ReshareWallet,
+            &job.approvals,
+        )?;
         let current = self.current_share(wallet_id, job)?;
         let dealing = job.dealers.iter().find(|(new, _)| *new == me);
         match (&current, dealing) {

@@ -1102,6 +1102,7 @@ impl Signer {
                 threshold,
                 authorization,
                 import: package,
+                approvals,
             } => {
                 let target = import::ImportTarget {
                     wallet_id: &start.wallet_id,
@@ -1109,7 +1110,8 @@ impl Signer {
                     threshold,
                     roster: &start.roster,
                 };
-                let (networks, import) = self.authorize_keygen(&target, &authorization, package)?;
+                let (networks, import) =
+                    self.authorize_keygen(&target, &authorization, package, &approvals)?;
                 self.record_session(&start.session)?;
                 let wallet = NewWallet {
                     wallet_id: &start.wallet_id,
@@ -1597,51 +1599,48 @@ impl Signer {
         Ok(())
     }
 
-    /// Once a bundle is installed, key generation needs a fresh policy that allows
-    /// `create_wallet` without approvals (a key generation carries none).
-    /// A key operation (`create_wallet`, `reshare_wallet`) under this signer's own policy:
-    /// allowed, or refused (a quorum requirement too: key operations carry no approvals).
+    /// A key operation (`create_wallet`, `import_wallet`, `reshare_wallet`) under this
+    /// signer's own policy, once a bundle is installed: the policy must be fresh and allow it;
+    /// a decision that needs approvals is met only by `approvals` over the authorization's
+    /// request id and `tessera_wire::key_operation_hash` of its action, checked against this
+    /// signer's own quorum.
     fn check_key_policy(
         &self,
         wallet_id: &str,
         authz: &Authorization,
         action: PolicyAction,
+        approvals: &[Approval],
     ) -> Result<(), Refusal> {
         let state = self.policy_state();
-        if let Some(installed) = &state.bundle {
-            let now = self.inner.clock.now_unix();
-            state.check_fresh(self.inner.options.max_policy_age_secs, now)?;
-            let requester = tessera_policy::PublicKey(authz.operator.0);
-            let req = wallet_key_request(
-                &installed.signed.bundle,
-                &requester,
-                wallet_id,
-                action,
-                now,
-                mode_in_force(state.mode.as_ref(), now),
-            )
+        let Some(installed) = &state.bundle else {
+            return Ok(());
+        };
+        let now = self.inner.clock.now_unix();
+        state.check_fresh(self.inner.options.max_policy_age_secs, now)?;
+        let requester = tessera_policy::PublicKey(authz.operator.0);
+        let mode = mode_in_force(state.mode.as_ref(), now);
+        let bundle = &installed.signed.bundle;
+        let req = wallet_key_request(bundle, &requester, wallet_id, action, now, mode)
             .map_err(|e| failure(FailureKind::PolicyDenied, &format!("policy request: {e}")))?;
-            // A new wallet has no velocity history.
-            match installed
-                .engine
-                .evaluate(&req, &tessera_policy::MemoryLedger::new())
-            {
-                Decision::Allow { .. } => {}
-                d @ Decision::Deny { .. } => return Err(deny_refusal(&d)),
-                Decision::AllowWithApprovals { quorum, .. } => {
-                    return Err(Refusal::new(
-                        FailureKind::ApprovalsInvalid,
-                        RefusalReason::InsufficientApprovals,
-                        &format!(
-                            "{} needs approvals ({quorum}), which a key operation \
-                             cannot carry",
-                            action.name()
-                        ),
-                    ))
-                }
-            }
+        // A new wallet has no velocity history.
+        let decision = installed
+            .engine
+            .evaluate(&req, &tessera_policy::MemoryLedger::new());
+        if let d @ Decision::Deny { .. } = &decision {
+            return Err(deny_refusal(d));
         }
-        Ok(())
+        let hash = tessera_wire::key_operation_hash(&authz.action);
+        let version = installed.engine.version();
+        checks::check_approvals(
+            &decision,
+            approvals,
+            bundle,
+            &authz.request_id,
+            &hash,
+            version,
+            now,
+        )
+        .map(|_| ())
     }
 
     /// A key generation's or an import's authorization: a trusted operator's, for exactly
@@ -1653,6 +1652,7 @@ impl Signer {
         target: &import::ImportTarget<'_>,
         authz: &Authorization,
         package: Option<tessera_wire::ImportPackage>,
+        approvals: &[Approval],
     ) -> Result<(Vec<String>, Option<import::Imported>), Refusal> {
         self.check_authorization(authz)?;
         let wallet_id = target.wallet_id;
@@ -1667,7 +1667,7 @@ impl Signer {
             Some(_) => PolicyAction::ImportWallet,
             None => PolicyAction::CreateWallet,
         };
-        self.check_key_policy(wallet_id, authz, action)?;
+        self.check_key_policy(wallet_id, authz, action, approvals)?;
         let mut vault = lock(&self.inner.vault);
         if vault.share(wallet_id).map_err(vault_failure)?.is_some() {
             return Err(failure(

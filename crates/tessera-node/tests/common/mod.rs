@@ -744,6 +744,7 @@ impl Group {
                 threshold: t,
                 authorization,
                 import: None,
+                approvals: Vec::new(),
             },
         );
         let mut result = None;
