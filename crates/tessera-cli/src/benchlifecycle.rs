@@ -124,6 +124,11 @@ pub async fn run(
         rows.push(row(s, "2-of-3 -> 3-of-5", "reshare", one, None));
         let big = timed(&f, &id, &Change::Refresh, opts.iterations).await?;
         rows.push(row(s, "3-of-5", "refresh", big, raw_for(s, "3-of-5")));
+        progress(&format!("{}: import single-sig keys…", s.name()));
+        for (t, n, group) in [(2, 3, "2-of-3"), (3, 5, "3-of-5")] {
+            let times = imports(&f, s, (t, n), opts.iterations.min(3)).await?;
+            rows.push(row(s, group, "import", times, None));
+        }
     }
     rows.extend(incident(&f, &opts.schemes, &mut progress).await?);
     Ok(rows)
@@ -199,6 +204,45 @@ async fn new_wallet(f: &ClusterFile, s: SchemeId) -> Result<String> {
             WalletStatus::Creating => tokio::time::sleep(Duration::from_millis(250)).await,
         }
     }
+}
+
+/// `runs` imports of a fresh random key as `t`-of-`n` wallets of `s` on the first `n`
+/// signers, each timed from reading the key to the wallet ready and vouched for, ms.
+async fn imports(
+    f: &ClusterFile,
+    s: SchemeId,
+    (t, n): (u16, usize),
+    runs: usize,
+) -> Result<Vec<f64>> {
+    use crate::import_key::{parse_key, KeyFormat};
+    let signers: Vec<_> = f.signers.iter().take(n).map(|x| x.node_id).collect();
+    let mut out = Vec::with_capacity(runs);
+    for _ in 0..runs.max(1) {
+        let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, seed.as_mut());
+        let text = zeroize::Zeroizing::new(hex::encode(*seed));
+        let t0 = Instant::now();
+        let key = parse_key(
+            crate::import::curve_of(s),
+            KeyFormat::Hex,
+            &text,
+            None,
+            None,
+        )?;
+        let spec = crate::import::ImportSpec {
+            wallet_id: format!("bench-imp-{}", &tessera_client::random_id()[..12]),
+            scheme: s,
+            threshold: t,
+            signers: signers.clone(),
+            networks: crate::tx::DEMO_NETWORKS
+                .iter()
+                .map(|x| x.to_string())
+                .collect(),
+        };
+        crate::import::run(f, spec, key).await?;
+        out.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(out)
 }
 
 /// `n` runs of `change`, each timed from the request to the commit at every holder, ms.

@@ -996,8 +996,8 @@ enum Bench {
         groups: Vec<String>,
     },
     /// Key lifecycle operations (refresh, replace a signer, reshare to 3-of-5, refresh at
-    /// 3-of-5, an incident's quarantine and rotation) through a fresh five-signer cluster, vs
-    /// the raw in-process refresh.
+    /// 3-of-5, import of a single-sig key at 2-of-3 and 3-of-5, an incident's quarantine and
+    /// rotation) through a fresh five-signer cluster, vs the raw in-process refresh.
     Lifecycle {
         /// Print JSON.
         #[arg(long)]
