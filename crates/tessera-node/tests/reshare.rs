@@ -364,3 +364,35 @@ fn old_shares_are_destroyed_after_the_grace_period() {
         }
     }
 }
+
+/// A coordinator cannot use an authorized reshare to bind the wallet to another network or to
+/// move its addresses: a job naming other networks or another chain code than the holders keep
+/// is refused by every current holder (before any message), and nothing is prepared; the
+/// honest job with the same authorization then prepares.
+#[test]
+fn a_reshare_cannot_change_the_wallets_networks_or_chain_code() {
+    let s = SchemeId::Ed25519;
+    let mut g = Group::new("reshare-binding", 3);
+    let key = g.keygen(WALLET, s, 2);
+    let auth = reshare_auth(&g, 1, 2, &[(0, 0), (1, 1)]);
+    let honest = reshare_job(&g, s, &key, 1, auth.clone());
+    let Job::Reshare(job) = &honest else {
+        unreachable!()
+    };
+    let mut wider = job.clone();
+    wider.networks.push("ethereum:mainnet".into());
+    wider.networks.sort();
+    let mut moved = job.clone();
+    moved.chain_code[0] ^= 1;
+    for (bad, what) in [(wider, "other networks"), (moved, "another chain code")] {
+        refused(
+            g.run_session(random32(), WALLET, &[0, 1, 2], Job::Reshare(bad)),
+            FailureKind::Unauthorized,
+            what,
+        );
+        assert_eq!(prepared(&g), vec![0, 0, 0], "{what}: nothing prepared");
+    }
+    for a in g.run_session(random32(), WALLET, &[0, 1, 2], honest) {
+        assert!(matches!(a, Ok(Outcome::Reshare { .. })), "{a:?}");
+    }
+}

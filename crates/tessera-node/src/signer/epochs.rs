@@ -118,8 +118,10 @@ impl Signer {
         Ok(current)
     }
 
-    /// This signer's committed share of `wallet_id`, checked against the job: the same scheme
-    /// and key; the job's epoch exactly the next one (a current holder) or later (a holder
+    /// This signer's committed share of `wallet_id`, checked against the job: the same scheme,
+    /// key, chain code and networks (so a coordinator can neither bind the wallet to another
+    /// network nor move its addresses by a reshare: the holders that keep a record refuse, and
+    /// nothing commits without their attestations); the job's epoch exactly the next one (a current holder) or later (a holder
     /// that left and joins again); an epoch it already has is a replay.
     fn current_share(&self, wallet_id: &str, job: &ReshareJob) -> Result<Holding, Refusal> {
         let stored = lock(&self.inner.vault)
@@ -132,6 +134,18 @@ impl Signer {
         if share.scheme() != job.scheme || share.public_key() != &job.public_key {
             return Err(unauthorized(
                 "the job names another key than this signer holds",
+            ));
+        }
+        if share.chain_code() != job.chain_code {
+            return Err(unauthorized(
+                "the job names another chain code than this signer holds",
+            ));
+        }
+        let public: WalletPublic = serde_json::from_str(&stored.public_info)
+            .map_err(|e| internal(format!("stored wallet record: {e}")))?;
+        if public.networks != job.networks {
+            return Err(unauthorized(
+                "the job binds the wallet to other networks than this signer holds",
             ));
         }
         if stored.epoch.checked_add(1) < Some(job.epoch) {
