@@ -197,7 +197,9 @@ async fn new_wallet(f: &ClusterFile, s: SchemeId) -> Result<String> {
     loop {
         match client.wallet(&id).await?.status {
             WalletStatus::Ready => return Ok(id),
-            WalletStatus::Failed => bail!("{}: key generation failed", s.name()),
+            WalletStatus::Failed | WalletStatus::Retired => {
+                bail!("{}: key generation failed", s.name())
+            }
             WalletStatus::Creating if t0.elapsed() > Duration::from_secs(1800) => {
                 bail!("{}: key generation timed out", s.name())
             }

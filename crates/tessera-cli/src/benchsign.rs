@@ -145,7 +145,9 @@ pub async fn run(opts: SignBenchOptions, mut progress: impl FnMut(&str)) -> Resu
             let w = client.wallet(&id).await?;
             match w.status {
                 WalletStatus::Ready => break,
-                WalletStatus::Failed => bail!("{}: key generation failed: {:?}", s.name(), w.error),
+                WalletStatus::Failed | WalletStatus::Retired => {
+                    bail!("{}: key generation failed: {:?}", s.name(), w.error)
+                }
                 WalletStatus::Creating => {
                     if t0.elapsed() > Duration::from_secs(900) {
                         bail!("{}: key generation timed out", s.name());

@@ -155,7 +155,7 @@ async fn run_in(
                     stage.finish("distributed key generation done");
                     ready.push((s, w, secs));
                 }
-                WalletStatus::Failed => {
+                WalletStatus::Failed | WalletStatus::Retired => {
                     stage.fail("key generation failed");
                     bail!(
                         "{} key generation failed: {}",

@@ -160,7 +160,9 @@ pub async fn run(
         let w = client.wallet(&spec.wallet_id).await?;
         match w.status {
             WalletStatus::Creating => tokio::time::sleep(Duration::from_millis(200)).await,
-            WalletStatus::Failed => bail!("the import failed: {}", w.error.unwrap_or_default()),
+            WalletStatus::Failed | WalletStatus::Retired => {
+                bail!("the import failed: {}", w.error.unwrap_or_default())
+            }
             WalletStatus::Ready => break,
         }
     }

@@ -124,6 +124,7 @@ pub async fn submit(f: &ClusterFile, op: &KeyOperation, wait: bool) -> Result<St
                         bail!("wallet {id} failed: {}", w.error.unwrap_or_default())
                     }
                     WalletStatus::Ready => return Ok(format!("wallet {id} ready")),
+                    WalletStatus::Retired => return Ok(format!("wallet {id} retired")),
                 }
             }
         }

@@ -526,6 +526,19 @@ enum WalletCmd {
         #[arg(long, conflicts_with = "no_wait")]
         prepare: Option<PathBuf>,
     },
+    /// Retire a wallet (after `tessera export` handed its key to another implementation, say):
+    /// every holder records it and refuses any later session for it. Final; the shares stay
+    /// in the vaults.
+    Retire {
+        #[command(flatten)]
+        cluster: ClusterArg,
+        /// Wallet id.
+        id: String,
+        /// Write the signed request to this file for approvers (`tessera key-op approve`)
+        /// instead of sending it.
+        #[arg(long)]
+        prepare: Option<PathBuf>,
+    },
     /// List wallets.
     List(ClusterArg),
     /// Show a wallet, vouched for by its signers' attestations (and a derived key with --path,
@@ -1607,7 +1620,8 @@ async fn wallet_create(
             tessera_proto::api::WalletStatus::Creating => {
                 tokio::time::sleep(Duration::from_millis(250)).await
             }
-            tessera_proto::api::WalletStatus::Failed => {
+            tessera_proto::api::WalletStatus::Failed
+            | tessera_proto::api::WalletStatus::Retired => {
                 bar.abandon();
                 bail!("key generation failed: {}", w.error.unwrap_or_default())
             }
@@ -1706,6 +1720,23 @@ async fn wallet_cmd(what: WalletCmd) -> Result<()> {
         } => {
             let change = Change::Reshare { threshold, signers };
             wallet_reshare(&cluster, &id, change, Run { no_wait, prepare }).await
+        }
+        WalletCmd::Retire {
+            cluster,
+            id,
+            prepare,
+        } => {
+            let f = ClusterFile::load(&cluster.cluster)?;
+            let client = f.client_as(Role::Requester)?;
+            let ttl = tessera_client::PREPARED_TTL_SECS;
+            let op = client.prepare_retire(&f.operator()?, &id, ttl).await?;
+            if let Some(path) = prepare {
+                tessera_cli::keyop::save_new(&path, &op)?;
+                eprintln!("{}\nprepared in {}", op.describe(), path.display());
+                return Ok(());
+            }
+            println!("{}", tessera_cli::keyop::submit(&f, &op, true).await?);
+            Ok(())
         }
         WalletCmd::List(c) => wallet_list(&c).await,
         WalletCmd::Show { cluster, id, path } => wallet_show(&cluster, &id, path.as_deref()).await,

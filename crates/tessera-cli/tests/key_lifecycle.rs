@@ -660,3 +660,35 @@ permit (
     sign_and_verify(&client, &op, s, &id, "m/1", "after an approved refresh").await;
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `tessera wallet retire`: every holder retires the wallet, the coordinator records it as
+/// retired, signing requests are refused and the presignature pool is emptied and no longer
+/// refilled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retired_wallet_signs_nothing() {
+    let cluster = signers("retire", 3).await;
+    let client = cluster.client().unwrap();
+    let op = cluster.file.operator().unwrap();
+    let (nodes, _) = members(&cluster);
+    let s = SchemeId::Ed25519;
+    create_wallets(&client, &op, &[s], &nodes).await;
+    let id = wallet_id(s);
+    wait_ready(&client, &id).await;
+    wait_pool(&client, &id, 1).await;
+    sign_and_verify(&client, &op, s, &id, "m", "before").await;
+    let retire = client
+        .prepare_retire(&op, &id, tessera_client::PREPARED_TTL_SECS)
+        .await
+        .unwrap();
+    let line = tessera_cli::keyop::submit(&cluster.file, &retire, true)
+        .await
+        .unwrap();
+    assert!(line.contains("retired"), "{line}");
+    let w = client.wallet(&id).await.unwrap();
+    assert_eq!(w.status, tessera_proto::api::WalletStatus::Retired);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(client.wallet(&id).await.unwrap().pool, 0, "no refill");
+    let m = message(s, "after");
+    let err = client.sign(&op, &id, "m", &m).await.unwrap_err();
+    assert!(err.to_string().contains("Retired"), "{err}");
+}

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use tessera_crypto::SchemeId;
 use tessera_policy::{Approval, ApprovalDecision, SecretKey};
-use tessera_proto::api::{CreateWallet, ReshareWallet, SessionInfo, WalletInfo};
+use tessera_proto::api::{CreateWallet, ReshareWallet, RetireWallet, SessionInfo, WalletInfo};
 use tessera_wire::{key_operation_hash, Action, Authorization, NodeId, OperatorKey};
 
 use crate::{now_unix, random_id, reshare_dealers, Client, ClientError};
@@ -31,6 +31,13 @@ pub enum KeyOperation {
         wallet_id: String,
         /// The request body.
         request: ReshareWallet,
+    },
+    /// `POST /v1/wallets/{wallet_id}/retire`.
+    RetireWallet {
+        /// The wallet.
+        wallet_id: String,
+        /// The request body.
+        request: RetireWallet,
     },
 }
 
@@ -98,7 +105,8 @@ impl KeyOperation {
     pub fn wallet_id(&self) -> &str {
         match self {
             KeyOperation::CreateWallet(c) => &c.wallet_id,
-            KeyOperation::ReshareWallet { wallet_id, .. } => wallet_id,
+            KeyOperation::ReshareWallet { wallet_id, .. }
+            | KeyOperation::RetireWallet { wallet_id, .. } => wallet_id,
         }
     }
 
@@ -107,6 +115,7 @@ impl KeyOperation {
         match self {
             KeyOperation::CreateWallet(c) => &c.authorization,
             KeyOperation::ReshareWallet { request, .. } => &request.authorization,
+            KeyOperation::RetireWallet { request, .. } => &request.authorization,
         }
     }
 
@@ -115,6 +124,7 @@ impl KeyOperation {
         match self {
             KeyOperation::CreateWallet(c) => &c.approvals,
             KeyOperation::ReshareWallet { request, .. } => &request.approvals,
+            KeyOperation::RetireWallet { request, .. } => &request.approvals,
         }
     }
 
@@ -122,6 +132,7 @@ impl KeyOperation {
         match self {
             KeyOperation::CreateWallet(c) => &mut c.approvals,
             KeyOperation::ReshareWallet { request, .. } => &mut request.approvals,
+            KeyOperation::RetireWallet { request, .. } => &mut request.approvals,
         }
     }
 
@@ -162,6 +173,9 @@ impl KeyOperation {
                 signers,
                 ..
             } => format!("reshare to epoch {epoch}, {threshold}-of-{}", signers.len()),
+            Action::Retire { epoch, .. } => {
+                format!("RETIRE the wallet at epoch {epoch}: its holders will sign nothing more")
+            }
             Action::Sign { .. } | Action::SignTransaction { .. } => "not a key operation".into(),
         };
         format!(
@@ -229,12 +243,40 @@ impl Client {
         })
     }
 
+    /// Retirement of `wallet_id` at the epoch the coordinator reports, authorized by
+    /// `operator` for `ttl_secs`, unsent (holders check the epoch is theirs).
+    pub async fn prepare_retire(
+        &self,
+        operator: &OperatorKey,
+        wallet_id: &str,
+        ttl_secs: u64,
+    ) -> Result<KeyOperation, ClientError> {
+        let w = self.wallet(wallet_id).await?;
+        let action = Action::Retire {
+            wallet_id: wallet_id.to_string(),
+            epoch: w.epoch,
+        };
+        let authorization =
+            Authorization::sign(operator, random_id(), action, now_unix() + ttl_secs);
+        Ok(KeyOperation::RetireWallet {
+            wallet_id: wallet_id.to_string(),
+            request: RetireWallet {
+                authorization,
+                approvals: Vec::new(),
+            },
+        })
+    }
+
     /// Sends a prepared key operation; returns what it started.
     pub async fn submit_key_operation(&self, op: &KeyOperation) -> Result<Submitted, ClientError> {
         match op {
             KeyOperation::CreateWallet(c) => {
                 Ok(Submitted::Wallet(self.post("/v1/wallets", c).await?))
             }
+            KeyOperation::RetireWallet { wallet_id, request } => Ok(Submitted::Wallet(
+                self.post(&format!("/v1/wallets/{wallet_id}/retire"), request)
+                    .await?,
+            )),
             KeyOperation::ReshareWallet { wallet_id, request } => Ok(Submitted::Reshare(
                 self.post(&format!("/v1/wallets/{wallet_id}/reshare"), request)
                     .await?,

@@ -59,6 +59,7 @@ pub fn router(c: Coordinator) -> Router {
         .route("/v1/wallets/{id}/keys", get(derive_key))
         .route("/v1/wallets/{id}/signatures", post(sign))
         .route("/v1/wallets/{id}/reshare", post(reshare_wallet))
+        .route("/v1/wallets/{id}/retire", post(retire_wallet))
         .route(
             "/v1/wallets/{id}/transactions",
             get(list_transactions).post(create_transaction),
@@ -322,6 +323,19 @@ async fn reshare_wallet(
         .reshare_wallet(&id, req)
         .map_err(IntoResponse::into_response)?;
     Ok((StatusCode::ACCEPTED, Json(s)))
+}
+
+async fn retire_wallet(
+    State(c): State<Coordinator>,
+    Path(id): Path<String>,
+    req: Result<Json<tessera_proto::api::RetireWallet>, JsonRejection>,
+) -> Result<Json<tessera_proto::api::WalletInfo>, Response> {
+    let Json(req) = req.map_err(rejected)?;
+    let w = c
+        .retire_wallet(&id, req)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok(Json(w))
 }
 
 async fn get_wallet(

@@ -1702,6 +1702,10 @@ impl Coordinator {
         let target = self.pool_target(wallet.scheme);
         let mut backoff = Duration::from_millis(200);
         loop {
+            if self.is_retired(&wallet.wallet_id) {
+                lock(&self.inner.refilling).remove(&wallet.wallet_id);
+                return;
+            }
             let have = self
                 .inner
                 .store
@@ -1727,6 +1731,14 @@ impl Coordinator {
                 None => tokio::time::sleep(Duration::from_secs(1)).await,
             }
         }
+    }
+
+    /// Whether the wallet is recorded as retired (its refill then stops).
+    fn is_retired(&self, wallet_id: &str) -> bool {
+        matches!(
+            self.inner.store.wallet(wallet_id),
+            Ok(Some(w)) if w.status == WalletStatus::Retired
+        )
     }
 
     /// One presign session among signers of the wallet as it is recorded now, its result

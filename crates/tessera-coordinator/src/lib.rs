@@ -15,6 +15,7 @@ pub mod hub;
 pub mod lifecycle;
 pub mod metrics;
 mod reshare;
+mod retire;
 pub mod server;
 pub mod store;
 

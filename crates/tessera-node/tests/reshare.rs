@@ -396,3 +396,75 @@ fn a_reshare_cannot_change_the_wallets_networks_or_chain_code() {
         assert!(matches!(a, Ok(Outcome::Reshare { .. })), "{a:?}");
     }
 }
+
+fn retire_job(g: &Group, epoch: u32) -> Job {
+    Job::Retire {
+        authorization: Authorization::sign(
+            &g.operator,
+            random_id(),
+            Action::Retire {
+                wallet_id: WALLET.into(),
+                epoch,
+            },
+            g.clock.now_unix() + 300,
+        ),
+        approvals: Vec::new(),
+    }
+}
+
+/// A retired wallet takes part in nothing at any holder, whatever a coordinator sends: after
+/// `Job::Retire` (refused for another epoch than the holders', answered the same when
+/// repeated) every holder refuses signing, presigning and resharing for it, and its
+/// presignatures are gone.
+#[test]
+fn a_retired_wallet_takes_part_in_nothing() {
+    let s = SchemeId::Ed25519;
+    let mut g = Group::new("retire", 3);
+    let key = g.keygen(WALLET, s, 2);
+    sign_and_verify(&mut g, s, &key.0, "before");
+    for a in g.run(
+        WALLET,
+        &[0, 1],
+        Job::Presign {
+            signers: vec![0, 1],
+        },
+    ) {
+        assert!(matches!(a, Ok(Outcome::Presign(_))), "{a:?}");
+    }
+    assert_eq!(g.presignatures(WALLET), vec![1, 1, 0]);
+    refused(
+        g.run(WALLET, &[0, 1, 2], retire_job(&g, 3)),
+        FailureKind::Unauthorized,
+        "a retirement for another epoch",
+    );
+    for _ in 0..2 {
+        for a in g.run(WALLET, &[0, 1, 2], retire_job(&g, 0)) {
+            assert!(matches!(a, Ok(Outcome::Retired { epoch: 0 })), "{a:?}");
+        }
+    }
+    assert_eq!(g.presignatures(WALLET), vec![0, 0, 0]);
+    let m = message_for(s, "after");
+    let auth = sign_auth(&g.operator, &random_id(), WALLET, "m", &m, now_unix() + 300);
+    refused(
+        g.run(WALLET, &[0, 1], plain_sign_job(&m, "m", auth)),
+        FailureKind::Unauthorized,
+        "signing a retired wallet",
+    );
+    refused(
+        g.run(
+            WALLET,
+            &[0, 1],
+            Job::Presign {
+                signers: vec![0, 1],
+            },
+        ),
+        FailureKind::Unauthorized,
+        "presigning for a retired wallet",
+    );
+    let auth = reshare_auth(&g, 1, 2, &[(0, 0), (1, 1)]);
+    refused(
+        g.run(WALLET, &[0, 1, 2], reshare_job(&g, s, &key, 1, auth)),
+        FailureKind::Unauthorized,
+        "resharing a retired wallet",
+    );
+}

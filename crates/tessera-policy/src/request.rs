@@ -107,11 +107,13 @@ pub enum PolicyAction {
     ReshareWallet,
     /// Create a wallet from an existing single-signature key (`tessera import`).
     ImportWallet,
+    /// Retire a wallet: its holders take part in nothing for it any more.
+    RetireWallet,
 }
 
 impl PolicyAction {
     /// Every action, in schema order.
-    pub const ALL: [PolicyAction; 8] = [
+    pub const ALL: [PolicyAction; 9] = [
         PolicyAction::SignTransaction,
         PolicyAction::SignTypedData,
         PolicyAction::SignMessage,
@@ -120,6 +122,7 @@ impl PolicyAction {
         PolicyAction::CreateWallet,
         PolicyAction::ReshareWallet,
         PolicyAction::ImportWallet,
+        PolicyAction::RetireWallet,
     ];
 
     /// The Cedar action id.
@@ -133,6 +136,7 @@ impl PolicyAction {
             PolicyAction::CreateWallet => "create_wallet",
             PolicyAction::ReshareWallet => "reshare_wallet",
             PolicyAction::ImportWallet => "import_wallet",
+            PolicyAction::RetireWallet => "retire_wallet",
         }
     }
 

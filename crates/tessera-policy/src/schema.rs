@@ -144,7 +144,7 @@ namespace Tessera {
   };
 
   action sign_transaction, sign_typed_data, sign_message, sign_raw_digest, create_wallet,
-    reshare_wallet, import_wallet
+    reshare_wallet, import_wallet, retire_wallet
     appliesTo { principal: [ApiKey], resource: [Wallet], context: RequestContext };
   action change_policy
     appliesTo { principal: [ApiKey], resource: [Tenant], context: RequestContext };

@@ -92,6 +92,18 @@ pub struct ReshareWallet {
     pub approvals: Vec<Approval>,
 }
 
+/// `POST /v1/wallets/{id}/retire`: the wallet's holders take part in nothing for it any more
+/// (after its key was exported to another implementation, say). The shares stay in the vaults.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RetireWallet {
+    /// Operator authorization (`Action::Retire` with the wallet id and its epoch in force).
+    pub authorization: Authorization,
+    /// Approvals of this key operation, when the policy asks for them (as for
+    /// [`CreateWallet::approvals`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<Approval>,
+}
+
 /// Lifecycle of a wallet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -102,6 +114,8 @@ pub enum WalletStatus {
     Ready,
     /// Key generation failed.
     Failed,
+    /// Retired (`POST /v1/wallets/{id}/retire`): its holders take part in nothing for it.
+    Retired,
 }
 
 /// A wallet (public data only).

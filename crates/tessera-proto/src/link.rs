@@ -183,6 +183,15 @@ pub enum Job {
         /// Approvals gathered for this request (checked against the signer's own quorum).
         approvals: Vec<Approval>,
     },
+    /// Retire the wallet: this holder takes part in nothing for it afterwards, and destroys its
+    /// presignatures. Answered with [`Outcome::Retired`]; repeating it is answered the same.
+    Retire {
+        /// Operator authorization (`Action::Retire` for this wallet and its epoch in force).
+        authorization: Authorization,
+        /// Approvals of the operation, checked against the holder's own quorum.
+        #[serde(default)]
+        approvals: Vec<Approval>,
+    },
     /// Precompute one presignature (cggmp24) or nonce set (FROST) for the listed signers.
     Presign {
         /// Party indices of the signers.
@@ -274,6 +283,7 @@ impl Job {
             Job::Keygen { .. } => "keygen",
             Job::Reshare(_) => "reshare",
             Job::Epoch { .. } => "epoch",
+            Job::Retire { .. } => "retire",
             Job::Sign { .. } => "sign",
             Job::Presign { .. } => "presign",
             Job::SignPresigned { .. } => "sign-presigned",
@@ -362,6 +372,11 @@ pub enum Outcome {
         epoch: u32,
         /// Whether it is now the epoch in force.
         committed: bool,
+    },
+    /// The wallet is retired at this holder.
+    Retired {
+        /// The epoch it was retired at.
+        epoch: u32,
     },
     /// Interactive signing finished.
     Signature(Signature),

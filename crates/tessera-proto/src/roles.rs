@@ -131,6 +131,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v1/wallets/{id}/keys", WALLET_READ),
     route("POST", "/v1/wallets/{id}/signatures", &[Requester]),
     route("POST", "/v1/wallets/{id}/reshare", &[Requester]),
+    route("POST", "/v1/wallets/{id}/retire", &[Requester]),
     route("GET", "/v1/wallets/{id}/transactions", &[Viewer, Requester]),
     route("POST", "/v1/wallets/{id}/transactions", &[Requester]),
     route("POST", "/v1/wallets/{id}/transactions/build", &[Requester]),

@@ -168,6 +168,14 @@ pub enum Action {
         #[serde(with = "hexarr")]
         package: [u8; 32],
     },
+    /// Retire a wallet (after its key was exported to another implementation, say): every
+    /// holder refuses any further session for it. The shares stay in the vaults.
+    Retire {
+        /// Wallet id.
+        wallet_id: String,
+        /// The wallet's epoch in force (the holders check it is theirs).
+        epoch: u32,
+    },
     /// Sign messages with a wallet key.
     Sign {
         /// Wallet id.
@@ -265,6 +273,7 @@ impl Authorization {
     ///  | 0x03 || str(wallet_id) || str(path) || str(chain) || str(network) || intent_hash(32)
     ///  | 0x05 || str(wallet_id) || str(scheme.name()) || u16(threshold) || u64(#signers) || node_id*
     ///         || u64(#networks) || str(network)* || u64(len) || public_key || chain_code(32) || package(32)
+    ///  | 0x06 || str(wallet_id) || u32(epoch)
     /// || u64(expires_at) || operator(32)
     /// message = 0x01 || hash-tag (1 sha256, 2 double-sha256, 3 keccak256, 4 tap-sighash) || digest(32)
     ///         | 0x02 || digest(32)        (danger raw digest)
@@ -405,6 +414,11 @@ fn put_action(out: &mut Vec<u8>, action: &Action) {
             out.extend_from_slice(chain_code);
             out.extend_from_slice(package);
         }
+        Action::Retire { wallet_id, epoch } => {
+            out.push(6);
+            put_str(out, wallet_id);
+            out.extend_from_slice(&epoch.to_be_bytes());
+        }
         Action::Sign {
             wallet_id,
             path,
@@ -436,7 +450,7 @@ fn put_action(out: &mut Vec<u8>, action: &Action) {
 pub const KEY_OPERATION_DOMAIN: &str = "tessera/key-operation/v1";
 
 /// The intent hash of a key operation ([`Action::Keygen`], [`Action::Reshare`],
-/// [`Action::Import`]): what approvers of the operation sign and every holder recomputes from
+/// [`Action::Import`], [`Action::Retire`]): what approvers of the operation sign and every holder recomputes from
 /// the authorization it is given, so an approval counts only for exactly this operation:
 ///
 /// ```text
@@ -486,9 +500,10 @@ impl Action {
     /// [`key_operation_hash`] of a key operation.
     pub fn intent_hash(&self) -> Option<[u8; 32]> {
         match self {
-            Action::Keygen { .. } | Action::Reshare { .. } | Action::Import { .. } => {
-                Some(key_operation_hash(self))
-            }
+            Action::Keygen { .. }
+            | Action::Reshare { .. }
+            | Action::Import { .. }
+            | Action::Retire { .. } => Some(key_operation_hash(self)),
             Action::Sign {
                 wallet_id,
                 path,

@@ -46,7 +46,9 @@ pub async fn wait_ready(client: &Client, id: &str) -> WalletInfo {
         let w = client.wallet(id).await.expect("wallet");
         match w.status {
             WalletStatus::Ready => return w,
-            WalletStatus::Failed => panic!("key generation failed: {:?}", w.error),
+            WalletStatus::Failed | WalletStatus::Retired => {
+                panic!("key generation failed: {:?}", w.error)
+            }
             WalletStatus::Creating => {
                 assert!(
                     start.elapsed() < Duration::from_secs(300),

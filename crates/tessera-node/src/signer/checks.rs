@@ -139,9 +139,13 @@ impl Signer {
                 unauthorized("a transaction authorization needs the raw payload")
             }
             (_, Some(_)) => unauthorized("a chain payload needs a transaction authorization"),
-            (Action::Keygen { .. } | Action::Reshare { .. } | Action::Import { .. }, None) => {
-                unauthorized("a key-generation, import or reshare authorization cannot sign")
-            }
+            (
+                Action::Keygen { .. }
+                | Action::Reshare { .. }
+                | Action::Import { .. }
+                | Action::Retire { .. },
+                None,
+            ) => unauthorized("a key operation's authorization cannot sign"),
         }
     }
 

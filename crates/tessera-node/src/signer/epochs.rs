@@ -441,7 +441,7 @@ fn committed_at_key(wallet_id: &str) -> String {
 
 /// Consumes (deletes, and never accepts again) every presignature of `wallet_id`: they were
 /// made with the shares of an older epoch.
-fn destroy_presignatures(vault: &mut Vault, wallet_id: &str) -> Result<(), Stop> {
+pub(super) fn destroy_presignatures(vault: &mut Vault, wallet_id: &str) -> Result<(), Stop> {
     for id in vault.presignature_ids(wallet_id).map_err(vault_failure)? {
         vault
             .take_presignature(wallet_id, &id)

@@ -111,6 +111,7 @@ use tessera_wire::{
 mod checks;
 mod epochs;
 mod import;
+mod retire;
 
 use checks::{Authorized, SignJob};
 
@@ -392,7 +393,11 @@ impl SignArgs {
                 ),
                 Some(presignature),
             )),
-            Job::Keygen { .. } | Job::Presign { .. } | Job::Reshare(_) | Job::Epoch { .. } => None,
+            Job::Keygen { .. }
+            | Job::Presign { .. }
+            | Job::Reshare(_)
+            | Job::Epoch { .. }
+            | Job::Retire { .. } => None,
         }
     }
 }
@@ -1095,6 +1100,7 @@ impl Signer {
         };
         let mut ctx = self.session_ctx(start.session, &start.roster, timeout, rx, out)?;
         self.refuse_quarantined(&start)?;
+        self.refuse_retired(&start)?;
         let sid = SessionId(start.session);
         match start.job {
             Job::Keygen {
@@ -1135,6 +1141,10 @@ impl Signer {
                 session,
                 decision,
             } => self.settle_epoch(&start.wallet_id, &start.roster, epoch, &session, decision),
+            Job::Retire {
+                authorization,
+                approvals,
+            } => Ok(self.retire(&start.wallet_id, &authorization, &approvals)?),
             sign => match SignArgs::from_job(sign) {
                 Some((job, None)) => {
                     self.sign_full(&mut ctx, &start.wallet_id, &start.session, job)
@@ -1723,6 +1733,7 @@ fn keygen_networks(
 fn subject_of(start: &StartSession) -> String {
     match &start.job {
         Job::Keygen { authorization, .. }
+        | Job::Retire { authorization, .. }
         | Job::Sign { authorization, .. }
         | Job::SignPresigned { authorization, .. } => authorization.request_id.clone(),
         Job::Reshare(job) => job.authorization.request_id.clone(),
