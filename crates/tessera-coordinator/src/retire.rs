@@ -14,13 +14,14 @@ use tessera_wire::Action;
 use crate::coordinator::{lock, CoordError, Coordinator};
 
 impl Coordinator {
-    /// Retires `wallet_id` at every holder; returns the wallet as now recorded.
-    pub async fn retire_wallet(
+    /// The checks before any holder is asked: the wallet ready, the authorization for it at its
+    /// epoch in force, the policy, no reshare running, every holder connected.
+    fn admit_retirement(
         &self,
         wallet_id: &str,
-        req: RetireWallet,
+        req: &RetireWallet,
     ) -> Result<WalletInfo, CoordError> {
-        let mut wallet = self.ready_wallet(wallet_id)?;
+        let wallet = self.ready_wallet(wallet_id)?;
         let expected = Action::Retire {
             wallet_id: wallet_id.to_string(),
             epoch: wallet.epoch,
@@ -46,6 +47,16 @@ impl Coordinator {
                 "retiring needs every holder online; {missing} is not connected"
             )));
         }
+        Ok(wallet)
+    }
+
+    /// Retires `wallet_id` at every holder; returns the wallet as now recorded.
+    pub async fn retire_wallet(
+        &self,
+        wallet_id: &str,
+        req: RetireWallet,
+    ) -> Result<WalletInfo, CoordError> {
+        let mut wallet = self.admit_retirement(wallet_id, &req)?;
         let roster = self.members(&wallet.signers)?;
         let all: Vec<u16> = roster.iter().map(|m| m.index).collect();
         let job = Job::Retire {

@@ -343,6 +343,28 @@ impl Authorization {
     }
 }
 
+/// What a key generation and an import both bind: wallet, scheme, threshold, signers, networks.
+fn put_new_wallet(
+    out: &mut Vec<u8>,
+    wallet_id: &str,
+    scheme: SchemeId,
+    threshold: u16,
+    signers: &[NodeId],
+    networks: &[String],
+) {
+    put_str(out, wallet_id);
+    put_str(out, scheme.name());
+    out.extend_from_slice(&threshold.to_be_bytes());
+    put_len(out, signers.len());
+    for s in signers {
+        out.extend_from_slice(&s.0);
+    }
+    put_len(out, networks.len());
+    for n in networks {
+        put_str(out, n);
+    }
+}
+
 /// The action's canonical bytes, as [`Authorization::signing_bytes`] documents them.
 fn put_action(out: &mut Vec<u8>, action: &Action) {
     match action {
@@ -354,17 +376,7 @@ fn put_action(out: &mut Vec<u8>, action: &Action) {
             networks,
         } => {
             out.push(1);
-            put_str(out, wallet_id);
-            put_str(out, scheme.name());
-            out.extend_from_slice(&threshold.to_be_bytes());
-            put_len(out, signers.len());
-            for s in signers {
-                out.extend_from_slice(&s.0);
-            }
-            put_len(out, networks.len());
-            for n in networks {
-                put_str(out, n);
-            }
+            put_new_wallet(out, wallet_id, *scheme, *threshold, signers, networks);
         }
         Action::Reshare {
             wallet_id,
@@ -398,17 +410,7 @@ fn put_action(out: &mut Vec<u8>, action: &Action) {
             package,
         } => {
             out.push(5);
-            put_str(out, wallet_id);
-            put_str(out, scheme.name());
-            out.extend_from_slice(&threshold.to_be_bytes());
-            put_len(out, signers.len());
-            for s in signers {
-                out.extend_from_slice(&s.0);
-            }
-            put_len(out, networks.len());
-            for n in networks {
-                put_str(out, n);
-            }
+            put_new_wallet(out, wallet_id, *scheme, *threshold, signers, networks);
             put_len(out, public_key.as_bytes().len());
             out.extend_from_slice(public_key.as_bytes());
             out.extend_from_slice(chain_code);

@@ -1487,21 +1487,26 @@ impl Signer {
             chain_code: statement.chain_code,
             attestation: WalletAttestation::sign(&self.inner.identity, &statement),
         };
-        lock(&self.inner.shares).insert(wallet_id.to_string(), Arc::new((share, public.clone())));
+        self.audit_new_wallet(wallet_id, &public, import.is_some());
+        lock(&self.inner.shares).insert(wallet_id.to_string(), Arc::new((share, public)));
+        Ok(outcome)
+    }
+
+    /// `wallet_created` for a stored share. The share is stored and the outcome public: a
+    /// failed append is logged, not fatal.
+    fn audit_new_wallet(&self, wallet_id: &str, public: &WalletPublic, imported: bool) {
         let body = json!({
-            "scheme": id.name(),
-            "threshold": threshold,
+            "scheme": public.scheme.name(),
+            "threshold": public.threshold,
             "index": public.index,
             "public_key": public.public_key,
             "signers": public.roster.iter().map(|n| hex::encode(n.0)).collect::<Vec<_>>(),
             "networks": public.networks,
-            "imported": import.is_some(),
+            "imported": imported,
         });
-        // The share is stored and the outcome public: a failed append is logged, not fatal.
         if let Err(e) = self.audit(EntryKind::WalletCreated, wallet_id, body) {
             tracing::error!(wallet = wallet_id, error = %e, "could not audit a new wallet");
         }
-        Ok(outcome)
     }
 
     /// cggmp24 aux info for this signer group: from the vault, or generated now (once per group)
