@@ -605,9 +605,9 @@ async fn a_reshare_the_policy_holds_for_approvers_runs_only_with_their_quorum() 
         .get_mut("approver")
         .unwrap()
         .insert(second.public());
-    let listed = ",\n    Tessera::Action::\"reshare_wallet\"\n";
+    let listed = "    Tessera::Action::\"reshare_wallet\",\n";
     assert!(v2.policies.contains(listed));
-    v2.policies = v2.policies.replace(listed, "\n")
+    v2.policies = v2.policies.replace(listed, "")
         + r#"
 @id("reshare-needs-two")
 @approvals("approver:2")

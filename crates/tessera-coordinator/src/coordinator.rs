@@ -1786,8 +1786,8 @@ impl Coordinator {
     fn pool_presignature(&self, wallet: &WalletInfo, public: PresignPublic) {
         let _epoch = lock(&self.inner.epoch_change);
         let now = self.inner.store.wallet(&wallet.wallet_id).ok().flatten();
-        if now.map(|w| w.epoch) != Some(wallet.epoch) {
-            tracing::info!(wallet = %wallet.wallet_id, epoch = wallet.epoch, "a presignature of an older epoch is not pooled");
+        if now.as_ref().map(|w| (w.epoch, w.status)) != Some((wallet.epoch, WalletStatus::Ready)) {
+            tracing::info!(wallet = %wallet.wallet_id, epoch = wallet.epoch, "a presignature of an older epoch or a retired wallet is not pooled");
             return;
         }
         let entry = PoolEntry {

@@ -84,9 +84,14 @@ impl Coordinator {
                 "not every holder answered the retirement".into(),
             ));
         }
-        wallet.status = WalletStatus::Retired;
-        self.inner.store.update_wallet(&wallet)?;
-        let dropped = self.inner.store.pool_clear(wallet_id)?;
+        // Under the lock pooling takes, so a presign that finishes now is not pooled after the
+        // pool was emptied.
+        let dropped = {
+            let _epoch = lock(&self.inner.epoch_change);
+            wallet.status = WalletStatus::Retired;
+            self.inner.store.update_wallet(&wallet)?;
+            self.inner.store.pool_clear(wallet_id)?
+        };
         self.inner.pool_changed.notify_waiters();
         let body = serde_json::json!({
             "epoch": epoch,
