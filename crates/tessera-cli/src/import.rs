@@ -159,7 +159,7 @@ pub async fn run(
     loop {
         let w = client.wallet(&spec.wallet_id).await?;
         match w.status {
-            WalletStatus::Creating => tokio::time::sleep(Duration::from_millis(200)).await,
+            WalletStatus::Creating => tokio::time::sleep(Duration::from_millis(50)).await,
             WalletStatus::Failed | WalletStatus::Retired => {
                 bail!("the import failed: {}", w.error.unwrap_or_default())
             }
