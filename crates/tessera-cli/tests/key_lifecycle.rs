@@ -179,6 +179,7 @@ async fn two_of_three_becomes_three_of_five() {
         run(&cluster.file, &wallet_id(s), &replace, true)
             .await
             .unwrap_or_else(|e| panic!("{} replace: {e:#}", s.name()));
+        wait_told_it_left(&client, &nodes[2], &wallet_id(s)).await;
         let (_, elapsed) = run(&cluster.file, &wallet_id(s), &reshare, true)
             .await
             .unwrap_or_else(|e| panic!("{} reshare: {e:#}", s.name()));
@@ -212,6 +213,26 @@ async fn two_of_three_becomes_three_of_five() {
         .map(|s| s.signature.is_some())
         .unwrap_or(false);
     assert!(!signed, "two holders of a 3-of-5 key signed: {session:?}");
+}
+
+/// Waits until `node`'s own audit log (verified through the coordinator) records that it left
+/// `wallet`: the coordinator told the former holder after the commit.
+async fn wait_told_it_left(client: &tessera_client::Client, node: &NodeId, wallet: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let export = client.signer_audit_export(node).await.unwrap().export;
+        let told = export
+            .lines()
+            .any(|l| l.contains("\"left_wallet\"") && l.contains(&format!("\"{wallet}\"")));
+        if told {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{node} was not told it left {wallet}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 /// `tessera wallet refresh --all --every`: each round refreshes every ready wallet; a wallet

@@ -395,6 +395,7 @@ impl Coordinator {
         }
         self.fail_interrupted_sessions()?;
         self.resume_commits()?;
+        self.resume_leave_notices();
         self.fail_interrupted()?;
         self.start_sweeps();
         Ok(())

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod coordinator;
 pub mod health;
 pub mod hub;
+mod leave;
 pub mod lifecycle;
 pub mod metrics;
 mod reshare;

@@ -25,7 +25,7 @@ use tessera_proto::api::{ReshareWallet, SessionInfo, SessionKind, SessionStatus,
 use tessera_proto::attestation::{WalletAttestation, WalletStatement};
 use tessera_proto::link::{EpochDecision, Job, Member, Outcome, ReshareJob};
 use tessera_proto::states::ErrorCode;
-use tessera_wire::Action;
+use tessera_wire::{Action, Authorization, NodeId};
 
 use crate::coordinator::{lock, AttemptError, CoordError, Coordinator};
 
@@ -39,6 +39,12 @@ struct PendingEpoch {
     wallet: WalletInfo,
     /// The reshare session whose prepared shares are committed (hex).
     session: String,
+    /// The reshare's authorization, for the holders it leaves out (`leave.rs`).
+    #[serde(default)]
+    authorization: Option<Authorization>,
+    /// The holders before the reshare.
+    #[serde(default)]
+    former: Vec<NodeId>,
 }
 
 fn pending_key(wallet_id: &str) -> String {
@@ -204,6 +210,15 @@ impl Coordinator {
     ) {
         let all: Vec<u16> = roster.iter().map(|m| m.index).collect();
         let timeout = self.inner.config.keygen_timeout;
+        // The holders before the reshare, and its authorization: for those it leaves out.
+        let former = match self.inner.store.wallet(&next.wallet_id) {
+            Ok(Some(current)) => current.signers,
+            _ => Vec::new(),
+        };
+        let authorization = match &job {
+            Job::Reshare(j) => Some(j.authorization.clone()),
+            _ => None,
+        };
         let prepared = self
             .run_session(session, &next, &roster, &all, job, timeout)
             .await
@@ -216,6 +231,8 @@ impl Coordinator {
                         ..next.clone()
                     },
                     session: hex::encode(session),
+                    authorization,
+                    former,
                 };
                 self.commit(pending, &roster).await
             }
@@ -248,7 +265,13 @@ impl Coordinator {
             .map_err(|e| crate::coordinator::internal_attempt(e.to_string()))?;
         loop {
             match self.send_commit(&pending, roster).await {
-                Ok(()) => return self.committed(&pending.wallet),
+                Ok(()) => {
+                    self.committed(&pending.wallet)?;
+                    if let Some(authorization) = &pending.authorization {
+                        self.notify_leavers(&pending.wallet, authorization, &pending.former);
+                    }
+                    return Ok(());
+                }
                 Err(e) => {
                     tracing::warn!(wallet = %pending.wallet.wallet_id, "epoch commit incomplete, retrying: {}", e.message);
                     tokio::time::sleep(COMMIT_RETRY).await;

@@ -468,3 +468,151 @@ fn a_retired_wallet_takes_part_in_nothing() {
         "resharing a retired wallet",
     );
 }
+
+/// The wallet at epoch 1 held by nodes 0 and 1 alone (2-of-2), as a reshare that left node 2
+/// out would make it, with the attestations of `attesting`.
+fn without_node_2(
+    g: &Group,
+    key: &(PublicKey, [u8; 32]),
+    epoch: u32,
+    attesting: &[usize],
+) -> (Authorization, Vec<WalletAttestation>) {
+    let signers: Vec<_> = g.roster()[..2]
+        .iter()
+        .map(|m| m.identity.node_id())
+        .collect();
+    let auth = Authorization::sign(
+        &g.operator,
+        random_id(),
+        Action::Reshare {
+            wallet_id: WALLET.into(),
+            epoch,
+            threshold: 2,
+            signers: signers.clone(),
+            dealers: vec![(0, 0), (1, 1)],
+        },
+        g.clock.now_unix() + 300,
+    );
+    let statement = tessera_proto::attestation::WalletStatement {
+        wallet_id: WALLET.into(),
+        scheme: SchemeId::Ed25519,
+        threshold: 2,
+        signers,
+        public_key: key.0.clone(),
+        chain_code: key.1,
+        networks: g.networks.clone(),
+        epoch,
+    };
+    let attestations = attesting
+        .iter()
+        .map(|&i| WalletAttestation::sign(&g.nodes[i].key, &statement))
+        .collect();
+    (auth, attestations)
+}
+
+fn leave_job(authorization: Authorization, attestations: Vec<WalletAttestation>) -> Job {
+    Job::Leave {
+        authorization,
+        attestations,
+    }
+}
+
+/// A former holder told that the holders committed an epoch without it (`Job::Leave`) destroys
+/// its presignatures at once and its share after the grace period — and only with the trusted
+/// operator's reshare that leaves it out, at an epoch above its own, attested by every new
+/// holder over its own record of the key. A notice naming a current holder, a forged or
+/// incomplete one, or one for another key destroys nothing.
+#[test]
+fn a_former_holder_destroys_its_share_only_on_a_true_leave_notice() {
+    let s = SchemeId::Ed25519;
+    let mut g = Group::new("leave", 3);
+    let key = g.keygen(WALLET, s, 2);
+    for a in g.run(
+        WALLET,
+        &[1, 2],
+        Job::Presign {
+            signers: vec![1, 2],
+        },
+    ) {
+        assert!(matches!(a, Ok(Outcome::Presign(_))), "{a:?}");
+    }
+    assert_eq!(g.presignatures(WALLET), vec![0, 1, 1]);
+
+    let (auth, attestations) = without_node_2(&g, &key, 1, &[0, 1]);
+    let stranger = tessera_wire::OperatorKey::generate(&mut rand_core::OsRng);
+    let mut untrusted = auth.clone();
+    untrusted.operator = stranger.public();
+    let (_, one_short) = without_node_2(&g, &key, 1, &[0]);
+    let other_key = (key.0.clone(), [7u8; 32]);
+    let (_, other_chain) = without_node_2(&g, &other_key, 1, &[0, 1]);
+    let (stale, stale_att) = without_node_2(&g, &key, 0, &[0, 1]);
+    for (job, what) in [
+        (
+            leave_job(untrusted, attestations.clone()),
+            "an untrusted operator",
+        ),
+        (leave_job(auth.clone(), one_short), "a missing attestation"),
+        (
+            leave_job(auth.clone(), other_chain),
+            "attestations of another chain code",
+        ),
+        (leave_job(stale, stale_att), "an epoch not above its own"),
+    ] {
+        refused(g.run(WALLET, &[2], job), FailureKind::Unauthorized, what);
+        assert_eq!(g.presignatures(WALLET), vec![0, 1, 1], "{what}");
+    }
+    refused(
+        g.run(WALLET, &[0], leave_job(auth.clone(), attestations.clone())),
+        FailureKind::Unauthorized,
+        "a notice to a holder the reshare keeps",
+    );
+
+    for _ in 0..2 {
+        for a in g.run(WALLET, &[2], leave_job(auth.clone(), attestations.clone())) {
+            assert!(matches!(a, Ok(Outcome::Left { epoch: 1 })), "{a:?}");
+        }
+    }
+    assert_eq!(
+        g.presignatures(WALLET),
+        vec![0, 1, 0],
+        "its presignature is gone"
+    );
+    let sweep = |g: &Group| {
+        (0..3)
+            .map(|i| g.signer(i).sweep_old_shares())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(sweep(&g), vec![0, 0, 0], "within the grace period");
+    g.clock.advance(24 * 3600 + 1);
+    assert_eq!(sweep(&g), vec![0, 0, 1], "only the former holder's share");
+    assert_eq!(sweep(&g), vec![0, 0, 0]);
+    g.stop(2);
+    let v = open_vault(&g.nodes[2].vault_path);
+    assert!(v.share(WALLET).unwrap().is_none());
+    assert!(v.share_at(WALLET, 0).unwrap().is_none());
+    g.start(2, v);
+    let entries = g.nodes[2].audit.log.find(WALLET, Some("other")).unwrap();
+    for kind in ["left_wallet", "left_wallet_shares_destroyed"] {
+        let n = entries
+            .iter()
+            .filter(|e| e.kind == tessera_audit::EntryKind::Other(kind.into()))
+            .count();
+        assert_eq!(n, 1, "{kind} audited once: {entries:?}");
+    }
+    // The holders it left sign on (on the signers' advanced clock), verified by ed25519-dalek.
+    let m = message_for(s, "after the former holder left");
+    let auth = sign_auth(
+        &g.operator,
+        &random_id(),
+        WALLET,
+        "m",
+        &m,
+        g.clock.now_unix() + 300,
+    );
+    for a in g.run(WALLET, &[0, 1], plain_sign_job(&m, "m", auth)) {
+        match a.expect("the holders it left sign") {
+            Outcome::Signature(sig) => verify(&key.0, &m, &sig),
+            o => panic!("unexpected {o:?}"),
+        }
+    }
+}

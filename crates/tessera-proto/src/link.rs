@@ -165,6 +165,18 @@ pub enum Job {
         /// Commit or discard.
         decision: EpochDecision,
     },
+    /// Tells a former holder that the wallet's holders committed an epoch without it: the
+    /// operator's `Action::Reshare` for that epoch (its roster leaves this signer out) and
+    /// every new holder's attestation of the wallet at it. The signer destroys its
+    /// presignatures of the wallet at once and its shares once the old-share grace period is
+    /// over. Answered with [`Outcome::Left`]; a repeat is answered the same.
+    Leave {
+        /// The operator's authorization of the reshare that made the epoch (checked as a
+        /// record: its signature and operator, not its expiry).
+        authorization: Authorization,
+        /// Every new holder's attestation of the wallet at the new epoch.
+        attestations: Vec<crate::attestation::WalletAttestation>,
+    },
     /// Interactive signing by the listed `t` signers.
     Sign {
         /// Party indices of the signers.
@@ -284,6 +296,7 @@ impl Job {
             Job::Reshare(_) => "reshare",
             Job::Epoch { .. } => "epoch",
             Job::Retire { .. } => "retire",
+            Job::Leave { .. } => "leave",
             Job::Sign { .. } => "sign",
             Job::Presign { .. } => "presign",
             Job::SignPresigned { .. } => "sign-presigned",
@@ -372,6 +385,11 @@ pub enum Outcome {
         epoch: u32,
         /// Whether it is now the epoch in force.
         committed: bool,
+    },
+    /// This former holder recorded that it left the wallet.
+    Left {
+        /// The epoch the holders committed without it.
+        epoch: u32,
     },
     /// The wallet is retired at this holder.
     Retired {

@@ -277,6 +277,19 @@ impl Vault {
         Ok(n)
     }
 
+    /// Destroys every share of `wallet_id` this vault holds — committed, older and prepared —
+    /// and its epoch record: for a holder that left the wallet's signer set (the new holders
+    /// committed an epoch without it). Returns how many shares were destroyed.
+    pub fn destroy_wallet_shares(&mut self, wallet_id: &str) -> Result<usize, VaultError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM epochs WHERE wallet_id = ?1", [wallet_id])?;
+        let n = tx.execute("DELETE FROM shares WHERE wallet_id = ?1", [wallet_id])?;
+        tx.commit()?;
+        Ok(n)
+    }
+
     /// The share of `wallet_id` at its committed epoch.
     pub fn share(&self, wallet_id: &str) -> Result<Option<StoredShare>, VaultError> {
         match self.committed_epoch(wallet_id)? {

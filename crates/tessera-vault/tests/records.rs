@@ -123,6 +123,37 @@ fn prepared_epochs_commit_or_discard() {
     assert_eq!(v.destroy_shares_before("w", 2).expect("destroy"), 1);
 }
 
+/// A holder that left the wallet destroys every share it holds of it (committed, older and
+/// prepared) and nothing of other wallets; it can join again later at a new epoch.
+#[test]
+fn a_leaving_holder_destroys_every_share_of_the_wallet() {
+    let dir = tmp();
+    let mut v = new_vault(dir.path());
+    v.put_share("w", 0, b"epoch0", "{}").expect("put");
+    v.prepare_share("w", 1, b"epoch1", "{}").expect("prepare");
+    v.commit_epoch("w", 1).expect("commit");
+    v.prepare_share("w", 2, b"epoch2", "{}").expect("prepare");
+    v.put_share("other", 0, b"kept", "{}").expect("put");
+    assert_eq!(v.destroy_wallet_shares("w").expect("destroy"), 3);
+    drop(v);
+    let mut v = reopen(dir.path());
+    assert!(v.share("w").expect("share").is_none());
+    assert!(v.prepared_share("w").expect("prepared").is_none());
+    assert!(v.share_at("w", 0).expect("share_at").is_none());
+    assert_eq!(v.committed_epoch("w").expect("epoch"), None);
+    let wallets = v.wallets().expect("wallets");
+    assert_eq!(wallets.len(), 1);
+    assert_eq!(wallets[0].wallet_id, "other");
+    assert_eq!(v.destroy_wallet_shares("w").expect("again"), 0);
+    v.prepare_joining_share("w", 5, b"rejoined", "{}")
+        .expect("join again");
+    v.commit_epoch("w", 5).expect("commit");
+    assert_eq!(
+        &v.share("w").expect("share").expect("present").share[..],
+        b"rejoined"
+    );
+}
+
 /// A wallet written before committed epochs were recorded (schema version 2: no `epochs`
 /// row) has its highest epoch committed.
 #[test]

@@ -307,6 +307,21 @@ impl Authorization {
         now_unix: u64,
         max_lifetime_secs: u64,
     ) -> Result<()> {
+        self.verify_record(trusted)?;
+        if now_unix >= self.expires_at {
+            return Err(WireError::Expired);
+        }
+        if self.expires_at - now_unix > max_lifetime_secs {
+            return Err(WireError::TooLongLived);
+        }
+        Ok(())
+    }
+
+    /// Checks this authorization as the record of an action already carried out (the reshare
+    /// a former holder is told about, say): the operator is in `trusted`, the signature, a
+    /// sign action's canonical path — everything [`verify`](Self::verify) checks but the
+    /// expiry, which bounds when an action may *start*. Never use it to admit an action.
+    pub fn verify_record(&self, trusted: &[OperatorPublic]) -> Result<()> {
         if !trusted.contains(&self.operator) {
             return Err(WireError::UntrustedOperator);
         }
@@ -332,12 +347,6 @@ impl Authorization {
                     "derivation path {path:?} is not a canonical non-hardened path"
                 )));
             }
-        }
-        if now_unix >= self.expires_at {
-            return Err(WireError::Expired);
-        }
-        if self.expires_at - now_unix > max_lifetime_secs {
-            return Err(WireError::TooLongLived);
         }
         Ok(())
     }

@@ -136,6 +136,31 @@ fn expiry_and_lifetime() {
     ));
 }
 
+/// As the record of a past action an expired authorization still counts, but only with the
+/// trusted operator's valid signature.
+#[test]
+fn a_record_is_checked_for_operator_and_signature_but_not_expiry() {
+    let op = OperatorKey::generate(&mut OsRng);
+    let other = OperatorKey::generate(&mut OsRng);
+    let a = Authorization::sign(&op, "r".into(), sign_action(), NOW);
+    assert!(matches!(
+        a.verify(&[op.public()], NOW + 1000, MAX),
+        Err(WireError::Expired)
+    ));
+    a.verify_record(&[op.public()])
+        .expect("a record of the past");
+    assert!(matches!(
+        a.verify_record(&[other.public()]),
+        Err(WireError::UntrustedOperator)
+    ));
+    let mut forged = a.clone();
+    forged.request_id = "another".into();
+    assert!(matches!(
+        forged.verify_record(&[op.public()]),
+        Err(WireError::BadSignature)
+    ));
+}
+
 /// Every field change after signing breaks the signature.
 #[test]
 fn tampered_fields_break_the_signature() {

@@ -282,14 +282,15 @@ impl Signer {
 
     /// Destroys the shares of older epochs of every wallet whose current epoch this signer
     /// committed at least [`crate::SignerOptions::old_share_grace`] ago (the grace lets an
-    /// operator fall back on them if the new epoch turns out unusable); audited as
-    /// `old_shares_destroyed`. Returns how many shares were destroyed. The daemon runs it
-    /// every minute.
+    /// operator fall back on them if the new epoch turns out unusable), audited as
+    /// `old_shares_destroyed`, and every share of the wallets this signer left as long ago
+    /// (`signer/leave.rs`). Returns how many shares were destroyed. The daemon runs it every
+    /// minute.
     pub fn sweep_old_shares(&self) -> usize {
         let now = self.inner.clock.now_unix();
         let grace = self.inner.options.old_share_grace.as_secs();
+        let mut destroyed = self.sweep_left_wallets(now, grace);
         let wallets = lock(&self.inner.vault).wallets().unwrap_or_default();
-        let mut destroyed = 0;
         for w in wallets.iter().filter(|w| w.epoch > 0) {
             let result = {
                 let mut vault = lock(&self.inner.vault);
@@ -411,7 +412,7 @@ impl Signer {
 }
 
 /// Every holder of `statement` attested it exactly once, and nobody else did.
-fn check_attestations(
+pub(super) fn check_attestations(
     statement: &WalletStatement,
     attestations: &[WalletAttestation],
 ) -> Result<(), Refusal> {

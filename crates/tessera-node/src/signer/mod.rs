@@ -111,6 +111,7 @@ use tessera_wire::{
 mod checks;
 mod epochs;
 mod import;
+mod leave;
 mod retire;
 
 use checks::{Authorized, SignJob};
@@ -397,7 +398,8 @@ impl SignArgs {
             | Job::Presign { .. }
             | Job::Reshare(_)
             | Job::Epoch { .. }
-            | Job::Retire { .. } => None,
+            | Job::Retire { .. }
+            | Job::Leave { .. } => None,
         }
     }
 }
@@ -1145,6 +1147,10 @@ impl Signer {
                 authorization,
                 approvals,
             } => Ok(self.retire(&start.wallet_id, &authorization, &approvals)?),
+            Job::Leave {
+                authorization,
+                attestations,
+            } => self.leave(&start.wallet_id, &authorization, &attestations),
             sign => match SignArgs::from_job(sign) {
                 Some((job, None)) => {
                     self.sign_full(&mut ctx, &start.wallet_id, &start.session, job)
@@ -1739,6 +1745,7 @@ fn subject_of(start: &StartSession) -> String {
     match &start.job {
         Job::Keygen { authorization, .. }
         | Job::Retire { authorization, .. }
+        | Job::Leave { authorization, .. }
         | Job::Sign { authorization, .. }
         | Job::SignPresigned { authorization, .. } => authorization.request_id.clone(),
         Job::Reshare(job) => job.authorization.request_id.clone(),
