@@ -81,7 +81,9 @@ fn verify(pk: &PublicKey, m: &SignMessage, sig: &Signature) {
 
 fn sign_and_verify(g: &mut Group, s: SchemeId, pk: &PublicKey, text: &str) {
     let m = message_for(s, text);
-    let auth = sign_auth(&g.operator, &random_id(), WALLET, "m", &m, now_unix() + 300);
+    // On the signers' clock, which a test may have advanced.
+    let expires = g.clock.now_unix() + 300;
+    let auth = sign_auth(&g.operator, &random_id(), WALLET, "m", &m, expires);
     for a in g.run(WALLET, &[0, 1], plain_sign_job(&m, "m", auth)) {
         match a.expect("the wallet signs") {
             Outcome::Signature(sig) => verify(pk, &m, &sig),
@@ -347,22 +349,7 @@ fn old_shares_are_destroyed_after_the_grace_period() {
     assert!(v.share_at(WALLET, 0).unwrap().is_none());
     assert!(v.share_at(WALLET, 1).unwrap().is_some());
     g.start(0, v);
-    // Signed on the signers' (advanced) clock.
-    let m = message_for(s, "after the old shares are gone");
-    let auth = sign_auth(
-        &g.operator,
-        &random_id(),
-        WALLET,
-        "m",
-        &m,
-        g.clock.now_unix() + 300,
-    );
-    for a in g.run(WALLET, &[0, 1], plain_sign_job(&m, "m", auth)) {
-        match a.expect("the wallet signs with epoch 1") {
-            Outcome::Signature(sig) => verify(&key.0, &m, &sig),
-            o => panic!("unexpected {o:?}"),
-        }
-    }
+    sign_and_verify(&mut g, s, &key.0, "after the old shares are gone");
 }
 
 /// A coordinator cannot use an authorized reshare to bind the wallet to another network or to
@@ -599,20 +586,6 @@ fn a_former_holder_destroys_its_share_only_on_a_true_leave_notice() {
             .count();
         assert_eq!(n, 1, "{kind} audited once: {entries:?}");
     }
-    // The holders it left sign on (on the signers' advanced clock), verified by ed25519-dalek.
-    let m = message_for(s, "after the former holder left");
-    let auth = sign_auth(
-        &g.operator,
-        &random_id(),
-        WALLET,
-        "m",
-        &m,
-        g.clock.now_unix() + 300,
-    );
-    for a in g.run(WALLET, &[0, 1], plain_sign_job(&m, "m", auth)) {
-        match a.expect("the holders it left sign") {
-            Outcome::Signature(sig) => verify(&key.0, &m, &sig),
-            o => panic!("unexpected {o:?}"),
-        }
-    }
+    // The holders it left sign on, verified by ed25519-dalek.
+    sign_and_verify(&mut g, s, &key.0, "after the former holder left");
 }
