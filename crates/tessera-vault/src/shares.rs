@@ -63,13 +63,26 @@ impl Keys<'_> {
                 .map_err(|_| VaultError::Corrupt(what()))?;
             return Ok(Some(u32::from_be_bytes(bytes)));
         }
-        let max: Option<i64> = conn.query_row(
-            "SELECT MAX(epoch) FROM shares WHERE wallet_id = ?1",
-            [wallet_id],
-            |r| r.get(0),
-        )?;
-        max.map(|e| u32::try_from(e).map_err(|_| VaultError::Corrupt(what())))
-            .transpose()
+        // The `epoch` column is not sealed: the highest one counts only if the share stored
+        // under it opens with it (the share's AAD binds its epoch). Found by the
+        // `vault_records` fuzz target: with the `epochs` row deleted, an edited column was
+        // reported as the committed epoch.
+        let top: Option<(i64, String, Vec<u8>)> = conn
+            .query_row(
+                "SELECT epoch, public_info, sealed FROM shares WHERE wallet_id = ?1
+                 ORDER BY epoch DESC LIMIT 1",
+                [wallet_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((epoch, public_info, sealed)) = top else {
+            return Ok(None);
+        };
+        let epoch = u32::try_from(epoch).map_err(|_| VaultError::Corrupt(what()))?;
+        self.dek
+            .open(&self.share_aad(wallet_id, epoch, &public_info), &sealed)
+            .ok_or_else(|| VaultError::Corrupt(what()))?;
+        Ok(Some(epoch))
     }
 
     fn set_committed(

@@ -178,6 +178,31 @@ fn a_wallet_without_an_epoch_record_has_its_highest_epoch_committed() {
     assert_eq!(v.committed_epoch("w").expect("epoch"), Some(4));
 }
 
+/// Without an `epochs` row, the highest share epoch counts only if that share opens under it:
+/// the `epoch` column is not sealed. Regression test for a `vault_records` fuzz finding (the
+/// row deleted and the column set to 234 made `committed_epoch` report 234).
+#[test]
+fn a_legacy_committed_epoch_is_authenticated_by_its_share() {
+    let dir = tmp();
+    {
+        let mut v = new_vault(dir.path());
+        v.put_share("w", 0, b"e0", "{}").expect("put");
+    }
+    {
+        let c = rusqlite::Connection::open(vault_path(dir.path())).expect("sqlite");
+        c.execute("DELETE FROM epochs", []).expect("delete");
+        c.execute("UPDATE shares SET epoch = 234 WHERE wallet_id = 'w'", [])
+            .expect("update");
+    }
+    let v = reopen(dir.path());
+    assert!(matches!(
+        v.committed_epoch("w"),
+        Err(VaultError::Corrupt(_))
+    ));
+    assert!(matches!(v.share("w"), Err(VaultError::Corrupt(_))));
+    assert!(matches!(v.wallets(), Err(VaultError::Corrupt(_))));
+}
+
 /// The committed-epoch records are sealed per wallet: swapping them is detected.
 #[test]
 fn swapped_epoch_records_are_detected() {
