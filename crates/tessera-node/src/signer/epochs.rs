@@ -57,7 +57,7 @@ pub(super) enum Holding {
     Current(KeyShare),
 }
 
-fn unauthorized(m: &str) -> Refusal {
+pub(super) fn unauthorized(m: &str) -> Refusal {
     failure(FailureKind::Unauthorized, m).into()
 }
 

@@ -19,22 +19,17 @@ use serde_json::json;
 use tessera_audit::EntryKind;
 use tessera_crypto::KeyShare;
 use tessera_proto::attestation::{WalletAttestation, WalletStatement};
-use tessera_proto::link::{FailureKind, Outcome};
-use tessera_wire::{Action, Authorization};
+use tessera_proto::link::Outcome;
+use tessera_vault::StoredShare;
+use tessera_wire::{Action, Authorization, NodeId};
 
-use super::epochs::{check_attestations, destroy_presignatures};
-use super::{
-    crypto_failure, failure, internal, lock, vault_failure, Refusal, Signer, Stop, WalletPublic,
-};
+use super::epochs::{check_attestations, destroy_presignatures, unauthorized};
+use super::{crypto_failure, internal, lock, vault_failure, Refusal, Signer, Stop, WalletPublic};
 
 /// The vault setting that records that this signer left `wallet_id`: `<epoch>:<unix time>`,
 /// the epoch the holders committed without it and when this signer was told.
 fn left_key(wallet_id: &str) -> String {
     format!("left:{wallet_id}")
-}
-
-fn unauthorized(m: &str) -> Refusal {
-    failure(FailureKind::Unauthorized, m).into()
 }
 
 /// A parsed [`left_key`] value: (epoch, unix time).
@@ -88,20 +83,22 @@ impl Signer {
             ))
             .into());
         }
-        let share = KeyShare::from_bytes(&stored.share).map_err(crypto_failure)?;
-        let public: WalletPublic = serde_json::from_str(&stored.public_info)
-            .map_err(|e| internal(format!("stored wallet record: {e}")))?;
-        let statement = WalletStatement {
-            wallet_id: wallet_id.to_string(),
-            scheme: share.scheme(),
-            threshold: *threshold,
-            signers: signers.clone(),
-            public_key: share.public_key().clone(),
-            chain_code: share.chain_code(),
-            networks: public.networks,
-            epoch: *epoch,
-        };
+        let statement = left_statement(wallet_id, &stored, *threshold, signers, *epoch)?;
         check_attestations(&statement, attestations)?;
+        self.record_leave(wallet_id, authz, &statement, stored.epoch)?;
+        Ok(Outcome::Left { epoch: *epoch })
+    }
+
+    /// Records the leave (`left:<wallet>` with the time), destroys the wallet's presignatures
+    /// and audits `left_wallet`.
+    fn record_leave(
+        &self,
+        wallet_id: &str,
+        authz: &Authorization,
+        statement: &WalletStatement,
+        held_epoch: u32,
+    ) -> Result<(), Stop> {
+        let epoch = statement.epoch;
         {
             let mut vault = lock(&self.inner.vault);
             let now = self.inner.clock.now_unix();
@@ -113,9 +110,9 @@ impl Signer {
         lock(&self.inner.shares).remove(wallet_id);
         let body = json!({
             "epoch": epoch,
-            "held_epoch": stored.epoch,
+            "held_epoch": held_epoch,
             "request": authz.request_id,
-            "holders": signers.iter().map(|n| hex::encode(n.0)).collect::<Vec<_>>(),
+            "holders": statement.signers.iter().map(|n| hex::encode(n.0)).collect::<Vec<_>>(),
         });
         if let Err(e) = self.audit(EntryKind::Other("left_wallet".into()), wallet_id, body) {
             tracing::error!(wallet = wallet_id, error = %e, "could not audit leaving a wallet");
@@ -125,7 +122,7 @@ impl Signer {
             epoch,
             "left the wallet's holders; shares are destroyed after the grace period"
         );
-        Ok(Outcome::Left { epoch: *epoch })
+        Ok(())
     }
 
     /// When this signer was told it left `wallet_id`: (the epoch committed without it, unix
@@ -171,4 +168,28 @@ impl Signer {
         }
         destroyed
     }
+}
+
+/// The wallet at `epoch` as the reshare's roster and threshold and this signer's own record of
+/// it (scheme, key, chain code, networks) make it: what every new holder must have attested.
+fn left_statement(
+    wallet_id: &str,
+    stored: &StoredShare,
+    threshold: u16,
+    signers: &[NodeId],
+    epoch: u32,
+) -> Result<WalletStatement, Refusal> {
+    let share = KeyShare::from_bytes(&stored.share).map_err(crypto_failure)?;
+    let public: WalletPublic = serde_json::from_str(&stored.public_info)
+        .map_err(|e| internal(format!("stored wallet record: {e}")))?;
+    Ok(WalletStatement {
+        wallet_id: wallet_id.to_string(),
+        scheme: share.scheme(),
+        threshold,
+        signers: signers.to_vec(),
+        public_key: share.public_key().clone(),
+        chain_code: share.chain_code(),
+        networks: public.networks,
+        epoch,
+    })
 }
