@@ -1,42 +1,48 @@
-//! Kill -9 campaign over the key lifecycle operations (issue 13's crash-safety claim): during
-//! a refresh, a replaced signer, a grown set (2-of-3 → 3-of-4) and a shrunk one (back to
-//! 2-of-3), one process — the coordinator, a holder, a joining or a leaving signer — is killed
-//! with SIGKILL at a seeded random moment and started again. Once the cluster settled, every
-//! signer's vault is read from disk (each signer stopped first, as after a crash) and the
-//! campaign checks:
+//! Kill -9 campaign over the key lifecycle operations (issue 13's crash-safety claim). During
+//! each operation one process — the coordinator or a signer the operation involves — is
+//! killed with SIGKILL at a seeded random moment and started again; once the cluster settled,
+//! every signer's vault is read from disk (each signer stopped first, as after a crash;
+//! [`disk`]) and the invariants are checked:
 //!
-//! - **no mixed epochs:** every holder the coordinator records has committed exactly the
-//!   wallet's epoch; no other signer has committed it or any later one;
-//! - **completed or rolled back:** the epoch went up by one (the new holders, threshold and
-//!   attestations of every holder) or stayed (the old ones);
-//! - **no lost key:** the key and chain code never change, and the holders sign a message that
-//!   libsecp256k1 / ed25519-dalek accept under the derived key;
-//! - **the pool follows the holders:** wallets with a presignature pool refill it.
+//! - **reshares** ([`reshare`]: a refresh, a replaced signer, a grown set 2-of-3 → 3-of-4 and
+//!   a shrunk one back to 2-of-3): no mixed epochs, the operation completed or rolled back, the
+//!   key and chain code unchanged, and the holders sign;
+//! - **imports** ([`import`]): the wallet is ready with the imported key and every holder
+//!   stored it, or it is not usable at all and the same key imports again;
+//! - **retirements** ([`retire`]): no share is lost, the coordinator never records a
+//!   retirement a holder has not stored, and the request repeated finishes it: every holder
+//!   retired and the wallet signs nothing.
+//!
+//! Signatures are checked by libsecp256k1 / ed25519-dalek under the derived key.
 //!
 //! `TESSERA_CRASH_TRIALS` (kills per operation and scheme, default 2), `TESSERA_CRASH_SEED`
-//! (default 13) and `TESSERA_CRASH_SCHEMES` (comma-separated scheme names, default
-//! `schnorr-bip340`) size the run; `docs/reliability.md` has the long run's figures. A seed
-//! replays the same operations, targets and delays; the moment a delay lands on depends on the
-//! machine, so each trial prints what it saw.
+//! (default 13), `TESSERA_CRASH_SCHEMES` (comma-separated scheme names, default
+//! `schnorr-bip340`) and `TESSERA_CRASH_OPS` (comma-separated among refresh, replace, grow,
+//! shrink, import, retire; default all) size the run; `docs/reliability.md` has the long run's
+//! figures. A seed replays the same operations, targets and delays; the moment a delay lands on
+//! depends on the machine, so each trial prints what it saw.
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "../common/mod.rs"]
 mod common;
+mod disk;
+mod import;
+mod reshare;
+mod retire;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::*;
 use tessera_cli::cluster::LocalCluster;
-use tessera_cli::reshare::{run, Change};
 use tessera_client::Client;
 use tessera_crypto::SchemeId;
 use tessera_proto::api::{SessionStatus, WalletInfo};
-use tessera_vault::{Unlock, Vault};
 
 const SIGNERS: usize = 4;
 
-/// SplitMix64: a seeded, reproducible choice of operations, targets and delays.
+/// SplitMix64: a seeded, reproducible choice of operations, targets, delays and keys.
 struct Rng(u64);
 
 impl Rng {
@@ -50,6 +56,17 @@ impl Rng {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
+    /// A delay drawn uniformly from `window`.
+    fn within(&mut self, window: Duration) -> Duration {
+        window.mul_f64(self.below(1000) as f64 / 1000.0)
+    }
+    /// A process among the coordinator and `involved`.
+    fn target(&mut self, involved: &[usize]) -> Target {
+        match self.below(involved.len() as u64 + 1) as usize {
+            0 => Target::Coordinator,
+            k => Target::Signer(involved[k - 1]),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -58,6 +75,20 @@ enum Op {
     Replace,
     Grow,
     Shrink,
+    Import,
+    Retire,
+}
+
+impl Op {
+    const ALL: [Op; 6] = [
+        Op::Refresh,
+        Op::Replace,
+        Op::Grow,
+        Op::Shrink,
+        Op::Import,
+        Op::Retire,
+    ];
+    const RESHARES: [Op; 4] = [Op::Refresh, Op::Replace, Op::Grow, Op::Shrink];
 }
 
 /// The process a trial kills.
@@ -67,15 +98,36 @@ enum Target {
     Signer(usize),
 }
 
+/// How a trial ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Completed,
+    RolledBack,
+    /// Finished by sending the request again (a retirement some holder missed).
+    CompletedOnRepeat,
+}
+
 /// Outcome counts of one operation kind.
 #[derive(Default, Debug)]
 struct Tally {
     trials: u32,
-    /// Kills that landed while the session was still running.
+    /// Kills that landed while the operation was still running.
     while_running: u32,
     completed: u32,
     rolled_back: u32,
+    completed_on_repeat: u32,
     coordinator_kills: u32,
+}
+
+impl Tally {
+    fn add(&mut self, target: Target, running: bool, end: End) {
+        self.trials += 1;
+        self.while_running += u32::from(running);
+        self.completed += u32::from(end == End::Completed);
+        self.rolled_back += u32::from(end == End::RolledBack);
+        self.completed_on_repeat += u32::from(end == End::CompletedOnRepeat);
+        self.coordinator_kills += u32::from(matches!(target, Target::Coordinator));
+    }
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -90,6 +142,21 @@ fn schemes() -> Vec<SchemeId> {
     names
         .split(',')
         .map(|n| SchemeId::from_name(n.trim()).unwrap_or_else(|| panic!("no scheme {n}")))
+        .collect()
+}
+
+fn ops() -> Vec<Op> {
+    let Ok(names) = std::env::var("TESSERA_CRASH_OPS") else {
+        return Op::ALL.to_vec();
+    };
+    names
+        .split(',')
+        .map(|n| {
+            *Op::ALL
+                .iter()
+                .find(|op| format!("{op:?}").eq_ignore_ascii_case(n.trim()))
+                .unwrap_or_else(|| panic!("no operation {n}"))
+        })
         .collect()
 }
 
@@ -108,97 +175,13 @@ fn holders(cluster: &LocalCluster, w: &WalletInfo) -> Vec<usize> {
         .collect()
 }
 
-fn name(cluster: &LocalCluster, i: usize) -> String {
-    cluster.file.signers[i].name.clone()
-}
-
-/// The operation a wallet with `held` holders gets next, among those still `wanted`: 2-of-3
-/// wallets are refreshed, get a signer replaced or grow to 3-of-4; 3-of-4 wallets are
-/// refreshed or shrink back. `None` when only the other set size's operations are wanted.
-fn next_op(rng: &mut Rng, held: usize, wanted: &[Op]) -> Option<Op> {
-    let feasible: &[Op] = if held == 3 {
-        &[Op::Refresh, Op::Replace, Op::Grow]
-    } else {
-        &[Op::Refresh, Op::Shrink]
-    };
-    let open: Vec<Op> = feasible
-        .iter()
-        .copied()
-        .filter(|op| wanted.contains(op))
-        .collect();
-    (!open.is_empty()).then(|| open[rng.below(open.len() as u64) as usize])
-}
-
-/// The change `op` makes, and every signer it involves (old and new holders).
-fn change(rng: &mut Rng, cluster: &LocalCluster, op: Op, held: &[usize]) -> (Change, Vec<usize>) {
-    let spare = (0..SIGNERS).find(|i| !held.contains(i));
-    let mut involved = held.to_vec();
-    let change = match op {
-        Op::Refresh => Change::Refresh,
-        Op::Replace => {
-            let old = held[rng.below(held.len() as u64) as usize];
-            let new = spare.unwrap();
-            involved.push(new);
-            Change::ReplaceSigner {
-                old: name(cluster, old),
-                new: name(cluster, new),
-            }
-        }
-        Op::Grow => {
-            involved.push(spare.unwrap());
-            Change::Reshare {
-                threshold: 3,
-                signers: (0..SIGNERS).map(|i| name(cluster, i)).collect(),
-            }
-        }
-        Op::Shrink => {
-            let drop = rng.below(SIGNERS as u64) as usize;
-            Change::Reshare {
-                threshold: 2,
-                signers: (0..SIGNERS)
-                    .filter(|&i| i != drop)
-                    .map(|i| name(cluster, i))
-                    .collect(),
-            }
-        }
-    };
-    involved.sort_unstable();
-    (change, involved)
-}
-
-/// Each signer's committed and prepared epoch of `wallet_id`, read from its vault on disk.
-/// Every signer is killed first (the vault is locked while it runs) and started again after.
-async fn disk_epochs(
-    cluster: &mut LocalCluster,
-    client: &Client,
-    wallet_id: &str,
-) -> Vec<(Option<u32>, Option<u32>)> {
-    let mut out = Vec::new();
-    for i in 0..SIGNERS {
-        cluster.kill_signer(i).unwrap();
-        let dir = &cluster.file.signers[i].dir;
-        let vault = Vault::open(
-            &dir.join("vault.db"),
-            &Unlock::KeyFile(dir.join("vault.key")),
-        )
-        .unwrap_or_else(|e| panic!("signer {i}'s vault after a crash: {e}"));
-        let record = vault
-            .wallets()
-            .unwrap()
-            .into_iter()
-            .find(|r| r.wallet_id == wallet_id);
-        out.push((
-            record.as_ref().map(|r| r.epoch),
-            record.and_then(|r| r.prepared_epoch),
-        ));
-    }
-    // The coordinator saw every link drop before any signer comes back.
-    wait_linked_exactly(client, 0).await;
-    for i in 0..SIGNERS {
-        cluster.start_signer(i).unwrap();
-    }
-    wait_linked_exactly(client, SIGNERS).await;
-    out
+/// The number of signers the coordinator has linked (0 while it does not answer).
+async fn linked(client: &Client) -> usize {
+    client
+        .signers()
+        .await
+        .map(|s| s.iter().filter(|s| s.connected).count())
+        .unwrap_or(0)
 }
 
 /// Waits until the coordinator answers again, the reshare session ended, no decided epoch is
@@ -216,75 +199,12 @@ async fn settle(client: &Client, wallet_id: &str, session: Option<&str>) -> Wall
             }
             None => true,
         };
-        let linked = client
-            .signers()
-            .await
-            .map(|s| s.iter().filter(|s| s.connected).count())
-            .unwrap_or(0);
+        let linked = linked(client).await;
         match client.wallet(wallet_id).await {
             Ok(w) if ended && linked == SIGNERS && w.committing_epoch.is_none() => return w,
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
-}
-
-/// The invariants after a trial; returns whether the operation completed.
-fn check(
-    trial: &str,
-    original: &WalletInfo,
-    before: &WalletInfo,
-    after: &WalletInfo,
-    held: &[usize],
-    epochs: &[(Option<u32>, Option<u32>)],
-) -> bool {
-    assert_eq!(
-        after.public_key, original.public_key,
-        "{trial}: key changed"
-    );
-    assert_eq!(after.chain_code, original.chain_code, "{trial}: chain code");
-    let completed = after.epoch == before.epoch + 1;
-    assert!(
-        completed || after.epoch == before.epoch,
-        "{trial}: epoch {} -> {}",
-        before.epoch,
-        after.epoch
-    );
-    if !completed {
-        assert_eq!(
-            (&after.signers, after.threshold),
-            (&before.signers, before.threshold),
-            "{trial}: rolled back but the holders changed"
-        );
-    }
-    for (i, (committed, prepared)) in epochs.iter().enumerate() {
-        if held.contains(&i) {
-            assert_eq!(
-                *committed,
-                Some(after.epoch),
-                "{trial}: holder {i} is on another epoch (mixed epochs: {epochs:?})"
-            );
-        } else {
-            assert!(
-                committed.is_none_or(|e| e < after.epoch),
-                "{trial}: non-holder {i} committed epoch {committed:?} (wallet at {})",
-                after.epoch
-            );
-        }
-        if let (Some(c), Some(p)) = (committed, prepared) {
-            assert!(p > c, "{trial}: signer {i} prepared {p} at or below {c}");
-        }
-    }
-    completed
-}
-
-/// How long an operation of `op` may take here: the kill moment is drawn from it.
-fn window(refresh: Duration, op: Op) -> Duration {
-    let factor = match op {
-        Op::Refresh => 1.0,
-        Op::Replace => 1.2,
-        Op::Grow | Op::Shrink => 1.6,
-    };
-    refresh.mul_f64(factor)
 }
 
 async fn kill_and_restart(cluster: &mut LocalCluster, client: &Client, target: Target) {
@@ -301,85 +221,32 @@ async fn kill_and_restart(cluster: &mut LocalCluster, client: &Client, target: T
     }
 }
 
-/// One kill: the operation submitted, the target killed after the delay and restarted, then
-/// every check of the module docs.
-struct Trial<'a> {
-    name: &'a str,
-    scheme: SchemeId,
-    original: &'a WalletInfo,
-    before: &'a WalletInfo,
-    change: &'a Change,
-    target: Target,
-    delay: Duration,
-}
-
-impl Trial<'_> {
-    /// Returns whether the kill came while the session ran, and whether the operation completed.
-    async fn run(
-        &self,
-        cluster: &mut LocalCluster,
-        client: &Client,
-        op_key: &tessera_wire::OperatorKey,
-    ) -> (bool, bool) {
-        let (trial, id) = (self.name, &self.before.wallet_id);
-        let (session, _) = run(&cluster.file, id, self.change, false)
-            .await
-            .unwrap_or_else(|e| panic!("{trial}: submit: {e:#}"));
-        tokio::time::sleep(self.delay).await;
-        let running = client
-            .session(&session.session_id, None)
-            .await
-            .is_ok_and(|s| s.status == SessionStatus::Running);
-        kill_and_restart(cluster, client, self.target).await;
-        let after = settle(client, id, Some(&session.session_id)).await;
-        let epochs = disk_epochs(cluster, client, id).await;
-        let held_after = holders(cluster, &after);
-        let completed = check(
-            trial,
-            self.original,
-            self.before,
-            &after,
-            &held_after,
-            &epochs,
-        );
-        let (_, vouched) = client.vouched_wallet(id).await.unwrap();
-        assert_eq!(
-            vouched.by.len(),
-            after.signers.len(),
-            "{trial}: attestations"
-        );
-        sign_and_verify(client, op_key, self.scheme, id, "m/7", trial).await;
-        if self.scheme != SchemeId::EcdsaDkls23 {
-            // The presignature pool refills with the wallet's holders now.
-            wait_pool(client, id, 1).await;
+/// Prints one trial's result line.
+fn report(trial: &str, running: bool, end: End, detail: &str) {
+    eprintln!(
+        "{trial}{}: {end:?} ({detail})",
+        if running {
+            " (running)"
+        } else {
+            " (after its end)"
         }
-        eprintln!(
-            "{trial}{}: {} (epoch {}, {}-of-{}, disk {epochs:?})",
-            if running {
-                " (running)"
-            } else {
-                " (after its end)"
-            },
-            if completed {
-                "completed"
-            } else {
-                "rolled back"
-            },
-            after.epoch,
-            after.threshold,
-            after.signers.len()
-        );
-        (running, completed)
-    }
+    );
 }
 
-fn print_tally(tally: &BTreeMap<(&str, Op), Tally>, started: Instant, seed: u64) {
-    eprintln!("| scheme | operation | kills | while running | completed | rolled back | coordinator killed |");
-    eprintln!("|---|---|---|---|---|---|---|");
+type Tallies = BTreeMap<(&'static str, Op), Tally>;
+
+fn print_tally(tally: &Tallies, started: Instant, seed: u64) {
+    eprintln!("| scheme | operation | kills | while running | completed | rolled back | completed on repeat | coordinator killed |");
+    eprintln!("|---|---|---|---|---|---|---|---|");
     for ((scheme, op), t) in tally {
         eprintln!(
-            "| {scheme} | {op:?} | {} | {} | {} | {} | {} |",
-            t.trials, t.while_running, t.completed, t.rolled_back, t.coordinator_kills
+            "| {scheme} | {op:?} | {} | {} | {} | {} | {} | {} |",
+            t.trials,
+            t.while_running,
+            t.completed,
+            t.rolled_back,
+            t.completed_on_repeat,
+            t.coordinator_kills
         );
     }
     eprintln!(
@@ -389,87 +256,54 @@ fn print_tally(tally: &BTreeMap<(&str, Op), Tally>, started: Instant, seed: u64)
     );
 }
 
+/// What every campaign phase works with.
+struct Campaign {
+    cluster: LocalCluster,
+    client: Client,
+    op_key: tessera_wire::OperatorKey,
+    rng: Rng,
+    seed: u64,
+    trials: u32,
+    ops: Vec<Op>,
+    tally: Tallies,
+}
+
+impl Campaign {
+    fn wants(&self, scheme: SchemeId, op: Op) -> bool {
+        self.ops.contains(&op)
+            && self.tally.get(&(scheme.name(), op)).map_or(0, |t| t.trials) < self.trials
+    }
+
+    fn record(&mut self, scheme: SchemeId, op: Op, target: Target, running: bool, end: End) {
+        self.tally
+            .entry((scheme.name(), op))
+            .or_default()
+            .add(target, running, end);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_processes_never_leave_mixed_epochs_or_lose_a_key() {
-    let trials = env_u64("TESSERA_CRASH_TRIALS", 2) as u32;
     let seed = env_u64("TESSERA_CRASH_SEED", 13);
-    let mut rng = Rng(seed);
-    let mut cluster = cluster_of("crash-lifecycle", "info", SIGNERS).await;
-    let client = cluster.client().unwrap();
-    let op_key = cluster.file.operator().unwrap();
-    let nodes: Vec<_> = cluster.file.signers.iter().map(|s| s.node_id).collect();
-    let mut tally: BTreeMap<(&str, Op), Tally> = BTreeMap::new();
+    let cluster = cluster_of("crash-lifecycle", "info", SIGNERS).await;
+    let mut c = Campaign {
+        client: cluster.client().unwrap(),
+        op_key: cluster.file.operator().unwrap(),
+        cluster,
+        rng: Rng(seed),
+        seed,
+        trials: env_u64("TESSERA_CRASH_TRIALS", 2) as u32,
+        ops: ops(),
+        tally: Tallies::new(),
+    };
     let started = Instant::now();
     for scheme in schemes() {
-        let id = wallet_id(scheme);
-        client
-            .create_wallet(
-                &op_key,
-                &id,
-                "crash",
-                scheme,
-                2,
-                nodes[..3].to_vec(),
-                NETWORKS,
-            )
-            .await
-            .unwrap();
-        let original = wait_ready(&client, &id).await;
-        // One undisturbed refresh: the window kill moments are drawn from.
-        let (_, refresh) = run(&cluster.file, &id, &Change::Refresh, true)
-            .await
-            .unwrap();
-        let mut n = 0;
-        loop {
-            let wanted: Vec<Op> = [Op::Refresh, Op::Replace, Op::Grow, Op::Shrink]
-                .into_iter()
-                .filter(|op| tally.get(&(scheme.name(), *op)).map_or(0, |t| t.trials) < trials)
-                .collect();
-            if wanted.is_empty() {
-                break;
-            }
-            n += 1;
-            let before = settle(&client, &id, None).await;
-            let held = holders(&cluster, &before);
-            let Some(op) = next_op(&mut rng, held.len(), &wanted) else {
-                // Only the other set size's operations still want kills: get there undisturbed.
-                let setup = if held.len() == 3 {
-                    Op::Grow
-                } else {
-                    Op::Shrink
-                };
-                let (c, _) = change(&mut rng, &cluster, setup, &held);
-                run(&cluster.file, &id, &c, true).await.unwrap();
-                continue;
-            };
-            let (change, involved) = change(&mut rng, &cluster, op, &held);
-            let target = match rng.below(involved.len() as u64 + 1) as usize {
-                0 => Target::Coordinator,
-                k => Target::Signer(involved[k - 1]),
-            };
-            let delay = window(refresh, op).mul_f64(rng.below(1000) as f64 / 1000.0);
-            let name = format!(
-                "seed {seed} {} trial {n}: {op:?} kill {target:?} after {} ms",
-                scheme.name(),
-                delay.as_millis()
-            );
-            let t = Trial {
-                name: &name,
-                scheme,
-                original: &original,
-                before: &before,
-                change: &change,
-                target,
-                delay,
-            };
-            let (running, completed) = t.run(&mut cluster, &client, &op_key).await;
-            let t = tally.entry((scheme.name(), op)).or_default();
-            t.trials += 1;
-            t.while_running += u32::from(running);
-            t.completed += u32::from(completed);
-            t.rolled_back += u32::from(!completed);
-            t.coordinator_kills += u32::from(matches!(target, Target::Coordinator));
+        if Op::RESHARES.iter().any(|op| c.ops.contains(op)) {
+            reshare::campaign(&mut c, scheme).await;
+        }
+        if c.ops.contains(&Op::Import) || c.ops.contains(&Op::Retire) {
+            import::campaign(&mut c, scheme).await;
         }
     }
-    print_tally(&tally, started, seed);
+    print_tally(&c.tally, started, seed);
 }
