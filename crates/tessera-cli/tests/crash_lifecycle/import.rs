@@ -21,7 +21,6 @@ use tessera_crypto::{PublicKey, SchemeId};
 use tessera_proto::api::{WalletInfo, WalletStatus};
 use zeroize::Zeroizing;
 
-use super::disk::{self, Held};
 use super::*;
 
 /// A seeded random key of `scheme`'s curve, as 64 hex digits.
@@ -124,7 +123,7 @@ impl Trial<'_> {
             !accepted || after.is_some(),
             "{trial}: the coordinator accepted the import and forgot it"
         );
-        let disk = disk::read(&mut c.cluster, &c.client, self.wallet_id).await;
+        let disk = held(&mut c.cluster, &c.client, self.wallet_id).await;
         self.check_outsiders(&disk);
         let (end, wallet) = match after {
             Some(w) if w.status == WalletStatus::Ready => (

@@ -2,7 +2,7 @@
 //! each operation one process — the coordinator or a signer the operation involves — is
 //! killed with SIGKILL at a seeded random moment and started again; once the cluster settled,
 //! every signer's vault is read from disk (each signer stopped first, as after a crash;
-//! [`disk`]) and the invariants are checked:
+//! `common/crash.rs`) and the invariants are checked:
 //!
 //! - **reshares** ([`reshare`]: a refresh, a replaced signer, a grown set 2-of-3 → 3-of-4 and
 //!   a shrunk one back to 2-of-3): no mixed epochs, the operation completed or rolled back, the
@@ -26,7 +26,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
-mod disk;
+#[path = "../common/crash.rs"]
+mod crash;
 mod import;
 mod reshare;
 mod retire;
@@ -35,39 +36,13 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::*;
+use crash::*;
 use tessera_cli::cluster::LocalCluster;
 use tessera_client::Client;
 use tessera_crypto::SchemeId;
 use tessera_proto::api::{SessionStatus, WalletInfo};
 
 const SIGNERS: usize = 4;
-
-/// SplitMix64: a seeded, reproducible choice of operations, targets, delays and keys.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    /// A delay drawn uniformly from `window`.
-    fn within(&mut self, window: Duration) -> Duration {
-        window.mul_f64(self.below(1000) as f64 / 1000.0)
-    }
-    /// A process among the coordinator and `involved`.
-    fn target(&mut self, involved: &[usize]) -> Target {
-        match self.below(involved.len() as u64 + 1) as usize {
-            0 => Target::Coordinator,
-            k => Target::Signer(involved[k - 1]),
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Op {
@@ -89,13 +64,6 @@ impl Op {
         Op::Retire,
     ];
     const RESHARES: [Op; 4] = [Op::Refresh, Op::Replace, Op::Grow, Op::Shrink];
-}
-
-/// The process a trial kills.
-#[derive(Debug, Clone, Copy)]
-enum Target {
-    Coordinator,
-    Signer(usize),
 }
 
 /// How a trial ended.
@@ -128,13 +96,6 @@ impl Tally {
         self.completed_on_repeat += u32::from(end == End::CompletedOnRepeat);
         self.coordinator_kills += u32::from(matches!(target, Target::Coordinator));
     }
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn schemes() -> Vec<SchemeId> {
@@ -175,15 +136,6 @@ fn holders(cluster: &LocalCluster, w: &WalletInfo) -> Vec<usize> {
         .collect()
 }
 
-/// The number of signers the coordinator has linked (0 while it does not answer).
-async fn linked(client: &Client) -> usize {
-    client
-        .signers()
-        .await
-        .map(|s| s.iter().filter(|s| s.connected).count())
-        .unwrap_or(0)
-}
-
 /// Waits until the coordinator answers again, the reshare session ended, no decided epoch is
 /// still committing and every signer is linked; returns the wallet.
 async fn settle(client: &Client, wallet_id: &str, session: Option<&str>) -> WalletInfo {
@@ -203,20 +155,6 @@ async fn settle(client: &Client, wallet_id: &str, session: Option<&str>) -> Wall
         match client.wallet(wallet_id).await {
             Ok(w) if ended && linked == SIGNERS && w.committing_epoch.is_none() => return w,
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-}
-
-async fn kill_and_restart(cluster: &mut LocalCluster, client: &Client, target: Target) {
-    match target {
-        Target::Coordinator => {
-            cluster.kill_coordinator().unwrap();
-            cluster.start_coordinator().unwrap();
-            cluster.wait_healthy(client).await.unwrap();
-        }
-        Target::Signer(i) => {
-            cluster.kill_signer(i).unwrap();
-            cluster.start_signer(i).unwrap();
         }
     }
 }

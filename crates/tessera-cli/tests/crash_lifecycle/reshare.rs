@@ -15,7 +15,6 @@ use tessera_client::Client;
 use tessera_crypto::SchemeId;
 use tessera_proto::api::{SessionStatus, WalletInfo};
 
-use super::disk::{self, Held};
 use super::*;
 
 fn name(cluster: &LocalCluster, i: usize) -> String {
@@ -176,7 +175,7 @@ impl Trial<'_> {
             .is_ok_and(|s| s.status == SessionStatus::Running);
         kill_and_restart(cluster, client, self.target).await;
         let after = settle(client, id, Some(&session.session_id)).await;
-        let disk = disk::read(cluster, client, id).await;
+        let disk = held(cluster, client, id).await;
         let held_after = holders(cluster, &after);
         let completed = check(
             trial,

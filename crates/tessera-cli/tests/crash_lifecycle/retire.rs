@@ -17,7 +17,6 @@ use tessera_client::{Submitted, AUTHORIZATION_TTL_SECS};
 use tessera_crypto::SchemeId;
 use tessera_proto::api::{WalletInfo, WalletStatus};
 
-use super::disk::{self, Held};
 use super::*;
 
 /// Retires `w` at once; how long it took.
@@ -80,7 +79,7 @@ pub async fn trial(c: &mut Campaign, scheme: SchemeId, n: u32, w: &WalletInfo, w
     kill_and_restart(&mut c.cluster, &c.client, target).await;
     let first = submit.await.unwrap();
     let after = settle(&c.client, id, None).await;
-    let disk = disk::read(&mut c.cluster, &c.client, id).await;
+    let disk = held(&mut c.cluster, &c.client, id).await;
     check_shares(trial, w, &holders, &disk);
     let at_holders = holders.iter().filter(|&&i| disk[i].retired).count();
     if retired(&first) {
@@ -107,7 +106,7 @@ pub async fn trial(c: &mut Campaign, scheme: SchemeId, n: u32, w: &WalletInfo, w
             .unwrap();
         let answer = c.client.submit_key_operation(&again).await;
         assert!(retired(&answer), "{trial}: the repeat: {answer:?}");
-        let disk = disk::read(&mut c.cluster, &c.client, id).await;
+        let disk = held(&mut c.cluster, &c.client, id).await;
         check_shares(trial, w, &holders, &disk);
         assert!(
             holders.iter().all(|&i| disk[i].retired),
