@@ -11,7 +11,8 @@
 //!
 //! The summaries travel as sealed broadcast envelopes of a one-round sub-session
 //! (`sid.derive("velocity")`), so each is signed by its sender's identity key and bound to this
-//! session: the coordinator relays them but can neither forge, alter nor replay one.
+//! session: the coordinator relays them but can neither forge, alter nor replay one. The same
+//! one-round [`Exchange`] carries the cggmp24 aux-info agreement (`signer/aux.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -119,13 +120,13 @@ impl Session for Exchange {
             reason,
         };
         if msg.session != self.sid || !self.others.contains(&from) {
-            return Err(wrong("not a co-signer of this velocity exchange"));
+            return Err(wrong("not a participant of this exchange"));
         }
         if msg.round != 1 || msg.to.is_some() {
-            return Err(wrong("the velocity exchange is one broadcast round"));
+            return Err(wrong("an exchange is one broadcast round"));
         }
         if msg.payload.len() > MAX_SUMMARY_BYTES {
-            return Err(wrong("velocity summary too large"));
+            return Err(wrong("exchanged payload too large"));
         }
         if self.received.contains_key(&from) {
             return Err(CryptoError::Duplicate { from, round: 1 });

@@ -589,3 +589,73 @@ fn a_former_holder_destroys_its_share_only_on_a_true_leave_notice() {
     // The holders it left sign on, verified by ed25519-dalek.
     sign_and_verify(&mut g, s, &key.0, "after the former holder left");
 }
+
+/// Copies signer `i`'s vault database (stopped first) to `to`, or back from it.
+fn copy_vault(g: &mut Group, i: usize, from: &std::path::Path, to: &std::path::Path) {
+    g.stop(i);
+    for suffix in ["", "-wal", "-shm"] {
+        let src = std::path::PathBuf::from(format!("{}{suffix}", from.display()));
+        let dst = std::path::PathBuf::from(format!("{}{suffix}", to.display()));
+        let _ = std::fs::remove_file(&dst);
+        if src.exists() {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+    g.restart(i);
+}
+
+/// Each signer's stored cggmp24 aux info, by group, as stored bytes (signers stopped to read,
+/// then started again).
+fn stored_aux(g: &mut Group) -> Vec<Vec<Vec<u8>>> {
+    (0..g.nodes.len())
+        .map(|i| {
+            g.stop(i);
+            let v = open_vault(&g.nodes[i].vault_path);
+            let out = v
+                .aux_groups()
+                .unwrap()
+                .iter()
+                .map(|group| v.aux(group).unwrap().unwrap().to_vec())
+                .collect();
+            drop(v);
+            g.restart(i);
+            out
+        })
+        .collect()
+}
+
+/// A kill while a group's cggmp24 aux info was being stored can leave some members with it and
+/// others without (the kill campaign's import trials found it). Every member then used to decide
+/// alone: those with it went on to the key protocol while the other waited for aux-info
+/// messages until the session timed out, for every later session of that group. Now the group
+/// agrees first: the next key generation of the same group generates new aux info at every
+/// member, completes, signs (libsecp256k1), and leaves every member with the same generation.
+#[test]
+fn a_group_where_one_member_lost_its_aux_info_generates_anew() {
+    let s = SchemeId::EcdsaCggmp24;
+    let mut g = Group::new("aux-agree", 3);
+    g.options.keygen_timeout = std::time::Duration::from_secs(150);
+    g.fixture_primes = true;
+    for i in 0..3 {
+        g.restart(i);
+    }
+    // Signer 2 as it was before the group had any aux info.
+    let path = g.nodes[2].vault_path.clone();
+    let before = path.with_extension("before-aux");
+    copy_vault(&mut g, 2, &path, &before);
+    g.keygen("first", s, 2);
+    let first = stored_aux(&mut g);
+    assert!(first.iter().all(|groups| groups.len() == 1), "{first:?}");
+    copy_vault(&mut g, 2, &before, &path);
+    assert!(stored_aux(&mut g)[2].is_empty(), "signer 2 lost it");
+    let (pk, _) = g.keygen(WALLET, s, 2);
+    sign_and_verify(&mut g, s, &pk, "after a new aux info");
+    let second = stored_aux(&mut g);
+    let tag = |bytes: &Vec<u8>| bytes[..47].to_vec();
+    let tags: Vec<_> = second.iter().map(|groups| tag(&groups[0])).collect();
+    assert!(
+        tags.iter().all(|t| *t == tags[0]),
+        "one generation everywhere"
+    );
+    assert_ne!(tags[0], tag(&first[0][0]), "a new generation");
+}

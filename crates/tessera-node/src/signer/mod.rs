@@ -84,8 +84,8 @@ use sha2::{Digest, Sha256};
 use tessera_audit::{EntryKind, RefusalReason};
 use tessera_chains::Registry;
 use tessera_crypto::{
-    scheme, AuxInfo, Cggmp24, DerivationPath, Error as CryptoError, KeyShare, KeygenInput,
-    MemoryLedger, PartyIndex, Presignature, SchemeId, SessionId, SignMessage, ThresholdParams,
+    scheme, DerivationPath, Error as CryptoError, KeyShare, KeygenInput, MemoryLedger, PartyIndex,
+    Presignature, SchemeId, SessionId, SignMessage, ThresholdParams,
 };
 use tessera_policy::{
     accept_freshness, accept_mode, accept_update, mode_in_force, wallet_key_request, AdminSet,
@@ -108,6 +108,7 @@ use tessera_wire::{
     WireError,
 };
 
+mod aux;
 mod checks;
 mod epochs;
 mod import;
@@ -1513,25 +1514,6 @@ impl Signer {
         if let Err(e) = self.audit(EntryKind::WalletCreated, wallet_id, body) {
             tracing::error!(wallet = wallet_id, error = %e, "could not audit a new wallet");
         }
-    }
-
-    /// cggmp24 aux info for this signer group: from the vault, or generated now (once per group)
-    /// with this signer's own fresh Paillier primes.
-    fn aux_info(&self, ctx: &mut RunCtx<'_>, sid: SessionId, n: u16) -> Result<AuxInfo, Failure> {
-        let group = group_id(ctx.roster);
-        if let Some(bytes) = lock(&self.inner.vault).aux(&group).map_err(vault_failure)? {
-            return AuxInfo::from_bytes(&bytes).map_err(crypto_failure);
-        }
-        let primes = self.inner.primes.take(ctx.me)?;
-        let asid = sid.derive("aux-info");
-        let s = Cggmp24
-            .aux_info_session(asid, ctx.me, n, primes)
-            .map_err(crypto_failure)?;
-        let aux = runner::drive(ctx, asid, s)?;
-        lock(&self.inner.vault)
-            .put_aux(&group, &aux.to_bytes())
-            .map_err(vault_failure)?;
-        Ok(aux)
     }
 
     /// The share of `wallet_id`, checked against the roster the coordinator sent.

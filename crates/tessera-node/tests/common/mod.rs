@@ -173,6 +173,9 @@ pub struct Group {
     pub abort_on_failure: bool,
     /// The networks the next [`Group::keygen`] binds its wallet to (default [`NETWORKS`]).
     pub networks: Vec<String>,
+    /// Signers (re)started from now on use the public fixture Paillier primes, so they can run
+    /// cggmp24 (default: no primes, cggmp24 disabled).
+    pub fixture_primes: bool,
 }
 
 /// The system clock, shifted by an offset a test moves forward ([`TestClock::advance`]).
@@ -246,6 +249,7 @@ impl Group {
             clock: Arc::new(TestClock::default()),
             abort_on_failure: false,
             networks: NETWORKS.iter().map(|n| n.to_string()).collect(),
+            fixture_primes: false,
         };
         for i in 0..n {
             let vault_path = dir.join(format!("signer-{i}.db"));
@@ -450,7 +454,11 @@ impl Group {
             vault,
             self.nodes[i].audit.clone(),
             self.clock.clone(),
-            PrimeSource::None,
+            if self.fixture_primes {
+                PrimeSource::Fixtures
+            } else {
+                PrimeSource::None
+            },
             Arc::new(ThreadSpawner),
             self.options.clone(),
         )
