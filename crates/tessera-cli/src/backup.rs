@@ -25,8 +25,22 @@ use crate::daemon::{signer_audit_path, vault_path, UnlockSpec};
 /// The vault settings a signer backup carries.
 const SETTINGS: [&str; 3] = [settings::NAME, settings::OPERATORS, settings::POLICY_ADMINS];
 
-/// Writes a file that must not exist, mode 0600.
+/// Writes a file that must not exist, mode 0600, so that a kill at any moment leaves either
+/// the whole file or none at `path`: the bytes go to `.<name>.partial-<pid>` beside it, are
+/// synced, and only then renamed into place (the directory synced after). A kill before the
+/// rename leaves only the partial file, which nothing reads.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    if path.exists() {
+        bail!("{} exists; it must not", path.display());
+    }
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} names no file", path.display()))?;
+    let partial = path.with_file_name(format!(
+        ".{}.partial-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -34,11 +48,27 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("creating {} (it must not exist)", path.display()))?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
+    let written = opts.open(&partial).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    let placed = written.and_then(|()| {
+        if path.exists() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "the file appeared meanwhile",
+            ));
+        }
+        std::fs::rename(&partial, path)
+    });
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e).with_context(|| format!("writing {}", path.display()));
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // Best effort: the rename is durable once the directory is.
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    }
     Ok(())
 }
 
@@ -333,4 +363,56 @@ fn audit_restore(dir: &Path, node: NodeId, backup_time: u64, tags: &[ShareTag]) 
         now_unix().saturating_mul(1000),
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod write_tests {
+    use super::write_private;
+
+    fn dir(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("tessera-write-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn names(d: &std::path::Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_private_file_appears_whole_with_mode_0600_and_nothing_beside_it() {
+        let d = dir("whole");
+        let path = d.join("backup.json");
+        write_private(&path, b"contents").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"contents");
+        assert_eq!(names(&d), vec!["backup.json"], "no partial file left");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn an_existing_file_is_never_replaced_and_no_partial_file_stays() {
+        let d = dir("exists");
+        let path = d.join("backup.json");
+        std::fs::write(&path, b"old").unwrap();
+        let err = write_private(&path, b"new").unwrap_err();
+        assert!(err.to_string().contains("must not"), "{err:#}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        assert_eq!(names(&d), vec!["backup.json"]);
+        let missing = d.join("no-such-dir").join("f");
+        assert!(write_private(&missing, b"x").is_err());
+        std::fs::remove_dir_all(&d).ok();
+    }
 }
