@@ -1055,10 +1055,18 @@ impl Coordinator {
     }
 
     /// Marks requests a previous run left `approved` or `signing` as failed (`interrupted`):
-    /// their sessions died with it. Signers never sign a request id twice.
+    /// their sessions died with it. Signers never sign a request id twice. A request whose
+    /// signature was stored before the restart (the run died between storing its session or
+    /// transaction and concluding it) is concluded as signed instead: its signature exists and
+    /// is served, so it counts, is audited and reads `signed`.
     pub(crate) fn fail_interrupted(&self) -> Result<(), CoordError> {
         for state in [RequestState::Approved, RequestState::Signing] {
             for rec in self.inner.store.requests(Some(state), u32::MAX)? {
+                if let Some(detail) = self.stored_outcome(&rec) {
+                    tracing::warn!(request = %rec.request_id, "signed before a restart; concluded now");
+                    self.conclude(rec, RequestState::Signed, None, detail);
+                    continue;
+                }
                 let err = failed(
                     ErrorCode::Interrupted,
                     "the coordinator restarted while this request was signing".into(),
@@ -1068,6 +1076,35 @@ impl Coordinator {
             }
         }
         Ok(())
+    }
+
+    /// The audit detail of a request's stored signature — its session record done with a
+    /// signature (sign requests) or its transaction record done and signed — if there is one.
+    fn stored_outcome(&self, rec: &RequestRecord) -> Option<Value> {
+        let id = request_session_id(&rec.wallet_id, &rec.request_id);
+        match &rec.body {
+            RequestBody::Sign(_) => {
+                let s = self.inner.store.session(&id).ok().flatten()?;
+                (s.status == SessionStatus::Done && s.signature.is_some()).then(|| {
+                    json!({
+                        "session": s.session_id,
+                        "signers": s.participants.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                        "recovered": true,
+                    })
+                })
+            }
+            RequestBody::Transaction(_) => {
+                let t = self.inner.store.transaction(&id).ok().flatten()?;
+                (t.status == SessionStatus::Done && t.signed.is_some()).then(|| {
+                    json!({
+                        "sessions": t.sessions,
+                        "signatures": t.signatures.len(),
+                        "txid": t.signed.as_ref().and_then(|s| s.txid.clone()),
+                        "recovered": true,
+                    })
+                })
+            }
+        }
     }
 
     // ------------------------------------------------------------------ approvals
@@ -1721,7 +1758,7 @@ mod tests {
     use super::*;
     use crate::{ApiTokens, Config, OsEntropy, SqliteStore};
     use tessera_crypto::MessageHash;
-    use tessera_proto::api::{MessageInput, SignRequest};
+    use tessera_proto::api::{MessageInput, SessionInfo, SignRequest};
     use tessera_proto::SystemClock;
     use tessera_wire::{Action, OperatorKey};
 
@@ -1824,5 +1861,44 @@ mod tests {
         again.state = RequestState::AwaitingApprovals;
         c.expire(&mut again);
         assert_eq!(audited(), before);
+    }
+
+    /// A restart between storing a request's signed session and concluding the request (the
+    /// kill -9 campaign's window): the request is concluded as signed, with its signature
+    /// audited, not failed as interrupted while its session serves a signature. A request
+    /// without a stored signature still fails as interrupted.
+    #[tokio::test]
+    async fn a_request_signed_before_a_restart_is_concluded_signed() {
+        let c = coordinator();
+        let signed = record("r-signed", RequestState::Signing);
+        c.insert_request(&signed).expect("insert");
+        let session = SessionInfo {
+            session_id: request_session_id("w", "r-signed"),
+            kind: tessera_proto::api::SessionKind::Sign,
+            wallet_id: "w".into(),
+            request_id: Some("r-signed".into()),
+            status: SessionStatus::Done,
+            participants: Vec::new(),
+            attempts: 1,
+            path: Some("m".into()),
+            sign_path: None,
+            signature: Some(tessera_crypto::Signature::Ed25519([7u8; 64])),
+            public_key: None,
+            error: None,
+            created_at_ms: 0,
+            finished_at_ms: Some(1),
+        };
+        c.inner.store.put_session(&session).expect("session");
+        c.insert_request(&record("r-cut", RequestState::Signing))
+            .expect("insert");
+
+        c.fail_interrupted().expect("resume");
+
+        assert_eq!(stored(&c, "r-signed"), RequestState::Signed);
+        assert_eq!(stored(&c, "r-cut"), RequestState::Failed);
+        let entries = c.audit_log().entries(0, 10_000).expect("entries");
+        assert!(entries
+            .iter()
+            .any(|e| e.subject == "r-signed" && e.kind == EntryKind::Signature));
     }
 }

@@ -58,12 +58,24 @@ async fn ready(c: &mut Campaign, scheme: SchemeId, w: &WalletInfo, trial: &str) 
 }
 
 async fn retire(c: &mut Campaign, id: &str) {
-    let op = c
-        .client
-        .prepare_retire(&c.op_key, id, AUTHORIZATION_TTL_SECS)
-        .await
-        .unwrap();
-    let done = c.client.submit_key_operation(&op).await;
+    // Retiring needs every holder linked; one restarted by the trial may relink a moment
+    // after the coordinator counted it.
+    let start = Instant::now();
+    let done = loop {
+        let op = c
+            .client
+            .prepare_retire(&c.op_key, id, AUTHORIZATION_TTL_SECS)
+            .await
+            .unwrap();
+        match c.client.submit_key_operation(&op).await {
+            Err(ClientError::Api { status: 503, .. })
+                if start.elapsed() < Duration::from_secs(30) =>
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            other => break other,
+        }
+    };
     assert!(
         matches!(done, Ok(Submitted::Wallet(ref r)) if r.status == WalletStatus::Retired),
         "{id}: retirement: {done:?}"

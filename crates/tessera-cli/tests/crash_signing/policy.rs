@@ -44,11 +44,18 @@ fn bundle(c: &Campaign, version: u64) -> SignedBundle {
 async fn signer_versions(c: &Campaign) -> Vec<u64> {
     let mut out = Vec::new();
     for s in &c.cluster.file.signers {
-        let view = c
-            .client
-            .signer_view(&s.node_id)
-            .await
-            .unwrap_or_else(|e| panic!("{}'s view: {e}", s.name));
+        // A signer just restarted may relink a moment after the coordinator counted it.
+        let start = Instant::now();
+        let view = loop {
+            match c.client.signer_view(&s.node_id).await {
+                Ok(v) => break v,
+                Err(e) if start.elapsed() < Duration::from_secs(30) => {
+                    eprintln!("{}'s view, asking again: {e}", s.name);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("{}'s view: {e}", s.name),
+            }
+        };
         out.push(view.view.policy_version);
     }
     out
