@@ -140,3 +140,29 @@ pub async fn held(cluster: &mut LocalCluster, client: &Client, wallet_id: &str) 
     })
     .await
 }
+
+/// The schemes `TESSERA_CRASH_SCHEMES` names (comma-separated), or those of `default`.
+pub fn schemes(default: &str) -> Vec<tessera_crypto::SchemeId> {
+    let names = std::env::var("TESSERA_CRASH_SCHEMES").unwrap_or_else(|_| default.into());
+    names
+        .split(',')
+        .map(|n| {
+            tessera_crypto::SchemeId::from_name(n.trim()).unwrap_or_else(|| panic!("no scheme {n}"))
+        })
+        .collect()
+}
+
+/// Indices (in the cluster) of the wallet's holders, in party order.
+pub fn holders(cluster: &LocalCluster, w: &tessera_proto::api::WalletInfo) -> Vec<usize> {
+    w.signers
+        .iter()
+        .map(|n| {
+            cluster
+                .file
+                .signers
+                .iter()
+                .position(|s| s.node_id == *n)
+                .unwrap()
+        })
+        .collect()
+}

@@ -98,14 +98,6 @@ impl Tally {
     }
 }
 
-fn schemes() -> Vec<SchemeId> {
-    let names = std::env::var("TESSERA_CRASH_SCHEMES").unwrap_or_else(|_| "schnorr-bip340".into());
-    names
-        .split(',')
-        .map(|n| SchemeId::from_name(n.trim()).unwrap_or_else(|| panic!("no scheme {n}")))
-        .collect()
-}
-
 fn ops() -> Vec<Op> {
     let Ok(names) = std::env::var("TESSERA_CRASH_OPS") else {
         return Op::ALL.to_vec();
@@ -117,21 +109,6 @@ fn ops() -> Vec<Op> {
                 .iter()
                 .find(|op| format!("{op:?}").eq_ignore_ascii_case(n.trim()))
                 .unwrap_or_else(|| panic!("no operation {n}"))
-        })
-        .collect()
-}
-
-/// Indices (in the cluster) of the wallet's holders, in party order.
-fn holders(cluster: &LocalCluster, w: &WalletInfo) -> Vec<usize> {
-    w.signers
-        .iter()
-        .map(|n| {
-            cluster
-                .file
-                .signers
-                .iter()
-                .position(|s| s.node_id == *n)
-                .unwrap()
         })
         .collect()
 }
@@ -235,7 +212,7 @@ async fn killed_processes_never_leave_mixed_epochs_or_lose_a_key() {
         tally: Tallies::new(),
     };
     let started = Instant::now();
-    for scheme in schemes() {
+    for scheme in schemes("schnorr-bip340") {
         if Op::RESHARES.iter().any(|op| c.ops.contains(op)) {
             reshare::campaign(&mut c, scheme).await;
         }

@@ -57,7 +57,6 @@ use crash::*;
 use tessera_cli::cluster::LocalCluster;
 use tessera_client::Client;
 use tessera_crypto::SchemeId;
-use tessera_proto::api::WalletInfo;
 
 const SIGNERS: usize = 4;
 
@@ -137,15 +136,6 @@ impl Tally {
     }
 }
 
-fn schemes() -> Vec<SchemeId> {
-    let names = std::env::var("TESSERA_CRASH_SCHEMES")
-        .unwrap_or_else(|_| "ed25519,ecdsa-secp256k1/dkls23".into());
-    names
-        .split(',')
-        .map(|n| SchemeId::from_name(n.trim()).unwrap_or_else(|| panic!("no scheme {n}")))
-        .collect()
-}
-
 fn ops() -> Vec<Op> {
     let Ok(names) = std::env::var("TESSERA_CRASH_OPS") else {
         return Op::ALL.to_vec();
@@ -157,21 +147,6 @@ fn ops() -> Vec<Op> {
                 .iter()
                 .find(|op| op.name() == n.trim())
                 .unwrap_or_else(|| panic!("no operation {n}"))
-        })
-        .collect()
-}
-
-/// Indices (in the cluster) of the wallet's holders, in party order.
-fn holders(cluster: &LocalCluster, w: &WalletInfo) -> Vec<usize> {
-    w.signers
-        .iter()
-        .map(|n| {
-            cluster
-                .file
-                .signers
-                .iter()
-                .position(|s| s.node_id == *n)
-                .unwrap()
         })
         .collect()
 }
@@ -299,7 +274,7 @@ async fn killed_processes_never_lose_a_share_reuse_a_nonce_or_sign_a_request_twi
         done: 0,
     };
     let started = Instant::now();
-    for scheme in schemes() {
+    for scheme in schemes("ed25519,ecdsa-secp256k1/dkls23") {
         if c.wants(scheme, Op::Keygen) {
             keygen::campaign(&mut c, scheme).await;
         }
