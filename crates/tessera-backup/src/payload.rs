@@ -42,8 +42,9 @@ pub struct SignerPayload {
     pub identity: Zeroizing<Vec<u8>>,
     /// The vault settings (name, trusted operator keys, policy admins), as stored.
     pub settings: Vec<(String, String)>,
-    /// cggmp24 auxiliary info per signer group (group id hex, `AuxInfo::to_bytes` hex): the
-    /// signer's Paillier keys, reused by every key generation of the same group.
+    /// cggmp24 auxiliary info per signer group (group id hex, the vault's stored value hex:
+    /// `AuxInfo::to_stored`, or `AuxInfo::to_bytes` from vaults before generations were
+    /// tagged): the signer's Paillier keys, reused by every key generation of the same group.
     #[serde(default)]
     pub aux: Vec<AuxRecord>,
 }
@@ -54,7 +55,7 @@ pub struct AuxRecord {
     /// Signer group id.
     #[serde(with = "hex32")]
     pub group: [u8; 32],
-    /// `AuxInfo::to_bytes`.
+    /// The vault's stored value (see [`SignerPayload::aux`]).
     #[serde(with = "hexvec")]
     pub aux: Zeroizing<Vec<u8>>,
 }
@@ -192,9 +193,20 @@ pub fn open_signer(
         return Err(BackupError::Mismatch("node id"));
     }
     for a in &payload.aux {
-        AuxInfo::from_bytes(&a.aux).map_err(|e| BackupError::InvalidShare(e.to_string()))?;
+        stored_aux(&a.aux)?;
     }
     Ok(payload)
+}
+
+/// A signer's stored aux info, validated: the generation-tagged form
+/// (`AuxInfo::to_stored`), or plain `AuxInfo::to_bytes` as vaults stored it before generations
+/// were tagged.
+fn stored_aux(bytes: &[u8]) -> Result<AuxInfo, BackupError> {
+    let invalid = |e: tessera_crypto::Error| BackupError::InvalidShare(e.to_string());
+    match AuxInfo::from_stored(bytes).map_err(invalid)? {
+        Some((_, aux)) => Ok(aux),
+        None => AuxInfo::from_bytes(bytes).map_err(invalid),
+    }
 }
 
 mod hexvec {

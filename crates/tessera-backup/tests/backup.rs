@@ -4,10 +4,13 @@
 #![allow(clippy::unwrap_used)]
 
 use tessera_backup::{
-    open_share, open_signer, seal, Backup, BackupError, BackupIdentity, Header, Kind, SharePayload,
-    ShareTag, SignerPayload,
+    open_share, open_signer, seal, AuxRecord, Backup, BackupError, BackupIdentity, Header, Kind,
+    SharePayload, ShareTag, SignerPayload,
 };
-use tessera_crypto::{scheme, sim, KeyShare, KeygenInput, SchemeId, SessionId, ThresholdParams};
+use tessera_crypto::primes::fixtures;
+use tessera_crypto::{
+    scheme, sim, AuxInfo, Cggmp24, KeyShare, KeygenInput, SchemeId, SessionId, ThresholdParams,
+};
 use tessera_wire::{IdentityKey, NodeId};
 
 fn keygen(id: SchemeId) -> Vec<KeyShare> {
@@ -256,5 +259,69 @@ fn a_signer_backup_carries_the_identity_of_its_node_only() {
     assert!(matches!(
         open_signer(&other, &[id]),
         Err(BackupError::Mismatch("node id"))
+    ));
+}
+
+/// A signer backup carrying `aux` (one group) under a fresh identity, opened.
+fn open_signer_with_aux(aux: Vec<u8>) -> Result<SignerPayload, BackupError> {
+    let key = IdentityKey::generate(&mut rand_core::OsRng);
+    let id = BackupIdentity::generate();
+    let payload = SignerPayload {
+        identity: key.to_bytes(),
+        settings: Vec::new(),
+        aux: vec![AuxRecord {
+            group: [3; 32],
+            aux: aux.into(),
+        }],
+    };
+    let header = Header {
+        kind: Kind::Signer,
+        node_id: key.public().node_id(),
+        created_at: 1,
+        share: None,
+    };
+    let b = seal(header, &payload.to_json(), &[id.recipient()]).unwrap();
+    open_signer(&b, &[id])
+}
+
+/// The regression behind stop 24's CI failure: signers store aux info tagged with its generation
+/// id, and `backup verify` refused every cggmp24 signer backup written after that change.
+#[test]
+fn a_signer_backup_accepts_tagged_and_legacy_aux_info_and_refuses_a_damaged_one() {
+    let sid = SessionId::random(&mut rand_core::OsRng);
+    let sessions = (0..2)
+        .map(|i| {
+            Cggmp24
+                .aux_info_session(sid, i, 2, fixtures::primes(usize::from(i)))
+                .unwrap()
+        })
+        .collect();
+    let aux: Vec<AuxInfo> = sim::run(sessions).unwrap();
+    let generation = SessionId([9; 32]);
+
+    let tagged = aux[0].to_stored(&generation).to_vec();
+    let opened = open_signer_with_aux(tagged.clone()).unwrap();
+    assert_eq!(*opened.aux[0].aux, tagged, "restored exactly as stored");
+    let (g, parsed) = AuxInfo::from_stored(&opened.aux[0].aux).unwrap().unwrap();
+    assert_eq!((g, parsed.index(), parsed.n()), (generation, 0, 2));
+
+    open_signer_with_aux(aux[1].to_bytes().to_vec()).expect("legacy untagged aux info");
+
+    let mut truncated = tagged.clone();
+    truncated.truncate(tessera_crypto::STORED_AUX_TAG.len() + 20);
+    assert!(matches!(
+        open_signer_with_aux(truncated),
+        Err(BackupError::InvalidShare(_))
+    ));
+    let mut flipped = tagged;
+    let last = flipped.len() - 2;
+    flipped[last] ^= 0x55;
+    assert!(matches!(
+        open_signer_with_aux(flipped),
+        Err(BackupError::InvalidShare(_))
+    ));
+    assert!(matches!(
+        open_signer_with_aux(b"not aux info".to_vec()),
+        Err(BackupError::InvalidShare(_))
     ));
 }

@@ -35,7 +35,7 @@ mod types;
 
 pub use error::{Error, Result};
 pub use reshare::{ReshareInput, ResharePlan};
-pub use schemes::cggmp24::{AuxInfo, Cggmp24};
+pub use schemes::cggmp24::{AuxInfo, Cggmp24, STORED_AUX_TAG};
 pub use schemes::dkls23::Dkls23;
 pub use schemes::frost::{FrostEd25519, FrostTaproot};
 pub use session::{Message, Poll, Session, SessionId};

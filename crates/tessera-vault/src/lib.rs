@@ -96,8 +96,9 @@
 //!   evaluation per guess.
 //! - An attacker who can write the file can destroy it or roll it back to an older copy; the
 //!   vault does not detect a whole-file rollback (which could resurrect a consumed
-//!   presignature — the coordinator's pool reconciliation and
-//!   [`Vault::destroy_presignatures`] are the remedy). Deleting velocity rows (or rolling the
+//!   presignature at this signer; signing with it also needs the co-signers' copies, consumed
+//!   in their own vaults, and [`Vault::destroy_presignatures`], which every epoch change
+//!   runs, clears it). Deleting velocity rows (or rolling the
 //!   file back) resets the velocity ledger, which only weakens a limit at this one signer.
 //!   Swapping or altering sealed values is detected ([`VaultError::Corrupt`]); triggers or
 //!   views planted in the schema are refused at open.

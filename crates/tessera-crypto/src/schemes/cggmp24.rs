@@ -100,7 +100,38 @@ impl AuxInfo {
     fn parse(&self) -> Result<cggmp24::key_share::AuxInfo> {
         json_decode(&self.bytes).map_err(|_| Error::InvalidKeyShare("aux info".into()))
     }
+
+    /// The form a signer stores (and a signer backup carries): [`STORED_AUX_TAG`], the 32-byte
+    /// execution id of the generation that made this aux info, then [`to_bytes`](Self::to_bytes).
+    /// The generation id lets a group check that every member holds the same aux info.
+    pub fn to_stored(&self, generation: &SessionId) -> Zeroizing<Vec<u8>> {
+        let body = self.to_bytes();
+        let mut out = Zeroizing::new(Vec::with_capacity(STORED_AUX_TAG.len() + 32 + body.len()));
+        out.extend_from_slice(STORED_AUX_TAG);
+        out.extend_from_slice(&generation.0);
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// Parses and validates [`to_stored`](Self::to_stored) output. `Ok(None)` for a value
+    /// without the tag (stored before generations were tagged: plain
+    /// [`to_bytes`](Self::to_bytes) output, which [`from_bytes`](Self::from_bytes) reads).
+    pub fn from_stored(b: &[u8]) -> Result<Option<(SessionId, Self)>> {
+        let Some(rest) = b.strip_prefix(STORED_AUX_TAG) else {
+            return Ok(None);
+        };
+        if rest.len() < 32 {
+            return Err(Error::InvalidKeyShare("stored aux info truncated".into()));
+        }
+        let (generation, body) = rest.split_at(32);
+        let mut id = [0u8; 32];
+        id.copy_from_slice(generation);
+        Ok(Some((SessionId(id), Self::from_bytes(body)?)))
+    }
 }
+
+/// Prefix of [`AuxInfo::to_stored`].
+pub const STORED_AUX_TAG: &[u8] = b"tessera/aux/v2\0";
 
 // ---------------------------------------------------------------- the round_based adapter
 

@@ -17,37 +17,17 @@
 //! fail, as it could by aborting.
 
 use tessera_crypto::{AuxInfo, Cggmp24, SessionId};
-use tessera_proto::link::{Failure, FailureKind};
+use tessera_proto::link::Failure;
 
-use super::{crypto_failure, failure, group_id, lock, vault_failure, Signer};
+use super::{crypto_failure, group_id, lock, vault_failure, Signer};
 use crate::exchange::Exchange;
 use crate::runner::{self, RunCtx};
 
-/// Prefix of the stored encoding: this, the 32-byte generation id, then the aux info. A value
-/// without it (stored before generations were tagged) is treated as no aux info.
-const TAGGED: &[u8] = b"tessera/aux/v2\0";
-
-fn encode(generation: &SessionId, aux: &AuxInfo) -> Vec<u8> {
-    let mut out = TAGGED.to_vec();
-    out.extend_from_slice(&generation.0);
-    out.extend_from_slice(&aux.to_bytes());
-    out
-}
-
-/// The generation id and the aux info of a stored value; `None` if it is untagged.
+/// The generation id and the aux info of a stored value; `None` if it is untagged (stored
+/// before generations were tagged), which counts as no aux info.
 fn decode(bytes: &[u8]) -> Result<Option<([u8; 32], AuxInfo)>, Failure> {
-    let Some(rest) = bytes.strip_prefix(TAGGED) else {
-        return Ok(None);
-    };
-    if rest.len() < 32 {
-        return Err(failure(
-            FailureKind::Internal,
-            "stored aux info is truncated",
-        ));
-    }
-    let (generation, aux) = rest.split_at(32);
-    let aux = AuxInfo::from_bytes(aux).map_err(crypto_failure)?;
-    Ok(Some((generation.try_into().unwrap_or([0; 32]), aux)))
+    let stored = AuxInfo::from_stored(bytes).map_err(crypto_failure)?;
+    Ok(stored.map(|(generation, aux)| (generation.0, aux)))
 }
 
 /// Whether every member of the session holds aux info of generation `mine` (empty: none).
@@ -88,7 +68,7 @@ impl Signer {
             .map_err(crypto_failure)?;
         let aux = runner::drive(ctx, asid, s)?;
         lock(&self.inner.vault)
-            .put_aux(&group, &encode(&asid, &aux))
+            .put_aux(&group, &aux.to_stored(&asid))
             .map_err(vault_failure)?;
         Ok(aux)
     }
@@ -101,10 +81,10 @@ mod tests {
     #[test]
     fn untagged_values_count_as_none_and_truncated_ones_are_refused() {
         assert!(matches!(decode(b"plain aux bytes"), Ok(None)));
-        let mut short = TAGGED.to_vec();
+        let mut short = tessera_crypto::STORED_AUX_TAG.to_vec();
         short.extend_from_slice(&[1; 10]);
         assert!(decode(&short).is_err());
-        let mut garbage = TAGGED.to_vec();
+        let mut garbage = tessera_crypto::STORED_AUX_TAG.to_vec();
         garbage.extend_from_slice(&[7; 40]);
         assert!(decode(&garbage).is_err(), "aux info that does not parse");
     }
