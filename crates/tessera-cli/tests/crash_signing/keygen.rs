@@ -26,16 +26,29 @@ fn three_holders(rng: &mut Rng) -> Vec<usize> {
     (0..SIGNERS).filter(|&i| i != left_out).collect()
 }
 
-/// Asks for a 2-of-3 wallet on `holders`.
+/// Asks for a 2-of-3 wallet on `holders`. A holder a trial restarted may relink a moment
+/// after the coordinator counted the cluster settled; the coordinator then answers 503
+/// (unavailable, nothing recorded) and the request is made again, as a client would.
 async fn create(c: &Campaign, scheme: SchemeId, id: &str, holders: &[usize]) -> bool {
-    let nodes = holders
+    let nodes: Vec<_> = holders
         .iter()
         .map(|&i| c.cluster.file.signers[i].node_id)
         .collect();
-    c.client
-        .create_wallet(&c.op_key, id, "crash", scheme, 2, nodes, NETWORKS)
-        .await
-        .is_ok()
+    let start = Instant::now();
+    loop {
+        let r = c
+            .client
+            .create_wallet(&c.op_key, id, "crash", scheme, 2, nodes.clone(), NETWORKS)
+            .await;
+        match r {
+            Err(ClientError::Api { status: 503, .. })
+                if start.elapsed() < Duration::from_secs(30) =>
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            other => return other.is_ok(),
+        }
+    }
 }
 
 /// A wallet created undisturbed: ready, signing, then retired; how long its creation took.
