@@ -1,7 +1,7 @@
 //! `tessera bench sign`: signatures through the API of a real cluster (processes, TLS, sealed
 //! envelopes, vault writes), next to the raw in-process protocol figure measured in the same run.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,7 @@ use serde::Serialize;
 use tessera_client::Client;
 use tessera_crypto::{SchemeId, SignMessage};
 use tessera_proto::api::{SignPath, WalletStatus};
-use tessera_wire::OperatorKey;
+use tessera_wire::{NodeId, OperatorKey};
 
 use crate::cluster::{ClusterFile, ClusterOptions, LocalCluster};
 
@@ -59,7 +59,8 @@ pub struct SignRow {
     pub overhead_ratio: Option<f64>,
 }
 
-fn pct(sorted: &[f64], p: f64) -> f64 {
+/// The `p` quantile (0..=1) of `sorted` by the nearest-rank method; NaN when empty.
+pub(crate) fn pct(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -68,7 +69,7 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// A plain message in the scheme's default off-chain message format (what signers accept).
-fn message(s: SchemeId, i: u64) -> Result<SignMessage> {
+pub(crate) fn message(s: SchemeId, i: u64) -> Result<SignMessage> {
     let text = format!("tessera bench request {i}");
     Ok(tessera_chains::offchain_message(s, None, text.as_bytes())?)
 }
@@ -100,62 +101,15 @@ pub async fn run(opts: SignBenchOptions, mut progress: impl FnMut(&str)) -> Resu
             .map(|r| r.median_ms)
     };
 
-    let dir = std::env::temp_dir().join(format!("tessera-bench-{}", std::process::id()));
-    let (_cluster, file) = match &opts.cluster_dir {
-        Some(d) => (None, ClusterFile::load(d)?),
-        None => {
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir)?;
-            }
-            progress("starting a local cluster (coordinator + 3 signers)…");
-            let c = LocalCluster::start(&dir, ClusterOptions::default()).await?;
-            let f = c.file.clone();
-            (Some(c), f)
-        }
-    };
+    let (_cluster, file) =
+        open_cluster(opts.cluster_dir.as_deref(), "bench", &mut progress).await?;
     let client = file.client()?;
     let operator = Arc::new(file.operator()?);
-    let signers: Vec<_> = file.signers.iter().map(|s| s.node_id).collect();
-    if signers.len() < 3 {
-        bail!("the cluster needs at least 3 signers");
-    }
-    let signers = signers[..3].to_vec();
+    let signers = first_three_signers(&file)?;
 
     let mut rows = Vec::new();
     for &s in &opts.schemes {
-        let id = format!(
-            "bench-{}-{}",
-            s.name().replace(['/', '-'], "_"),
-            &tessera_client::random_id()[..8]
-        );
-        progress(&format!("{}: creating a 2-of-3 wallet…", s.name()));
-        client
-            .create_wallet(
-                &operator,
-                &id,
-                &id,
-                s,
-                2,
-                signers.clone(),
-                crate::tx::DEMO_NETWORKS,
-            )
-            .await?;
-        let t0 = Instant::now();
-        loop {
-            let w = client.wallet(&id).await?;
-            match w.status {
-                WalletStatus::Ready => break,
-                WalletStatus::Failed | WalletStatus::Retired => {
-                    bail!("{}: key generation failed: {:?}", s.name(), w.error)
-                }
-                WalletStatus::Creating => {
-                    if t0.elapsed() > Duration::from_secs(900) {
-                        bail!("{}: key generation timed out", s.name());
-                    }
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-            }
-        }
+        let id = ready_wallet(&client, &operator, s, &signers, &mut progress).await?;
         let mut paths: Vec<(&str, bool)> = Vec::new();
         if s.has_presignatures() {
             paths.push(("m", false));
@@ -167,11 +121,7 @@ pub async fn run(opts: SignBenchOptions, mut progress: impl FnMut(&str)) -> Resu
         for (path, full) in paths {
             if !full {
                 progress(&format!("{}: waiting for the presignature pool…", s.name()));
-                let t0 = Instant::now();
-                while client.wallet(&id).await?.pool < 4 && t0.elapsed() < Duration::from_secs(120)
-                {
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                }
+                wait_pool(&client, &id, 4, Duration::from_secs(120)).await?;
             }
             progress(&format!(
                 "{}: signing at {path} for {} s, {} in flight…",
@@ -199,6 +149,90 @@ pub async fn run(opts: SignBenchOptions, mut progress: impl FnMut(&str)) -> Resu
         }
     }
     Ok(rows)
+}
+
+/// The cluster of `dir` (a `tessera up` directory), or a fresh local one (coordinator + 3
+/// signers) in a temporary directory named after `name`, stopped when the returned
+/// [`LocalCluster`] is dropped.
+pub(crate) async fn open_cluster(
+    dir: Option<&Path>,
+    name: &str,
+    progress: &mut impl FnMut(&str),
+) -> Result<(Option<LocalCluster>, ClusterFile)> {
+    if let Some(d) = dir {
+        return Ok((None, ClusterFile::load(d)?));
+    }
+    let dir = std::env::temp_dir().join(format!("tessera-{name}-{}", std::process::id()));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    progress("starting a local cluster (coordinator + 3 signers)…");
+    let c = LocalCluster::start(&dir, ClusterOptions::default()).await?;
+    let f = c.file.clone();
+    Ok((Some(c), f))
+}
+
+/// The node ids of the cluster's first three signers (a 2-of-3 wallet's holders).
+pub(crate) fn first_three_signers(file: &ClusterFile) -> Result<Vec<NodeId>> {
+    let signers: Vec<_> = file.signers.iter().map(|s| s.node_id).collect();
+    if signers.len() < 3 {
+        bail!("the cluster needs at least 3 signers");
+    }
+    Ok(signers[..3].to_vec())
+}
+
+/// Creates a fresh 2-of-3 wallet of scheme `s` on `signers` and waits until its key generation
+/// finished; returns its id.
+pub(crate) async fn ready_wallet(
+    client: &Client,
+    operator: &OperatorKey,
+    s: SchemeId,
+    signers: &[NodeId],
+    progress: &mut impl FnMut(&str),
+) -> Result<String> {
+    let id = format!(
+        "bench-{}-{}",
+        s.name().replace(['/', '-'], "_"),
+        &tessera_client::random_id()[..8]
+    );
+    progress(&format!("{}: creating a 2-of-3 wallet…", s.name()));
+    client
+        .create_wallet(
+            operator,
+            &id,
+            &id,
+            s,
+            2,
+            signers.to_vec(),
+            crate::tx::DEMO_NETWORKS,
+        )
+        .await?;
+    let t0 = Instant::now();
+    loop {
+        let w = client.wallet(&id).await?;
+        match w.status {
+            WalletStatus::Ready => return Ok(id),
+            WalletStatus::Failed | WalletStatus::Retired => {
+                bail!("{}: key generation failed: {:?}", s.name(), w.error)
+            }
+            WalletStatus::Creating => {
+                if t0.elapsed() > Duration::from_secs(900) {
+                    bail!("{}: key generation timed out", s.name());
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+/// Waits until the wallet's presignature pool holds `n` entries, for at most `timeout` (then
+/// goes on: requests the pool cannot serve take the full protocol).
+pub(crate) async fn wait_pool(client: &Client, id: &str, n: u32, timeout: Duration) -> Result<()> {
+    let t0 = Instant::now();
+    while client.wallet(id).await?.pool < n && t0.elapsed() < timeout {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Ok(())
 }
 
 /// One request at a time, each sent only once the wallet's pool holds an entry, for at most
@@ -252,7 +286,9 @@ async fn online(
     })
 }
 
-async fn load(
+/// Closed-loop load: `opts.concurrency` tasks, each sending its next request as soon as the
+/// previous one finished, for `opts.duration`.
+pub(crate) async fn load(
     client: &Client,
     operator: &Arc<OperatorKey>,
     s: SchemeId,

@@ -479,6 +479,26 @@ impl LocalCluster {
             .collect()
     }
 
+    /// Name and process id of every process still running: `coordinator`, each signer by its
+    /// name, standby coordinators as `coordinator-2`, … (what `tessera bench soak` samples).
+    pub fn processes(&self) -> Vec<(String, u32)> {
+        let coordinator = self
+            .coordinator
+            .iter()
+            .map(|c| ("coordinator".into(), c.id()));
+        let signers = self
+            .signers
+            .iter()
+            .zip(&self.file.signers)
+            .filter_map(|(c, s)| c.as_ref().map(|c| (s.name.clone(), c.id())));
+        let standby = self
+            .standby
+            .iter()
+            .enumerate()
+            .map(|(i, (_, c))| (format!("coordinator-{}", i + 2), c.id()));
+        coordinator.chain(signers).chain(standby).collect()
+    }
+
     /// Waits until the coordinator answers and its processes are alive.
     pub async fn wait_healthy(&mut self, client: &Client) -> Result<()> {
         let start = Instant::now();

@@ -5,6 +5,7 @@
 pub mod backup;
 pub mod benchlifecycle;
 pub mod benchsign;
+pub mod benchsoak;
 pub mod cluster;
 pub mod console;
 pub mod daemon;

@@ -1046,6 +1046,39 @@ enum Bench {
         #[arg(long)]
         skip_raw: bool,
     },
+    /// Soak: measure the maximum signing throughput of a real cluster, then sign at a fraction
+    /// of it for a long time, sampling each process's memory and open file descriptors; exits
+    /// non-zero on any failed request or a rate below 90 % of the target.
+    Soak {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Scheme of the 2-of-3 wallet.
+        #[arg(long, default_value = "ed25519")]
+        scheme: String,
+        /// Requests in flight while calibrating.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Seconds of closed-loop calibration (after a warm-up of a quarter of it, at most 5 s).
+        #[arg(long, default_value_t = 20)]
+        calibrate: u64,
+        /// Share of the calibrated throughput to sign at.
+        #[arg(long, default_value_t = 0.8)]
+        fraction: f64,
+        /// Seconds of paced load.
+        #[arg(long, default_value_t = 600)]
+        duration: u64,
+        /// Seconds between samples (one window).
+        #[arg(long, default_value_t = 10)]
+        sample: u64,
+        /// Most requests outstanding during the soak.
+        #[arg(long, default_value_t = 32)]
+        max_in_flight: usize,
+        /// Drive the cluster of this `tessera up` directory instead of starting one (its
+        /// processes are found in /proc when they run on this machine).
+        #[arg(long)]
+        coordinator: Option<PathBuf>,
+    },
 }
 
 fn parse_schemes(names: &[String]) -> Result<Vec<SchemeId>> {
@@ -1408,7 +1441,7 @@ fn real_main() -> Result<()> {
     }
 }
 
-/// `tessera bench crypto | sign | lifecycle`.
+/// `tessera bench crypto | sign | lifecycle | soak`.
 fn bench_cmd(what: Bench) -> Result<()> {
     match what {
         Bench::Crypto {
@@ -1482,6 +1515,40 @@ fn bench_cmd(what: Bench) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 print!("{}", lc::render(&rows));
+            }
+            Ok(())
+        }
+        Bench::Soak {
+            json,
+            scheme,
+            concurrency,
+            calibrate,
+            fraction,
+            duration,
+            sample,
+            max_in_flight,
+            coordinator,
+        } => {
+            use tessera_cli::benchsoak as soak;
+            let opts = soak::SoakOptions {
+                scheme: parse_schemes(std::slice::from_ref(&scheme))?[0],
+                concurrency,
+                calibrate: Duration::from_secs(calibrate),
+                fraction,
+                duration: Duration::from_secs(duration),
+                sample: Duration::from_secs(sample),
+                max_in_flight,
+                cluster_dir: coordinator,
+                ..Default::default()
+            };
+            let report = runtime()?.block_on(soak::run(opts, |l| eprintln!("... {l}")))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", soak::render(&report));
+            }
+            if !report.passed {
+                bail!("soak failed: {}", report.failures.join("; "));
             }
             Ok(())
         }
