@@ -166,3 +166,52 @@ pub fn holders(cluster: &LocalCluster, w: &tessera_proto::api::WalletInfo) -> Ve
         })
         .collect()
 }
+
+/// The operations `TESSERA_CRASH_OPS` names (comma-separated, matched to `name`), or all.
+pub fn ops<T: Copy>(all: &[T], name: impl Fn(&T) -> String) -> Vec<T> {
+    let Ok(names) = std::env::var("TESSERA_CRASH_OPS") else {
+        return all.to_vec();
+    };
+    names
+        .split(',')
+        .map(|n| {
+            *all.iter()
+                .find(|op| name(op).eq_ignore_ascii_case(n.trim()))
+                .unwrap_or_else(|| panic!("no operation {n}"))
+        })
+        .collect()
+}
+
+/// Prints one trial's result line.
+pub fn report(trial: &str, running: bool, end: impl std::fmt::Debug, detail: &str) {
+    let when = if running {
+        " (running)"
+    } else {
+        " (after its end)"
+    };
+    eprintln!("{trial}{when}: {end:?} ({detail})");
+}
+
+/// A 2-of-3 wallet `id` of `scheme` on the cluster's first three signers, once ready.
+pub async fn wallet_on_first_three(
+    cluster: &LocalCluster,
+    client: &Client,
+    op_key: &tessera_wire::OperatorKey,
+    id: &str,
+    scheme: tessera_crypto::SchemeId,
+) -> tessera_proto::api::WalletInfo {
+    let nodes: Vec<_> = cluster.file.signers.iter().map(|s| s.node_id).collect();
+    client
+        .create_wallet(
+            op_key,
+            id,
+            "crash",
+            scheme,
+            2,
+            nodes[..3].to_vec(),
+            super::common::NETWORKS,
+        )
+        .await
+        .unwrap();
+    super::common::wait_ready(client, id).await
+}

@@ -98,21 +98,6 @@ impl Tally {
     }
 }
 
-fn ops() -> Vec<Op> {
-    let Ok(names) = std::env::var("TESSERA_CRASH_OPS") else {
-        return Op::ALL.to_vec();
-    };
-    names
-        .split(',')
-        .map(|n| {
-            *Op::ALL
-                .iter()
-                .find(|op| format!("{op:?}").eq_ignore_ascii_case(n.trim()))
-                .unwrap_or_else(|| panic!("no operation {n}"))
-        })
-        .collect()
-}
-
 /// Waits until the coordinator answers again, the reshare session ended, no decided epoch is
 /// still committing and every signer is linked; returns the wallet.
 async fn settle(client: &Client, wallet_id: &str, session: Option<&str>) -> WalletInfo {
@@ -134,18 +119,6 @@ async fn settle(client: &Client, wallet_id: &str, session: Option<&str>) -> Wall
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
-}
-
-/// Prints one trial's result line.
-fn report(trial: &str, running: bool, end: End, detail: &str) {
-    eprintln!(
-        "{trial}{}: {end:?} ({detail})",
-        if running {
-            " (running)"
-        } else {
-            " (after its end)"
-        }
-    );
 }
 
 type Tallies = BTreeMap<(&'static str, Op), Tally>;
@@ -208,7 +181,7 @@ async fn killed_processes_never_leave_mixed_epochs_or_lose_a_key() {
         rng: Rng(seed),
         seed,
         trials: env_u64("TESSERA_CRASH_TRIALS", 2) as u32,
-        ops: ops(),
+        ops: ops(&Op::ALL, |op| format!("{op:?}")),
         tally: Tallies::new(),
     };
     let started = Instant::now();

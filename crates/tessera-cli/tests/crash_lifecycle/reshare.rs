@@ -220,20 +220,7 @@ impl Trial<'_> {
 /// kills.
 pub async fn campaign(c: &mut Campaign, scheme: SchemeId) {
     let id = wallet_id(scheme);
-    let nodes: Vec<_> = c.cluster.file.signers.iter().map(|s| s.node_id).collect();
-    c.client
-        .create_wallet(
-            &c.op_key,
-            &id,
-            "crash",
-            scheme,
-            2,
-            nodes[..3].to_vec(),
-            NETWORKS,
-        )
-        .await
-        .unwrap();
-    let original = wait_ready(&c.client, &id).await;
+    let original = wallet_on_first_three(&c.cluster, &c.client, &c.op_key, &id, scheme).await;
     // One undisturbed refresh: the window kill moments are drawn from.
     let (_, refresh) = run(&c.cluster.file, &id, &Change::Refresh, true)
         .await

@@ -136,21 +136,6 @@ impl Tally {
     }
 }
 
-fn ops() -> Vec<Op> {
-    let Ok(names) = std::env::var("TESSERA_CRASH_OPS") else {
-        return Op::ALL.to_vec();
-    };
-    names
-        .split(',')
-        .map(|n| {
-            *Op::ALL
-                .iter()
-                .find(|op| op.name() == n.trim())
-                .unwrap_or_else(|| panic!("no operation {n}"))
-        })
-        .collect()
-}
-
 /// Waits until the coordinator answers and links every signer.
 async fn healed(client: &Client) {
     let start = Instant::now();
@@ -161,18 +146,6 @@ async fn healed(client: &Client) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// Prints one trial's result line.
-fn report(trial: &str, running: bool, end: End, detail: &str) {
-    eprintln!(
-        "{trial}{}: {end:?} ({detail})",
-        if running {
-            " (running)"
-        } else {
-            " (after its end)"
-        }
-    );
 }
 
 type Tallies = BTreeMap<(&'static str, Op), Tally>;
@@ -266,7 +239,7 @@ async fn killed_processes_never_lose_a_share_reuse_a_nonce_or_sign_a_request_twi
         rng: Rng(seed),
         seed,
         trials: env_u64("TESSERA_CRASH_TRIALS", 2) as u32,
-        ops: ops(),
+        ops: ops(&Op::ALL, |op| op.name().to_string()),
         tally: Tallies::new(),
         ledger: checks::Ledger::default(),
         disk_every: env_u64("TESSERA_CRASH_DISK_EVERY", 1).max(1),

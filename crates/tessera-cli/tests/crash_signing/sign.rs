@@ -30,20 +30,7 @@ const PATH: &str = "m/5";
 /// The scheme's 2-of-3 wallet on signers 0–2, ready (its pool started, for pooled schemes).
 pub async fn main_wallet(c: &mut Campaign, scheme: SchemeId) -> WalletInfo {
     let id = format!("{}-main-{}", wallet_id(scheme), c.seed);
-    let nodes: Vec<_> = c.cluster.file.signers.iter().map(|s| s.node_id).collect();
-    c.client
-        .create_wallet(
-            &c.op_key,
-            &id,
-            "crash",
-            scheme,
-            2,
-            nodes[..3].to_vec(),
-            NETWORKS,
-        )
-        .await
-        .unwrap();
-    let w = wait_ready(&c.client, &id).await;
+    let w = wallet_on_first_three(&c.cluster, &c.client, &c.op_key, &id, scheme).await;
     c.ledger.ready(&c.cluster, &w);
     if scheme.has_presignatures() {
         wait_pool(&c.client, &id, 1).await;
