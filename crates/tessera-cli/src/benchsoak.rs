@@ -55,6 +55,9 @@ pub struct SoakOptions {
     pub max_in_flight: usize,
     /// The run fails when the achieved rate is below this share of the target.
     pub min_rate_ratio: f64,
+    /// How far past the end a cluster that fell behind still gets requests sent, and then how
+    /// long the last ones get to finish; requests past either count as failed.
+    pub grace: Duration,
     /// Drive an existing cluster (directory of `tessera up`) instead of starting one.
     pub cluster_dir: Option<PathBuf>,
 }
@@ -70,6 +73,7 @@ impl Default for SoakOptions {
             sample: Duration::from_secs(10),
             max_in_flight: 32,
             min_rate_ratio: 0.9,
+            grace: Duration::from_secs(120),
             cluster_dir: None,
         }
     }
@@ -110,6 +114,9 @@ pub struct Window {
     pub end_s: f64,
     /// Requests due in the window.
     pub requests: usize,
+    /// Requests that signed within the window, whenever they were due: the cluster's
+    /// throughput there is `completed / (end_s - start_s)`.
+    pub completed: usize,
     /// Those that failed.
     pub errors: usize,
     /// Share of the successful ones served from the presignature pool.
@@ -540,6 +547,8 @@ async fn paced(
     let outcomes = Arc::new(Mutex::new(Vec::<Outcome>::with_capacity(n as usize)));
     let mut max_lag = Duration::ZERO;
     let mut window = 0usize;
+    let mut sent = 0u64;
+    let stop_sending = t0 + opts.duration + opts.grace;
     for i in 0..n {
         let due = due_at(i, rate);
         let w = window_of(due.as_secs_f64(), times);
@@ -548,16 +557,27 @@ async fn paced(
             let done = outcomes.lock().unwrap_or_else(|e| e.into_inner());
             let errors = done.iter().filter(|o| o.error.is_some()).count();
             progress(&format!(
-                "{:>6.0} s: {i} sent, {} in flight, {errors} errors so far",
+                "due {:>4.0} s, now {:>4.0} s: {i} sent, {} signed, {} in flight, {errors} \
+                 errors",
                 due.as_secs_f64(),
+                t0.elapsed().as_secs_f64(),
+                done.len() - errors,
                 slots - sem.available_permits()
             ));
         }
         let at = t0 + due;
         tokio::time::sleep_until(at).await;
-        let Ok(permit) = sem.clone().acquire_owned().await else {
+        let Ok(Ok(permit)) =
+            tokio::time::timeout_at(stop_sending, sem.clone().acquire_owned()).await
+        else {
+            progress(&format!(
+                "{} requests not sent: the cluster is more than {} s behind the schedule",
+                n - i,
+                opts.grace.as_secs()
+            ));
             break;
         };
+        sent = i + 1;
         max_lag = max_lag.max(at.elapsed());
         let (client, operator, outcomes) = (client.clone(), operator.clone(), outcomes.clone());
         let (wallet, path) = (wallet.to_string(), path.to_string());
@@ -582,9 +602,9 @@ async fn paced(
             drop(permit);
         });
     }
-    // Drain: every slot back, or give up on the stragglers after two minutes.
+    // Drain: every slot back, or give up on the stragglers after the grace period.
     let _ = tokio::time::timeout(
-        Duration::from_secs(120),
+        opts.grace,
         sem.acquire_many(u32::try_from(slots).unwrap_or(u32::MAX)),
     )
     .await;
@@ -601,10 +621,23 @@ async fn paced(
             done_s: end,
             latency_ms: f64::NAN,
             presigned: false,
-            error: Some((
-                "unfinished".into(),
-                "no answer within 120 s of the end of the soak".into(),
-            )),
+            error: Some(if i < sent {
+                (
+                    "unfinished".into(),
+                    format!(
+                        "no answer within {} s of the last send",
+                        opts.grace.as_secs()
+                    ),
+                )
+            } else {
+                (
+                    "not sent".into(),
+                    format!(
+                        "the cluster was more than {} s behind the schedule",
+                        opts.grace.as_secs()
+                    ),
+                )
+            }),
         });
     }
     (done, max_lag)
@@ -688,11 +721,17 @@ fn report(r: Run<'_>) -> SoakReport {
                 .filter(|o| window_of(o.due_s, r.times) == w)
                 .collect();
             let lat = latencies(due.iter().copied());
+            let (start, end) = (pair[0].as_secs_f64(), pair[1].as_secs_f64());
             Window {
                 k: w + 1,
                 start_s: pair[0].as_secs_f64(),
                 end_s: pair[1].as_secs_f64(),
                 requests: due.len(),
+                completed: r
+                    .outcomes
+                    .iter()
+                    .filter(|o| o.error.is_none() && o.done_s >= start && o.done_s < end)
+                    .count(),
                 errors: due.iter().filter(|o| o.error.is_some()).count(),
                 presigned_fraction: presigned_share(&due),
                 p50_ms: pct(&lat, 0.50),
@@ -817,8 +856,8 @@ fn signed(v: Option<f64>) -> String {
 pub fn render(r: &SoakReport) -> String {
     let names: Vec<&str> = r.processes.iter().map(|p| p.name.as_str()).collect();
     let mut out = format!(
-        "{:>3} {:>7} {:>6} {:>4} {:>6} {:>8} {:>8}",
-        "win", "end s", "req", "err", "pool%", "p50 ms", "p99 ms"
+        "{:>3} {:>7} {:>6} {:>7} {:>4} {:>6} {:>8} {:>8}",
+        "win", "end s", "req", "sig/s", "err", "pool%", "p50 ms", "p99 ms"
     );
     for n in &names {
         out.push_str(&format!(" {:>16}", format!("{n} MiB/fd")));
@@ -826,10 +865,11 @@ pub fn render(r: &SoakReport) -> String {
     out.push('\n');
     for w in &r.windows {
         out.push_str(&format!(
-            "{:>3} {:>7.0} {:>6} {:>4} {:>6.0} {:>8.1} {:>8.1}",
+            "{:>3} {:>7.0} {:>6} {:>7.1} {:>4} {:>6.0} {:>8.1} {:>8.1}",
             w.k,
             w.end_s,
             w.requests,
+            w.completed as f64 / (w.end_s - w.start_s),
             w.errors,
             w.presigned_fraction * 100.0,
             w.p50_ms,
@@ -1095,6 +1135,11 @@ mod tests {
         assert_eq!(r.windows.len(), 3);
         assert_eq!(r.windows.iter().map(|w| w.requests).sum::<usize>(), 300);
         assert_eq!(r.windows[1].errors, 1);
+        // By completion time: 100 signed in each window but the second (one failed there).
+        assert_eq!(
+            r.windows.iter().map(|w| w.completed).collect::<Vec<_>>(),
+            vec![100, 99, 100]
+        );
         assert_eq!(r.p99_first_third_ms, 20.0);
         assert_eq!(r.p99_last_third_ms, 40.0);
         assert_eq!(r.errors, 1);
