@@ -1074,6 +1074,10 @@ enum Bench {
         /// Most requests outstanding during the soak.
         #[arg(long, default_value_t = 32)]
         max_in_flight: usize,
+        /// Seconds past the end a cluster that fell behind still gets requests sent, and then
+        /// for the last ones to finish; requests past either count as failed.
+        #[arg(long, default_value_t = 120)]
+        grace: u64,
         /// Drive the cluster of this `tessera up` directory instead of starting one (its
         /// processes are found in /proc when they run on this machine).
         #[arg(long)]
@@ -1527,6 +1531,7 @@ fn bench_cmd(what: Bench) -> Result<()> {
             duration,
             sample,
             max_in_flight,
+            grace,
             coordinator,
         } => {
             use tessera_cli::benchsoak as soak;
@@ -1538,8 +1543,9 @@ fn bench_cmd(what: Bench) -> Result<()> {
                 duration: Duration::from_secs(duration),
                 sample: Duration::from_secs(sample),
                 max_in_flight,
+                min_rate_ratio: 0.9,
+                grace: Duration::from_secs(grace),
                 cluster_dir: coordinator,
-                ..Default::default()
             };
             let report = runtime()?.block_on(soak::run(opts, |l| eprintln!("... {l}")))?;
             if json {
