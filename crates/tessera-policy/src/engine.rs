@@ -311,6 +311,10 @@ impl Decision {
     }
 }
 
+/// The windows whose totals every request's context carries (`context.velocity.hour` and
+/// `context.velocity.day`), seconds.
+pub const CONTEXT_WINDOWS_S: [u64; 2] = [3_600, 86_400];
+
 /// A compiled, validated policy bundle, ready to evaluate requests. A signer only evaluates an
 /// engine it obtained from [`crate::accept_update`]; [`Engine::compile`] skips the signature
 /// checks and serves linting, previews and tests.
@@ -373,6 +377,20 @@ impl Engine {
     /// Policy version.
     pub fn version(&self) -> u64 {
         self.signed.bundle.version
+    }
+
+    /// How far back (seconds before a request's time) [`evaluate`](Self::evaluate) reads the
+    /// velocity ledger: the longest of the windows the request context totals
+    /// ([`CONTEXT_WINDOWS_S`]: the hour and the day) and the bundle's velocity rules'. A signer
+    /// loads only these entries; reading all it keeps ([`crate::MAX_WINDOW_S`]) made each signature
+    /// cost more as a wallet's year of history grew (found by the soak test).
+    pub fn ledger_window_s(&self) -> u64 {
+        let rules = self.signed.bundle.velocity.values().map(|r| r.window_s);
+        CONTEXT_WINDOWS_S
+            .into_iter()
+            .chain(rules)
+            .max()
+            .unwrap_or(0)
     }
 
     /// [`PolicyBundle::bundle_hash`].
@@ -450,9 +468,10 @@ impl Engine {
                             amount: t.sum,
                         })
                     };
+                    let [hour, day] = CONTEXT_WINDOWS_S;
                     (
-                        fig(3_600).map_err(ledger_err)?,
-                        fig(86_400).map_err(ledger_err)?,
+                        fig(hour).map_err(ledger_err)?,
+                        fig(day).map_err(ledger_err)?,
                     )
                 }
                 _ => (zero(), zero()),

@@ -50,7 +50,7 @@ pub use bundle::{
     accept_update, AdminSet, AdminSignature, PolicyBundle, SignedBundle, BUNDLE_DOMAIN,
     BUNDLE_SIGNATURE_DOMAIN,
 };
-pub use engine::{Decision, DenyReason, Engine, Quorum};
+pub use engine::{Decision, DenyReason, Engine, Quorum, CONTEXT_WINDOWS_S};
 pub use error::{ApprovalError, BundleError, KeyError, LedgerError, RequestError};
 pub use facts::{native_coin, AllowanceFacts, AssetLeg, AuthorityFacts, CallFacts, IntentFacts};
 pub use freshness::{accept_freshness, fresh_since, Freshness, FreshnessError, FRESHNESS_DOMAIN};

@@ -20,7 +20,7 @@ use tessera_chains::{Intent, Parsed, WalletKey};
 use tessera_crypto::{KeyShare, SchemeId, SessionId, SignMessage};
 use tessera_policy::{
     check_quorum, mode_in_force, record_signed, signing_request, Approval, ApprovalDecision,
-    Decision, PolicyBundle, PolicyRequest, MAX_WINDOW_S,
+    Decision, PolicyBundle, PolicyRequest,
 };
 use tessera_proto::link::{Failure, FailureKind, TxContext};
 use tessera_vault::VelocityEntry;
@@ -337,7 +337,7 @@ impl Signer {
         let key: RequestKey = (job.authz.request_id.clone(), payload.intent_hash);
 
         let mut gate = lock(&self.inner.velocity);
-        let ledger = self.ledger_for(&gate, job.wallet_id, Some(&key), now)?;
+        let ledger = self.ledger_for(&gate, &installed.engine, job.wallet_id, Some(&key), now)?;
         let decision = installed.engine.evaluate(&req, &ledger);
         if let Decision::Deny { .. } = decision {
             return Err(deny_refusal(&decision));
@@ -371,17 +371,20 @@ impl Signer {
         })
     }
 
-    /// The velocity ledger an evaluation of `wallet_id` at `now` sees (see
-    /// [`crate::policy::ledger_view`]); `gate` is the held reservation lock.
+    /// The velocity ledger an evaluation of `wallet_id` at `now` by `engine` sees (see
+    /// [`crate::policy::ledger_view`]): the entries of the engine's longest window only
+    /// ([`tessera_policy::Engine::ledger_window_s`]); `gate` is the held reservation lock.
     pub(super) fn ledger_for(
         &self,
         gate: &Reservations,
+        engine: &tessera_policy::Engine,
         wallet_id: &str,
         own: Option<&RequestKey>,
         now: u64,
     ) -> Result<tessera_policy::MemoryLedger, Failure> {
+        let since = now.saturating_sub(engine.ledger_window_s());
         let stored = lock(&self.inner.vault)
-            .velocity_entries(wallet_id, now.saturating_sub(MAX_WINDOW_S))
+            .velocity_entries(wallet_id, since)
             .map_err(vault_failure)?;
         ledger_view(stored, gate, wallet_id, own)
     }

@@ -590,7 +590,7 @@ impl Signer {
         let ledger = match wallet {
             Some(w) => {
                 let gate = lock(&self.inner.velocity);
-                self.ledger_for(&gate, &w, None, req.now_unix())
+                self.ledger_for(&gate, &installed.engine, &w, None, req.now_unix())
                     .map_err(|f| NodeError::Policy(f.message))?
             }
             None => tessera_policy::MemoryLedger::new(),

@@ -194,3 +194,49 @@ fn an_unreadable_ledger_denies() {
         )
         .is_deny());
 }
+
+/// A signer reads its ledger only `ledger_window_s` back (the soak test found reading the whole
+/// year made every signature slower): cut there, the ledger gives the same decision as the whole
+/// one, and the window covers the longest rule — cut at a day, a week's rule would miss spends.
+#[test]
+fn the_ledger_window_covers_the_context_day_and_the_longest_rule() {
+    assert_eq!(
+        engine_with(&[]).ledger_window_s(),
+        86_400,
+        "the context's day total"
+    );
+    let week = VelocityRule {
+        window_s: 7 * 86_400,
+        ..usdc_per_day(100)
+    };
+    let e = engine_with(&[("usdc-day", usdc_per_day(1_000)), ("usdc-week", week)]);
+    assert_eq!(e.ledger_window_s(), 7 * 86_400);
+
+    let mut whole = MemoryLedger::new();
+    for (amount, at) in [
+        (50, NOW - 400 * 86_400),
+        (60, NOW - 6 * 86_400),
+        (30, NOW - 7_200),
+    ] {
+        let r = req(&[], &usdc_transfer(OTHER_DEST, amount * USDC_UNIT), at);
+        record_signed(&r, &mut whole).unwrap();
+    }
+    let r = req(&[], &usdc_transfer(OTHER_DEST, 20 * USDC_UNIT), NOW);
+    let decision = e.evaluate(&r, &whole);
+    assert!(decision.is_deny(), "60 + 30 + 20 in a week is over 100");
+
+    let mut cut = whole.clone();
+    cut.prune_before(NOW - e.ledger_window_s());
+    assert_eq!(
+        e.evaluate(&r, &cut),
+        decision,
+        "the cut ledger decides the same"
+    );
+
+    let mut too_short = whole;
+    too_short.prune_before(NOW - 86_400);
+    assert!(
+        !e.evaluate(&r, &too_short).is_deny(),
+        "a day's cut misses the week's 60"
+    );
+}
