@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use tessera_client::ClientError;
 use tessera_crypto::{SchemeId, SignMessage, Signature};
 use tessera_proto::api::{SessionInfo, WalletInfo};
 
@@ -172,11 +173,18 @@ pub async fn audits(c: &mut Campaign) {
     grew(c, "coordinator".into(), report.entries);
     let nodes: Vec<_> = c.cluster.file.signers.iter().map(|s| s.node_id).collect();
     for node in nodes {
-        let export = c
-            .client
-            .signer_audit_export(&node)
-            .await
-            .unwrap_or_else(|e| panic!("signer {node}'s audit log: {e}"));
+        // A page the signer does not serve within the coordinator's 10 s (a loaded machine,
+        // a log of thousands of entries) is a 504: asked again, as a client would.
+        let mut attempt = 0;
+        let export = loop {
+            attempt += 1;
+            match c.client.signer_audit_export(&node).await {
+                Err(ClientError::Api { status: 504, .. }) if attempt < 5 => {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                other => break other.unwrap_or_else(|e| panic!("signer {node}'s audit log: {e}")),
+            }
+        };
         grew(c, node.to_string(), export.report.entries);
     }
     c.ledger.audit_checks += 1;
