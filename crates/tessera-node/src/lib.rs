@@ -14,6 +14,7 @@
 //! deterministic simulation can run many signers in one process.
 
 pub mod audit;
+mod book;
 mod exchange;
 pub mod link;
 mod policy;

@@ -11,9 +11,11 @@ use tessera_policy::{
     LedgerError, MemoryLedger, ModeChange, SignedBundle, VelocityLedger, WindowTotals,
 };
 use tessera_proto::link::{Failure, FailureKind};
-use tessera_vault::VelocityEntry;
+use tessera_vault::{Vault, VelocityEntry};
 
-use crate::signer::{failure, lock};
+use crate::book::{add_entry, VelocityBook};
+
+use crate::signer::{failure, lock, vault_failure};
 
 // The vault keeps velocity entries at least as long as the longest window a rule may have.
 const _: () = assert!(tessera_vault::VELOCITY_RETENTION_SECS >= tessera_policy::MAX_WINDOW_S);
@@ -90,9 +92,41 @@ pub(crate) type RequestKey = (String, [u8; 32]);
 #[derive(Default)]
 pub(crate) struct Reservations {
     by_request: HashMap<RequestKey, (usize, Vec<VelocityEntry>)>,
+    /// What the vault holds, summed (see [`crate::book`]); behind the same lock, so an
+    /// evaluation and the write that adds to it never interleave.
+    pub book: VelocityBook,
 }
 
 impl Reservations {
+    /// The entries for `wallet_id` of requests in flight here (other than `own`) that the
+    /// vault does not hold yet: what an evaluation adds to the book.
+    pub fn in_flight(
+        &self,
+        vault: &Vault,
+        wallet_id: &str,
+        own: Option<&RequestKey>,
+    ) -> Result<MemoryLedger, Failure> {
+        let mut ledger = MemoryLedger::new();
+        for (key, (_, entries)) in &self.by_request {
+            let mine: Vec<&VelocityEntry> = entries
+                .iter()
+                .filter(|e| e.wallet_id == wallet_id)
+                .collect();
+            if Some(key) == own || mine.is_empty() {
+                continue;
+            }
+            let stored = vault
+                .request_velocity(&key.0, &key.1)
+                .map_err(vault_failure)?;
+            if stored.is_empty() {
+                for e in mine {
+                    add_entry(&mut ledger, e)?;
+                }
+            }
+        }
+        Ok(ledger)
+    }
+
     /// Adds a hold for `key` (several sessions of one request share one).
     pub fn reserve(
         table: &Arc<Mutex<Reservations>>,
@@ -148,7 +182,7 @@ pub(crate) fn ledger_view(
         if Some(&key) == own {
             continue;
         }
-        add(&mut ledger, &e)?;
+        add_entry(&mut ledger, &e)?;
         recorded.insert(key);
     }
     for (key, (_, entries)) in &reservations.by_request {
@@ -156,7 +190,7 @@ pub(crate) fn ledger_view(
             continue;
         }
         for e in entries.iter().filter(|e| e.wallet_id == wallet_id) {
-            add(&mut ledger, e)?;
+            add_entry(&mut ledger, e)?;
         }
     }
     Ok(ledger)
@@ -191,23 +225,6 @@ pub(crate) fn dedup_entries(entries: Vec<VelocityEntry>) -> Vec<VelocityEntry> {
         .into_iter()
         .filter(|e| seen.insert((e.request_id.clone(), e.intent_hash, e.asset.clone())))
         .collect()
-}
-
-fn add(ledger: &mut MemoryLedger, e: &VelocityEntry) -> Result<(), Failure> {
-    let corrupt = || {
-        failure(
-            FailureKind::Storage,
-            &format!(
-                "velocity ledger entry of request `{}` does not parse",
-                e.request_id
-            ),
-        )
-    };
-    let asset: AssetKey = e.asset.parse().map_err(|_| corrupt())?;
-    let amount = BaseUnits::parse(&e.amount).ok_or_else(corrupt)?;
-    ledger
-        .record(&e.wallet_id, &asset, &amount, e.at_unix)
-        .map_err(|_| corrupt())
 }
 
 /// Collects what `tessera_policy::record_signed` records for a request, as vault entries.

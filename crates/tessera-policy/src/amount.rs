@@ -108,6 +108,40 @@ impl BaseUnits {
         BaseUnits(String::from_utf8(out).unwrap_or_else(|_| "0".into()))
     }
 
+    /// `self − other`, or `None` when `other` is larger (exact).
+    pub fn checked_sub(&self, other: &BaseUnits) -> Option<BaseUnits> {
+        let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
+        if b.len() > a.len() {
+            return None;
+        }
+        let mut out = Vec::with_capacity(a.len());
+        let mut borrow = 0u8;
+        let mut j = b.len();
+        for &digit in a.iter().rev() {
+            let mut take = borrow;
+            if j > 0 {
+                j -= 1;
+                take += b[j] - b'0';
+            }
+            let d = digit - b'0';
+            if d >= take {
+                out.push(b'0' + d - take);
+                borrow = 0;
+            } else {
+                out.push(b'0' + d + 10 - take);
+                borrow = 1;
+            }
+        }
+        if borrow > 0 {
+            return None;
+        }
+        while out.len() > 1 && out.last() == Some(&b'0') {
+            out.pop();
+        }
+        out.reverse();
+        String::from_utf8(out).ok().map(BaseUnits)
+    }
+
     /// `self` as a share of `den` in basis points, `ceil(10,000 × self / den)`, saturated at
     /// `i64::MAX`; `None` when `den` is zero. Exact while `den` has at most 30 digits and
     /// `self` at most 38; beyond, both lose the same number of trailing digits, `self` rounded
@@ -270,6 +304,44 @@ mod tests {
         assert_eq!(b("42").cmp(&b("42")), Ordering::Equal);
         for bad in ["", "01", "-1", "1.0", " 1"] {
             assert!(BaseUnits::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn subtraction_undoes_addition() {
+        assert_eq!(b("1000").checked_sub(&b("1")).unwrap().as_str(), "999");
+        assert_eq!(b("1000").checked_sub(&b("1000")).unwrap().as_str(), "0");
+        assert_eq!(b("7").checked_sub(&b("0")).unwrap().as_str(), "7");
+        assert!(b("999").checked_sub(&b("1000")).is_none());
+        assert!(b("100").checked_sub(&b("101")).is_none());
+        let max = BaseUnits::u256_max();
+        let twice = max.add(&max);
+        assert_eq!(twice.checked_sub(&max), Some(max.clone()));
+        // Against machine arithmetic over a seeded spread of values.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..2_000 {
+            let (p, q) = (
+                u128::from(next()) << (next() % 64),
+                u128::from(next() >> (next() % 64)),
+            );
+            let (hi, lo) = (p.max(q), p.min(q));
+            let d = BaseUnits::from_u128(hi).checked_sub(&BaseUnits::from_u128(lo));
+            assert_eq!(d, Some(BaseUnits::from_u128(hi - lo)), "{hi} - {lo}");
+            if hi != lo {
+                assert!(BaseUnits::from_u128(lo)
+                    .checked_sub(&BaseUnits::from_u128(hi))
+                    .is_none());
+            }
+            assert_eq!(
+                BaseUnits::from_u128(lo).add(&max).checked_sub(&max),
+                Some(BaseUnits::from_u128(lo))
+            );
         }
     }
 

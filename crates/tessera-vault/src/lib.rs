@@ -1143,29 +1143,53 @@ impl Vault {
         wallet_id: &str,
         since_unix: u64,
     ) -> Result<Vec<VelocityEntry>, VaultError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT request_id, intent_hash, asset, at, sealed FROM velocity
+        self.read_velocity(
+            "SELECT request_id, intent_hash, asset, wallet_id, at, sealed FROM velocity
              WHERE wallet_id = ?1 AND at >= ?2 ORDER BY at, request_id, intent_hash, asset",
-        )?;
-        let rows = stmt.query_map(params![wallet_id, to_i64(since_unix)], |r| {
+            params![wallet_id, to_i64(since_unix)],
+        )
+    }
+
+    /// The velocity entries of request `request_id` authorized for `intent_hash` (written by
+    /// an earlier message of the request, and not yet pruned), by asset. Seals checked.
+    pub fn request_velocity(
+        &self,
+        request_id: &str,
+        intent_hash: &[u8; 32],
+    ) -> Result<Vec<VelocityEntry>, VaultError> {
+        self.read_velocity(
+            "SELECT request_id, intent_hash, asset, wallet_id, at, sealed FROM velocity
+             WHERE request_id = ?1 AND intent_hash = ?2 ORDER BY asset",
+            params![request_id, &intent_hash[..]],
+        )
+    }
+
+    fn read_velocity(
+        &self,
+        sql: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<VelocityEntry>, VaultError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(args, |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, Vec<u8>>(1)?,
                 r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, Vec<u8>>(4)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, Vec<u8>>(5)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (request_id, hash, asset, at, sealed) = row?;
+            let (request_id, hash, asset, wallet_id, at, sealed) = row?;
             let what = || format!("velocity entry of request `{request_id}`");
             let intent_hash: [u8; 32] = hash.try_into().map_err(|_| VaultError::Corrupt(what()))?;
             let at_unix = u64::try_from(at).map_err(|_| VaultError::Corrupt(what()))?;
             let mut entry = VelocityEntry {
                 request_id: request_id.clone(),
                 intent_hash,
-                wallet_id: wallet_id.to_string(),
+                wallet_id,
                 asset,
                 amount: String::new(),
                 at_unix,

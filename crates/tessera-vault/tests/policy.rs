@@ -103,6 +103,11 @@ fn velocity_is_recorded_with_the_request_once_per_request() {
     v.complete_request("done:r1#1", NOW + 300, NOW + 1, &e1)
         .expect("complete");
     assert_eq!(amounts(&v, 0), vec![("r1".to_string(), "2000".to_string())]);
+    let of_r1 = v.request_velocity("r1", &[1; 32]).expect("read");
+    assert_eq!(of_r1.len(), 1);
+    assert_eq!((of_r1[0].amount.as_str(), of_r1[0].at_unix), ("2000", NOW));
+    assert!(v.request_velocity("r1", &[3; 32]).expect("read").is_empty());
+    assert!(v.request_velocity("r2", &[1; 32]).expect("read").is_empty());
     // A replayed request key changes nothing, its entries included.
     let e2 = [entry("r2", 2, "solana:devnet:native", "5", NOW)];
     assert!(matches!(

@@ -29,6 +29,7 @@ use tessera_wire::{authorized_message, Action, Authorization};
 use super::{
     check_co_signers, crypto_failure, done_key, failure, lock, parse_path, vault_failure, Signer,
 };
+use crate::book::{add_entry, LedgerView};
 use crate::exchange::{self, Exchange};
 use crate::policy::{
     approval_refusal, counted_entries, dedup_entries, deny_refusal, ledger_view, Collect,
@@ -337,7 +338,10 @@ impl Signer {
         let key: RequestKey = (job.authz.request_id.clone(), payload.intent_hash);
 
         let mut gate = lock(&self.inner.velocity);
-        let ledger = self.ledger_for(&gate, &installed.engine, job.wallet_id, Some(&key), now)?;
+        let since = now.saturating_sub(installed.engine.ledger_window_s());
+        gate.book.evict_before(job.wallet_id, since);
+        let ledger =
+            self.ledger_for(&mut gate, &installed.engine, job.wallet_id, Some(&key), now)?;
         let decision = installed.engine.evaluate(&req, &ledger);
         if let Decision::Deny { .. } = decision {
             return Err(deny_refusal(&decision));
@@ -371,22 +375,35 @@ impl Signer {
         })
     }
 
-    /// The velocity ledger an evaluation of `wallet_id` at `now` by `engine` sees (see
-    /// [`crate::policy::ledger_view`]): the entries of the engine's longest window only
-    /// ([`tessera_policy::Engine::ledger_window_s`]); `gate` is the held reservation lock.
-    pub(super) fn ledger_for(
+    /// The velocity ledger an evaluation of `wallet_id` at `now` by `engine` sees: the
+    /// wallet's velocity book over the engine's longest window
+    /// ([`tessera_policy::Engine::ledger_window_s`]), with the requests in flight here that
+    /// the vault does not hold yet, without the entries of `own` (the evaluated request);
+    /// `gate` is the held reservation lock.
+    pub(super) fn ledger_for<'g>(
         &self,
-        gate: &Reservations,
+        gate: &'g mut Reservations,
         engine: &tessera_policy::Engine,
-        wallet_id: &str,
+        wallet_id: &'g str,
         own: Option<&RequestKey>,
         now: u64,
-    ) -> Result<tessera_policy::MemoryLedger, Failure> {
+    ) -> Result<LedgerView<'g>, Failure> {
         let since = now.saturating_sub(engine.ledger_window_s());
-        let stored = lock(&self.inner.vault)
-            .velocity_entries(wallet_id, since)
-            .map_err(vault_failure)?;
-        ledger_view(stored, gate, wallet_id, own)
+        let vault = lock(&self.inner.vault);
+        let mut own_entries = tessera_policy::MemoryLedger::new();
+        if let Some((id, hash)) = own {
+            for e in vault.request_velocity(id, hash).map_err(vault_failure)? {
+                add_entry(&mut own_entries, &e)?;
+            }
+        }
+        let in_flight = gate.in_flight(&vault, wallet_id, own)?;
+        let book = gate.book.ensure(&vault, wallet_id, since)?;
+        Ok(LedgerView {
+            wallet_id,
+            book,
+            in_flight,
+            own: own_entries,
+        })
     }
 
     /// Step 6: the request (for a payload: this message of it) was not signed here before.

@@ -587,15 +587,19 @@ impl Signer {
             tessera_policy::Resource::Wallet(w) => Some(w.id().to_string()),
             tessera_policy::Resource::Tenant => None,
         };
-        let ledger = match wallet {
+        let decision = match wallet {
             Some(w) => {
-                let gate = lock(&self.inner.velocity);
-                self.ledger_for(&gate, &installed.engine, &w, None, req.now_unix())
-                    .map_err(|f| NodeError::Policy(f.message))?
+                let mut gate = lock(&self.inner.velocity);
+                let ledger = self
+                    .ledger_for(&mut gate, &installed.engine, &w, None, req.now_unix())
+                    .map_err(|f| NodeError::Policy(f.message))?;
+                installed.engine.evaluate(req, &ledger)
             }
-            None => tessera_policy::MemoryLedger::new(),
+            None => installed
+                .engine
+                .evaluate(req, &tessera_policy::MemoryLedger::new()),
         };
-        Ok(installed.engine.evaluate(req, &ledger))
+        Ok(decision)
     }
 
     /// The public facts this signer keeps with its committed share of `wallet_id` (epoch
@@ -1349,17 +1353,20 @@ impl Signer {
         // recorded and the presignature destroyed (consumed) durably. Only then is a partial
         // signature computed, audited and released. A crash after the commit leaves the
         // presignature destroyed, never reusable.
-        let secret = lock(&inner.vault)
-            .take_presignature_for(
-                wallet_id,
-                &presignature,
-                session,
-                &authorized.done,
-                job.authorization.expires_at,
-                inner.clock.now_unix(),
-                &authorized.velocity,
-            )
-            .map_err(|e| Refusal::from(vault_failure(e)))?;
+        let now = inner.clock.now_unix();
+        let secret = self
+            .write_velocity(&authorized, |vault| {
+                vault.take_presignature_for(
+                    wallet_id,
+                    &presignature,
+                    session,
+                    &authorized.done,
+                    job.authorization.expires_at,
+                    now,
+                    &authorized.velocity,
+                )
+            })
+            .map_err(Refusal::from)?;
         let presig = Presignature::from_bytes(&secret).map_err(crypto_failure)?;
         let partial = scheme(wallet.0.scheme())
             .issue_partial(
@@ -1383,15 +1390,37 @@ impl Signer {
         session: &[u8; 32],
         expires_at: u64,
     ) -> Result<(), Failure> {
-        lock(&self.inner.vault)
-            .complete_request(
-                &a.done,
-                expires_at,
-                self.inner.clock.now_unix(),
-                &a.velocity,
-            )
-            .map_err(vault_failure)?;
+        let now = self.inner.clock.now_unix();
+        self.write_velocity(a, |vault| {
+            vault.complete_request(&a.done, expires_at, now, &a.velocity)
+        })?;
         self.audit_release(a, wallet_id, session, "sign")
+    }
+
+    /// Runs `write`, a vault transaction that records `a`'s velocity entries, and adds them to
+    /// the velocity book once it committed — unless an earlier message of the request wrote
+    /// them already (the vault keeps those, so the book has them). The reservation lock is
+    /// taken before the vault's, as every evaluation takes them, so no evaluation sees the
+    /// vault's entries without the book's.
+    fn write_velocity<T>(
+        &self,
+        a: &Authorized,
+        write: impl FnOnce(&mut Vault) -> Result<T, VaultError>,
+    ) -> Result<T, Failure> {
+        let mut gate = lock(&self.inner.velocity);
+        let mut vault = lock(&self.inner.vault);
+        let first = match a.velocity.first() {
+            Some(e) => vault
+                .request_velocity(&e.request_id, &e.intent_hash)
+                .map_err(vault_failure)?
+                .is_empty(),
+            None => false,
+        };
+        let out = write(&mut vault).map_err(vault_failure)?;
+        if first {
+            gate.book.recorded(&a.velocity);
+        }
+        Ok(out)
     }
 
     /// Appends the signature entry of an authorized job; a failure withholds the signature.
