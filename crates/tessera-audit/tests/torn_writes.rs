@@ -26,64 +26,23 @@ mod common;
 use std::collections::BTreeMap;
 use std::fs;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 use serde_json::json;
 use tessera_audit::{verify_export, AuditError, AuditLog};
+use tessera_sqlite::torn::{path_with, tear, write_files, Rng, Snap, Tear, TEARS};
 
 const SEEDS: [u64; 4] = [0xa0d1_7001, 0xa0d1_7002, 0x5eed_5eed_5eed, 0x0123_4567_89ab];
 const CHAIN: &str = "torn-writes/signer-1";
 const APPENDS: usize = 40;
 const WAL_TRIALS: usize = 300;
 const GARBLE_TRIALS: usize = 200;
-const SECTOR: usize = 512;
-const WAL_HEADER: usize = 32;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // splitmix64
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        assert!(n > 0);
-        (self.next() % n as u64) as usize
-    }
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + self.below(hi - lo)
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
-
-fn path_with(path: &Path, suffix: &str) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
-}
 
 fn export(log: &AuditLog) -> Result<Vec<u8>, AuditError> {
     let mut out = Vec::new();
     log.export(&mut out)?;
     Ok(out)
-}
-
-/// The log's files right after append `k` (state `k`: `k` entries; state 0 is the new log).
-struct Snap {
-    k: usize,
-    main: Vec<u8>,
-    wal: Vec<u8>,
-    /// Where append `k`'s frames start in `wal`.
-    last_start: usize,
-    /// The state the main file holds (the last checkpoint); `None` before the first one.
-    checkpointed: Option<usize>,
 }
 
 struct Scenario {
@@ -106,17 +65,8 @@ fn build_scenario(seed: u64, dir: &Path) -> Scenario {
     let mut checkpointed = None;
     let mut wal_len = 0;
     let mut snapshot = |k: usize, checkpointed: Option<usize>, wal_len: &mut usize| {
-        let wal = fs::read(path_with(&path, "-wal")).unwrap_or_default();
         shm_seen += usize::from(path_with(&path, "-shm").exists());
-        let last_start = if wal.len() > *wal_len { *wal_len } else { 0 };
-        *wal_len = wal.len();
-        Snap {
-            k,
-            main: fs::read(&path).expect("read main"),
-            wal,
-            last_start,
-            checkpointed,
-        }
+        Snap::take(&path, k, checkpointed, wal_len)
     };
     snaps.push(snapshot(0, checkpointed, &mut wal_len));
     for k in 1..=APPENDS {
@@ -159,174 +109,6 @@ fn build_scenario(seed: u64, dir: &Path) -> Scenario {
         shm_seen,
         final_main: fs::read(&path).expect("read main"),
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Tear {
-    /// The WAL cut at a byte inside the last append's frames.
-    CutLast,
-    /// The WAL cut anywhere.
-    CutAnywhere,
-    /// One 512-byte sector overlapping the last append's frames zeroed or filled with garbage.
-    SectorLast,
-    /// One 512-byte sector anywhere in the WAL zeroed or filled with garbage.
-    SectorAnywhere,
-    /// The WAL lost entirely.
-    DropWal,
-    /// A checkpoint cut short: some pages of the main file new, some old, the WAL intact.
-    TornCheckpoint,
-}
-
-const TEARS: [Tear; 6] = [
-    Tear::CutLast,
-    Tear::CutAnywhere,
-    Tear::SectorLast,
-    Tear::SectorAnywhere,
-    Tear::DropWal,
-    Tear::TornCheckpoint,
-];
-
-/// The torn files and the states they may open to (`None`: "no log yet", a typed error).
-struct Torn {
-    main: Vec<u8>,
-    wal: Option<Vec<u8>>,
-    allowed: Vec<Option<usize>>,
-    snap_k: usize,
-    what: String,
-}
-
-fn sector(rng: &mut Rng, wal: &mut [u8], lo: usize) -> (usize, usize, bool) {
-    // A sector-aligned range overlapping [lo, len), zeroed (if that changes it) or garbled.
-    let first = lo / SECTOR;
-    let last = (wal.len() - 1) / SECTOR;
-    let s = rng.range(first, last + 1) * SECTOR;
-    let e = (s + SECTOR).min(wal.len());
-    let before = wal[s..e].to_vec();
-    let zero = rng.below(2) == 0 && before.iter().any(|b| *b != 0);
-    for b in &mut wal[s..e] {
-        *b = if zero { 0 } else { rng.next() as u8 };
-    }
-    let first_changed = (s..e).find(|&i| wal[i] != before[i - s]);
-    (first_changed.unwrap_or(usize::MAX), e, zero)
-}
-
-fn from_checkpoint(snap: &Snap, hi: usize) -> Vec<Option<usize>> {
-    let mut v = Vec::new();
-    match snap.checkpointed {
-        Some(c) => v.extend((c..=hi).map(Some)),
-        None => {
-            v.push(None);
-            v.extend((0..=hi).map(Some));
-        }
-    }
-    v
-}
-
-fn tear(rng: &mut Rng, sc: &Scenario, kind: Tear) -> Option<Torn> {
-    let pick = |rng: &mut Rng| &sc.snaps[rng.below(sc.snaps.len())];
-    let prev = |k: usize| k.checked_sub(1);
-    let torn = |snap: &Snap, main: Vec<u8>, wal, allowed, what| Torn {
-        main,
-        wal,
-        allowed,
-        snap_k: snap.k,
-        what,
-    };
-    Some(match kind {
-        Tear::CutLast => {
-            let snap = pick(rng);
-            let at = rng.range(snap.last_start, snap.wal.len());
-            // Every earlier frame is intact: exactly the state before the last append.
-            let what = format!("state {} WAL cut at {at} of {}", snap.k, snap.wal.len());
-            let wal = Some(snap.wal[..at].to_vec());
-            torn(snap, snap.main.clone(), wal, vec![prev(snap.k)], what)
-        }
-        Tear::CutAnywhere => {
-            let snap = pick(rng);
-            let at = rng.below(snap.wal.len() + 1);
-            let allowed = if at == snap.wal.len() {
-                vec![Some(snap.k)]
-            } else if snap.k == 0 {
-                vec![None]
-            } else {
-                from_checkpoint(snap, snap.k - 1)
-            };
-            let what = format!("state {} WAL cut at {at} of {}", snap.k, snap.wal.len());
-            let wal = Some(snap.wal[..at].to_vec());
-            torn(snap, snap.main.clone(), wal, allowed, what)
-        }
-        Tear::SectorLast | Tear::SectorAnywhere => {
-            let snap = pick(rng);
-            let mut wal = snap.wal.clone();
-            let lo = if kind == Tear::SectorLast {
-                snap.last_start
-            } else {
-                0
-            };
-            let (changed, end, zero) = sector(rng, &mut wal, lo);
-            let allowed = if changed == usize::MAX {
-                vec![Some(snap.k)]
-            } else if changed >= snap.last_start && snap.last_start > WAL_HEADER {
-                vec![prev(snap.k)]
-            } else if snap.k == 0 {
-                vec![None]
-            } else {
-                from_checkpoint(snap, snap.k - 1)
-            };
-            let what = format!(
-                "state {} WAL sector ..{end} {} (first change at {changed}, last append from {})",
-                snap.k,
-                if zero { "zeroed" } else { "garbled" },
-                snap.last_start
-            );
-            torn(snap, snap.main.clone(), Some(wal), allowed, what)
-        }
-        Tear::DropWal => {
-            let snap = pick(rng);
-            let what = format!("state {} WAL dropped", snap.k);
-            torn(snap, snap.main.clone(), None, vec![snap.checkpointed], what)
-        }
-        Tear::TornCheckpoint => {
-            if sc.closes.is_empty() {
-                return None;
-            }
-            let (i, after) = &sc.closes[rng.below(sc.closes.len())];
-            let snap = &sc.snaps[*i];
-            let page = 4096;
-            let mut main = snap.main.clone();
-            let pages = after.len().div_ceil(page);
-            let mut replaced = 0;
-            for p in 0..pages {
-                if rng.below(2) == 0 {
-                    let (s, e) = (p * page, ((p + 1) * page).min(after.len()));
-                    if main.len() < e {
-                        main.resize(e, 0);
-                    }
-                    main[s..e].copy_from_slice(&after[s..e]);
-                    replaced += 1;
-                }
-            }
-            let what = format!(
-                "state {} checkpoint torn ({replaced} of {pages} pages new)",
-                snap.k
-            );
-            torn(snap, main, Some(snap.wal.clone()), vec![Some(snap.k)], what)
-        }
-    })
-}
-
-fn write_files(dir: &Path, main: &[u8], wal: Option<&Vec<u8>>, shm: Option<&Vec<u8>>) -> PathBuf {
-    let _ = fs::remove_dir_all(dir);
-    fs::create_dir_all(dir).expect("trial dir");
-    let path = dir.join("audit.db");
-    fs::write(&path, main).expect("write main");
-    if let Some(wal) = wal {
-        fs::write(path_with(&path, "-wal"), wal).expect("write wal");
-    }
-    if let Some(shm) = shm {
-        fs::write(path_with(&path, "-shm"), shm).expect("write shm");
-    }
-    path
 }
 
 fn error_kind(e: &AuditError) -> String {
@@ -398,7 +180,7 @@ fn torn_wal_writes_open_to_a_committed_prefix_that_verifies_or_fail_typed() {
     while t < WAL_TRIALS {
         let sc = &scs[t % scs.len()];
         let kind = TEARS[rng.below(TEARS.len())];
-        let Some(torn) = tear(&mut rng, sc, kind) else {
+        let Some(torn) = tear(&mut rng, &sc.snaps, &sc.closes, kind) else {
             continue;
         };
         t += 1;
@@ -406,6 +188,7 @@ fn torn_wal_writes_open_to_a_committed_prefix_that_verifies_or_fail_typed() {
         shm_planted += usize::from(shm.is_some());
         let path = write_files(
             &root.path().join("trial"),
+            "audit.db",
             &torn.main,
             torn.wal.as_ref(),
             shm.as_ref(),
@@ -535,7 +318,7 @@ fn a_garbled_byte_in_the_main_file_fails_typed_or_changes_nothing() {
         };
         let mut main = sc.final_main.clone();
         main[at] ^= 1 + rng.below(255) as u8;
-        let path = write_files(&root.path().join("trial"), &main, None, None);
+        let path = write_files(&root.path().join("trial"), "audit.db", &main, None, None);
         let label = format!(
             "garble trial {t}: byte {at} ({} of entry {seq})",
             if in_page {

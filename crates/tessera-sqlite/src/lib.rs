@@ -25,6 +25,9 @@ use std::time::{Duration, Instant};
 use fs4::fs_std::FileExt;
 use rusqlite::{Connection, OpenFlags};
 
+#[cfg(feature = "torn")]
+pub mod torn;
+
 /// How often [`acquire_lock`] tries again while another holder has the lock.
 const LOCK_RETRY: Duration = Duration::from_millis(20);
 

@@ -32,6 +32,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use common::*;
+use tessera_sqlite::torn::{path_with, tear, write_files, Rng, Snap, Tear, Torn, TEARS};
 use tessera_vault::{PolicyRecord, Vault, VaultError, VelocityEntry, WalletRecord};
 
 const NOW: u64 = 1_750_000_000;
@@ -43,45 +44,17 @@ const SEEDS: [u64; 4] = [
 ];
 const WAL_TRIALS: usize = 300;
 const GARBLE_TRIALS: usize = 200;
-const SECTOR: usize = 512;
-const WAL_HEADER: usize = 32;
 
 // ---- deterministic generator ------------------------------------------------------------------
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // splitmix64
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        assert!(n > 0);
-        (self.next() % n as u64) as usize
-    }
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + self.below(hi - lo)
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-    fn bytes_in(&mut self, lo: usize, hi: usize) -> Vec<u8> {
-        let n = self.range(lo, hi);
-        self.bytes(n)
-    }
-    fn id(&mut self) -> [u8; 32] {
-        self.bytes(32).try_into().expect("32")
-    }
+/// `lo..hi` random bytes.
+fn bytes_in(rng: &mut Rng, lo: usize, hi: usize) -> Vec<u8> {
+    let n = rng.range(lo, hi);
+    rng.bytes(n)
 }
 
-fn path_with(path: &Path, suffix: &str) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
+fn id32(rng: &mut Rng) -> [u8; 32] {
+    rng.bytes(32).try_into().expect("32")
 }
 
 // ---- the model: what each committed prefix holds ------------------------------------------------
@@ -304,19 +277,6 @@ fn observe(v: &mut Vault, u: &Universe) -> Obs {
 
 // ---- a scenario: committed writes and the files after each ---------------------------------------
 
-/// The vault's files right after commit `k` (state `k`; state 0 is the empty vault just
-/// created).
-struct Snap {
-    k: usize,
-    main: Vec<u8>,
-    wal: Vec<u8>,
-    shm: Option<Vec<u8>>,
-    /// Where commit `k`'s frames start in `wal` (the WAL's length before it).
-    last_start: usize,
-    /// The state the main file holds (the last checkpoint); `None` before the first one.
-    checkpointed: Option<usize>,
-}
-
 struct Scenario {
     universe: Universe,
     states: Vec<Obs>,
@@ -325,6 +285,9 @@ struct Scenario {
     /// checkpoint).
     closes: Vec<(usize, Vec<u8>)>,
     shm_seen: usize,
+    /// The `-shm` after the first commit, if SQLite left one (it does not, under exclusive
+    /// locking; kept so a change there shows).
+    first_shm: Option<Vec<u8>>,
     /// The model after the last commit and the main file after the final close.
     last: Model,
     final_main: Vec<u8>,
@@ -339,10 +302,10 @@ fn velocity_for(rng: &mut Rng, request: &str, wallet: &str) -> Vec<VelocityEntry
     (0..n)
         .map(|i| VelocityEntry {
             request_id: request.to_string(),
-            intent_hash: rng.id(),
+            intent_hash: id32(rng),
             wallet_id: wallet.to_string(),
             asset: ASSETS[i].to_string(),
-            amount: (1 + rng.next() % 1_000_000_000_000).to_string(),
+            amount: (1 + rng.next_u64() % 1_000_000_000_000).to_string(),
             at_unix: NOW - rng.below(86_400) as u64,
         })
         .collect()
@@ -354,13 +317,13 @@ fn step(v: &mut Vault, m: &mut Model, u: &mut Universe, rng: &mut Rng, n: usize)
     let w = WALLETS[rng.below(WALLETS.len())].to_string();
     match rng.below(12) {
         0 => {
-            let s = rng.bytes_in(32, 64);
+            let s = bytes_in(rng, 32, 64);
             v.put_identity(&s).expect("identity");
             m.identity = Some(s);
         }
         1 => {
             let k = SETTING_KEYS[rng.below(3)].to_string();
-            let val = hex::encode(rng.bytes_in(4, 200));
+            let val = hex::encode(bytes_in(rng, 4, 200));
             v.put_setting(&k, &val).expect("setting");
             u.settings.insert(k.clone());
             m.settings.insert(k, val);
@@ -373,7 +336,7 @@ fn step(v: &mut Vault, m: &mut Model, u: &mut Universe, rng: &mut Rng, n: usize)
                     m.prepared.remove(&w);
                     m.committed.insert(w.clone(), (pe, ps, pp));
                 } else {
-                    let s = rng.bytes_in(100, 900);
+                    let s = bytes_in(rng, 100, 900);
                     let p = format!(
                         "{{\"pk\":\"{}\",\"epoch\":{}}}",
                         hex::encode(rng.bytes(33)),
@@ -383,7 +346,7 @@ fn step(v: &mut Vault, m: &mut Model, u: &mut Universe, rng: &mut Rng, n: usize)
                     m.prepared.insert(w.clone(), (e + 1, s, p));
                 }
             } else {
-                let s = rng.bytes_in(100, 900);
+                let s = bytes_in(rng, 100, 900);
                 let p = format!("{{\"pk\":\"{}\",\"epoch\":0}}", hex::encode(rng.bytes(33)));
                 v.put_share(&w, 0, &s, &p).expect("put share");
                 u.wallets.insert(w.clone());
@@ -391,8 +354,8 @@ fn step(v: &mut Vault, m: &mut Model, u: &mut Universe, rng: &mut Rng, n: usize)
             }
         }
         4 | 5 => {
-            let id = rng.id();
-            let s = rng.bytes_in(200, 700);
+            let id = id32(rng);
+            let s = bytes_in(rng, 200, 700);
             v.put_presignature(&w, &id, &s).expect("put presig");
             u.wallets.insert(w.clone());
             u.presig_ids.insert(id);
@@ -414,7 +377,7 @@ fn step(v: &mut Vault, m: &mut Model, u: &mut Universe, rng: &mut Rng, n: usize)
             let r = format!("req-{n}");
             let vel = velocity_for(rng, &r, &w);
             let got = v
-                .take_presignature_for(&w, &id, &rng.id(), &r, NOW + 3_600, NOW, &vel)
+                .take_presignature_for(&w, &id, &id32(rng), &r, NOW + 3_600, NOW, &vel)
                 .expect("take for");
             assert_eq!(&got[..], &s[..]);
             m.presigs.remove(&id);
@@ -438,7 +401,7 @@ fn step(v: &mut Vault, m: &mut Model, u: &mut Universe, rng: &mut Rng, n: usize)
             let ver = m.policy.get(k).map_or(1, |p| p.0 + 1 + rng.below(3) as u64);
             let json = format!(
                 "{{\"v\":{ver},\"pad\":\"{}\"}}",
-                hex::encode(rng.bytes_in(10, 600))
+                hex::encode(bytes_in(rng, 10, 600))
             );
             v.put_policy(which, ver, &json).expect("policy");
             m.policy.insert(k, (ver, json));
@@ -472,22 +435,12 @@ fn build_scenario(seed: u64, commits: usize, dir: &Path) -> Scenario {
     let mut states = Vec::new();
     let mut snaps = Vec::new();
     let mut closes = Vec::new();
-    let mut shm_seen = 0;
     let mut checkpointed = None;
     let mut wal_len = 0;
-    let snapshot = |k: usize, checkpointed: Option<usize>, wal_len: &mut usize| {
-        let wal = read_opt(&path_with(&path, "-wal")).unwrap_or_default();
-        let shm = read_opt(&path_with(&path, "-shm"));
-        let last_start = if wal.len() > *wal_len { *wal_len } else { 0 };
-        *wal_len = wal.len();
-        Snap {
-            k,
-            main: fs::read(&path).expect("read main"),
-            wal,
-            shm,
-            last_start,
-            checkpointed,
-        }
+    let mut shms = Vec::new();
+    let mut snapshot = |k: usize, checkpointed: Option<usize>, wal_len: &mut usize| {
+        shms.push(read_opt(&path_with(&path, "-shm")));
+        Snap::take(&path, k, checkpointed, wal_len)
     };
     let mut models = vec![m.clone()];
     snaps.push(snapshot(0, checkpointed, &mut wal_len));
@@ -521,200 +474,21 @@ fn build_scenario(seed: u64, commits: usize, dir: &Path) -> Scenario {
     );
     drop(v);
     states.extend(models.iter().map(Model::render));
-    for s in &snaps {
-        shm_seen += usize::from(s.shm.is_some());
-    }
+    let shm_seen = shms.iter().flatten().count();
+    let first_shm = shms.swap_remove(0);
     Scenario {
         universe: u,
         states,
         snaps,
         closes,
         shm_seen,
+        first_shm,
         last: m,
         final_main: fs::read(&path).expect("read main"),
     }
 }
 
 // ---- tearing ----------------------------------------------------------------------------------
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Tear {
-    /// The WAL cut at a byte inside the last commit's frames.
-    CutLast,
-    /// The WAL cut anywhere.
-    CutAnywhere,
-    /// One 512-byte sector overlapping the last commit's frames zeroed or filled with garbage.
-    SectorLast,
-    /// One 512-byte sector anywhere in the WAL zeroed or filled with garbage.
-    SectorAnywhere,
-    /// The WAL lost entirely.
-    DropWal,
-    /// A checkpoint cut short: some pages of the main file new, some old, the WAL intact.
-    TornCheckpoint,
-}
-
-const TEARS: [Tear; 6] = [
-    Tear::CutLast,
-    Tear::CutAnywhere,
-    Tear::SectorLast,
-    Tear::SectorAnywhere,
-    Tear::DropWal,
-    Tear::TornCheckpoint,
-];
-
-/// The torn files and which committed states they may legitimately open to (`None` in the
-/// list: "no vault yet", which must be a typed error).
-struct Torn {
-    main: Vec<u8>,
-    wal: Option<Vec<u8>>,
-    allowed: Vec<Option<usize>>,
-    /// The state of the snapshot that was torn.
-    snap_k: usize,
-    what: String,
-}
-
-fn sector(rng: &mut Rng, wal: &mut [u8], lo: usize) -> (usize, usize, bool) {
-    // A sector-aligned range overlapping [lo, len), zeroed or filled with garbage; zeroed only
-    // if that changes it (free space in a page is often zero already).
-    let first = lo / SECTOR;
-    let last = (wal.len() - 1) / SECTOR;
-    let s = rng.range(first, last + 1) * SECTOR;
-    let e = (s + SECTOR).min(wal.len());
-    let before = wal[s..e].to_vec();
-    let zero = rng.below(2) == 0 && before.iter().any(|b| *b != 0);
-    for b in &mut wal[s..e] {
-        *b = if zero { 0 } else { rng.next() as u8 };
-    }
-    // The first changed byte (the WAL is read front to back: the damage starts there).
-    let first_changed = (s..e).find(|&i| wal[i] != before[i - s]);
-    (first_changed.unwrap_or(usize::MAX), e, zero)
-}
-
-/// States from the checkpointed one (or "no vault" before any checkpoint) up to `hi`.
-fn from_checkpoint(snap: &Snap, hi: usize) -> Vec<Option<usize>> {
-    let mut v = Vec::new();
-    match snap.checkpointed {
-        Some(c) => v.extend((c..=hi).map(Some)),
-        None => {
-            v.push(None);
-            v.extend((0..=hi).map(Some));
-        }
-    }
-    v
-}
-
-fn tear(rng: &mut Rng, sc: &Scenario, kind: Tear) -> Option<Torn> {
-    let pick = |rng: &mut Rng| &sc.snaps[rng.below(sc.snaps.len())];
-    let prev = |k: usize| if k == 0 { None } else { Some(k - 1) };
-    match kind {
-        Tear::CutLast => {
-            let snap = pick(rng);
-            let at = rng.range(snap.last_start, snap.wal.len());
-            // Every earlier frame is intact: exactly the state before the last commit.
-            let allowed = vec![prev(snap.k)];
-            Some(Torn {
-                main: snap.main.clone(),
-                wal: Some(snap.wal[..at].to_vec()),
-                allowed,
-                snap_k: snap.k,
-                what: format!("state {} WAL cut at {at} of {}", snap.k, snap.wal.len()),
-            })
-        }
-        Tear::CutAnywhere => {
-            let snap = pick(rng);
-            let at = rng.below(snap.wal.len() + 1);
-            let hi = if at == snap.wal.len() {
-                snap.k
-            } else {
-                snap.k.saturating_sub(1)
-            };
-            let mut allowed = from_checkpoint(snap, hi);
-            if snap.k == 0 && at < snap.wal.len() {
-                allowed = vec![None];
-            }
-            Some(Torn {
-                main: snap.main.clone(),
-                wal: Some(snap.wal[..at].to_vec()),
-                allowed,
-                snap_k: snap.k,
-                what: format!("state {} WAL cut at {at} of {}", snap.k, snap.wal.len()),
-            })
-        }
-        Tear::SectorLast | Tear::SectorAnywhere => {
-            let snap = pick(rng);
-            let mut wal = snap.wal.clone();
-            let lo = if kind == Tear::SectorLast {
-                snap.last_start
-            } else {
-                0
-            };
-            let (changed, end, zero) = sector(rng, &mut wal, lo);
-            let allowed = if changed == usize::MAX {
-                vec![Some(snap.k)]
-            } else if changed >= snap.last_start && snap.last_start > WAL_HEADER {
-                vec![prev(snap.k)]
-            } else if snap.k == 0 {
-                vec![None]
-            } else {
-                from_checkpoint(snap, snap.k - 1)
-            };
-            Some(Torn {
-                main: snap.main.clone(),
-                wal: Some(wal),
-                allowed,
-                snap_k: snap.k,
-                what: format!(
-                    "state {} WAL sector ..{end} {} (first change at {changed}, last commit from {})",
-                    snap.k,
-                    if zero { "zeroed" } else { "garbled" },
-                    snap.last_start
-                ),
-            })
-        }
-        Tear::DropWal => {
-            let snap = pick(rng);
-            Some(Torn {
-                main: snap.main.clone(),
-                wal: None,
-                allowed: vec![snap.checkpointed],
-                snap_k: snap.k,
-                what: format!("state {} WAL dropped", snap.k),
-            })
-        }
-        Tear::TornCheckpoint => {
-            if sc.closes.is_empty() {
-                return None;
-            }
-            let (i, after) = &sc.closes[rng.below(sc.closes.len())];
-            let snap = &sc.snaps[*i];
-            let page = 4096;
-            let mut main = snap.main.clone();
-            let pages = after.len().div_ceil(page);
-            let mut replaced = 0;
-            for p in 0..pages {
-                if rng.below(2) == 0 {
-                    let s = p * page;
-                    let e = ((p + 1) * page).min(after.len());
-                    if main.len() < e {
-                        main.resize(e, 0);
-                    }
-                    main[s..e].copy_from_slice(&after[s..e]);
-                    replaced += 1;
-                }
-            }
-            Some(Torn {
-                main,
-                wal: Some(snap.wal.clone()),
-                allowed: vec![Some(snap.k)],
-                snap_k: snap.k,
-                what: format!(
-                    "state {} checkpoint torn ({replaced} of {pages} pages new)",
-                    snap.k
-                ),
-            })
-        }
-    }
-}
 
 #[derive(Default)]
 struct Tally {
@@ -732,17 +506,8 @@ fn error_kind(e: &VaultError) -> String {
 }
 
 fn write_torn(dir: &Path, torn: &Torn, shm: Option<&Vec<u8>>) -> PathBuf {
-    let _ = fs::remove_dir_all(dir);
-    fs::create_dir_all(dir).expect("trial dir");
-    let path = vault_path(dir);
-    fs::write(&path, &torn.main).expect("write main");
-    if let Some(wal) = &torn.wal {
-        fs::write(path_with(&path, "-wal"), wal).expect("write wal");
-    }
-    if let Some(shm) = shm {
-        fs::write(path_with(&path, "-shm"), shm).expect("write shm");
-    }
-    path
+    let name = vault_path(Path::new("")).display().to_string();
+    write_files(dir, &name, &torn.main, torn.wal.as_ref(), shm)
 }
 
 #[test]
@@ -770,14 +535,14 @@ fn torn_wal_writes_open_to_a_committed_prefix_or_fail_typed() {
     while t < WAL_TRIALS {
         let sc = &scenarios[t % scenarios.len()];
         let kind = TEARS[rng.below(TEARS.len())];
-        let Some(torn) = tear(&mut rng, sc, kind) else {
+        let Some(torn) = tear(&mut rng, &sc.snaps, &sc.closes, kind) else {
             continue;
         };
         t += 1;
         // The snapshots hold no `-shm` (the WAL index lives in memory under exclusive locking):
         // in half the trials, plant a stale one of garbage, as a crash could leave it.
         let planted = (rng.below(2) == 0).then(|| rng.bytes(32 * 1024));
-        let shm = sc.snaps[0].shm.as_ref().or(planted.as_ref());
+        let shm = sc.first_shm.as_ref().or(planted.as_ref());
         tally.shm_kept += usize::from(shm.is_some());
         let dir = root.path().join("trial");
         let path = write_torn(&dir, &torn, shm);
