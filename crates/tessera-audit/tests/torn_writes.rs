@@ -260,47 +260,49 @@ fn torn_wal_writes_open_to_a_committed_prefix_that_verifies_or_fail_typed() {
     assert!(!errors.is_empty(), "no trial failed to open");
 }
 
+/// Where each entry's body sits in the checkpointed main file, (seq, offset, length), read with
+/// SQLite directly from a copy in `dir`.
+fn unique_bodies(dir: &Path, sc: &Scenario) -> Vec<(u64, usize, usize)> {
+    let copy = dir.join("inspect.db");
+    fs::write(&copy, &sc.final_main).expect("copy");
+    let conn = rusqlite::Connection::open(&copy).expect("inspect");
+    let mut stmt = conn
+        .prepare("SELECT seq, body FROM entries")
+        .expect("prepare");
+    let rows: Vec<(u64, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    drop(stmt);
+    drop(conn);
+    let _ = fs::remove_file(&copy);
+    rows.into_iter()
+        .filter_map(|(seq, body)| {
+            // Bodies long enough to spill to overflow pages are not contiguous, and a
+            // cell moved by a page split leaves a stale copy in the old page's free
+            // space (the log does not use `secure_delete`): take only bodies found
+            // exactly once, which is then the live copy.
+            let b = body.as_bytes();
+            let mut hits = sc
+                .final_main
+                .windows(b.len())
+                .enumerate()
+                .filter(|(_, w)| *w == b)
+                .map(|(i, _)| i);
+            let at = hits.next()?;
+            hits.next().is_none().then_some((seq, at, b.len()))
+        })
+        .collect()
+}
+
 #[test]
 fn a_garbled_byte_in_the_main_file_fails_typed_or_changes_nothing() {
     let root = tempfile::tempdir().expect("tempdir");
     let scs = scenarios(root.path());
-    // Where each entry's body sits in the checkpointed main file (read with SQLite directly,
-    // from a copy).
     let bodies: Vec<Vec<(u64, usize, usize)>> = scs
         .iter()
-        .map(|sc| {
-            let copy = root.path().join("inspect.db");
-            fs::write(&copy, &sc.final_main).expect("copy");
-            let conn = rusqlite::Connection::open(&copy).expect("inspect");
-            let mut stmt = conn
-                .prepare("SELECT seq, body FROM entries")
-                .expect("prepare");
-            let rows: Vec<(u64, String)> = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-                .expect("query")
-                .collect::<Result<_, _>>()
-                .expect("rows");
-            drop(stmt);
-            drop(conn);
-            let _ = fs::remove_file(&copy);
-            rows.into_iter()
-                .filter_map(|(seq, body)| {
-                    // Bodies long enough to spill to overflow pages are not contiguous, and a
-                    // cell moved by a page split leaves a stale copy in the old page's free
-                    // space (the log does not use `secure_delete`): take only bodies found
-                    // exactly once, which is then the live copy.
-                    let b = body.as_bytes();
-                    let mut hits = sc
-                        .final_main
-                        .windows(b.len())
-                        .enumerate()
-                        .filter(|(_, w)| *w == b)
-                        .map(|(i, _)| i);
-                    let at = hits.next()?;
-                    hits.next().is_none().then_some((seq, at, b.len()))
-                })
-                .collect()
-        })
+        .map(|sc| unique_bodies(root.path(), sc))
         .collect();
     let page_size = 4096;
     let mut rng = Rng(0x6a_4b_1e_d1);

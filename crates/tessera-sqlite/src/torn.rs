@@ -221,19 +221,28 @@ pub fn tear(
             let what = format!("state {} WAL dropped", snap.k);
             torn(snap, snap.main.clone(), None, vec![snap.checkpointed], what)
         }
-        Tear::TornCheckpoint => {
-            if closes.is_empty() {
-                return None;
-            }
-            let (i, after) = &closes[rng.below(closes.len())];
-            let snap = &snaps[*i];
-            let (main, replaced, pages) = mix_pages(rng, &snap.main, after);
-            let what = format!(
-                "state {} checkpoint torn ({replaced} of {pages} pages new)",
-                snap.k
-            );
-            torn(snap, main, Some(snap.wal.clone()), vec![Some(snap.k)], what)
-        }
+        Tear::TornCheckpoint => return tear_checkpoint(rng, snaps, closes),
+    })
+}
+
+/// A checkpoint cut short: after a clean close, some pages of the main file new, some old, the
+/// WAL still there; it must open to the state the close checkpointed.
+fn tear_checkpoint(rng: &mut Rng, snaps: &[Snap], closes: &[(usize, Vec<u8>)]) -> Option<Torn> {
+    if closes.is_empty() {
+        return None;
+    }
+    let (i, after) = &closes[rng.below(closes.len())];
+    let snap = &snaps[*i];
+    let (main, replaced, pages) = mix_pages(rng, &snap.main, after);
+    Some(Torn {
+        main,
+        wal: Some(snap.wal.clone()),
+        allowed: vec![Some(snap.k)],
+        snap_k: snap.k,
+        what: format!(
+            "state {} checkpoint torn ({replaced} of {pages} pages new)",
+            snap.k
+        ),
     })
 }
 

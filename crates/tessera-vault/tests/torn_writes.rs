@@ -328,31 +328,7 @@ fn step(v: &mut Vault, m: &mut Model, u: &mut Universe, rng: &mut Rng, n: usize)
             u.settings.insert(k.clone());
             m.settings.insert(k, val);
         }
-        2 | 3 => {
-            // A new wallet (key generation) or, for one held, a refresh: prepare, then commit.
-            if let Some((e, _, _)) = m.committed.get(&w).cloned() {
-                if let Some((pe, ps, pp)) = m.prepared.get(&w).cloned() {
-                    v.commit_epoch(&w, pe).expect("commit epoch");
-                    m.prepared.remove(&w);
-                    m.committed.insert(w.clone(), (pe, ps, pp));
-                } else {
-                    let s = bytes_in(rng, 100, 900);
-                    let p = format!(
-                        "{{\"pk\":\"{}\",\"epoch\":{}}}",
-                        hex::encode(rng.bytes(33)),
-                        e + 1
-                    );
-                    v.prepare_share(&w, e + 1, &s, &p).expect("prepare");
-                    m.prepared.insert(w.clone(), (e + 1, s, p));
-                }
-            } else {
-                let s = bytes_in(rng, 100, 900);
-                let p = format!("{{\"pk\":\"{}\",\"epoch\":0}}", hex::encode(rng.bytes(33)));
-                v.put_share(&w, 0, &s, &p).expect("put share");
-                u.wallets.insert(w.clone());
-                m.committed.insert(w.clone(), (0, s, p));
-            }
-        }
+        2 | 3 => epoch_step(v, m, u, rng, w),
         4 | 5 => {
             let id = id32(rng);
             let s = bytes_in(rng, 200, 700);
@@ -362,29 +338,16 @@ fn step(v: &mut Vault, m: &mut Model, u: &mut Universe, rng: &mut Rng, n: usize)
             m.presigs.insert(id, (w, s));
         }
         6 => {
-            let Some((id, (w, s))) = m.presigs.iter().next().map(|(a, b)| (*a, b.clone())) else {
+            let Some(id) = m.presigs.keys().next().copied() else {
                 return false;
             };
-            let got = v.take_presignature(&w, &id).expect("take");
-            assert_eq!(&got[..], &s[..]);
-            m.presigs.remove(&id);
-            m.consumed.insert(id);
+            take_step(v, m, u, rng, id, None);
         }
         7 => {
-            let Some((id, (w, s))) = m.presigs.iter().last().map(|(a, b)| (*a, b.clone())) else {
+            let Some(id) = m.presigs.keys().last().copied() else {
                 return false;
             };
-            let r = format!("req-{n}");
-            let vel = velocity_for(rng, &r, &w);
-            let got = v
-                .take_presignature_for(&w, &id, &id32(rng), &r, NOW + 3_600, NOW, &vel)
-                .expect("take for");
-            assert_eq!(&got[..], &s[..]);
-            m.presigs.remove(&id);
-            m.consumed.insert(id);
-            u.requests.insert(r.clone());
-            m.requests.insert(r);
-            m.velocity.entry(w).or_default().extend(vel);
+            take_step(v, m, u, rng, id, Some(format!("req-{n}")));
         }
         8 | 9 => {
             let r = format!("req-{n}");
@@ -406,22 +369,79 @@ fn step(v: &mut Vault, m: &mut Model, u: &mut Universe, rng: &mut Rng, n: usize)
             v.put_policy(which, ver, &json).expect("policy");
             m.policy.insert(k, (ver, json));
         }
-        _ => {
-            let ids: Vec<[u8; 32]> = m
-                .presigs
-                .iter()
-                .filter(|(_, (pw, _))| *pw == w)
-                .map(|(id, _)| *id)
-                .collect();
-            if ids.is_empty() {
-                return false;
-            }
-            assert_eq!(v.destroy_presignatures(&w).expect("destroy"), ids.len());
-            for id in ids {
-                m.presigs.remove(&id);
-                m.consumed.insert(id);
-            }
+        _ => return destroy_step(v, m, &w),
+    }
+    true
+}
+
+/// A new wallet (key generation) or, for one held, a refresh: prepare, then commit.
+fn epoch_step(v: &mut Vault, m: &mut Model, u: &mut Universe, rng: &mut Rng, w: String) {
+    if let Some((e, _, _)) = m.committed.get(&w).cloned() {
+        if let Some((pe, ps, pp)) = m.prepared.get(&w).cloned() {
+            v.commit_epoch(&w, pe).expect("commit epoch");
+            m.prepared.remove(&w);
+            m.committed.insert(w.clone(), (pe, ps, pp));
+        } else {
+            let s = bytes_in(rng, 100, 900);
+            let p = format!(
+                "{{\"pk\":\"{}\",\"epoch\":{}}}",
+                hex::encode(rng.bytes(33)),
+                e + 1
+            );
+            v.prepare_share(&w, e + 1, &s, &p).expect("prepare");
+            m.prepared.insert(w.clone(), (e + 1, s, p));
         }
+    } else {
+        let s = bytes_in(rng, 100, 900);
+        let p = format!("{{\"pk\":\"{}\",\"epoch\":0}}", hex::encode(rng.bytes(33)));
+        v.put_share(&w, 0, &s, &p).expect("put share");
+        u.wallets.insert(w.clone());
+        m.committed.insert(w.clone(), (0, s, p));
+    }
+}
+
+/// Takes presignature `id`; with a request, together with it and its velocity entries.
+fn take_step(
+    v: &mut Vault,
+    m: &mut Model,
+    u: &mut Universe,
+    rng: &mut Rng,
+    id: [u8; 32],
+    request: Option<String>,
+) {
+    let (w, s) = m.presigs.remove(&id).expect("held");
+    let got = match &request {
+        None => v.take_presignature(&w, &id).expect("take"),
+        Some(r) => {
+            let vel = velocity_for(rng, r, &w);
+            let got = v
+                .take_presignature_for(&w, &id, &id32(rng), r, NOW + 3_600, NOW, &vel)
+                .expect("take for");
+            u.requests.insert(r.clone());
+            m.requests.insert(r.clone());
+            m.velocity.entry(w.clone()).or_default().extend(vel);
+            got
+        }
+    };
+    assert_eq!(&got[..], &s[..]);
+    m.consumed.insert(id);
+}
+
+/// Destroys every presignature of `w` (false when it holds none: no commit).
+fn destroy_step(v: &mut Vault, m: &mut Model, w: &str) -> bool {
+    let ids: Vec<[u8; 32]> = m
+        .presigs
+        .iter()
+        .filter(|(_, (pw, _))| pw == w)
+        .map(|(id, _)| *id)
+        .collect();
+    if ids.is_empty() {
+        return false;
+    }
+    assert_eq!(v.destroy_presignatures(w).expect("destroy"), ids.len());
+    for id in ids {
+        m.presigs.remove(&id);
+        m.consumed.insert(id);
     }
     true
 }
@@ -510,6 +530,58 @@ fn write_torn(dir: &Path, torn: &Torn, shm: Option<&Vec<u8>>) -> PathBuf {
     write_files(dir, &name, &torn.main, torn.wal.as_ref(), shm)
 }
 
+/// A torn copy that failed to open or read: a typed error, and only where no committed state
+/// is on disk.
+fn check_failed(label: &str, torn: &Torn, kind: Tear, e: &VaultError, tally: &mut Tally) {
+    assert!(
+        matches!(
+            e,
+            VaultError::NotAVault | VaultError::Corrupt(_) | VaultError::Storage(_)
+        ),
+        "{label}: unexpected error {e:?}"
+    );
+    assert!(
+        torn.allowed.contains(&None),
+        "{label}: failed although a committed state is on disk: {e:?}"
+    );
+    *tally.errors.entry((kind, error_kind(e))).or_default() += 1;
+}
+
+/// A torn copy that opened: every record readable and exactly one allowed committed state.
+fn check_opened(label: &str, sc: &Scenario, torn: &Torn, kind: Tear, obs: &Obs, tally: &mut Tally) {
+    if let Some((key, e)) = obs
+        .iter()
+        .find_map(|(k, r)| r.as_ref().err().map(|e| (k, e)))
+    {
+        panic!("{label}: opened, but reading `{key}` failed: {e}");
+    }
+    let matched = (0..sc.states.len()).rev().find(|&j| sc.states[j] == *obs);
+    let Some(j) = matched else {
+        let snap_k = torn.snap_k;
+        let exp = &sc.states[snap_k];
+        let diff: Vec<_> = exp
+            .keys()
+            .chain(obs.keys())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .filter(|k| exp.get(*k) != obs.get(*k))
+            .collect();
+        panic!("{label}: opened to a state matching no committed prefix; differs from state {snap_k} in {diff:?}");
+    };
+    assert!(
+        torn.allowed.contains(&Some(j)),
+        "{label}: opened to state {j}, allowed {:?}",
+        torn.allowed
+    );
+    *tally.opened.entry((kind, torn.snap_k - j)).or_default() += 1;
+    // A consumption the tear undid: the presignature is back, as the disk holds it.
+    let undone = sc.states[torn.snap_k].keys().any(|k| {
+        k.strip_prefix("consumed/")
+            .is_some_and(|id| obs.contains_key(&format!("presig/{id}")))
+    });
+    tally.consumption_undone += usize::from(undone);
+}
+
 #[test]
 fn torn_wal_writes_open_to_a_committed_prefix_or_fail_typed() {
     let root = tmp();
@@ -558,53 +630,8 @@ fn torn_wal_writes_open_to_a_committed_prefix_or_fail_typed() {
             }
         };
         match outcome {
-            Err(e) => {
-                assert!(
-                    matches!(
-                        e,
-                        VaultError::NotAVault | VaultError::Corrupt(_) | VaultError::Storage(_)
-                    ),
-                    "{label}: unexpected error {e:?}"
-                );
-                assert!(
-                    torn.allowed.contains(&None),
-                    "{label}: failed although a committed state is on disk: {e:?}"
-                );
-                *tally.errors.entry((kind, error_kind(&e))).or_default() += 1;
-            }
-            Ok(obs) => {
-                if let Some((key, e)) = obs
-                    .iter()
-                    .find_map(|(k, r)| r.as_ref().err().map(|e| (k, e)))
-                {
-                    panic!("{label}: opened, but reading `{key}` failed: {e}");
-                }
-                let matched = (0..sc.states.len()).rev().find(|&j| sc.states[j] == obs);
-                let Some(j) = matched else {
-                    let snap_k = torn.snap_k;
-                    let exp = &sc.states[snap_k];
-                    let diff: Vec<_> = exp
-                        .keys()
-                        .chain(obs.keys())
-                        .collect::<BTreeSet<_>>()
-                        .into_iter()
-                        .filter(|k| exp.get(*k) != obs.get(*k))
-                        .collect();
-                    panic!("{label}: opened to a state matching no committed prefix; differs from state {snap_k} in {diff:?}");
-                };
-                assert!(
-                    torn.allowed.contains(&Some(j)),
-                    "{label}: opened to state {j}, allowed {:?}",
-                    torn.allowed
-                );
-                *tally.opened.entry((kind, torn.snap_k - j)).or_default() += 1;
-                // A consumption the tear undid: the presignature is back, as the disk holds it.
-                let undone = sc.states[torn.snap_k].keys().any(|k| {
-                    k.strip_prefix("consumed/")
-                        .is_some_and(|id| obs.contains_key(&format!("presig/{id}")))
-                });
-                tally.consumption_undone += usize::from(undone);
-            }
+            Err(e) => check_failed(&label, &torn, kind, &e, &mut tally),
+            Ok(obs) => check_opened(&label, sc, &torn, kind, &obs, &mut tally),
         }
     }
     eprintln!(
