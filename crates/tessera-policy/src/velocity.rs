@@ -14,7 +14,7 @@
 //! ([`crate::AssetLeg::total`]): its transfers plus, on the fee's asset, the max fee. The ledger's window figures for one hour and one day
 //! are also shown to Cedar as `context.velocity`, so policies can require approvals on volume.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -110,6 +110,16 @@ pub struct WindowTotals {
     pub sum: BaseUnits,
 }
 
+impl WindowTotals {
+    /// An empty window.
+    pub fn none() -> WindowTotals {
+        WindowTotals {
+            count: 0,
+            sum: BaseUnits::zero(),
+        }
+    }
+}
+
 /// What a signer has signed, per wallet and asset. Implementations must be deterministic.
 pub trait VelocityLedger {
     /// Records that `amount` of `asset` left `wallet` in a request signed at `at_unix`.
@@ -130,10 +140,36 @@ pub trait VelocityLedger {
     ) -> Result<WindowTotals, LedgerError>;
 }
 
-/// An in-memory [`VelocityLedger`] (tests, simulations; a signer persists its own).
+/// An in-memory [`VelocityLedger`] (the coordinator's early check, a signer's book of what it
+/// has in flight, tests).
+///
+/// Entries of each wallet and asset are kept in time order, each with the count and sum of
+/// every entry before it (a running prefix). A window's totals are then one binary search and
+/// one subtraction, however long the history: summing the window entry by entry on every
+/// evaluation made a coordinator's evaluation cost grow with every request it signed (the soak
+/// run showed its throughput falling by half in six minutes).
 #[derive(Debug, Clone, Default)]
 pub struct MemoryLedger {
-    entries: BTreeMap<(String, AssetKey), Vec<(u64, BaseUnits)>>,
+    entries: BTreeMap<(String, AssetKey), VecDeque<Entry>>,
+}
+
+/// One recorded amount, with the running totals of the entries before it.
+#[derive(Debug, Clone)]
+struct Entry {
+    at: u64,
+    amount: BaseUnits,
+    count_before: u64,
+    sum_before: BaseUnits,
+}
+
+impl Entry {
+    fn count_through(&self) -> u64 {
+        self.count_before.saturating_add(1)
+    }
+
+    fn sum_through(&self) -> BaseUnits {
+        self.sum_before.add(&self.amount)
+    }
 }
 
 impl MemoryLedger {
@@ -146,14 +182,15 @@ impl MemoryLedger {
     /// [`MAX_WINDOW_S`], so `now - MAX_WINDOW_S` is always safe).
     pub fn prune_before(&mut self, before_unix: u64) {
         for v in self.entries.values_mut() {
-            v.retain(|(t, _)| *t >= before_unix);
+            let old = v.partition_point(|e| e.at < before_unix);
+            v.drain(..old);
         }
         self.entries.retain(|_, v| !v.is_empty());
     }
 
     /// Number of entries held.
     pub fn len(&self) -> usize {
-        self.entries.values().map(Vec::len).sum()
+        self.entries.values().map(VecDeque::len).sum()
     }
 
     /// Whether the ledger is empty.
@@ -170,10 +207,33 @@ impl VelocityLedger for MemoryLedger {
         amount: &BaseUnits,
         at_unix: u64,
     ) -> Result<(), LedgerError> {
-        self.entries
+        let v = self
+            .entries
             .entry((wallet.to_string(), asset.clone()))
-            .or_default()
-            .push((at_unix, amount.clone()));
+            .or_default();
+        // After every entry at or before `at_unix` (in order of recording among equal times).
+        let at = v.partition_point(|e| e.at <= at_unix);
+        let (count_before, sum_before) = match at.checked_sub(1).and_then(|p| v.get(p)) {
+            Some(prev) => (prev.count_through(), prev.sum_through()),
+            None => v
+                .front()
+                .map(|e| (e.count_before, e.sum_before.clone()))
+                .unwrap_or((0, BaseUnits::zero())),
+        };
+        v.insert(
+            at,
+            Entry {
+                at: at_unix,
+                amount: amount.clone(),
+                count_before,
+                sum_before,
+            },
+        );
+        // An entry older than the newest (a clock that went back) moves every later prefix.
+        for e in v.iter_mut().skip(at + 1) {
+            e.count_before = e.count_before.saturating_add(1);
+            e.sum_before = e.sum_before.add(amount);
+        }
         Ok(())
     }
 
@@ -183,19 +243,22 @@ impl VelocityLedger for MemoryLedger {
         asset: &AssetKey,
         since_unix: u64,
     ) -> Result<WindowTotals, LedgerError> {
-        let mut totals = WindowTotals {
-            count: 0,
-            sum: BaseUnits::zero(),
+        let v = match self.entries.get(&(wallet.to_string(), asset.clone())) {
+            Some(v) => v,
+            None => return Ok(WindowTotals::none()),
         };
-        if let Some(v) = self.entries.get(&(wallet.to_string(), asset.clone())) {
-            for (t, a) in v {
-                if *t >= since_unix {
-                    totals.count = totals.count.saturating_add(1);
-                    totals.sum = totals.sum.add(a);
-                }
-            }
-        }
-        Ok(totals)
+        let first = v.partition_point(|e| e.at < since_unix);
+        let (Some(from), Some(last)) = (v.get(first), v.back()) else {
+            return Ok(WindowTotals::none());
+        };
+        let sum = last
+            .sum_through()
+            .checked_sub(&from.sum_before)
+            .ok_or_else(|| LedgerError("velocity ledger prefix sums out of order".into()))?;
+        Ok(WindowTotals {
+            count: last.count_through() - from.count_before,
+            sum,
+        })
     }
 }
 
