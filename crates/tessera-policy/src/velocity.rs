@@ -143,20 +143,23 @@ pub trait VelocityLedger {
 /// An in-memory [`VelocityLedger`] (the coordinator's early check, a signer's book of what it
 /// has in flight, tests).
 ///
-/// Entries of each wallet and asset are kept in time order, each with the count and sum of
+/// Entries of each wallet and asset are kept in time order, one per second (amounts recorded
+/// in the same second are added up: a window is whole seconds), each with the count and sum of
 /// every entry before it (a running prefix). A window's totals are then one binary search and
 /// one subtraction, however long the history: summing the window entry by entry on every
 /// evaluation made a coordinator's evaluation cost grow with every request it signed (the soak
-/// run showed its throughput falling by half in six minutes).
+/// run showed its throughput falling by half in six minutes), and one entry per request made
+/// its memory grow with every request.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryLedger {
     entries: BTreeMap<(String, AssetKey), VecDeque<Entry>>,
 }
 
-/// One recorded amount, with the running totals of the entries before it.
+/// What was recorded in one second, with the running totals of the seconds before it.
 #[derive(Debug, Clone)]
 struct Entry {
     at: u64,
+    count: u64,
     amount: BaseUnits,
     count_before: u64,
     sum_before: BaseUnits,
@@ -164,7 +167,7 @@ struct Entry {
 
 impl Entry {
     fn count_through(&self) -> u64 {
-        self.count_before.saturating_add(1)
+        self.count_before.saturating_add(self.count)
     }
 
     fn sum_through(&self) -> BaseUnits {
@@ -188,7 +191,7 @@ impl MemoryLedger {
         self.entries.retain(|_, v| !v.is_empty());
     }
 
-    /// Number of entries held.
+    /// Number of entries held (requests recorded in one second count once).
     pub fn len(&self) -> usize {
         self.entries.values().map(VecDeque::len).sum()
     }
@@ -211,25 +214,33 @@ impl VelocityLedger for MemoryLedger {
             .entries
             .entry((wallet.to_string(), asset.clone()))
             .or_default();
-        // After every entry at or before `at_unix` (in order of recording among equal times).
-        let at = v.partition_point(|e| e.at <= at_unix);
-        let (count_before, sum_before) = match at.checked_sub(1).and_then(|p| v.get(p)) {
-            Some(prev) => (prev.count_through(), prev.sum_through()),
-            None => v
-                .front()
-                .map(|e| (e.count_before, e.sum_before.clone()))
-                .unwrap_or((0, BaseUnits::zero())),
-        };
-        v.insert(
-            at,
-            Entry {
-                at: at_unix,
-                amount: amount.clone(),
-                count_before,
-                sum_before,
-            },
-        );
-        // An entry older than the newest (a clock that went back) moves every later prefix.
+        let at = v.partition_point(|e| e.at < at_unix);
+        match v.get_mut(at) {
+            Some(same) if same.at == at_unix => {
+                same.count = same.count.saturating_add(1);
+                same.amount = same.amount.add(amount);
+            }
+            _ => {
+                let (count_before, sum_before) = match at.checked_sub(1).and_then(|p| v.get(p)) {
+                    Some(prev) => (prev.count_through(), prev.sum_through()),
+                    None => v
+                        .front()
+                        .map(|e| (e.count_before, e.sum_before.clone()))
+                        .unwrap_or((0, BaseUnits::zero())),
+                };
+                v.insert(
+                    at,
+                    Entry {
+                        at: at_unix,
+                        count: 1,
+                        amount: amount.clone(),
+                        count_before,
+                        sum_before,
+                    },
+                );
+            }
+        }
+        // A second older than the newest (a clock that went back) moves every later prefix.
         for e in v.iter_mut().skip(at + 1) {
             e.count_before = e.count_before.saturating_add(1);
             e.sum_before = e.sum_before.add(amount);
