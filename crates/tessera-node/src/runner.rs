@@ -9,7 +9,7 @@ use tessera_proto::link::{Failure, FailureKind, FromSigner, Member};
 use tessera_proto::Clock;
 use tessera_wire::{seal, Envelope, IdentityKey, Opener};
 
-use crate::signer::{crypto_failure, failure, Outbound};
+use crate::signer::{crypto_failure, failure, Outbound, Spawn};
 
 /// Envelopes for a later phase of the same session (cggmp24 keygen after aux info) kept until
 /// that phase starts; more than this is a misbehaving peer.
@@ -34,6 +34,8 @@ pub(crate) struct RunCtx<'a> {
     pub out: &'a Outbound,
     pub deadline_ms: u64,
     pub clock: &'a dyn Clock,
+    /// Told when this session blocks for input and when it wakes without one.
+    pub tasks: &'a dyn Spawn,
     pub stash: Vec<Envelope>,
 }
 
@@ -137,7 +139,12 @@ pub(crate) fn drive_releasing<O>(
                     return Err(failure(FailureKind::Aborted, "session timed out"));
                 }
                 let wait = Duration::from_millis(ctx.deadline_ms - now);
-                match ctx.rx.recv_timeout(wait) {
+                ctx.tasks.task_waits();
+                let input = ctx.rx.recv_timeout(wait);
+                if input.is_err() {
+                    ctx.tasks.task_woke_idle();
+                }
+                match input {
                     Ok(Input::Envelope(bytes)) => {
                         let env = match Envelope::from_bytes(&bytes) {
                             Ok(e) => e,

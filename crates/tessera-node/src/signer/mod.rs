@@ -129,6 +129,19 @@ pub type Outbound = Arc<dyn Fn(FromSigner) + Send + Sync>;
 pub trait Spawn: Send + Sync + 'static {
     /// Runs `task` to completion somewhere.
     fn spawn(&self, name: String, task: Box<dyn FnOnce() + Send>);
+
+    /// An input (an envelope, an abort) was queued for a running session. With
+    /// [`Spawn::task_waits`] and [`Spawn::task_woke_idle`] this lets a simulation count the work
+    /// outstanding in its tasks and step a cluster only once every task waits: a task is busy
+    /// from its start until it waits, and again from each queued input until it waits again.
+    /// The defaults do nothing.
+    fn input_queued(&self) {}
+
+    /// A session is about to block until its next input or its deadline.
+    fn task_waits(&self) {}
+
+    /// A session woke without an input (its deadline passed, or its signer shut down).
+    fn task_woke_idle(&self) {}
 }
 
 /// [`Spawn`] on OS threads.
@@ -634,16 +647,14 @@ impl Signer {
             ToSigner::Envelope { session, bytes } => {
                 let tx = lock(&self.inner.sessions).get(&session).cloned();
                 match tx {
-                    Some(tx) => {
-                        if let Err(mpsc::TrySendError::Full(_)) =
-                            tx.try_send(Input::Envelope(bytes))
-                        {
-                            tracing::warn!(
-                                session = %hex::encode(&session[..8]),
-                                "envelope queue of a session is full; envelope dropped"
-                            );
-                        }
-                    }
+                    Some(tx) => match tx.try_send(Input::Envelope(bytes)) {
+                        Ok(()) => self.inner.spawner.input_queued(),
+                        Err(mpsc::TrySendError::Full(_)) => tracing::warn!(
+                            session = %hex::encode(&session[..8]),
+                            "envelope queue of a session is full; envelope dropped"
+                        ),
+                        Err(mpsc::TrySendError::Disconnected(_)) => {}
+                    },
                     None => tracing::debug!(
                         session = %hex::encode(&session[..8]),
                         "envelope for a session that is not running here; dropped"
@@ -653,7 +664,9 @@ impl Signer {
             ToSigner::Abort { session, reason } => {
                 if let Some(tx) = lock(&self.inner.sessions).get(&session) {
                     // A full queue still ends the session: it times out.
-                    let _ = tx.try_send(Input::Abort(reason));
+                    if tx.try_send(Input::Abort(reason)).is_ok() {
+                        self.inner.spawner.input_queued();
+                    }
                 }
             }
             ToSigner::AuditPage {
@@ -1203,6 +1216,7 @@ impl Signer {
             out,
             deadline_ms: inner.clock.now_ms() + timeout.as_millis() as u64,
             clock: inner.clock.as_ref(),
+            tasks: inner.spawner.as_ref(),
             stash: Vec::new(),
         })
     }
