@@ -129,7 +129,7 @@ impl World {
             copy_files(&n.dir, &dir);
             let vault = Vault::open(&dir.join(VAULT), &unlock()).expect("vault copy");
             let audit = Arc::new(AuditLog::open(&dir.join(AUDIT)).expect("audit copy"));
-            w.push_node(n.signed.clone(), dir, vault, audit);
+            w.push_node(n.signed, dir, vault, audit);
         }
         w
     }
