@@ -1,12 +1,16 @@
 //! `tessera-sim`: runs seeds of the cluster simulation and prints what they did.
 //!
 //! ```text
-//! tessera-sim [--seeds N] [--from S] [--steps K] [--requests R] [--trace]
+//! tessera-sim [--seeds N] [--from S] [--jobs J] [--steps K] [--requests R] [--trace]
 //! ```
 //!
-//! Runs seeds `S..S+N` (default 0..100). On the first violation it prints the seed, the step,
-//! what broke and the trace under the smallest fault mix that still breaks it, and exits 1.
+//! Runs seeds `S..S+N` (default 0..100) on `J` threads (default 1; each seed's world is its
+//! own, so a seed's run does not depend on which thread runs it or what runs beside it). On a
+//! violation it prints the seed, the step, what broke and the trace under the smallest fault
+//! mix that still breaks it, and exits 1. `--trace` (with one job) prints every seed's trace.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use tessera_sim::{run_seed, shrink, Config, Fixture, Report};
@@ -14,6 +18,7 @@ use tessera_sim::{run_seed, shrink, Config, Fixture, Report};
 struct Args {
     seeds: u64,
     from: u64,
+    jobs: u64,
     cfg: Config,
     trace: bool,
 }
@@ -22,6 +27,7 @@ fn parse() -> Result<Args, String> {
     let mut a = Args {
         seeds: 100,
         from: 0,
+        jobs: 1,
         cfg: Config::default(),
         trace: false,
     };
@@ -38,12 +44,58 @@ fn parse() -> Result<Args, String> {
         match flag.as_str() {
             "--seeds" => a.seeds = value,
             "--from" => a.from = value,
+            "--jobs" => a.jobs = value.max(1),
             "--steps" => a.cfg.steps = value,
             "--requests" => a.cfg.requests = value as usize,
             other => return Err(format!("unknown flag {other}")),
         }
     }
     Ok(a)
+}
+
+/// What the jobs share: the next seed to run, the totals, the first failing seed.
+struct Shared {
+    next: AtomicU64,
+    stop: AtomicBool,
+    total: Mutex<Report>,
+    failed: Mutex<Option<u64>>,
+}
+
+fn add(total: &Mutex<Report>, r: &Report) {
+    let mut t = total.lock().unwrap_or_else(|e| e.into_inner());
+    t.steps += r.steps;
+    t.deliveries += r.deliveries;
+    t.faults += r.faults;
+    t.crashes += r.crashes;
+    t.signed += r.signed;
+    t.checks += r.checks;
+}
+
+/// One job: takes seeds until none is left or one failed.
+fn job(fx: &Fixture, args: &Args, shared: &Shared) {
+    let end = args.from + args.seeds;
+    while !shared.stop.load(Ordering::SeqCst) {
+        let seed = shared.next.fetch_add(1, Ordering::SeqCst);
+        if seed >= end {
+            return;
+        }
+        match run_seed(fx, seed, &args.cfg) {
+            Ok(r) => {
+                if args.trace {
+                    for line in &r.trace {
+                        println!("  {line}");
+                    }
+                    println!("seed {seed} passed");
+                }
+                add(&shared.total, &r);
+            }
+            Err(_) => {
+                shared.stop.store(true, Ordering::SeqCst);
+                let mut failed = shared.failed.lock().unwrap_or_else(|e| e.into_inner());
+                *failed = Some(failed.map_or(seed, |f| f.min(seed)));
+            }
+        }
+    }
 }
 
 fn main() {
@@ -61,42 +113,34 @@ fn main() {
         built.elapsed().as_secs_f64()
     );
     let start = Instant::now();
-    let mut total = Report::default();
-    for seed in args.from..args.from + args.seeds {
-        match run_seed(&fx, seed, &args.cfg) {
-            Ok(r) => {
-                if args.trace {
-                    for line in &r.trace {
-                        println!("  {line}");
-                    }
-                }
-                total.steps += r.steps;
-                total.deliveries += r.deliveries;
-                total.faults += r.faults;
-                total.crashes += r.crashes;
-                total.signed += r.signed;
-                total.checks += r.checks;
-            }
-            Err(_) => {
-                let (cfg, v) = shrink(&fx, seed, &args.cfg);
-                println!("seed {seed} FAILED at step {}: {}", v.step, v.what);
-                println!("smallest fault mix that fails: {:?}", cfg.faults);
-                for line in &v.trace {
-                    println!("  {line}");
-                }
-                std::process::exit(1);
-            }
+    let shared = Shared {
+        next: AtomicU64::new(args.from),
+        stop: AtomicBool::new(false),
+        total: Mutex::new(Report::default()),
+        failed: Mutex::new(None),
+    };
+    std::thread::scope(|s| {
+        for _ in 0..args.jobs {
+            s.spawn(|| job(&fx, &args, &shared));
         }
-        if args.trace {
-            println!("seed {seed} passed");
-        }
-    }
+    });
     let secs = start.elapsed().as_secs_f64();
+    if let Some(seed) = *shared.failed.lock().unwrap_or_else(|e| e.into_inner()) {
+        let (cfg, v) = shrink(&fx, seed, &args.cfg);
+        println!("seed {seed} FAILED at step {}: {}", v.step, v.what);
+        println!("smallest fault mix that fails: {:?}", cfg.faults);
+        for line in &v.trace {
+            println!("  {line}");
+        }
+        std::process::exit(1);
+    }
     fx.remove();
+    let total = shared.total.into_inner().unwrap_or_else(|e| e.into_inner());
     println!(
-        "{} seeds passed in {secs:.1} s ({:.2} seeds/s): {} steps, {} deliveries, {} faults ({} kills), {} requests signed, {} invariant checks",
+        "{} seeds passed in {secs:.1} s ({:.2} seeds/s, {} jobs): {} steps, {} deliveries, {} faults ({} kills), {} requests signed, {} invariant checks",
         args.seeds,
         args.seeds as f64 / secs,
+        args.jobs,
         total.steps,
         total.deliveries,
         total.faults,
