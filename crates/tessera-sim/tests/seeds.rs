@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use tessera_sim::fixture::LIMIT;
-use tessera_sim::{run_seed, shrink, Config, Faults, Fixture, Report};
+use tessera_sim::{run_seed, shrink, Config, Fixture, Report};
 
 /// Seeds every `cargo test` runs (`tessera-sim --seeds N` runs more).
 const SEEDS: u64 = 120;
@@ -14,12 +14,25 @@ fn fixture() -> &'static Fixture {
     FX.get_or_init(Fixture::build)
 }
 
-fn quiet() -> Faults {
-    let mut f = Faults::standard();
-    for name in Faults::NAMES {
-        f = f.without(name);
+/// Seeds that once broke an invariant, kept as regression tests. 10417: three transfers on the
+/// three pairs of signers, in flight at once, each pair's velocity exchange missing one of the
+/// others — 1.6 SOL signed against a 1.5 SOL limit, before signers took one request per wallet
+/// at a time under velocity rules.
+const REGRESSIONS: &[u64] = &[10417];
+
+/// The seeds of [`REGRESSIONS`] hold every invariant.
+#[test]
+fn seeds_that_once_failed_hold_every_invariant() {
+    for &seed in REGRESSIONS {
+        if let Err(v) = run_seed(fixture(), seed, &Config::default()) {
+            panic!(
+                "seed {seed}, step {}: {}\n{}",
+                v.step,
+                v.what,
+                v.trace.join("\n")
+            );
+        }
     }
-    f
 }
 
 /// Every invariant holds after every step of every seed of the fixed set, and the set does
@@ -46,7 +59,7 @@ fn fixed_seeds_hold_every_invariant() {
         }
     }
     assert!(total.crashes >= SEEDS / 2, "kills: {}", total.crashes);
-    assert!(total.signed as u64 >= SEEDS, "signed: {}", total.signed);
+    assert!(total.signed as u64 >= SEEDS / 2, "signed: {}", total.signed);
     let seen = |what: &str| total.trace.iter().filter(|l| l.contains(what)).count();
     for what in [
         "drop ",
@@ -82,17 +95,18 @@ fn a_seed_replays_its_trace_exactly() {
 }
 
 /// Holding the signers' signatures to a lower limit than the one they enforce makes the
-/// checker report the first signature past it — with the smallest fault mix (none) after
-/// shrinking, and the trace that led there.
+/// checker report the first signature past it, with the trace that led there; shrinking keeps
+/// a fault mix under which the seed still fails.
 #[test]
 fn the_checker_reports_a_signature_past_its_limit() {
     let fx = fixture();
-    let cfg = Config {
+    let zero = Config {
         checker_limit: 0,
-        faults: quiet(),
         ..Config::default()
     };
-    let v = run_seed(fx, 7, &cfg).expect_err("a signature exceeds a zero limit");
+    let (seed, v) = (0..40)
+        .find_map(|seed| run_seed(fx, seed, &zero).err().map(|v| (seed, v)))
+        .expect("some seed signs something in 40");
     assert!(
         v.what.contains("over the velocity limit of 0"),
         "{}",
@@ -102,15 +116,15 @@ fn the_checker_reports_a_signature_past_its_limit() {
         .trace
         .iter()
         .any(|l| l.contains("answers") && l.contains("signature")));
-    let noisy = Config {
-        checker_limit: 0,
-        ..Config::default()
-    };
-    let (smallest, _) = shrink(fx, 7, &noisy);
-    assert_eq!(
-        format!("{:?}", smallest.faults),
-        format!("{:?}", quiet()),
-        "every fault is switched off: none is needed to break this"
+    let (smallest, again) = shrink(fx, seed, &zero);
+    assert!(
+        again.what.contains("over the velocity limit of 0"),
+        "{}",
+        again.what
+    );
+    assert!(
+        run_seed(fx, seed, &smallest).is_err(),
+        "the shrunk mix still fails"
     );
     // The signers' own limit is what the fixture enforces.
     assert_eq!(Config::default().checker_limit, LIMIT);

@@ -358,6 +358,15 @@ impl Signer {
             key: key.clone(),
             approvals: job.approvals.to_vec(),
         });
+        if union.is_some() && gate.busy_with_another(job.wallet_id, &key) {
+            return Err(Refusal::new(
+                FailureKind::Busy,
+                RefusalReason::Other("velocity_busy".into()),
+                "another request on this wallet is being signed here; under velocity rules a \
+                 signer signs one request per wallet at a time, so that requests running at once \
+                 on different signer sets cannot each miss the others (retry it)",
+            ));
+        }
         let reservation = Reservations::reserve(
             &self.inner.velocity,
             &mut gate,
