@@ -246,12 +246,16 @@ pub(crate) struct AttemptError {
     pub(crate) message: String,
     /// Nodes the protocol blamed.
     pub(crate) culprits: Vec<NodeId>,
-    /// Nodes that failed, refused or dropped (excluded from the retry).
+    /// Nodes that failed, refused or dropped: the retry runs without them where enough others
+    /// are linked, with them otherwise (a timeout or a busy signer proves no misbehaviour).
     pub(crate) failed: Vec<NodeId>,
     /// Retrying cannot help (unauthorized, replayed, a policy refusal).
     pub(crate) fatal: bool,
     /// A signer refused the request (for the audit log).
     pub(crate) refusal: Option<RefusalReason>,
+    /// Signers that released their share of this request in the failed attempt: they
+    /// refuse it from now on (one release per request), so a retry runs without them.
+    pub(crate) released: Vec<NodeId>,
 }
 
 /// What one signing attempt needs.
@@ -274,6 +278,8 @@ pub(crate) struct Inner {
     pub(crate) entropy: Arc<dyn Entropy>,
     /// Finished-session notifications for waiting API calls.
     waiters: Mutex<HashMap<String, watch::Sender<bool>>>,
+    /// One queue per wallet for requests a velocity rule counts (`Coordinator::velocity_turn`).
+    pub(crate) turns: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Wakes pool refills.
     pub(crate) pool_changed: Notify,
     refilling: Mutex<HashSet<String>>,
@@ -343,6 +349,7 @@ impl Coordinator {
                 metrics,
                 entropy,
                 waiters: Mutex::new(HashMap::new()),
+                turns: Mutex::new(HashMap::new()),
                 pool_changed: Notify::new(),
                 refilling: Mutex::new(HashSet::new()),
                 resharing: Mutex::new(HashSet::new()),
@@ -872,7 +879,10 @@ impl Coordinator {
             }
         };
         // Quarantined signers (policy in force) take part in no attempt, pooled or not.
+        // Quarantined signers and the protocol's culprits take no further part; signers that
+        // failed an attempt otherwise are avoided while enough others are linked.
         let mut excluded = self.quarantined_nodes();
+        let mut avoid: HashSet<NodeId> = HashSet::new();
         let mut last: Option<AttemptError> = None;
         let presign_ok = presign_allowed(wallet.scheme, &message, &path);
         for attempt in 1..=self.inner.config.max_attempts.max(1) {
@@ -882,7 +892,9 @@ impl Coordinator {
                 let usable = |p: &PresignPublic| {
                     p.signers().iter().all(|i| {
                         wallet.signers.get(usize::from(*i)).is_some_and(|n| {
-                            !excluded.contains(n) && self.inner.hub.is_connected(n)
+                            !excluded.contains(n)
+                                && !avoid.contains(n)
+                                && self.inner.hub.is_connected(n)
                         })
                     })
                 };
@@ -913,7 +925,8 @@ impl Coordinator {
                 }
                 None => {
                     record.sign_path = Some(SignPath::Full);
-                    self.sign_full(&attempt_ctx, &excluded, &mut record).await
+                    self.sign_full(&attempt_ctx, &excluded, &avoid, &mut record)
+                        .await
                 }
             };
             match result {
@@ -950,8 +963,9 @@ impl Coordinator {
                             &e.message,
                         );
                     }
-                    excluded.extend(e.failed.iter().copied());
+                    avoid.extend(e.failed.iter().copied());
                     excluded.extend(e.culprits.iter().copied());
+                    excluded.extend(e.released.iter().copied());
                     let fatal = e.fatal;
                     last = Some(e);
                     if fatal {
@@ -967,6 +981,7 @@ impl Coordinator {
             failed: Vec::new(),
             fatal: true,
             refusal: None,
+            released: Vec::new(),
         });
         self.failed_record(record, e.code, e.message, e.culprits)
     }
@@ -1056,6 +1071,7 @@ impl Coordinator {
                 failed: nodes(wallet, &e.culprits()),
                 fatal: false,
                 refusal: None,
+                released: Vec::new(),
             })
     }
 
@@ -1063,20 +1079,24 @@ impl Coordinator {
         &self,
         a: &AttemptCtx<'_>,
         excluded: &HashSet<NodeId>,
+        avoid: &HashSet<NodeId>,
         record: &mut SessionInfo,
     ) -> Result<Signature, AttemptError> {
         let wallet = a.wallet;
-        let parts = self.pick(wallet, excluded).ok_or_else(|| AttemptError {
-            code: ErrorCode::NotEnoughSigners,
-            message: format!(
-                "fewer than {} of the wallet's signers are online and healthy",
-                wallet.threshold
-            ),
-            culprits: Vec::new(),
-            failed: Vec::new(),
-            fatal: true,
-            refusal: None,
-        })?;
+        let parts = self
+            .pick(wallet, excluded, avoid)
+            .ok_or_else(|| AttemptError {
+                code: ErrorCode::NotEnoughSigners,
+                message: format!(
+                    "fewer than {} of the wallet's signers are online and healthy",
+                    wallet.threshold
+                ),
+                culprits: Vec::new(),
+                failed: Vec::new(),
+                fatal: true,
+                refusal: None,
+                released: Vec::new(),
+            })?;
         record.participants = nodes(wallet, &parts);
         let job = Job::Sign {
             signers: parts.clone(),
@@ -1116,23 +1136,36 @@ impl Coordinator {
                 failed: Vec::new(),
                 fatal: false,
                 refusal: None,
+                released: Vec::new(),
             })?;
         Ok(sig)
     }
 
-    /// Picks `t` linked signers not in `excluded`, rotating to spread load.
-    fn pick(&self, wallet: &WalletInfo, excluded: &HashSet<NodeId>) -> Option<Vec<u16>> {
+    /// Picks `t` linked signers not in `excluded`, rotating to spread load, and taking those in
+    /// `avoid` (signers an earlier attempt failed with) only where too few others are linked.
+    fn pick(
+        &self,
+        wallet: &WalletInfo,
+        excluded: &HashSet<NodeId>,
+        avoid: &HashSet<NodeId>,
+    ) -> Option<Vec<u16>> {
         let n = wallet.signers.len();
         let t = usize::from(wallet.threshold);
         let start = self.inner.rotate.fetch_add(1, Ordering::Relaxed) % n.max(1);
-        let mut picked: Vec<u16> = (0..n)
+        let linked: Vec<usize> = (0..n)
             .map(|k| (start + k) % n)
             .filter(|&i| {
                 let node = &wallet.signers[i];
                 !excluded.contains(node) && self.inner.hub.is_connected(node)
             })
+            .collect();
+        let avoided = |i: &usize| avoid.contains(&wallet.signers[*i]);
+        let mut picked: Vec<u16> = linked
+            .iter()
+            .filter(|i| !avoided(i))
+            .chain(linked.iter().filter(|i| avoided(i)))
             .take(t)
-            .map(|i| i as u16)
+            .map(|&i| i as u16)
             .collect();
         if picked.len() < t {
             return None;
@@ -1536,6 +1569,7 @@ impl Coordinator {
                     failed: vec![*node],
                     fatal: false,
                     refusal: None,
+                    released: Vec::new(),
                 });
                 break;
             }
@@ -1587,7 +1621,10 @@ impl Coordinator {
         tokio::pin!(deadline);
         let index_of: HashMap<NodeId, u16> = participants.iter().map(|(i, n)| (*n, *i)).collect();
         let mut outcomes: Vec<(u16, Outcome)> = Vec::new();
-        while outcomes.len() < participants.len() {
+        let ended: Result<(), AttemptError> = loop {
+            if outcomes.len() >= participants.len() {
+                break Ok(());
+            }
             tokio::select! {
                 ev = rx.recv() => match ev {
                     Some(Event::Done(node, o)) => {
@@ -1597,16 +1634,17 @@ impl Coordinator {
                             }
                         }
                     }
-                    Some(Event::Failed(node, f)) => return Err(from_failure(node, f, wallet)),
-                    Some(Event::Disconnected(node)) => return Err(AttemptError {
+                    Some(Event::Failed(node, f)) => break Err(from_failure(node, f, wallet)),
+                    Some(Event::Disconnected(node)) => break Err(AttemptError {
                         code: ErrorCode::NotEnoughSigners,
                         message: format!("signer {node} disconnected during the session"),
                         culprits: Vec::new(),
                         failed: vec![node],
                         fatal: false,
                         refusal: None,
+                        released: Vec::new(),
                     }),
-                    None => return Err(internal_attempt("session channel closed".into())),
+                    None => break Err(internal_attempt("session channel closed".into())),
                 },
                 _ = &mut deadline => {
                     let missing: Vec<NodeId> = participants
@@ -1614,18 +1652,27 @@ impl Coordinator {
                         .filter(|(i, _)| !outcomes.iter().any(|(j, _)| j == i))
                         .map(|(_, n)| *n)
                         .collect();
-                    return Err(AttemptError {
+                    break Err(AttemptError {
                         code: ErrorCode::Timeout,
                         message: format!("session timed out after {} ms", timeout.as_millis()),
                         culprits: Vec::new(),
                         failed: missing,
                         fatal: false,
                         refusal: None,
+                        released: Vec::new(),
                     });
                 }
             }
-        }
-        Ok(outcomes)
+        };
+        // Who answered before the attempt failed has released its share of the request.
+        ended.map(|()| outcomes.clone()).map_err(|mut e| {
+            e.released = outcomes
+                .iter()
+                .filter_map(|(i, _)| participants.iter().find(|(j, _)| j == i))
+                .map(|(_, n)| *n)
+                .collect();
+            e
+        })
     }
 
     pub(crate) fn random_id(&self) -> [u8; 32] {
@@ -1753,7 +1800,7 @@ impl Coordinator {
                 return None;
             }
         };
-        let parts = self.pick(&wallet, &self.quarantined_nodes())?;
+        let parts = self.pick(&wallet, &self.quarantined_nodes(), &HashSet::new())?;
         let job = Job::Presign {
             signers: parts.clone(),
         };
@@ -1899,6 +1946,7 @@ fn disagreement(message: &str) -> AttemptError {
         failed: Vec::new(),
         fatal: true,
         refusal: None,
+        released: Vec::new(),
     }
 }
 
@@ -2041,6 +2089,7 @@ pub(crate) fn internal_attempt(message: String) -> AttemptError {
         failed: Vec::new(),
         fatal: false,
         refusal: None,
+        released: Vec::new(),
     }
 }
 
@@ -2057,6 +2106,7 @@ fn from_failure(node: NodeId, f: Failure, w: &WalletInfo) -> AttemptError {
         failed: vec![node],
         fatal: refusal,
         refusal: refusal.then(|| f.kind.refusal_reason()),
+        released: Vec::new(),
     }
 }
 

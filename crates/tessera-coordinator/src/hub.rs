@@ -8,7 +8,7 @@
 //! map of pending request ids to oneshot senders, each entry removed when its answer arrives,
 //! when the caller times out or goes away, and when the signer's link drops or is replaced.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -106,10 +106,12 @@ pub enum AuditRequestError {
     Refused(AuditPageError),
 }
 
-/// Linked signers and live sessions.
+/// Linked signers and live sessions. Ordered maps: what the hub does for every link or
+/// session (a dropped link's sessions failed, a policy pushed to every signer) happens in the
+/// same order every run, so a simulated run replays exactly.
 pub struct Hub {
-    conns: Mutex<HashMap<NodeId, Conn>>,
-    live: Mutex<HashMap<[u8; 32], Arc<Live>>>,
+    conns: Mutex<BTreeMap<NodeId, Conn>>,
+    live: Mutex<BTreeMap<[u8; 32], Arc<Live>>>,
     next_conn: std::sync::atomic::AtomicU64,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
@@ -139,8 +141,8 @@ impl Hub {
     /// An empty hub.
     pub fn new(metrics: Arc<Metrics>, clock: Arc<dyn Clock>) -> Self {
         Hub {
-            conns: Mutex::new(HashMap::new()),
-            live: Mutex::new(HashMap::new()),
+            conns: Mutex::new(BTreeMap::new()),
+            live: Mutex::new(BTreeMap::new()),
             next_conn: std::sync::atomic::AtomicU64::new(1),
             metrics,
             clock,

@@ -351,6 +351,34 @@ impl Coordinator {
         }
     }
 
+    /// Waits for this wallet's turn when a velocity rule in force can count its transfers, and
+    /// holds it while the request signs. Signers take one such request per wallet at a time
+    /// (another one running beside it is refused `Busy`: requests running at once on different
+    /// signer sets could each miss the others in the velocity exchange), so the coordinator
+    /// queues them, in arrival order, instead of sending them to be refused. Broader than the
+    /// signers' rule (which counts only the assets a rule names): a request for another asset
+    /// of the wallet waits too.
+    pub(crate) async fn velocity_turn(
+        &self,
+        wallet_id: &str,
+    ) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        let governed = self.policy_read().engine.as_ref().is_some_and(|e| {
+            e.signed_bundle()
+                .bundle
+                .velocity
+                .values()
+                .any(|r| r.wallet.as_deref().is_none_or(|w| w == wallet_id))
+        });
+        if !governed {
+            return None;
+        }
+        let queue = lock(&self.inner.turns)
+            .entry(wallet_id.to_string())
+            .or_default()
+            .clone();
+        Some(queue.lock_owned().await)
+    }
+
     fn policy_read(&self) -> std::sync::RwLockReadGuard<'_, PolicyState> {
         self.inner
             .policy
@@ -889,6 +917,7 @@ impl Coordinator {
     /// Signs a request in state `signing` and concludes it (signed, rejected, expired or
     /// failed). Returns the concluded record.
     pub(crate) async fn execute(&self, rec: RequestRecord, grant: Grant) -> RequestRecord {
+        let _turn = self.velocity_turn(&rec.wallet_id).await;
         let inputs = match self.request_inputs(&rec) {
             Ok(i) => i,
             Err(e) => {

@@ -446,6 +446,7 @@ fn attestations(
                     failed: Vec::new(),
                     fatal: true,
                     refusal: None,
+                    released: Vec::new(),
                 })
             }
         }

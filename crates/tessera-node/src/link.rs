@@ -182,12 +182,14 @@ async fn connect_once(
             }
         }
     };
-    tokio::select! {
+    let ended = tokio::select! {
         r = reader => r,
         _ = writer => Err(LinkError::Io("write side closed".into())),
         _ = status => Ok(()),
         _ = shutdown.changed() => Ok(()),
-    }
+    };
+    signer.link_lost(&out);
+    ended
 }
 
 fn rustls_name(host: &str) -> Result<rustls::pki_types::ServerName<'static>, LinkError> {

@@ -127,16 +127,20 @@ impl Reservations {
         Ok(ledger)
     }
 
-    /// Whether a request other than `key` is in flight here on `wallet_id`. Under velocity
-    /// rules a signer admits one request per wallet at a time: with requests in flight at once
+    /// Whether a request other than `key` is in flight here moving one of `assets` (those a
+    /// velocity rule counts) out of `wallet_id`. Under velocity rules a signer admits one
+    /// such request per wallet and asset at a time: with requests in flight at once
     /// on rotating signer sets, each set's exchange can miss another's request (A seen by C,
     /// C by B, B by A: each within the limit, the three beyond it — found by the cluster
     /// simulation, seed 10417). One at a time, every pair of requests that share a signer is
     /// ordered there and the later one counts the earlier, recorded before its release.
-    pub fn busy_with_another(&self, wallet_id: &str, key: &RequestKey) -> bool {
-        self.by_request
-            .iter()
-            .any(|(k, (_, entries))| k != key && entries.iter().any(|e| e.wallet_id == wallet_id))
+    pub fn busy_with_another(&self, wallet_id: &str, key: &RequestKey, assets: &[String]) -> bool {
+        self.by_request.iter().any(|(k, (_, entries))| {
+            k != key
+                && entries
+                    .iter()
+                    .any(|e| e.wallet_id == wallet_id && assets.contains(&e.asset))
+        })
     }
 
     /// Adds a hold for `key` (several sessions of one request share one).

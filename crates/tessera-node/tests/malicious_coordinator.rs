@@ -84,8 +84,21 @@ impl Setup {
 
     /// As [`Setup::new`], under `policies` instead of [`POLICY`].
     fn with_policy(name: &str, policies: &str, velocity_limit: Option<u64>) -> Setup {
-        let mut g = Group::bare(name, 3);
-        let b = g.sign_bundle(suite_bundle(&g, 1, policies, velocity_limit), &[0, 1]);
+        let g = Group::bare(name, 3);
+        let bundle = suite_bundle(&g, 1, policies, velocity_limit);
+        Setup::with_bundle(g, bundle)
+    }
+
+    /// A wallet under [`POLICY`] and one velocity rule, `rule`.
+    fn with_rule(name: &str, rule: VelocityRule) -> Setup {
+        let g = Group::bare(name, 3);
+        let mut bundle = suite_bundle(&g, 1, POLICY, None);
+        bundle.velocity.insert("the-rule".into(), rule);
+        Setup::with_bundle(g, bundle)
+    }
+
+    fn with_bundle(mut g: Group, bundle: PolicyBundle) -> Setup {
+        let b = g.sign_bundle(bundle, &[0, 1]);
         g.install_ok(&b);
         let (pk, chain_code) = g.keygen(WALLET, SchemeId::Ed25519, 2);
         Setup {
@@ -765,6 +778,40 @@ fn concurrent_requests_cannot_share_a_velocity_limit() {
         .map(|i| answers.iter().filter(|a| partial(&a[i])).count())
         .collect();
     assert_eq!(s.g.presignatures(WALLET)[..2], [2 - used[0], 2 - used[1]]);
+}
+
+/// (f) The one-request-at-a-time rule binds only requests a velocity rule counts: under a
+/// rule for another wallet (a one-lamport limit), two requests started at the same moment on
+/// this wallet both sign at both signers — neither is refused as busy nor by the limit.
+#[test]
+fn requests_no_velocity_rule_counts_run_at_once() {
+    let mut s = Setup::with_rule(
+        "mal-velocity-other",
+        VelocityRule {
+            wallet: Some("another-wallet".into()),
+            asset: "solana:devnet:native".parse().unwrap(),
+            window_s: 86_400,
+            limit: VelocityLimit::Amount(tessera_policy::BaseUnits::from_u128(1)),
+        },
+    );
+    let (p1, p2) = (s.presign(), s.presign());
+    let later = now_unix() + 300;
+    let (payload, parsed) = s.transfer(SOL / 2);
+    let msg0 = parsed.messages[0].clone();
+    let jobs = [p1.id(), p2.id()]
+        .iter()
+        .map(|p| {
+            let auth = s.authorize(&random_id(), &parsed, later);
+            presigned(*p, &payload, &msg0, &auth, 1, vec![])
+        })
+        .collect();
+    let answers = s.g.run_concurrently(WALLET, &[0, 1], jobs);
+    for a in &answers {
+        assert!(
+            a.iter().all(|x| matches!(x, Ok(Outcome::Partial(_)))),
+            "both requests sign: {answers:?}"
+        );
+    }
 }
 
 /// (g) A raw digest under a bundle that does not allow raw digests is refused (a message signs

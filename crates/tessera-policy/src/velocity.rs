@@ -96,7 +96,8 @@ impl VelocityRule {
         }
     }
 
-    fn applies(&self, wallet: &str, asset: &AssetKey) -> bool {
+    /// Whether this rule counts `asset` moved out of `wallet`.
+    pub fn applies(&self, wallet: &str, asset: &AssetKey) -> bool {
         self.asset == *asset && self.wallet.as_deref().is_none_or(|w| w == wallet)
     }
 }

@@ -101,12 +101,17 @@ impl Checker {
         self.signed.len()
     }
 
+    /// Whether a signature of request `id` could be assembled from what was released.
+    pub fn was_signed(&self, id: &str) -> bool {
+        self.signed.contains_key(id)
+    }
+
     /// Looks at the releases since the last call.
     pub fn observe(&mut self, net: &Net) -> Check {
         while self.seen < net.released.len() {
             let (session, node, outcome) = &net.released[self.seen];
             self.seen += 1;
-            let job = &net.sessions[session].job;
+            let job = net.job(session).ok_or("a release of an unknown session")?;
             self.release(*session, *node, outcome, job)?;
         }
         self.checks += 4;

@@ -39,10 +39,15 @@ permit (
 /// The wallet's daily velocity limit: 1.5 SOL and two fees, lamports.
 pub const LIMIT: u64 = 3 * SOL / 2 + 2 * FEE;
 
+/// The keygen session's id.
+pub const KEYGEN_SESSION: [u8; 32] = [0x4b; 32];
+
 /// The template cluster and the keys the simulated coordinator holds.
 pub struct Fixture {
     pub template: World,
     pub operator: OperatorKey,
+    /// The policy bundle every signer holds (the real coordinator installs it too).
+    pub bundle: SignedBundle,
     pub public_key: PublicKey,
     pub chain_code: [u8; 32],
     /// Virtual time the template reached (seeds continue from it).
@@ -67,12 +72,13 @@ impl Fixture {
             &admin_set,
             clock.clone(),
         );
-        install_bundle(&world, &operator, &admins, &admin_set, now_ms / 1000);
+        let bundle = install_bundle(&world, &operator, &admins, &admin_set, now_ms / 1000);
         let (public_key, chain_code) = keygen(&world, &operator, now_ms / 1000);
         world.close();
         Fixture {
             template: world,
             operator,
+            bundle,
             public_key,
             chain_code,
             now_ms: clock.as_ref().now_ms(),
@@ -111,7 +117,7 @@ fn install_bundle(
     admins: &[SecretKey],
     set: &AdminSet,
     now: u64,
-) {
+) -> SignedBundle {
     let mut bundle = PolicyBundle {
         version: 1,
         tenant: "sim".into(),
@@ -152,6 +158,7 @@ fn install_bundle(
             assert!(matches!(f, FromSigner::Status(_)), "bundle refused: {f:?}");
         }
     }
+    signed
 }
 
 fn keygen(world: &World, operator: &OperatorKey, now: u64) -> (PublicKey, [u8; 32]) {
@@ -179,7 +186,7 @@ fn keygen(world: &World, operator: &OperatorKey, now: u64) -> (PublicKey, [u8; 3
         approvals: Vec::new(),
     };
     let mut net = Net::default();
-    let session = [0x4b; 32];
+    let session = KEYGEN_SESSION;
     net.start(world, session, &[0, 1, 2], job, 0);
     net.drain(world).expect("keygen completes");
     let s = &net.sessions[&session];

@@ -20,14 +20,16 @@
 
 pub mod check;
 pub mod fixture;
+pub mod host;
 pub mod net;
+mod real;
 pub mod requests;
 pub mod sim;
 pub mod tasks;
 pub mod world;
 
 pub use fixture::Fixture;
-pub use sim::{run_seed, Config, Faults, Report, Violation};
+pub use sim::{run_seed, Config, Driver, Faults, Report, Violation};
 
 /// The simulated wallet.
 pub const WALLET: &str = "sim-wallet";

@@ -1,8 +1,12 @@
 //! `tessera-sim`: runs seeds of the cluster simulation and prints what they did.
 //!
 //! ```text
-//! tessera-sim [--seeds N] [--from S] [--jobs J] [--steps K] [--requests R] [--trace]
+//! tessera-sim [--seeds N] [--from S] [--jobs J] [--steps K] [--requests R]
+//!             [--coordinator model|real] [--trace]
 //! ```
+//!
+//! `--coordinator real` runs the requests through the real coordinator (`tessera-coordinator`,
+//! killed and restarted too); the default is the simulation's model coordinator.
 //!
 //! Runs seeds `S..S+N` (default 0..100) on `J` threads (default 1; each seed's world is its
 //! own, so a seed's run does not depend on which thread runs it or what runs beside it). On a
@@ -13,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use tessera_sim::{run_seed, shrink, Config, Fixture, Report};
+use tessera_sim::{run_seed, shrink, Config, Driver, Fixture, Report};
 
 struct Args {
     seeds: u64,
@@ -35,6 +39,14 @@ fn parse() -> Result<Args, String> {
     while let Some(flag) = it.next() {
         if flag == "--trace" {
             a.trace = true;
+            continue;
+        }
+        if flag == "--coordinator" {
+            a.cfg.coordinator = match it.next().as_deref() {
+                Some("model") => Driver::Model,
+                Some("real") => Driver::Real,
+                _ => return Err("--coordinator takes model or real".into()),
+            };
             continue;
         }
         let value: u64 = it
@@ -137,10 +149,11 @@ fn main() {
     fx.remove();
     let total = shared.total.into_inner().unwrap_or_else(|e| e.into_inner());
     println!(
-        "{} seeds passed in {secs:.1} s ({:.2} seeds/s, {} jobs): {} steps, {} deliveries, {} faults ({} kills), {} requests signed, {} invariant checks",
+        "{} seeds passed in {secs:.1} s ({:.2} seeds/s, {} jobs, {:?} coordinator): {} steps, {} deliveries, {} faults ({} kills), {} requests signed, {} invariant checks",
         args.seeds,
         args.seeds as f64 / secs,
         args.jobs,
+        args.cfg.coordinator,
         total.steps,
         total.deliveries,
         total.faults,

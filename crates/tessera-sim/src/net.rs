@@ -71,22 +71,29 @@ impl Session {
     }
 }
 
-/// What a signer sent that the scheduler must look at.
-pub enum Event {
-    /// A participant finished or failed a session (`what` for the trace).
-    Answered {
-        session: [u8; 32],
-        node: usize,
-        what: String,
-    },
-    /// A policy or mode frame was answered.
-    Control { node: usize, frame: FromSigner },
+/// A participant finished or failed a session the simulation started (`what` for the trace).
+pub struct Answered {
+    pub session: [u8; 32],
+    pub node: usize,
+    pub what: String,
+}
+
+/// What the signers sent, sorted: answers to the simulation's own sessions, and everything
+/// else, which goes to the coordinator (envelopes and answers of its sessions, status reports,
+/// policy refusals).
+#[derive(Default)]
+pub struct Routed {
+    pub answered: Vec<Answered>,
+    pub upstream: Vec<(usize, FromSigner)>,
 }
 
 /// Sessions and frames in flight.
 #[derive(Default)]
 pub struct Net {
+    /// Sessions the simulation started (a model coordinator's, or a malicious one's).
     pub sessions: BTreeMap<[u8; 32], Session>,
+    /// Jobs of sessions the real coordinator started, as their start frames showed them.
+    pub observed: BTreeMap<[u8; 32], Job>,
     pub flight: Vec<Msg>,
     /// Every outcome any signer released, in order: (session, node, outcome).
     pub released: Vec<([u8; 32], usize, Outcome)>,
@@ -127,6 +134,25 @@ impl Net {
         );
     }
 
+    /// Puts a frame the real coordinator sent into flight (noting the job of a session it
+    /// starts).
+    pub fn send(&mut self, to: usize, frame: ToSigner) {
+        if let ToSigner::Start(s) = &frame {
+            self.observed
+                .entry(s.session)
+                .or_insert_with(|| s.job.clone());
+        }
+        self.flight.push(Msg { to, frame });
+    }
+
+    /// The job of a session anyone started.
+    pub fn job(&self, session: &[u8; 32]) -> Option<&Job> {
+        match self.sessions.get(session) {
+            Some(s) => Some(&s.job),
+            None => self.observed.get(session),
+        }
+    }
+
     /// Sends `Abort` for `session` to each participant that has not answered.
     pub fn abort(&mut self, session: [u8; 32]) {
         let Some(s) = self.sessions.get_mut(&session) else {
@@ -144,26 +170,39 @@ impl Net {
         }
     }
 
-    /// Routes what the signers sent: envelopes into flight, answers into their sessions (a
-    /// failure aborts the session at the others, as the coordinator does).
-    pub fn route(&mut self, sent: Vec<(usize, FromSigner)>) -> Vec<Event> {
-        let mut events = Vec::new();
+    /// Routes what the signers sent: every outcome released is recorded; envelopes and
+    /// answers of the simulation's sessions are handled here (a failure aborts the session at
+    /// the others, as the coordinator does); the rest is returned for the coordinator.
+    pub fn route(&mut self, sent: Vec<(usize, FromSigner)>) -> Routed {
+        let mut routed = Routed::default();
         for (from, frame) in sent {
+            if let FromSigner::Done { session, outcome } = &frame {
+                if self.job(session).is_some() {
+                    self.released.push((*session, from, outcome.clone()));
+                }
+            }
+            let ours = match &frame {
+                FromSigner::Envelope { session, .. }
+                | FromSigner::Done { session, .. }
+                | FromSigner::Failed { session, .. } => self.sessions.contains_key(session),
+                _ => false,
+            };
+            if !ours {
+                routed.upstream.push((from, frame));
+                continue;
+            }
             match frame {
                 FromSigner::Envelope { session, bytes } => self.relay(from, session, bytes),
                 FromSigner::Done { session, outcome } => {
-                    self.answer(from, session, Ok(outcome), &mut events)
+                    self.answer(from, session, Ok(outcome), &mut routed.answered)
                 }
                 FromSigner::Failed { session, failure } => {
-                    self.answer(from, session, Err(failure), &mut events)
-                }
-                FromSigner::Status(_) | FromSigner::PolicyRefused { .. } => {
-                    events.push(Event::Control { node: from, frame })
+                    self.answer(from, session, Err(failure), &mut routed.answered)
                 }
                 _ => {}
             }
         }
-        events
+        routed
     }
 
     fn relay(&mut self, from: usize, session: [u8; 32], bytes: Vec<u8>) {
@@ -186,13 +225,10 @@ impl Net {
         }
     }
 
-    fn answer(&mut self, from: usize, session: [u8; 32], a: Answer, events: &mut Vec<Event>) {
+    fn answer(&mut self, from: usize, session: [u8; 32], a: Answer, out: &mut Vec<Answered>) {
         let Some(s) = self.sessions.get_mut(&session) else {
             return;
         };
-        if let Ok(outcome) = &a {
-            self.released.push((session, from, outcome.clone()));
-        }
         if s.answers.contains_key(&from) {
             // A second answer from one node (a duplicated start refused as replayed while the
             // first runs, say): the first stands; a release is recorded above either way.
@@ -204,7 +240,7 @@ impl Net {
             Err(f) => format!("{:?}: {}", f.kind, f.message),
         };
         s.answers.insert(from, a);
-        events.push(Event::Answered {
+        out.push(Answered {
             session,
             node: from,
             what,
@@ -215,14 +251,13 @@ impl Net {
     }
 
     /// Delivers everything in flight in order (no faults) until nothing is left.
-    pub fn drain(&mut self, world: &World) -> Result<Vec<Event>, crate::world::StuckNode> {
-        let mut events = Vec::new();
+    pub fn drain(&mut self, world: &World) -> Result<(), crate::world::StuckNode> {
         while !self.flight.is_empty() {
             let m = self.flight.remove(0);
             world.deliver(m.to, m.frame)?;
-            events.extend(self.route(world.take_sent()));
+            self.route(world.take_sent());
         }
-        Ok(events)
+        Ok(())
     }
 }
 

@@ -13,7 +13,8 @@ use tessera_wire::Authorization;
 
 use crate::check::Checker;
 use crate::fixture::{Fixture, LIMIT};
-use crate::net::{short, Event, Msg, Net};
+use crate::host::Host;
+use crate::net::{short, Msg, Net};
 use crate::requests::{authorize, full_job, presign_job, presigned_job, Requester, Transfer};
 use crate::world::{SimClock, World};
 use crate::SOL;
@@ -28,6 +29,8 @@ pub struct Faults {
     pub partition: u64,
     pub replay: u64,
     pub swap: u64,
+    /// The coordinator process is killed and restarted (with the real coordinator only).
+    pub restart: u64,
 }
 
 impl Faults {
@@ -41,6 +44,7 @@ impl Faults {
             partition: 10,
             replay: 25,
             swap: 15,
+            restart: 4,
         }
     }
 
@@ -55,13 +59,14 @@ impl Faults {
             "partition" => f.partition = 0,
             "replay" => f.replay = 0,
             "swap" => f.swap = 0,
+            "restart" => f.restart = 0,
             _ => {}
         }
         f
     }
 
     /// Names of the faults, for shrinking.
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 8] = [
         "drop",
         "duplicate",
         "misroute",
@@ -69,6 +74,7 @@ impl Faults {
         "partition",
         "replay",
         "swap",
+        "restart",
     ];
 }
 
@@ -83,6 +89,19 @@ pub struct Config {
     /// The velocity limit the checker holds signatures to: the signers' own ([`LIMIT`]), or a
     /// lower one in the test that shows the checker catches a signature past its limit.
     pub checker_limit: u64,
+    /// Which coordinator runs the requests.
+    pub coordinator: Driver,
+}
+
+/// Who coordinates the honest requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    /// The simulation's own model of a coordinator: it picks a pair per request, presigns or
+    /// signs, and gives up on a session after a fixed number of steps.
+    Model,
+    /// The real `tessera-coordinator` ([`crate::host`]): its request lifecycle, pool,
+    /// retries and timeouts, over its own store and audit log, killed and restarted too.
+    Real,
 }
 
 impl Default for Config {
@@ -92,6 +111,7 @@ impl Default for Config {
             requests: 5,
             faults: Faults::standard(),
             checker_limit: LIMIT,
+            coordinator: Driver::Model,
         }
     }
 }
@@ -127,46 +147,55 @@ const STEP_MS: u64 = 50;
 /// Most rounds of healing (deliver everything, give up on what is stuck).
 const HEAL_ROUNDS: usize = 8;
 
-enum Phase {
+pub(crate) enum Phase {
     Queued,
     Presigning([u8; 32]),
     Signing([u8; 32]),
+    /// Handed to the real coordinator, which runs it.
+    Submitted,
     Final,
 }
 
-struct Request {
-    id: String,
-    transfer: Transfer,
-    authorization: Authorization,
-    parts: Vec<usize>,
-    presigned: bool,
-    phase: Phase,
+pub(crate) struct Request {
+    pub(crate) id: String,
+    pub(crate) transfer: Transfer,
+    pub(crate) authorization: Authorization,
+    pub(crate) parts: Vec<usize>,
+    pub(crate) presigned: bool,
+    pub(crate) phase: Phase,
 }
 
-struct Run<'f> {
-    fx: &'f Fixture,
-    cfg: Config,
-    seed: u64,
-    rng: Rng,
-    world: World,
-    net: Net,
-    checker: Checker,
-    requests: Vec<Request>,
-    requester: Requester,
+pub(crate) struct Run<'f> {
+    pub(crate) fx: &'f Fixture,
+    pub(crate) cfg: Config,
+    pub(crate) seed: u64,
+    pub(crate) rng: Rng,
+    pub(crate) world: World,
+    pub(crate) net: Net,
+    pub(crate) checker: Checker,
+    pub(crate) requests: Vec<Request>,
+    pub(crate) requester: Requester,
     /// Steps at which each node was killed.
-    crashes: Vec<Vec<u64>>,
+    pub(crate) crashes: Vec<Vec<u64>>,
     /// A node cut off from the coordinator until a step.
-    partition: Option<(usize, u64)>,
-    step: u64,
-    trace: Vec<String>,
-    report: Report,
+    pub(crate) partition: Option<(usize, u64)>,
+    pub(crate) step: u64,
+    pub(crate) trace: Vec<String>,
+    pub(crate) report: Report,
+    /// The real coordinator, when it drives the requests.
+    pub(crate) host: Option<Host>,
 }
 
 /// Runs `seed` on a copy of the fixture's cluster.
 pub fn run_seed(fx: &Fixture, seed: u64, cfg: &Config) -> Result<Report, Violation> {
     let clock = Arc::new(SimClock::at(fx.now_ms));
-    let world = World::copy_of(&fx.template, &Fixture::seed_dir(seed), clock);
+    let world = World::copy_of(&fx.template, &Fixture::seed_dir(seed), clock.clone());
+    let host = match cfg.coordinator {
+        Driver::Model => None,
+        Driver::Real => Some(Host::create(world.root(), fx, &world, clock, seed)),
+    };
     let mut run = Run {
+        host,
         fx,
         cfg: cfg.clone(),
         seed,
@@ -188,8 +217,10 @@ pub fn run_seed(fx: &Fixture, seed: u64, cfg: &Config) -> Result<Report, Violati
         report,
         checker,
         trace,
+        host,
         ..
     } = run;
+    drop(host);
     world.remove();
     result.map(|()| Report {
         signed: checker.signed_requests(),
@@ -205,12 +236,17 @@ impl Run<'_> {
         while self.step < self.cfg.steps {
             self.step += 1;
             self.world.clock.advance(STEP_MS);
+            self.tick(STEP_MS);
             self.act().map_err(|e| self.violation(e))?;
             self.checker
                 .observe(&self.net)
                 .map_err(|e| self.violation(e))?;
         }
         self.heal().map_err(|e| self.violation(e))?;
+        if self.host.is_some() {
+            self.heal_coordinated().map_err(|e| self.violation(e))?;
+            self.check_coordinator().map_err(|e| self.violation(e))?;
+        }
         self.checker
             .audits(&self.world)
             .map_err(|e| self.violation(e))
@@ -225,11 +261,11 @@ impl Run<'_> {
         }
     }
 
-    fn note(&mut self, what: String) {
+    pub(crate) fn note(&mut self, what: String) {
         self.trace.push(format!("{:>4} {what}", self.step));
     }
 
-    fn roll(&mut self, per_mille: u64) -> bool {
+    pub(crate) fn roll(&mut self, per_mille: u64) -> bool {
         per_mille > 0 && self.rng.next_u64() % 1000 < per_mille
     }
 
@@ -273,12 +309,15 @@ impl Run<'_> {
         if self.roll(f.crash) {
             return self.crash();
         }
+        if self.host.is_some() && self.roll(f.restart) {
+            return self.restart_coordinator();
+        }
         if self.roll(f.partition) && self.partition.is_none() {
             let node = self.rng.below(3);
             self.partition = Some((node, self.step + 10 + self.rng.below(20) as u64));
             self.note(format!("partition: node {node} cut off"));
             self.report.faults += 1;
-            return Ok(());
+            return self.unlink(node);
         }
         if self.roll(f.replay) {
             return self.replay(false);
@@ -302,9 +341,10 @@ impl Run<'_> {
     fn cut_off(&mut self, node: usize) -> bool {
         match self.partition {
             Some((p, until)) if until > self.step => p == node,
-            Some(_) => {
+            Some((p, _)) => {
                 self.partition = None;
                 self.note("partition healed".into());
+                self.relink(p);
                 false
             }
             None => false,
@@ -377,28 +417,28 @@ impl Run<'_> {
     }
 
     fn after_delivery(&mut self) -> Result<(), String> {
-        let events = self.net.route(self.world.take_sent());
-        if events.is_empty() {
+        let routed = self.net.route(self.world.take_sent());
+        self.upstream(routed.upstream);
+        if routed.answered.is_empty() {
             return Ok(());
         }
-        for e in events {
-            if let Event::Answered {
-                session,
-                node,
-                what,
-            } = e
-            {
-                self.note(format!("  node {node} answers {}: {what}", short(&session)));
-            }
+        for a in routed.answered {
+            self.note(format!(
+                "  node {} answers {}: {}",
+                a.node,
+                short(&a.session),
+                a.what
+            ));
         }
         self.progress()
     }
 
-    /// A participant that got the session's start, has not answered, and was not killed since
-    /// the session started. (One that never got the start does not know the session: the
-    /// coordinator counts it failed.)
+    /// A participant that has not answered and was not killed since the session started, and
+    /// either got the session's start or may still get it (the session is not given up). One
+    /// that never got the start of a session given up on does not know the session: the
+    /// coordinator counts it failed.
     fn owes_answer(&self, session: &crate::net::Session, node: usize) -> bool {
-        session.received.contains(&node)
+        (session.received.contains(&node) || !session.aborted)
             && !session.answers.contains_key(&node)
             && !self.crashes[node].iter().any(|&c| c >= session.started)
     }
@@ -460,6 +500,10 @@ impl Run<'_> {
     }
 
     fn begin(&mut self, r: usize) -> Result<(), String> {
+        if self.host.is_some() {
+            self.submit(r);
+            return Ok(());
+        }
         let session = self.session_id();
         let q = &self.requests[r];
         let parts = q.parts.clone();
@@ -517,9 +561,19 @@ impl Run<'_> {
 
     fn crash(&mut self) -> Result<(), String> {
         let node = self.rng.below(3);
-        let sessions: Vec<[u8; 32]> = self.net.sessions.keys().copied().collect();
+        let sessions: Vec<[u8; 32]> = self
+            .net
+            .sessions
+            .keys()
+            .chain(self.net.observed.keys())
+            .copied()
+            .collect();
         self.note(format!("kill node {node} and restart it over its files"));
         self.world.crash(node, &sessions);
+        self.unlink(node)?;
+        if !self.cut_off(node) {
+            self.relink(node);
+        }
         self.crashes[node].push(self.step);
         self.report.crashes += 1;
         self.report.faults += 1;
@@ -545,7 +599,9 @@ impl Run<'_> {
     /// No more faults: start what is queued, deliver everything, give up on whatever still
     /// waits; every request must end and every live participant must answer.
     fn heal(&mut self) -> Result<(), String> {
-        self.partition = None;
+        if let Some((p, _)) = self.partition.take() {
+            self.relink(p);
+        }
         self.note("network heals".into());
         for _ in 0..HEAL_ROUNDS {
             while let Some(r) = self
@@ -571,7 +627,7 @@ impl Run<'_> {
                 && self
                     .requests
                     .iter()
-                    .all(|r| matches!(r.phase, Phase::Final))
+                    .all(|r| matches!(r.phase, Phase::Final | Phase::Submitted))
             {
                 self.report.steps = self.step;
                 return Ok(());

@@ -66,6 +66,8 @@ pub struct Node {
     signer: Option<Signer>,
     tasks: Arc<Tasks>,
     audit: Arc<AuditLog>,
+    /// Its current link to the coordinator: where its answers go.
+    link: Outbound,
     /// Crashed incarnations, kept so their threads can be told to end.
     dead: Vec<Signer>,
 }
@@ -157,6 +159,7 @@ impl World {
             dir,
             incarnation: 0,
             signer: None,
+            link: Arc::new(|_| {}),
             tasks: Arc::default(),
             audit,
             dead: Vec::new(),
@@ -165,8 +168,34 @@ impl World {
         self.start(i, vault);
     }
 
-    fn start(&mut self, i: usize, vault: Vault) {
+    /// A new link for node `i`'s current incarnation: what it sends is tagged with both.
+    fn new_link(&self, i: usize) -> Outbound {
+        let outbox = self.outbox.clone();
+        let incarnation = self.nodes[i].incarnation;
+        Arc::new(move |f| {
+            outbox
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((i, incarnation, f))
+        })
+    }
+
+    /// Node `i`'s link to the coordinator drops (its sessions of that link are aborted) and a
+    /// new one comes up.
+    pub fn drop_link(&mut self, i: usize) -> Result<(), StuckNode> {
+        let link = self.new_link(i);
         let n = &mut self.nodes[i];
+        let old = std::mem::replace(&mut n.link, link);
+        if let Some(signer) = &n.signer {
+            signer.link_lost(&old);
+        }
+        n.tasks.wait_idle(STEP_LIMIT).map_err(|_| StuckNode(i))
+    }
+
+    fn start(&mut self, i: usize, vault: Vault) {
+        let link = self.new_link(i);
+        let n = &mut self.nodes[i];
+        n.link = link;
         n.tasks = Arc::default();
         let signer = Signer::new(
             vault,
@@ -178,6 +207,11 @@ impl World {
         )
         .expect("signer starts");
         n.signer = Some(signer);
+    }
+
+    /// The directory of this world's files.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// The roster of the group (party index = node index).
@@ -209,21 +243,17 @@ impl World {
         let Some(signer) = &n.signer else {
             return Ok(());
         };
-        let outbox = self.outbox.clone();
-        let incarnation = n.incarnation;
-        let out: Outbound = Arc::new(move |f| {
-            outbox
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push((i, incarnation, f))
-        });
-        signer.handle(frame, &out);
+        signer.handle(frame, &n.link);
         n.tasks.wait_idle(STEP_LIMIT).map_err(|_| StuckNode(i))
     }
 
-    /// What the current incarnations sent since the last call, in the order they sent it.
+    /// What the current incarnations sent since the last call: each session's frames in the
+    /// order it sent them, sessions by node and id. (One input can wake several sessions at
+    /// once — a dropped link aborts all of its sessions — and their threads answer in any
+    /// order; sorted, the order is the seed's alone.)
     pub fn take_sent(&self) -> Vec<(usize, FromSigner)> {
-        let sent = std::mem::take(&mut *self.outbox.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut sent = std::mem::take(&mut *self.outbox.lock().unwrap_or_else(|e| e.into_inner()));
+        sent.sort_by_key(|(i, _, f)| (*i, session_of(f)));
         sent.into_iter()
             .filter(|(i, inc, _)| self.nodes[*i].incarnation == *inc)
             .map(|(i, _, f)| (i, f))
@@ -283,5 +313,15 @@ fn copy_files(from: &Path, to: &Path) {
                 std::fs::copy(&src, to.join(format!("{name}{suffix}"))).expect("copy a node file");
             }
         }
+    }
+}
+
+/// The session a frame belongs to, if any.
+fn session_of(f: &FromSigner) -> Option<[u8; 32]> {
+    match f {
+        FromSigner::Envelope { session, .. }
+        | FromSigner::Done { session, .. }
+        | FromSigner::Failed { session, .. } => Some(*session),
+        _ => None,
     }
 }

@@ -358,12 +358,14 @@ impl Signer {
             key: key.clone(),
             approvals: job.approvals.to_vec(),
         });
-        if union.is_some() && gate.busy_with_another(job.wallet_id, &key) {
+        let governed = governed_assets(&installed.signed.bundle, job.wallet_id, &collect.entries);
+        if !governed.is_empty() && gate.busy_with_another(job.wallet_id, &key, &governed) {
             return Err(Refusal::new(
                 FailureKind::Busy,
                 RefusalReason::Other("velocity_busy".into()),
-                "another request on this wallet is being signed here; under velocity rules a \
-                 signer signs one request per wallet at a time, so that requests running at once \
+                "another request moving this asset out of this wallet is being signed here; \
+                 under a velocity rule a signer signs one such request at a time, so that \
+                 requests running at once \
                  on different signer sets cannot each miss the others (retry it)",
             ));
         }
@@ -552,4 +554,21 @@ pub(super) fn check_approvals(
     keys.sort();
     keys.dedup();
     Ok(keys)
+}
+
+/// The assets among `entries` (the request's legs) that a velocity rule of `bundle` counts for
+/// `wallet`: the ones whose requests must not run at once here. An asset that does not parse
+/// counts (the strict reading).
+fn governed_assets(bundle: &PolicyBundle, wallet: &str, entries: &[VelocityEntry]) -> Vec<String> {
+    let mut assets: Vec<String> = entries
+        .iter()
+        .filter(|e| match e.asset.parse() {
+            Ok(asset) => bundle.velocity.values().any(|r| r.applies(wallet, &asset)),
+            Err(_) => true,
+        })
+        .map(|e| e.asset.clone())
+        .collect();
+    assets.sort();
+    assets.dedup();
+    assets
 }

@@ -125,6 +125,14 @@ use crate::runner::{self, Input, RunCtx};
 /// Where a session's answers go (the link to the coordinator that started it).
 pub type Outbound = Arc<dyn Fn(FromSigner) + Send + Sync>;
 
+/// A running session as the signer tracks it.
+struct Running {
+    /// Its input queue.
+    input: mpsc::SyncSender<Input>,
+    /// Where its answers go: the link its start came over (one `Outbound` per link).
+    link: Outbound,
+}
+
 /// Starts background work. The daemon uses OS threads; a simulation can run tasks its own way.
 pub trait Spawn: Send + Sync + 'static {
     /// Runs `task` to completion somewhere.
@@ -268,8 +276,8 @@ pub(crate) struct Inner {
     pub(crate) spawner: Arc<dyn Spawn>,
     /// This signer's own chain adapters: it re-parses every chain payload itself.
     chains: Registry,
-    /// Running sessions: their input channel.
-    sessions: Mutex<HashMap<[u8; 32], mpsc::SyncSender<Input>>>,
+    /// Running sessions: their input channel and the link their start came over.
+    sessions: Mutex<HashMap<[u8; 32], Running>>,
     /// Parsed shares (parsing re-validates with the protocol crate, which is not free).
     shares: Mutex<HashMap<String, Arc<(KeyShare, WalletPublic)>>>,
     /// The admins whose quorum signs the first bundle (configured at `signer init`).
@@ -640,12 +648,37 @@ impl Signer {
         lock(&self.inner.policy).clone()
     }
 
+    /// Ends a running session (a full queue still ends it: it times out).
+    fn abort(&self, r: &Running, reason: String) {
+        if r.input.try_send(Input::Abort(reason)).is_ok() {
+            self.inner.spawner.input_queued();
+        }
+    }
+
+    /// The link `out` belongs to dropped: every session whose start came over it is aborted.
+    /// Nothing can reach them any more (the coordinator relays every envelope over the link and
+    /// fails its sessions with a signer whose link drops), and ended now they hold no velocity
+    /// reservation, presignature or session slot until their timeout.
+    pub fn link_lost(&self, out: &Outbound) {
+        let sessions = lock(&self.inner.sessions);
+        let mut n = 0;
+        for r in sessions.values().filter(|r| Arc::ptr_eq(&r.link, out)) {
+            self.abort(r, "the link to the coordinator dropped".into());
+            n += 1;
+        }
+        if n > 0 {
+            tracing::info!(sessions = n, "link dropped: its sessions are aborted");
+        }
+    }
+
     /// Handles one frame from a coordinator; answers go to `out`.
     pub fn handle(&self, frame: ToSigner, out: &Outbound) {
         match frame {
             ToSigner::Start(start) => self.start(*start, out.clone()),
             ToSigner::Envelope { session, bytes } => {
-                let tx = lock(&self.inner.sessions).get(&session).cloned();
+                let tx = lock(&self.inner.sessions)
+                    .get(&session)
+                    .map(|r| r.input.clone());
                 match tx {
                     Some(tx) => match tx.try_send(Input::Envelope(bytes)) {
                         Ok(()) => self.inner.spawner.input_queued(),
@@ -662,11 +695,8 @@ impl Signer {
                 }
             }
             ToSigner::Abort { session, reason } => {
-                if let Some(tx) = lock(&self.inner.sessions).get(&session) {
-                    // A full queue still ends the session: it times out.
-                    if tx.try_send(Input::Abort(reason)).is_ok() {
-                        self.inner.spawner.input_queued();
-                    }
+                if let Some(r) = lock(&self.inner.sessions).get(&session) {
+                    self.abort(r, reason);
                 }
             }
             ToSigner::AuditPage {
@@ -1021,6 +1051,8 @@ impl Signer {
             }
             if sessions.contains_key(&session) {
                 drop(sessions);
+                // Audited, not answered: the running session answers under this id, and a
+                // failure sent under it would fail that session at the coordinator.
                 let failure = failure(FailureKind::Replayed, "session id already running");
                 tracing::warn!(session = %short(&session), kind, "refused: {}", failure.message);
                 let body = json!({
@@ -1034,10 +1066,15 @@ impl Signer {
                 if let Err(e) = self.audit(EntryKind::Refusal(reason), &subject_of(&start), body) {
                     tracing::error!(session = %short(&session), error = %e, "could not audit a refusal");
                 }
-                out(FromSigner::Failed { session, failure });
                 return;
             }
-            sessions.insert(session, tx);
+            sessions.insert(
+                session,
+                Running {
+                    input: tx,
+                    link: out.clone(),
+                },
+            );
         }
         let me = self.clone();
         let name = format!("session-{}-{}", kind, &hex::encode(session)[..8]);
