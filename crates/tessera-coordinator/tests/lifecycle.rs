@@ -90,6 +90,10 @@ impl TestClock {
 enum Behavior {
     Sign,
     Refuse(FailureKind),
+    /// Keep signing jobs unanswered (in `World::held`) until `World::release` signs them.
+    Hold,
+    /// Refuse the next signing job with this (retryable) kind, then sign.
+    FailOnce(FailureKind),
 }
 
 struct Keys {
@@ -129,6 +133,8 @@ struct World {
     frames: Vec<Arc<Mutex<Vec<ToSigner>>>>,
     /// Each stand-in's node id and hub connection id.
     links: Vec<(NodeId, u64)>,
+    /// Signing jobs held unanswered under [`Behavior::Hold`]: (stand-in, session, message).
+    held: Arc<Mutex<Vec<(NodeId, [u8; 32], SignMessage)>>>,
 }
 
 fn wallet_pk(keys: &Keys) -> PublicKey {
@@ -194,6 +200,7 @@ impl World {
             }
         }
         let behavior = Arc::new(Mutex::new(Behavior::Sign));
+        let held = Arc::new(Mutex::new(Vec::new()));
         let mut frames = Vec::new();
         let mut links = Vec::new();
         for node in nodes {
@@ -202,6 +209,7 @@ impl World {
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
             links.push((node, c.hub().connect(node, tx, signer_status(0))));
             let (c2, keys2, behavior2) = (c.clone(), keys.clone(), behavior.clone());
+            let held2 = held.clone();
             tokio::spawn(async move {
                 while let Some(frame) = rx.recv().await {
                     if !matches!(frame, ToSigner::Envelope { .. }) {
@@ -213,15 +221,30 @@ impl World {
                     let Job::Sign { message, .. } = &start.job else {
                         continue;
                     };
-                    let b = *behavior2.lock().expect("behavior");
+                    let b = {
+                        let mut b = behavior2.lock().expect("behavior");
+                        let now = *b;
+                        if let Behavior::FailOnce(_) = now {
+                            *b = Behavior::Sign;
+                        }
+                        now
+                    };
                     let answer = match b {
+                        Behavior::Hold => {
+                            held2.lock().expect("held").push((
+                                node,
+                                start.session,
+                                message.clone(),
+                            ));
+                            continue;
+                        }
                         Behavior::Sign => FromSigner::Done {
                             session: start.session,
                             outcome: Outcome::Signature(Signature::Ed25519(
                                 keys2.wallet.sign(&message.ed25519_bytes()).to_bytes(),
                             )),
                         },
-                        Behavior::Refuse(kind) => FromSigner::Failed {
+                        Behavior::Refuse(kind) | Behavior::FailOnce(kind) => FromSigner::Failed {
                             session: start.session,
                             failure: Failure {
                                 kind,
@@ -243,6 +266,7 @@ impl World {
             behavior,
             frames,
             links,
+            held,
         }
     }
 
@@ -257,6 +281,33 @@ impl World {
 
     fn set_behavior(&self, b: Behavior) {
         *self.behavior.lock().expect("behavior") = b;
+    }
+
+    /// Signs every held job, as the stand-ins would have.
+    fn release(&self) {
+        let held = std::mem::take(&mut *self.held.lock().expect("held"));
+        for (node, session, message) in held {
+            let sig = self.keys.wallet.sign(&message.ed25519_bytes()).to_bytes();
+            self.c.hub().on_frame(
+                node,
+                FromSigner::Done {
+                    session,
+                    outcome: Outcome::Signature(Signature::Ed25519(sig)),
+                },
+            );
+        }
+    }
+
+    /// Distinct signing sessions started so far.
+    fn sign_sessions(&self) -> BTreeSet<[u8; 32]> {
+        self.frames
+            .iter()
+            .flat_map(|f| f.lock().expect("frames").clone())
+            .filter_map(|f| match f {
+                ToSigner::Start(s) if matches!(s.job, Job::Sign { .. }) => Some(s.session),
+                _ => None,
+            })
+            .collect()
     }
 
     async fn call(&self, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
@@ -1870,6 +1921,79 @@ async fn the_velocity_ledger_counts_signed_requests_and_survives_a_restart() {
     let (tx, _) = w.transfer(&keys.operator, 10);
     let (_, t) = w.submit_tx(&tx, true).await;
     assert_eq!(t.state, RequestState::Signed, "{:?}", t.error);
+}
+
+/// Signers take one request per wallet at a time under a velocity rule (a second one running
+/// beside it is refused as busy), so the coordinator queues them per wallet: with a velocity
+/// rule two transfers submitted together start one after the other, without one they start
+/// together.
+#[tokio::test]
+async fn requests_a_velocity_rule_counts_sign_one_at_a_time_per_wallet() {
+    for with_rule in [true, false] {
+        let w = World::fresh().await;
+        let mut bundle = w.bundle(1, POLICIES).bundle;
+        if with_rule {
+            let rule: VelocityRule = serde_json::from_value(json!({
+                "asset": format!("solana:{NETWORK}:native"), "window_s": 3600,
+                "limit": {"amount": "1000000000000"}
+            }))
+            .expect("rule");
+            bundle.velocity.insert("generous".into(), rule);
+        }
+        let mut signed = SignedBundle::new(bundle);
+        signed.sign(&w.keys.admin);
+        let (status, v) = w.put_policy(&signed).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        w.set_behavior(Behavior::Hold);
+        let (a, _) = w.transfer(&w.keys.operator, 10);
+        let (b, _) = w.transfer(&w.keys.operator, 20);
+        w.submit_tx(&a, false).await;
+        w.submit_tx(&b, false).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let expected = if with_rule { 1 } else { 2 };
+        assert_eq!(w.sign_sessions().len(), expected, "rule: {with_rule}");
+        w.set_behavior(Behavior::Sign);
+        w.release();
+        for id in [&a.request_id, &b.request_id] {
+            let mut state = RequestState::Signing;
+            for _ in 0..100 {
+                state = w.request(id).await.state;
+                if state.is_final() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert_eq!(state, RequestState::Signed, "rule: {with_rule}");
+        }
+        assert_eq!(w.sign_sessions().len(), 2);
+    }
+}
+
+/// A signer that failed an attempt without proof of misbehaviour (busy, timed out, dropped) is
+/// only avoided while enough others are linked: with one of three signers unlinked, the retry
+/// after a busy answer runs on the same two, and the request signs.
+#[tokio::test]
+async fn a_retry_takes_back_a_failed_signer_when_no_other_is_linked() {
+    let w = World::fresh().await;
+    w.install(1, POLICIES).await;
+    let (node, conn) = w.links[2];
+    w.c.hub().disconnect(node, conn);
+    w.set_behavior(Behavior::FailOnce(FailureKind::Busy));
+    let (tx, _) = w.transfer(&w.keys.operator, 100);
+    let (_, t) = w.submit_tx(&tx, true).await;
+    assert_eq!(t.state, RequestState::Signed, "{:?}", t.error);
+    let sub = w.c.session(&t.sessions[0], None).await.expect("session");
+    assert_eq!(sub.attempts, 2);
+    // Both attempts went to the two linked signers (each logs a start before answering it).
+    let starts = |i: usize| {
+        w.frames[i]
+            .lock()
+            .expect("log")
+            .iter()
+            .filter(|f| matches!(f, ToSigner::Start(s) if matches!(s.job, Job::Sign { .. })))
+            .count()
+    };
+    assert_eq!([starts(0), starts(1), starts(2)], [2, 2, 0]);
 }
 
 #[tokio::test]

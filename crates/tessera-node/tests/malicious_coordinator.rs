@@ -722,9 +722,11 @@ fn a_velocity_limit_split_across_requests_is_refused() {
 }
 
 /// (f) Two requests started at the same moment, each within a limit (1.5 SOL a day) they
-/// break together: every signer refuses one of them, because a request in flight counts for
-/// the evaluation of the next, and at most one gets a partial signature from both signers (the
-/// other ends refused or aborted at its co-signer, through the velocity exchange).
+/// break together: at most one gets a partial signature from both signers, and the other is
+/// refused by a signer — by the limit (a request in flight counts for the evaluation of the
+/// next) or as busy (one such request per wallet at a time) — and aborted or refused at the
+/// other. Which signer refuses depends on the order the sessions reach their checks (both
+/// requests may end refused, each busy at one signer: a lost request, never an extra one).
 #[test]
 fn concurrent_requests_cannot_share_a_velocity_limit() {
     let mut s = Setup::new("mal-velocity-race", Some(3 * SOL / 2));
@@ -765,13 +767,13 @@ fn concurrent_requests_cannot_share_a_velocity_limit() {
             "signer {signer}: {mine:?}"
         );
         assert!(
-            mine.iter().any(refused),
-            "signer {signer} refuses one: {mine:?}"
-        );
-        assert!(
             mine.iter().all(|a| partial(a) || refused(a) || aborted(a)),
             "signer {signer}: {mine:?}"
         );
+    }
+    let refused = |a: &Answer| matches!(a, Err(f) if f.kind == FailureKind::VelocityExceeded || f.kind == FailureKind::Busy);
+    for a in answers.iter().filter(|a| !a.iter().all(partial)) {
+        assert!(a.iter().any(refused), "a signer refuses it: {a:?}");
     }
     // Every presignature not turned into a partial is still there.
     let used: Vec<usize> = (0..2)
