@@ -255,7 +255,7 @@ pub(crate) struct AttemptError {
     pub(crate) refusal: Option<RefusalReason>,
     /// Signers that released their share of this request in the failed attempt: they
     /// refuse it from now on (one release per request), so a retry runs without them.
-    pub(crate) released: Vec<NodeId>,
+    pub(crate) released: Box<[NodeId]>,
 }
 
 /// What one signing attempt needs.
@@ -981,7 +981,7 @@ impl Coordinator {
             failed: Vec::new(),
             fatal: true,
             refusal: None,
-            released: Vec::new(),
+            released: Box::default(),
         });
         self.failed_record(record, e.code, e.message, e.culprits)
     }
@@ -1071,7 +1071,7 @@ impl Coordinator {
                 failed: nodes(wallet, &e.culprits()),
                 fatal: false,
                 refusal: None,
-                released: Vec::new(),
+                released: Box::default(),
             })
     }
 
@@ -1095,7 +1095,7 @@ impl Coordinator {
                 failed: Vec::new(),
                 fatal: true,
                 refusal: None,
-                released: Vec::new(),
+                released: Box::default(),
             })?;
         record.participants = nodes(wallet, &parts);
         let job = Job::Sign {
@@ -1136,7 +1136,7 @@ impl Coordinator {
                 failed: Vec::new(),
                 fatal: false,
                 refusal: None,
-                released: Vec::new(),
+                released: Box::default(),
             })?;
         Ok(sig)
     }
@@ -1569,7 +1569,7 @@ impl Coordinator {
                     failed: vec![*node],
                     fatal: false,
                     refusal: None,
-                    released: Vec::new(),
+                    released: Box::default(),
                 });
                 break;
             }
@@ -1642,7 +1642,7 @@ impl Coordinator {
                         failed: vec![node],
                         fatal: false,
                         refusal: None,
-                        released: Vec::new(),
+                        released: Box::default(),
                     }),
                     None => break Err(internal_attempt("session channel closed".into())),
                 },
@@ -1659,7 +1659,7 @@ impl Coordinator {
                         failed: missing,
                         fatal: false,
                         refusal: None,
-                        released: Vec::new(),
+                        released: Box::default(),
                     });
                 }
             }
@@ -1946,7 +1946,7 @@ fn disagreement(message: &str) -> AttemptError {
         failed: Vec::new(),
         fatal: true,
         refusal: None,
-        released: Vec::new(),
+        released: Box::default(),
     }
 }
 
@@ -2089,7 +2089,7 @@ pub(crate) fn internal_attempt(message: String) -> AttemptError {
         failed: Vec::new(),
         fatal: false,
         refusal: None,
-        released: Vec::new(),
+        released: Box::default(),
     }
 }
 
@@ -2106,7 +2106,7 @@ fn from_failure(node: NodeId, f: Failure, w: &WalletInfo) -> AttemptError {
         failed: vec![node],
         fatal: refusal,
         refusal: refusal.then(|| f.kind.refusal_reason()),
-        released: Vec::new(),
+        released: Box::default(),
     }
 }
 

@@ -446,7 +446,7 @@ fn attestations(
                     failed: Vec::new(),
                     fatal: true,
                     refusal: None,
-                    released: Vec::new(),
+                    released: Box::default(),
                 })
             }
         }

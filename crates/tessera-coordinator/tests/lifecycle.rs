@@ -123,6 +123,9 @@ impl Keys {
     }
 }
 
+/// A signing job a stand-in holds: (stand-in, session, message).
+type Held = (NodeId, [u8; 32], SignMessage);
+
 struct World {
     c: Coordinator,
     app: Router,
@@ -133,8 +136,8 @@ struct World {
     frames: Vec<Arc<Mutex<Vec<ToSigner>>>>,
     /// Each stand-in's node id and hub connection id.
     links: Vec<(NodeId, u64)>,
-    /// Signing jobs held unanswered under [`Behavior::Hold`]: (stand-in, session, message).
-    held: Arc<Mutex<Vec<(NodeId, [u8; 32], SignMessage)>>>,
+    /// Signing jobs held unanswered under [`Behavior::Hold`].
+    held: Arc<Mutex<Vec<Held>>>,
 }
 
 fn wallet_pk(keys: &Keys) -> PublicKey {

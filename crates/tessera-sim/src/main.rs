@@ -81,6 +81,9 @@ fn add(total: &Mutex<Report>, r: &Report) {
     t.crashes += r.crashes;
     t.signed += r.signed;
     t.checks += r.checks;
+    for (k, n) in &r.outcomes {
+        *t.outcomes.entry(k.clone()).or_default() += n;
+    }
 }
 
 /// One job: takes seeds until none is left or one failed.
@@ -161,4 +164,12 @@ fn main() {
         total.signed,
         total.checks
     );
+    if !total.outcomes.is_empty() {
+        let ends: Vec<String> = total
+            .outcomes
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        println!("the coordinator's requests ended: {}", ends.join(", "));
+    }
 }

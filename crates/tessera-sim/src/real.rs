@@ -194,9 +194,13 @@ impl Run<'_> {
                 continue;
             };
             self.checker.checks += 1;
-            let mut error = h
-                .transaction(&r.id)
-                .and_then(|t| t.error)
+            let failure = h.transaction(&r.id).and_then(|t| t.error);
+            let outcome = match &failure {
+                Some(e) => format!("{state:?}/{}", e.code),
+                None => format!("{state:?}"),
+            };
+            *self.report.outcomes.entry(outcome).or_default() += 1;
+            let mut error = failure
                 .map(|e| format!(" ({}: {})", e.code, e.message))
                 .unwrap_or_default();
             // Node ids differ between processes (the fixture's keys are random); indexes do not.

@@ -127,6 +127,8 @@ pub struct Report {
     pub signed: usize,
     /// Invariant evaluations.
     pub checks: u64,
+    /// How the real coordinator's requests ended: `state` or `state/error code`, counted.
+    pub outcomes: BTreeMap<String, u64>,
     /// What happened, step by step.
     pub trace: Vec<String>,
 }
