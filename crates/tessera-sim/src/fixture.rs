@@ -18,7 +18,8 @@ use crate::net::Net;
 use crate::world::{SimClock, World};
 use crate::{FEE, SOL, WALLET};
 
-/// Transfers up to 1 SOL sign without approval; operators create wallets; nothing else.
+/// Transfers up to 1 SOL sign without approval; operators create and reshare wallets; nothing
+/// else.
 const POLICY: &str = r#"
 @id("small-transfers")
 permit (
@@ -32,6 +33,13 @@ when { context.kind == "transfer" && context.amount.units.lessThanOrEqual(decima
 permit (
   principal in Tessera::Role::"operator",
   action == Tessera::Action::"create_wallet",
+  resource
+);
+
+@id("refresh")
+permit (
+  principal in Tessera::Role::"operator",
+  action == Tessera::Action::"reshare_wallet",
   resource
 );
 "#;

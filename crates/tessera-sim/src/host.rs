@@ -18,10 +18,10 @@ use std::time::Duration;
 use tessera_coordinator::store::SignerRecord;
 use tessera_coordinator::{open_audit_log, ApiTokens, Config, Coordinator, Entropy, SqliteStore};
 use tessera_proto::api::{CreateTransaction, PayloadInput, RequestState, TransactionInfo};
-use tessera_proto::api::{WalletInfo, WalletStatus};
+use tessera_proto::api::{ReshareWallet, SessionKind, WalletInfo, WalletStatus};
 use tessera_proto::link::{FromSigner, SignerStatus, ToSigner};
 use tessera_sqlite::torn::Rng;
-use tessera_wire::{Authorization, NodeId};
+use tessera_wire::{Action, Authorization, NodeId, OperatorKey};
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
@@ -32,6 +32,8 @@ use crate::WALLET;
 
 /// How long the coordinator gives one signing or presigning attempt (40 steps).
 pub const SIGN_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long it gives a reshare's prepare session (80 steps).
+pub const RESHARE_TIMEOUT: Duration = Duration::from_secs(4);
 /// Presignatures the coordinator keeps pooled, so both signing paths run.
 const POOL: u32 = 2;
 /// Times the runtime lets every ready task run after an input. Each pass runs every task that
@@ -86,6 +88,7 @@ fn config() -> Config {
     config.frost_pool = POOL;
     config.cggmp24_pool = 0;
     config.sign_timeout = SIGN_TIMEOUT;
+    config.keygen_timeout = RESHARE_TIMEOUT;
     config
 }
 
@@ -304,6 +307,55 @@ impl Host {
             .block_on(self.c.create_transaction(WALLET, req, false));
         self.settle();
         r.map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// The operator asks for a proactive refresh of the wallet's shares (same key, holders and
+    /// threshold; the next epoch), dealt by `dealers` (current party indexes). `Err` is the
+    /// API's refusal (a reshare still running, a holder not linked).
+    pub fn refresh(&self, operator: &OperatorKey, dealers: &[u16]) -> Result<u32, String> {
+        let wallet = self.c.wallet(WALLET).map_err(|e| e.to_string())?;
+        let epoch = wallet.epoch + 1;
+        let dealers: Vec<(u16, u16)> = dealers.iter().map(|&d| (d, d)).collect();
+        let authorization = Authorization::sign(
+            operator,
+            format!("refresh-{epoch}-{}", self.clock_ms()),
+            Action::Reshare {
+                wallet_id: WALLET.into(),
+                epoch,
+                threshold: wallet.threshold,
+                signers: wallet.signers.clone(),
+                dealers: dealers.clone(),
+            },
+            self.clock_ms() / 1000 + 600,
+        );
+        let req = ReshareWallet {
+            threshold: wallet.threshold,
+            signers: wallet.signers,
+            dealers,
+            authorization,
+            approvals: Vec::new(),
+        };
+        let r = {
+            let _in = self.rt.enter();
+            self.c.reshare_wallet(WALLET, req)
+        };
+        self.settle();
+        r.map(|_| epoch).map_err(|e| e.to_string())
+    }
+
+    /// The wallet's epoch at the coordinator, and whether a reshare of it is still running or
+    /// committing.
+    pub fn epoch(&self) -> (u32, bool) {
+        let busy = self
+            .c
+            .store()
+            .running_sessions()
+            .map(|s| s.iter().any(|r| r.kind == SessionKind::Reshare))
+            .unwrap_or(true);
+        match self.c.wallet(WALLET) {
+            Ok(w) => (w.epoch, busy || w.committing_epoch.is_some()),
+            Err(_) => (0, true),
+        }
     }
 
     /// Where request `id` is in the coordinator's lifecycle (`None`: it holds no record).

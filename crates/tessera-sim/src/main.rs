@@ -81,6 +81,7 @@ fn add(total: &Mutex<Report>, r: &Report) {
     t.crashes += r.crashes;
     t.signed += r.signed;
     t.checks += r.checks;
+    t.epochs += r.epochs;
     for (k, n) in &r.outcomes {
         *t.outcomes.entry(k.clone()).or_default() += n;
     }
@@ -171,5 +172,6 @@ fn main() {
             .map(|(k, n)| format!("{n} {k}"))
             .collect();
         println!("the coordinator's requests ended: {}", ends.join(", "));
+        println!("refreshes committed at every holder: {}", total.epochs);
     }
 }

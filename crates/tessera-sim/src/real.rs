@@ -133,22 +133,70 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// The network is healed: deliver everything, in order, and let the coordinator's timers
-    /// run, until every request it holds is final (or the time is up).
+    /// `text` with node ids written as node indexes: ids differ between processes (the
+    /// fixture's keys are random), indexes do not, and traces must compare across them.
+    fn indexed(&self, mut text: String) -> String {
+        for (i, n) in self.world.nodes.iter().enumerate() {
+            let id = n.signed.identity.node_id().to_string();
+            text = text
+                .replace(&format!("signer {id}"), &format!("node {i}"))
+                .replace(&id, &format!("node {i}"));
+        }
+        text
+    }
+
+    /// The operator asks the coordinator for a refresh, dealt by a random pair of holders.
+    pub(crate) fn refresh(&mut self) {
+        let Some(h) = &self.host else {
+            return;
+        };
+        let skip = self.rng.below(3) as u16;
+        let dealers: Vec<u16> = (0..3).filter(|&d| d != skip).collect();
+        let what = match h.refresh(&self.fx.operator, &dealers) {
+            Ok(epoch) => format!("refresh to epoch {epoch}, dealt by {dealers:?}"),
+            Err(e) => format!("refresh refused: {e}"),
+        };
+        let what = self.indexed(what);
+        self.note(what);
+        self.pull();
+    }
+
+    /// The network is healed: everything in flight is delivered and the coordinator finishes
+    /// what it runs; then a refresh must commit at every holder.
     pub(crate) fn heal_coordinated(&mut self) -> Result<(), String> {
+        self.settle_coordinated()?;
+        // Then one more refresh, on the healed network: it must commit at every holder,
+        // whatever the faulty run left behind (prepared shares of failed reshares, say).
+        let before = self.host.as_ref().map_or(0, |h| h.epoch().0);
+        self.refresh();
+        self.settle_coordinated()?;
+        let after = self.host.as_ref().map_or(0, |h| h.epoch().0);
+        if after != before + 1 {
+            return Err(format!(
+                "a refresh on the healed network did not commit: epoch {before}, then {after}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Delivers everything in flight, in order, and lets the coordinator's timers run until
+    /// every request it holds is final and no reshare runs or commits (or the time is up).
+    fn settle_coordinated(&mut self) -> Result<(), String> {
         let mut waited = 0;
         loop {
             while !self.net.flight.is_empty() {
                 let m = self.net.flight.remove(0);
                 self.deliver_healed(m)?;
             }
-            if self.open_requests().is_empty() {
+            let resharing = self.host.as_ref().is_some_and(|h| h.epoch().1);
+            if self.open_requests().is_empty() && !resharing {
                 return Ok(());
             }
             if waited >= HEAL_MS {
                 return Err(format!(
-                    "after healing, requests the coordinator never finished: {:?}",
-                    self.open_requests()
+                    "after healing, requests the coordinator never finished: {:?}{}",
+                    self.open_requests(),
+                    if resharing { "; a reshare still running or committing" } else { "" }
                 ));
             }
             waited += HEAL_TICK_MS;
@@ -186,6 +234,21 @@ impl Run<'_> {
             return Ok(());
         };
         h.audit_verifies()?;
+        // No split epochs: every holder committed the epoch the coordinator records.
+        let (epoch, _) = h.epoch();
+        for i in 0..self.world.nodes.len() {
+            let held = self.world.committed_epoch(i);
+            self.checker.checks += 1;
+            if held != Some(epoch) {
+                return Err(format!(
+                    "node {i} holds epoch {held:?} of the wallet, the coordinator records {epoch}"
+                ));
+            }
+        }
+        if epoch > 0 {
+            self.trace.push(format!("     the wallet ends at epoch {epoch}"));
+        }
+        self.report.epochs = u64::from(epoch);
         let mut bytes = [0u8; 32];
         bytes.copy_from_slice(self.fx.public_key.as_bytes());
         let key = VerifyingKey::from_bytes(&bytes).map_err(|e| e.to_string())?;
@@ -200,16 +263,10 @@ impl Run<'_> {
                 None => format!("{state:?}"),
             };
             *self.report.outcomes.entry(outcome).or_default() += 1;
-            let mut error = failure
+            let error = failure
                 .map(|e| format!(" ({}: {})", e.code, e.message))
                 .unwrap_or_default();
-            // Node ids differ between processes (the fixture's keys are random); indexes do not.
-            for (i, n) in self.world.nodes.iter().enumerate() {
-                error = error.replace(
-                    &format!("signer {}", n.signed.identity.node_id()),
-                    &format!("node {i}"),
-                );
-            }
+            let error = self.indexed(error);
             self.trace
                 .push(format!("     request {} ends {state:?}{error}", r.id));
             if state != RequestState::Signed {

@@ -31,6 +31,9 @@ pub struct Faults {
     pub swap: u64,
     /// The coordinator process is killed and restarted (with the real coordinator only).
     pub restart: u64,
+    /// The operator asks for a refresh of the wallet's shares (with the real coordinator
+    /// only): a reshare to the next epoch while transfers sign.
+    pub refresh: u64,
 }
 
 impl Faults {
@@ -45,6 +48,7 @@ impl Faults {
             replay: 25,
             swap: 15,
             restart: 4,
+            refresh: 10,
         }
     }
 
@@ -60,13 +64,14 @@ impl Faults {
             "replay" => f.replay = 0,
             "swap" => f.swap = 0,
             "restart" => f.restart = 0,
+            "refresh" => f.refresh = 0,
             _ => {}
         }
         f
     }
 
     /// Names of the faults, for shrinking.
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 9] = [
         "drop",
         "duplicate",
         "misroute",
@@ -75,6 +80,7 @@ impl Faults {
         "replay",
         "swap",
         "restart",
+        "refresh",
     ];
 }
 
@@ -129,6 +135,9 @@ pub struct Report {
     pub checks: u64,
     /// How the real coordinator's requests ended: `state` or `state/error code`, counted.
     pub outcomes: BTreeMap<String, u64>,
+    /// Refreshes committed at every holder (the wallet's final epoch, with the real
+    /// coordinator).
+    pub epochs: u64,
     /// What happened, step by step.
     pub trace: Vec<String>,
 }
@@ -313,6 +322,10 @@ impl Run<'_> {
         }
         if self.host.is_some() && self.roll(f.restart) {
             return self.restart_coordinator();
+        }
+        if self.host.is_some() && self.roll(f.refresh) {
+            self.refresh();
+            return Ok(());
         }
         if self.roll(f.partition) && self.partition.is_none() {
             let node = self.rng.below(3);

@@ -287,6 +287,18 @@ impl World {
         self.start(i, vault);
     }
 
+    /// The epoch of the wallet's share node `i` has committed, read from a copy of its vault
+    /// (the running signer holds the file).
+    pub fn committed_epoch(&self, i: usize) -> Option<u32> {
+        let dir = self.root.join(format!("epoch-check-{i}"));
+        copy_files(&self.nodes[i].dir, &dir);
+        let epoch = Vault::open(&dir.join(VAULT), &unlock())
+            .ok()
+            .and_then(|v| v.committed_epoch(crate::WALLET).ok().flatten());
+        let _ = std::fs::remove_dir_all(&dir);
+        epoch
+    }
+
     /// Stops every signer; returns once their sessions have ended (files closed).
     pub fn close(&mut self) {
         for n in &mut self.nodes {

@@ -61,6 +61,7 @@ fn run_all(seeds: std::ops::Range<u64>, cfg: &Config) -> Report {
                 total.faults += r.faults;
                 total.signed += r.signed;
                 total.checks += r.checks;
+                total.epochs += r.epochs;
                 for (k, n) in r.outcomes {
                     *total.outcomes.entry(k).or_default() += n;
                 }
@@ -150,9 +151,11 @@ fn real() -> Config {
 }
 
 /// With the real coordinator driving the requests (its lifecycle, pool, retries, timeouts,
-/// store and audit log, the coordinator itself killed and restarted), every invariant holds
-/// after every step, every request it accepted ends in a final state once the network heals,
-/// and what it reports signed carries a signature the signers' releases account for.
+/// store and audit log, the coordinator itself killed and restarted, refreshes of the wallet's
+/// shares among the transfers), every invariant holds after every step, every request it
+/// accepted ends in a final state once the network heals, what it reports signed carries a
+/// signature the signers' releases account for, and every holder ends at the epoch the
+/// coordinator records (no split epochs), one more after a refresh on the healed network.
 #[test]
 fn real_coordinator_seeds_hold_every_invariant() {
     let total = run_all(0..REAL_SEEDS, &real());
@@ -175,6 +178,8 @@ fn real_coordinator_seeds_hold_every_invariant() {
         "{:?}",
         total.outcomes
     );
+    // Every seed's refresh on the healed network committed (others may during the faults).
+    assert!(total.epochs >= REAL_SEEDS, "refreshes committed: {}", total.epochs);
     assert_seen(
         &total,
         &[
@@ -184,6 +189,7 @@ fn real_coordinator_seeds_hold_every_invariant() {
             "partition:",
             "malicious: replay",
             "malicious: swapped",
+            "refresh to epoch",
         ],
     );
 }
