@@ -196,7 +196,11 @@ impl Run<'_> {
                 return Err(format!(
                     "after healing, requests the coordinator never finished: {:?}{}",
                     self.open_requests(),
-                    if resharing { "; a reshare still running or committing" } else { "" }
+                    if resharing {
+                        "; a reshare still running or committing"
+                    } else {
+                        ""
+                    }
                 ));
             }
             waited += HEAL_TICK_MS;
@@ -246,7 +250,8 @@ impl Run<'_> {
             }
         }
         if epoch > 0 {
-            self.trace.push(format!("     the wallet ends at epoch {epoch}"));
+            self.trace
+                .push(format!("     the wallet ends at epoch {epoch}"));
         }
         self.report.epochs = u64::from(epoch);
         let mut bytes = [0u8; 32];

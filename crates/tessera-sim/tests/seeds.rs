@@ -179,7 +179,11 @@ fn real_coordinator_seeds_hold_every_invariant() {
         total.outcomes
     );
     // Every seed's refresh on the healed network committed (others may during the faults).
-    assert!(total.epochs >= REAL_SEEDS, "refreshes committed: {}", total.epochs);
+    assert!(
+        total.epochs >= REAL_SEEDS,
+        "refreshes committed: {}",
+        total.epochs
+    );
     assert_seen(
         &total,
         &[
